@@ -1,0 +1,234 @@
+"""A scripted OpenAI-compatible HTTP server on 127.0.0.1 that stands in for a remote API in tests.
+
+wizevol still talks real HTTP to it through the `openai` SDK. Answers are deterministic functions of the
+request, so runs are reproducible. Faults are injected with `Fault` rules: 429 with Retry-After, 500, a
+hang, bad JSON, empty content, a refusal, finish_reason=length, stop-words only, a prompt leak, a judge
+that answers Equal, 401. Run standalone (`python tests/scripted_server.py --latency lognormal:0.5:1.0`)
+for the throughput benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+EVOLVE_MARK = "#Rewritten Question#"
+JUDGE_MARK = "Your judgement"
+
+METHOD_SUFFIX = {
+    "approximately 10 additional words": "The function must also reject invalid input with a clear error message.",
+    "less common and more specific": "Instead of the usual approach, use only constant extra memory and no library helpers.",
+    "more reasoning steps": "First validate the input, then explain each intermediate step, then return the result.",
+    "erroneous code": "For reference, this attempt is wrong: `def f(x): return x[::-2]`. Explain its mistake.",
+    "complexity requirements": "The solution must run in O(n log n) time and O(1) extra space.",
+}
+
+
+def role_of(text: str) -> str:
+    if EVOLVE_MARK in text:
+        return "evolve"
+    if JUDGE_MARK in text:
+        return "judge"
+    return "respond"
+
+
+def default_answer(role: str, text: str) -> str:
+    if role == "evolve":
+        m = re.search(r"#Given Question#:\s*(.*?)\s*#Rewritten Question#", text, re.S)
+        question = m.group(1).strip() if m else text[-200:]
+        suffix = next((s for key, s in METHOD_SUFFIX.items() if key in text), "Handle edge cases too.")
+        return f"{EVOLVE_MARK}:\n{question} {suffix}"
+    if role == "judge":
+        return "Not Equal"
+    words = " ".join(text.split()[:12])
+    return ("Here is a solution.\n\n```python\ndef solve(data):\n    if not data:\n        raise ValueError('empty')\n"
+            f"    return sorted(data)\n```\n\nIt addresses the task: {words}")
+
+
+@dataclass
+class Fault:
+    action: str  # 429 | 500 | 401 | hang | bad_json | no_choices | empty | refusal | length | stopwords | leak | equal | text
+    role: str | None = None  # evolve | judge | respond | None (any)
+    match: str | None = None  # substring of the request's prompt text
+    times: int | None = 1  # None = every matching call
+    arg: str | float | None = None  # Retry-After seconds, hang seconds, or text
+
+    def applies(self, role: str, text: str) -> bool:
+        if self.times is not None and self.times <= 0:
+            return False
+        return (self.role is None or self.role == role) and (self.match is None or self.match in text)
+
+
+@dataclass
+class Call:
+    role: str
+    model: str
+    text: str
+    t: float
+    action: str | None
+
+
+@dataclass
+class ScriptedServer:
+    latency: str | float | None = None  # seconds, or "lognormal:MEDIAN:SIGMA"
+    faults: list[Fault] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    port: int = 0
+    slept: float = 0.0
+
+    def fault(self, action: str, **kw) -> Fault:
+        f = Fault(action=action, **kw)
+        self.faults.append(f)
+        return f
+
+    def count(self, role: str | None = None) -> int:
+        return sum(1 for c in self.calls if role is None or c.role == role)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _latency(self) -> float:
+        if self.latency is None:
+            return 0.0
+        if isinstance(self.latency, (int, float)):
+            return float(self.latency)
+        _, median, sigma = self.latency.split(":")
+        return min(30.0, float(median) * math.exp(random.gauss(0.0, float(sigma))))
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        chat = request.path.endswith("/chat/completions")
+        text = "\n".join(m.get("content", "") for m in body.get("messages", [])) if chat else body.get("prompt", "")
+        role = role_of(text)
+        fault = next((f for f in self.faults if f.applies(role, text)), None)
+        if fault is not None and fault.times is not None:
+            fault.times -= 1
+        action = fault.action if fault else None
+        self.calls.append(Call(role, body.get("model", ""), text, time.monotonic(), action))
+        delay = self._latency()
+        if delay:
+            self.slept += delay
+            await asyncio.sleep(delay)
+        if action in ("429", "500", "401"):
+            headers = {"Retry-After": str(fault.arg)} if action == "429" and fault.arg is not None else {}
+            return web.json_response({"error": {"message": f"scripted {action}", "type": "scripted"}},
+                                     status=int(action), headers=headers)
+        if action == "hang":
+            await asyncio.sleep(float(fault.arg or 60))
+        if action == "bad_json":
+            return web.Response(text='{"choices": [ {"message": ', content_type="application/json")
+        if action == "no_choices":
+            return web.json_response({"id": "x", "object": "chat.completion", "choices": []})
+        answer, finish = default_answer(role, text), "stop"
+        if action == "empty":
+            answer = ""
+        elif action == "refusal":
+            answer = "I'm sorry, but I cannot help with that request."
+        elif action == "length":
+            answer, finish = answer[: len(answer) // 2], "length"
+        elif action == "stopwords":
+            answer = "It is what it is, and that is all... Is it?"
+        elif action == "leak":
+            answer = f"{answer}\nMake sure the rewritten prompt stays solvable."
+        elif action == "equal":
+            answer = "Equal"
+        elif action == "text":
+            answer = str(fault.arg)
+        usage = {"prompt_tokens": len(text.split()), "completion_tokens": len(answer.split()),
+                 "total_tokens": len(text.split()) + len(answer.split())}
+        if chat:
+            choice = {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": finish}
+            obj = "chat.completion"
+        else:
+            choice = {"index": 0, "text": answer, "finish_reason": finish}
+            obj = "text_completion"
+        return web.json_response({"id": f"cmpl-{len(self.calls)}", "object": obj, "created": 0,
+                                  "model": body.get("model", ""), "choices": [choice], "usage": usage})
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self.handle)
+        app.router.add_post("/v1/completions", self.handle)
+        return app
+
+    # -- running in a background thread (tests) --
+    def start(self) -> ScriptedServer:
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        async def boot():
+            self._runner = web.AppRunner(self.app(), access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]
+            ready.set()
+
+        def run():
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(boot())
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("scripted server did not start")
+        return self
+
+    def stop(self) -> None:
+        async def shutdown():
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--latency", default=None, help="seconds, or lognormal:MEDIAN:SIGMA")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    random.seed(args.seed)
+    latency = args.latency
+    if latency is not None and ":" not in latency:
+        latency = float(latency)
+    server = ScriptedServer(latency=latency, port=args.port)
+
+    async def serve_with_stdin():
+        # stdin is read in a thread so the event loop keeps serving
+        loop = asyncio.get_running_loop()
+        runner = web.AppRunner(server.app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", server.port, backlog=4096)
+        await site.start()
+        print(json.dumps({"port": site._server.sockets[0].getsockname()[1]}), flush=True)
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                break
+            if line.strip() == "stats":
+                print(json.dumps({"calls": len(server.calls), "slept": round(server.slept, 3)}), flush=True)
+            elif line.strip() == "reset":
+                server.calls.clear()
+                server.slept = 0.0
+                print(json.dumps({"ok": True}), flush=True)
+        await runner.cleanup()
+
+    asyncio.run(serve_with_stdin())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from wizevol.cli import main
+
+main()

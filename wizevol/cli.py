@@ -1,0 +1,94 @@
+"""The thin CLI layer: parse options, build the config, call the core, turn errors into one line."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="wizevol",
+    help="Code Evol-Instruct (the WizardCoder recipe) over any OpenAI-compatible endpoint.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def one_line_errors(fn):
+    """`Error: ...` on stderr and exit code 1 (2 for bad input) instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from wizevol.errors import WizevolError
+
+        try:
+            return fn(*args, **kwargs)
+        except WizevolError as e:
+            typer.echo(f"Error: {e}", err=True)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("Interrupted: finished calls are cached; run the same command again to resume.", err=True)
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as e:
+            if os.environ.get("WIZEVOL_DEBUG"):
+                raise
+            msg = " ".join(str(e).split())[:300]
+            typer.echo(f"Error: internal error: {type(e).__name__}: {msg} (set WIZEVOL_DEBUG=1 for a traceback)",
+                       err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.command()
+@one_line_errors
+def evolve(
+    seed: Annotated[str, typer.Option(help="Seed: JSONL/JSON/parquet/CSV path, or a dataset name.")] = "data/seed_20.jsonl",
+    out: Annotated[Path, typer.Option(help="Run folder (created; an existing one is resumed).")] = Path("runs/default"),
+    rounds: Annotated[int | None, typer.Option(help="Evolution rounds.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config; flags override it.")] = None,
+    model: Annotated[str | None, typer.Option(help="Evolver model (responder and judge inherit it).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Calls in flight at once.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Use only the first N seed records.")] = None,
+    seed_rng: Annotated[int | None, typer.Option(help="Seed for the heuristic choice.")] = None,
+    instruction_field: Annotated[str | None, typer.Option(help="Seed column holding the instruction.")] = None,
+    input_field: Annotated[str | None, typer.Option(help="Seed column holding the input.")] = None,
+    output_field: Annotated[str | None, typer.Option(help="Seed column holding the output.")] = None,
+    skip_bad: Annotated[bool | None, typer.Option("--skip-bad", help="Quarantine bad seed lines.")] = None,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bars.")] = None,
+) -> None:
+    """Evolve a seed dataset for N rounds; every record ends up kept, eliminated (with its reason) or failed."""
+    from wizevol.config import load_config
+    from wizevol.run import run_evolve, summary_table
+
+    overrides = {
+        "rounds": rounds, "evolver.model": model, "endpoint.base_url": base_url, "concurrency": concurrency,
+        "limit": limit, "seed_rng": seed_rng, "seed.instruction_field": instruction_field,
+        "seed.input_field": input_field, "seed.output_field": output_field, "seed.skip_bad": skip_bad,
+    }
+    cfg = load_config(config, overrides)
+    manifest = run_evolve(seed, str(out), cfg, progress=progress)
+    typer.echo(summary_table(manifest["rounds"]))
+    typer.echo(f"run folder: {out}  (new calls: {manifest['calls_made']}, wall: {manifest['wall_s']:.1f}s)")
+
+
+@app.callback()
+def _root() -> None:
+    """wizevol: build code-instruction data with Code Evol-Instruct."""
+
+
+def main() -> None:
+    app(prog_name="wizevol")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,177 @@
+"""Typed run configuration: YAML file, then CLI overrides. Holds no secrets, only env-var names."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from wizevol.errors import InputError
+from wizevol.heuristics import METHODS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Endpoint(_Strict):
+    """Where calls go and how they are retried. The API key is read from the env var named here, never stored."""
+
+    base_url: str = "https://api.openai.com/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = Field(120.0, gt=0, description="seconds per call attempt")
+    max_attempts: int = Field(6, ge=1)
+    backoff_initial: float = Field(1.0, ge=0)
+    backoff_max: float = Field(60.0, ge=0)
+    retry_after_max: float = Field(120.0, ge=0, description="cap on a server's Retry-After")
+
+
+class Role(_Strict):
+    """One LLM role (evolver, responder or judge). Unset fields inherit from the evolver / endpoint."""
+
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+
+
+class Filters(_Strict):
+    """Elimination rules. Each can be switched off."""
+
+    no_gain: bool = True
+    refusal: bool = True
+    refusal_max_words: int = Field(80, ge=1)
+    stopwords_only: bool = True
+    prompt_leak: bool = True
+
+
+class Seed(_Strict):
+    instruction_field: str = "instruction"
+    input_field: str = "input"
+    output_field: str = "output"
+    split: str = "train"
+    skip_bad: bool = False
+
+
+class EvolveConfig(_Strict):
+    rounds: int = Field(4, ge=0)
+    seed_rng: int = 42
+    concurrency: int = Field(16, ge=1)
+    limit: int | None = Field(None, ge=1)
+    endpoint: Endpoint = Endpoint()
+    evolver: Role = Role(model="gpt-4o-mini", temperature=1.0, top_p=0.95, max_tokens=2048)
+    responder: Role = Role()
+    judge: Role = Role(temperature=0.0, max_tokens=16)
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "add_constraints": 1.0,
+            "rare_requirement": 1.0,
+            "reasoning_steps": 1.0,
+            "erroneous_code": 1.0,
+            "complexity": 0.5,
+        }
+    )
+    filters: Filters = Filters()
+    seed: Seed = Seed()
+    prompts_dir: str | None = None
+
+    @field_validator("weights")
+    @classmethod
+    def _known_methods(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(METHODS))
+        if unknown:
+            raise ValueError(f"unknown heuristic {unknown[0]!r}; known: {', '.join(METHODS)}")
+        if any(w < 0 for w in v.values()) or not any(w > 0 for w in v.values()):
+            raise ValueError("weights must be >= 0 and at least one > 0")
+        return v
+
+    def role(self, name: str) -> ResolvedRole:
+        """Fill a role's unset fields from the evolver and the endpoint."""
+        base = self.evolver
+        own: Role = getattr(self, name)
+        merged = {k: (getattr(own, k) if getattr(own, k) is not None else getattr(base, k)) for k in Role.model_fields}
+        merged["base_url"] = merged["base_url"] or self.endpoint.base_url
+        merged["api_key_env"] = merged["api_key_env"] or self.endpoint.api_key_env
+        merged["temperature"] = 1.0 if merged["temperature"] is None else merged["temperature"]
+        merged["top_p"] = 0.95 if merged["top_p"] is None else merged["top_p"]
+        merged["max_tokens"] = merged["max_tokens"] or 2048
+        if not merged["model"]:
+            raise InputError(f"no model set for the {name} (set evolver.model or pass --model)")
+        return ResolvedRole(name=name, **merged)
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the data; `rounds` and `concurrency` may change between resumes."""
+        d = self.model_dump(mode="json", exclude={"rounds", "concurrency"})
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class ResolvedRole(_Strict):
+    name: str
+    model: str
+    base_url: str
+    api_key_env: str
+    temperature: float
+    top_p: float
+    max_tokens: int
+
+    def params(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+
+
+def _set_path(d: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        d = d.setdefault(k, {})
+        if not isinstance(d, dict):
+            raise InputError(f"cannot override {dotted}: {k} is not a section")
+    d[keys[-1]] = value
+
+
+def _format_validation(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    extra = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    return f"{source}: {where}: {msg}{extra}"
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> EvolveConfig:
+    """Read YAML (if given), apply dotted-path CLI overrides, validate. Errors name the file and the key."""
+    data: dict[str, Any] = {}
+    source = "config"
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        if not p.is_file():
+            raise InputError(f"{p}: config file not found")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise InputError(f"{p}{line}: invalid YAML: {problem}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{p}: not valid UTF-8") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise InputError(f"{p}: expected a mapping at the top level, got {type(loaded).__name__}")
+        data = loaded
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_path(data, dotted, value)
+            if path is None:
+                source = "command line"
+    try:
+        return EvolveConfig.model_validate(data)
+    except ValidationError as e:
+        raise InputError(_format_validation(e, source)) from None

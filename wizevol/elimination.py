@@ -1,0 +1,188 @@
+"""Elimination rules (WizardLM §3.2): each is one small class whose `check` returns True to keep the evolved
+record, or (False, reason) to drop it. `RuleSet` counts forwarded / dropped / dropped-by-rule.
+
+Stages, in the order a record's chain runs them:
+  evolve   - on the evolved instruction: empty, truncated, prompt_leak (cheap, before any further call)
+  judge    - no_gain: the LLM judge says the evolved instruction equals its parent
+  response - on the responder's answer: empty, truncated, refusal, stopwords_only
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from stop_words import get_stop_words
+
+from wizevol.llm import Completion
+from wizevol.record import Record
+
+Verdict = bool | tuple[bool, str]
+
+
+@dataclass
+class Candidate:
+    """Everything the rules may look at for one evolution."""
+
+    parent: Record
+    child: Record
+    evolve: Completion
+    judge: Completion | None = None
+    response: Completion | None = None
+
+
+class Rule:
+    name: str = ""
+    stage: str = ""
+
+    def check(self, c: Candidate) -> Verdict:
+        raise NotImplementedError
+
+
+class Empty(Rule):
+    name = "empty"
+
+    def __init__(self, stage: str):
+        self.stage = stage
+
+    def check(self, c: Candidate) -> Verdict:
+        if self.stage == "evolve" and not c.child.instruction.strip():
+            return False, "evolver returned no text"
+        if self.stage == "response" and c.response is not None and not c.response.text.strip():
+            return False, "responder returned no text"
+        return True
+
+
+class Truncated(Rule):
+    name = "truncated"
+
+    def __init__(self, stage: str):
+        self.stage = stage
+
+    def check(self, c: Candidate) -> Verdict:
+        completion = c.evolve if self.stage == "evolve" else c.response
+        if completion is not None and completion.finish_reason == "length":
+            who = "evolved instruction" if self.stage == "evolve" else "response"
+            return False, f"{who} was cut off at max_tokens (finish_reason=length)"
+        return True
+
+
+class PromptLeak(Rule):
+    """The evolved instruction copies the evolving prompt's own words or markers."""
+
+    name = "prompt_leak"
+    stage = "evolve"
+
+    def __init__(self, phrases: tuple[str, ...]):
+        self.phrases = tuple(p.lower() for p in phrases if p.strip())
+
+    def check(self, c: Candidate) -> Verdict:
+        text = " ".join(c.child.instruction.lower().split())
+        for phrase in self.phrases:
+            if phrase in text:
+                return False, f"instruction copies the evolving prompt's words: {phrase!r}"
+        return True
+
+
+_NOT_EQUAL = re.compile(r"\b(not\s+equal|unequal|not\s+the\s+same|different)\b")
+_EQUAL = re.compile(r"\b(equal|the\s+same|same)\b")
+
+
+def parse_judgement(text: str) -> str:
+    """'equal', 'not_equal' or 'unparsed' from a judge's free-text answer."""
+    t = " ".join(re.sub(r"[^a-z\s]", " ", text.lower()).split())
+    if _NOT_EQUAL.search(t):
+        return "not_equal"
+    if _EQUAL.search(t):
+        return "equal"
+    return "unparsed"
+
+
+class NoGain(Rule):
+    """The LLM judge says the evolved instruction equals its parent: no information gain."""
+
+    name = "no_gain"
+    stage = "judge"
+
+    def check(self, c: Candidate) -> Verdict:
+        if c.judge is not None and parse_judgement(c.judge.text) == "equal":
+            return False, "judge answered Equal: the evolved instruction adds nothing to its parent"
+        return True
+
+
+class Refusal(Rule):
+    """The response says "sorry" and is short: the evolved instruction was too hard to answer."""
+
+    name = "refusal"
+    stage = "response"
+
+    def __init__(self, max_words: int = 80):
+        self.max_words = max_words
+
+    def check(self, c: Candidate) -> Verdict:
+        text = c.response.text if c.response is not None else ""
+        words = len(text.split())
+        if "sorry" in text.lower() and words < self.max_words:
+            return False, f"response contains 'sorry' and has {words} words (< {self.max_words})"
+        return True
+
+
+@lru_cache(maxsize=1)
+def stop_words() -> frozenset[str]:
+    return frozenset(w.lower() for w in get_stop_words("english"))
+
+
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+
+
+class StopwordsOnly(Rule):
+    """The response is nothing but punctuation and stop words."""
+
+    name = "stopwords_only"
+    stage = "response"
+
+    def check(self, c: Candidate) -> Verdict:
+        text = c.response.text if c.response is not None else ""
+        if not text.strip():
+            return True  # `empty` owns that case
+        if all(w.lower() in stop_words() for w in _WORD.findall(text)):
+            return False, "response has only punctuation and stop words"
+        return True
+
+
+class RuleSet:
+    """Runs the rules of one stage in order; the first drop wins. Counts what it forwarded and dropped."""
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        self.forwarded: Counter[str] = Counter()
+        self.dropped: Counter[str] = Counter()
+
+    def first_drop(self, stage: str, c: Candidate) -> tuple[str, str] | None:
+        for rule in self.rules:
+            if rule.stage != stage:
+                continue
+            verdict = rule.check(c)
+            if verdict is True:
+                continue
+            _, reason = verdict
+            self.dropped[rule.name] += 1
+            return rule.name, reason
+        self.forwarded[stage] += 1
+        return None
+
+
+def build_rules(filters, leak_phrases: tuple[str, ...]) -> RuleSet:
+    rules: list[Rule] = [Empty("evolve"), Truncated("evolve")]
+    if filters.prompt_leak:
+        rules.append(PromptLeak(leak_phrases))
+    if filters.no_gain:
+        rules.append(NoGain())
+    rules += [Empty("response"), Truncated("response")]
+    if filters.refusal:
+        rules.append(Refusal(filters.refusal_max_words))
+    if filters.stopwords_only:
+        rules.append(StopwordsOnly())
+    return RuleSet(rules)

@@ -1,0 +1,210 @@
+"""The one path to any OpenAI-compatible endpoint: async `openai` SDK, tenacity retries, response cache, usage.
+
+The SDK's own retries are off; tenacity owns the policy: retry on 429, 5xx, timeouts, connection errors and
+unparseable bodies, with exponential backoff and jitter, honouring Retry-After, for a bounded number of tries.
+A call that still fails raises `CallFailed` (the record becomes a `failed` record). Errors that would fail
+every call (bad key, unknown model) raise `FatalAPIError` and stop the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import openai
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from wizevol.cache import ResponseCache, cache_key
+from wizevol.config import Endpoint, ResolvedRole
+from wizevol.errors import FatalAPIError, WizevolError
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: str | None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+
+
+class CallFailed(Exception):
+    """A call that failed for good, after retries; the message is one line for the failed record."""
+
+
+class BadResponse(Exception):
+    """A 2xx answer without a usable body (unparseable JSON, no choices): retried like a 5xx."""
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return float(ms) / 1000.0
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, (openai.APIConnectionError, BadResponse, json.JSONDecodeError,
+                        openai.APIResponseValidationError)):
+        return True  # APITimeoutError is an APIConnectionError
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
+
+
+class _Wait:
+    """Exponential backoff with jitter, unless the server said how long to wait."""
+
+    def __init__(self, endpoint: Endpoint):
+        self.expo = wait_exponential_jitter(initial=endpoint.backoff_initial, max=endpoint.backoff_max,
+                                            jitter=endpoint.backoff_initial)
+        self.cap = endpoint.retry_after_max
+
+    def __call__(self, state) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        after = _retry_after(exc) if exc is not None else None
+        return min(after, self.cap) if after is not None else self.expo(state)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:400]
+
+
+def is_local(base_url: str) -> bool:
+    return (urlparse(base_url).hostname or "") in LOCAL_HOSTS
+
+
+class Usage:
+    """Token and call counts per (round, role)."""
+
+    FIELDS = ("calls", "cached", "retries", "failed", "prompt_tokens", "completion_tokens")
+
+    def __init__(self) -> None:
+        self.by: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(self.FIELDS, 0))
+
+    def add(self, round_k: int, role: str, **counts: int) -> None:
+        slot = self.by[(round_k, role)]
+        for k, v in counts.items():
+            slot[k] += v
+
+    def for_round(self, round_k: int) -> dict[str, dict[str, int]]:
+        return {role: dict(v) for (k, role), v in sorted(self.by.items()) if k == round_k}
+
+
+class LLM:
+    def __init__(self, endpoint: Endpoint, cache: ResponseCache, usage: Usage):
+        self.endpoint = endpoint
+        self.cache = cache
+        self.usage = usage
+        self._clients: dict[tuple[str, str], openai.AsyncOpenAI] = {}
+        self._inflight: dict[str, asyncio.Future] = {}
+        self.new_calls = 0
+
+    def client_for(self, role: ResolvedRole) -> openai.AsyncOpenAI:
+        ident = (role.base_url, role.api_key_env)
+        if ident not in self._clients:
+            key = os.environ.get(role.api_key_env)
+            if not key:
+                if not is_local(role.base_url):
+                    raise WizevolError(f"environment variable {role.api_key_env} is not set "
+                                       f"(the API key for {role.base_url})")
+                key = "no-key-needed-for-local-endpoint"
+            self._clients[ident] = openai.AsyncOpenAI(
+                base_url=role.base_url, api_key=key, max_retries=0, timeout=self.endpoint.timeout)
+        return self._clients[ident]
+
+    async def chat(self, role: ResolvedRole, messages: list[dict[str, str]], round_k: int) -> Completion:
+        params = role.params()
+        key = cache_key(role.model, messages, params)
+        hit = self.cache.get(key)
+        if hit is not None:
+            self.usage.add(round_k, role.name, cached=1, prompt_tokens=hit["prompt_tokens"],
+                           completion_tokens=hit["completion_tokens"])
+            return Completion(cached=True, **hit)
+        if key in self._inflight:  # same request already on the wire: share its answer
+            return await asyncio.shield(self._inflight[key])
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        try:
+            result = await self._call(role, messages, params, round_k)
+            self.cache.put(key, {"text": result.text, "finish_reason": result.finish_reason,
+                                 "prompt_tokens": result.prompt_tokens,
+                                 "completion_tokens": result.completion_tokens})
+            fut.set_result(result)
+            return result
+        except BaseException as e:
+            fut.set_exception(e)
+            fut.exception()  # mark retrieved: waiters re-raise it, nobody else needs to
+            raise
+        finally:
+            del self._inflight[key]
+
+    async def _call(self, role: ResolvedRole, messages, params, round_k: int) -> Completion:
+        client = self.client_for(role)
+        attempts = 0
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.endpoint.max_attempts),
+            wait=_Wait(self.endpoint),
+            retry=retry_if_exception(is_retryable),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    self.new_calls += 1
+                    response = await client.chat.completions.create(model=role.model, messages=messages, **params)
+                    completion = _parse_chat(response)
+        except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
+            raise FatalAPIError(f"{role.base_url} refused the {role.name} call for model {role.model!r}: "
+                                f"{_one_line(e)}") from None
+        except Exception as e:
+            self.usage.add(round_k, role.name, calls=attempts, retries=attempts - 1, failed=1)
+            raise CallFailed(f"{_one_line(e)} (after {attempts} attempt{'s' if attempts > 1 else ''})") from None
+        self.usage.add(round_k, role.name, calls=attempts, retries=attempts - 1,
+                       prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens)
+        return completion
+
+
+def _parse_chat(response: Any) -> Completion:
+    if isinstance(response, (str, bytes)):
+        raise BadResponse("response body is not JSON")
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise BadResponse("response has no choices")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    text = getattr(message, "content", None) or ""
+    if not isinstance(text, str):
+        raise BadResponse("message content is not text")
+    usage = getattr(response, "usage", None)
+    return Completion(
+        text=text,
+        finish_reason=getattr(choice, "finish_reason", None),
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+    )

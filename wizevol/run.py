@@ -1,0 +1,168 @@
+"""`wizevol evolve`: seed -> round 0 -> rounds 1..N in a resumable run folder."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import platform
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from importlib import metadata
+from typing import Any
+
+from tqdm import tqdm
+
+from wizevol import __version__
+from wizevol.cache import ResponseCache
+from wizevol.config import EvolveConfig
+from wizevol.elimination import build_rules
+from wizevol.evolution import Roles, RoundContext, run_round
+from wizevol.llm import LLM, Usage
+from wizevol.prompts import PromptSet
+from wizevol.record import Record
+from wizevol.run_folder import RunFolder, read_jsonl, write_jsonl
+from wizevol.seed import load_seed
+
+RULES_ORDER = ("no_gain", "refusal", "stopwords_only", "prompt_leak", "truncated", "empty")
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()[:16]
+
+
+def _versions() -> dict[str, str]:
+    out = {"wizevol": __version__, "python": platform.python_version()}
+    for pkg in ("openai", "tenacity", "datasets", "typer"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _round_stats(k: int, pool_size: int, outcomes, usage: Usage, wall: float, unparsed: int) -> dict[str, Any]:
+    by_rule = Counter(o.row["rule"] for o in outcomes if o.kind == "eliminated")
+    kinds = Counter(o.kind for o in outcomes)
+    return {
+        "round": k,
+        "pool": pool_size,
+        "kept": kinds["kept"],
+        "eliminated": sum(by_rule.values()),
+        "eliminated_by_rule": dict(sorted(by_rule.items())),
+        "failed": kinds["failed"],
+        "failed_by_stage": dict(sorted(Counter(o.row["stage"] for o in outcomes if o.kind == "failed").items())),
+        "methods": dict(sorted(Counter(o.row["method"] for o in outcomes).items())),
+        "judge_unparsed": unparsed,
+        "tokens": usage.for_round(k),
+        "wall_s": round(wall, 3),
+    }
+
+
+def summary_table(rounds: list[dict[str, Any]]) -> str:
+    cols = ["round", "pool", "kept", *RULES_ORDER, "failed", "tokens", "wall_s"]
+    rows = []
+    for s in rounds:
+        tokens = sum(t["prompt_tokens"] + t["completion_tokens"] for t in s.get("tokens", {}).values())
+        rule = s.get("eliminated_by_rule", {})
+        rows.append([s["round"], s["pool"], s["kept"], *(rule.get(r, 0) for r in RULES_ORDER), s["failed"],
+                     tokens, f"{s.get('wall_s', 0):.1f}"])
+    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) for i, c in enumerate(cols)]
+    line = lambda vals: "  ".join(str(v).rjust(w) for v, w in zip(vals, widths))  # noqa: E731
+    return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def run_evolve(seed: str, out: str, cfg: EvolveConfig, progress: bool | None = None) -> dict[str, Any]:
+    started = time.time()
+    prompts = PromptSet.load(cfg.prompts_dir)
+    records, quarantined = load_seed(seed, cfg.seed, cfg.limit)
+    prompt_blob = json.dumps([prompts.evolve.chat, prompts.respond.chat, prompts.judge.chat, prompts.methods,
+                              prompts.markers], sort_keys=True)
+    seed_blob = "".join(json.dumps(r.to_json(), sort_keys=True) for r in records)
+    fingerprint = _digest(cfg.fingerprint(), seed_blob, prompt_blob)
+
+    folder = RunFolder(out)
+    folder.prepare(fingerprint)
+    if quarantined:
+        write_jsonl(folder.path("quarantine_seed.jsonl"), (q.to_json() for q in quarantined))
+        print(f"warning: quarantined {len(quarantined)} bad seed line(s) -> {folder.path('quarantine_seed.jsonl')}",
+              file=sys.stderr)
+
+    roles = Roles(
+        evolver=cfg.role("evolver"),
+        responder=cfg.role("responder"),
+        judge=cfg.role("judge") if cfg.filters.no_gain else None,
+    )
+    manifest: dict[str, Any] = {
+        "wizevol_version": __version__,
+        "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+        "seed": {"path": str(seed), "records": len(records), "quarantined": len(quarantined)},
+        "fingerprint": fingerprint,
+        "config": cfg.model_dump(mode="json"),
+        "roles": {n: (getattr(roles, n).model_dump() if getattr(roles, n) else None)
+                  for n in ("evolver", "responder", "judge")},
+        "prompts_dir": prompts.source,
+        "versions": _versions(),
+        "rounds": [],
+    }
+
+    if folder.round_done(0) is None:
+        write_jsonl(folder.kept(0), (r.to_json() for r in records))
+        folder.mark_done(0, {"round": 0, "pool": len(records), "kept": len(records), "eliminated": 0,
+                             "eliminated_by_rule": {}, "failed": 0, "tokens": {}, "wall_s": 0.0})
+    manifest["rounds"].append(folder.round_done(0))
+
+    usage = Usage()
+    cache = ResponseCache(folder.path("cache.sqlite"))
+    llm = LLM(cfg.endpoint, cache, usage)
+    for role in (roles.evolver, roles.responder, roles.judge):
+        if role is not None:
+            llm.client_for(role)  # a missing API key fails here, before any work
+
+    async def _all_rounds() -> None:
+        try:
+            for k in range(1, cfg.rounds + 1):
+                stats = folder.round_done(k)
+                if stats is None:
+                    stats = await _one_round(k)
+                manifest["rounds"].append(stats)
+                folder.write_manifest({**manifest, "calls_made": llm.new_calls})
+        finally:
+            for client in llm._clients.values():
+                await client.close()
+
+    async def _one_round(k: int) -> dict[str, Any]:
+        pool = [Record.from_json(d) for d in read_jsonl(folder.pool(k - 1))]
+        ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=build_rules(cfg.filters, prompts.leak_phrases),
+                           roles=roles)
+        t0 = time.time()
+        bar = tqdm(total=len(pool), desc=f"round {k}", unit="rec", disable=None if progress is None else not progress,
+                   dynamic_ncols=True)
+        try:
+            outcomes = await run_round(pool, k, ctx, bar)
+        finally:
+            bar.close()
+        write_jsonl(folder.kept(k), (o.row for o in outcomes if o.kind == "kept"))
+        write_jsonl(folder.eliminated(k), (o.row for o in outcomes if o.kind == "eliminated"))
+        write_jsonl(folder.failed(k), (o.row for o in outcomes if o.kind == "failed"))
+        write_jsonl(folder.pool(k), (o.next_pool.to_json() for o in outcomes))
+        stats = _round_stats(k, len(pool), outcomes, usage, time.time() - t0, ctx.judge_unparsed)
+        stats["fingerprint"] = fingerprint
+        folder.mark_done(k, stats)
+        return stats
+
+    try:
+        asyncio.run(_all_rounds())
+    finally:
+        cache.close()
+    manifest["wall_s"] = round(time.time() - started, 3)
+    manifest["calls_made"] = llm.new_calls
+    manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    folder.write_manifest(manifest)
+    return manifest
