@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import openai
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from wizevol.cache import ResponseCache, cache_key
 from wizevol.config import Endpoint, ResolvedRole
@@ -79,8 +79,8 @@ class _Wait:
     """Exponential backoff with jitter, unless the server said how long to wait."""
 
     def __init__(self, endpoint: Endpoint):
-        self.expo = wait_exponential_jitter(initial=endpoint.backoff_initial, max=endpoint.backoff_max,
-                                            jitter=endpoint.backoff_initial)
+        self.expo = wait_exponential(multiplier=endpoint.backoff_initial, max=endpoint.backoff_max) + wait_random(
+            0, endpoint.backoff_initial)
         self.cap = endpoint.retry_after_max
 
     def __call__(self, state) -> float:
@@ -122,6 +122,7 @@ class LLM:
         self.usage = usage
         self._clients: dict[tuple[str, str], openai.AsyncOpenAI] = {}
         self._inflight: dict[str, asyncio.Future] = {}
+        self._wait = _Wait(endpoint)
         self.new_calls = 0
 
     def client_for(self, role: ResolvedRole) -> openai.AsyncOpenAI:
@@ -168,7 +169,7 @@ class LLM:
         attempts = 0
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.endpoint.max_attempts),
-            wait=_Wait(self.endpoint),
+            wait=self._wait,
             retry=retry_if_exception(is_retryable),
             reraise=True,
         )

@@ -74,7 +74,7 @@ def summary_table(rounds: list[dict[str, Any]]) -> str:
         rows.append([s["round"], s["pool"], s["kept"], *(rule.get(r, 0) for r in RULES_ORDER), s["failed"],
                      tokens, f"{s.get('wall_s', 0):.1f}"])
     widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) for i, c in enumerate(cols)]
-    line = lambda vals: "  ".join(str(v).rjust(w) for v, w in zip(vals, widths))  # noqa: E731
+    line = lambda vals: "  ".join(str(v).rjust(w) for v, w in zip(vals, widths, strict=False))  # noqa: E731
     return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 

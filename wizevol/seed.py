@@ -75,16 +75,20 @@ def _jsonl_rows(p: Path, cfg: Seed) -> Iterator[tuple[int, str, Any]]:
                 continue
             if not text.strip():
                 continue  # blank lines are not records
+            text = text.rstrip("\r\n")
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as e:
-                yield n, text.rstrip("\n"), BadRow(f"invalid JSON: {e.msg} (column {e.colno})")
+                yield n, text, BadRow(f"invalid JSON: {e.msg} (column {e.pos + 1})")
                 continue
-            yield n, text.rstrip("\n"), obj
+            yield n, text, obj
 
 
 def _dataset_rows(path: str, cfg: Seed) -> Iterator[tuple[int, str, Any]]:
     import datasets  # heavy; only for non-JSONL seeds
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
 
     p = Path(path)
     try:

@@ -1,0 +1,88 @@
+"""YAML config with CLI overrides, one-line config errors, API keys from the environment only."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import SEED, evolve, rows
+from typer.testing import CliRunner
+
+from wizevol.cli import app
+from wizevol.config import load_config
+
+
+def test_cli_flags_override_yaml(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("rounds: 2\nconcurrency: 3\nevolver: {model: a, temperature: 0.7}\n")
+    cfg = load_config(p, {"concurrency": 9, "evolver.model": "b", "limit": None})
+    assert (cfg.rounds, cfg.concurrency, cfg.evolver.model, cfg.evolver.temperature) == (2, 9, "b", 0.7)
+    responder = cfg.role("responder")
+    assert (responder.model, responder.temperature, responder.top_p, responder.max_tokens) == ("b", 0.7, 0.95, 2048)
+
+
+def test_paper_defaults():
+    cfg = load_config(None)
+    ev = cfg.role("evolver")
+    assert (ev.temperature, ev.top_p, ev.max_tokens) == (1.0, 0.95, 2048)
+    assert cfg.role("judge").max_tokens == 16
+
+
+def test_unknown_key_is_one_line(tmp_path, server):
+    p = tmp_path / "bad.yaml"
+    p.write_text("evolver:\n  modle: x\n")
+    result = CliRunner().invoke(app, ["evolve", "--seed", str(SEED), "--out", str(tmp_path / "r"), "--config", str(p)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: {p}: evolver.modle: unknown key"
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("rounds: 2\nevolver: [a\n")
+    result = CliRunner().invoke(app, ["evolve", "--config", str(p)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {p}:3: invalid YAML")
+
+
+def test_unknown_heuristic_weight(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("weights: {add_constraints: 1, teleport: 2}\n")
+    result = CliRunner().invoke(app, ["evolve", "--config", str(p)])
+    assert result.exit_code == 2
+    assert "weights: Value error, unknown heuristic 'teleport'" in result.stderr
+
+
+def test_remote_endpoint_needs_key_from_env(tmp_path, monkeypatch):
+    monkeypatch.delenv("MY_KEY", raising=False)
+    p = tmp_path / "c.yaml"
+    p.write_text("endpoint: {base_url: 'https://api.example.invalid/v1', api_key_env: MY_KEY}\n")
+    result = CliRunner().invoke(app, ["evolve", "--seed", str(SEED), "--out", str(tmp_path / "r"), "--config", str(p)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("Error: environment variable MY_KEY is not set "
+                                     "(the API key for https://api.example.invalid/v1)")
+
+
+def test_key_goes_on_the_wire_but_never_into_the_run_folder(tmp_path, server, monkeypatch):
+    secret = "sk-test-SECRET-1234567890"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    result = evolve(tmp_path, server, "--rounds", "2")
+    assert result.exit_code == 0, result.output
+    for f in (tmp_path / "run").iterdir():
+        assert secret.encode() not in f.read_bytes(), f
+    assert secret not in result.output
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["config"]["endpoint"]["api_key_env"] == "OPENAI_API_KEY"
+
+
+def test_manifest_counts_and_tokens(tmp_path, server):
+    result = evolve(tmp_path, server, "--rounds", "2")
+    assert result.exit_code == 0, result.output
+    m = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert [r["round"] for r in m["rounds"]] == [0, 1, 2]
+    r1 = m["rounds"][1]
+    assert (r1["pool"], r1["kept"], r1["eliminated"], r1["failed"]) == (20, 20, 0, 0)
+    assert set(r1["tokens"]) == {"evolver", "responder", "judge"}
+    assert all(t["prompt_tokens"] > 0 and t["completion_tokens"] > 0 for t in r1["tokens"].values())
+    assert r1["tokens"]["evolver"]["calls"] == 20
+    assert sum(r1["methods"].values()) == 20
+    assert m["calls_made"] == 120 and m["versions"]["openai"]
+    assert len(rows(tmp_path / "run" / "round_2.jsonl")) == 20

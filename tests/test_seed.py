@@ -1,0 +1,108 @@
+"""Bad seed input: one-line error naming file and line (exit 2), or a quarantine file with --skip-bad.
+Other formats through `datasets`, with column mapping."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import evolve, rows
+from typer.testing import CliRunner
+
+from wizevol.cli import app
+
+GOOD = json.dumps({"instruction": "Write a function that adds two numbers.", "input": "", "output": ""})
+
+BAD_LINES = [
+    ("malformed", b'{"instruction": "x",\n', "invalid JSON: Expecting property name enclosed in double quotes (column 21)"),
+    ("missing", b'{"input": "abc"}\n', "missing field 'instruction'"),
+    ("empty", b'{"instruction": "   "}\n', "field 'instruction' is empty"),
+    ("not_object", b'["instruction", "x"]\n', "expected a JSON object, got list"),
+    ("non_utf8", b'{"instruction": "caf\xe9 menu"}\n', "not valid UTF-8 (byte 0xe9 at column 21)"),
+    ("wrong_type", b'{"instruction": 42}\n', "field 'instruction' must be a string, got int"),
+]
+
+
+def write_seed(tmp_path, bad: bytes, bad_line: int = 2):
+    lines = [GOOD.encode() + b"\n"] * 3
+    lines.insert(bad_line - 1, bad)
+    p = tmp_path / "seed.jsonl"
+    p.write_bytes(b"".join(lines))
+    return p
+
+
+@pytest.mark.parametrize("name,bad,reason", BAD_LINES, ids=[b[0] for b in BAD_LINES])
+def test_bad_line_is_one_line_error_with_file_and_line(tmp_path, server, name, bad, reason):
+    seed = write_seed(tmp_path, bad)
+    result = evolve(tmp_path, server, "--rounds", "1", seed=seed)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: {seed}:2: {reason} (use --skip-bad to quarantine bad lines)"
+    assert server.count() == 0
+
+
+@pytest.mark.parametrize("name,bad,reason", BAD_LINES, ids=[b[0] for b in BAD_LINES])
+def test_skip_bad_quarantines_with_reason(tmp_path, server, name, bad, reason):
+    seed = write_seed(tmp_path, bad)
+    result = evolve(tmp_path, server, "--rounds", "1", "--skip-bad", seed=seed)
+    assert result.exit_code == 0, result.output
+    (q,) = rows(tmp_path / "run" / "quarantine_seed.jsonl")
+    assert (q["line"], q["reason"], q["source"]) == (2, reason, str(seed))
+    assert len(rows(tmp_path / "run" / "round_0.jsonl")) == 3
+    assert [r["id"] for r in rows(tmp_path / "run" / "round_0.jsonl")] == ["seed-00001", "seed-00003", "seed-00004"]
+
+
+def test_bom_is_an_error_and_skip_bad_reads_past_it(tmp_path, server):
+    seed = tmp_path / "seed.jsonl"
+    seed.write_bytes(b"\xef\xbb\xbf" + (GOOD + "\n").encode() * 2)
+    result = evolve(tmp_path, server, "--rounds", "1", seed=seed)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {seed}:1: file starts with a UTF-8 byte-order mark (BOM)")
+    result = evolve(tmp_path, server, "--rounds", "1", "--skip-bad", seed=seed)
+    assert result.exit_code == 0, result.output
+    assert len(rows(tmp_path / "run" / "round_0.jsonl")) == 2  # nothing lost
+
+
+def test_missing_seed_file(tmp_path, server):
+    result = evolve(tmp_path, server, seed=tmp_path / "nope.jsonl")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: {tmp_path / 'nope.jsonl'}: seed file not found"
+
+
+def test_parquet_and_csv_seeds_with_column_mapping(tmp_path, server):
+    import datasets
+
+    data = {"question": ["Write a Go HTTP server.", "Parse a CSV line in C."], "ctx": ["", "a,b,c"],
+            "answer": ["package main", ""]}
+    datasets.Dataset.from_dict(data).to_parquet(str(tmp_path / "seed.parquet"))
+    datasets.Dataset.from_dict(data).to_csv(str(tmp_path / "seed.csv"), index=False)
+    for name in ("seed.parquet", "seed.csv"):
+        result = evolve(tmp_path, server, "--rounds", "1", "--instruction-field", "question", "--input-field", "ctx",
+                        "--output-field", "answer", seed=tmp_path / name, out=f"run-{name}")
+        assert result.exit_code == 0, result.output
+        r0 = rows(tmp_path / f"run-{name}" / "round_0.jsonl")
+        assert [(r["instruction"], r["input"], r["output"]) for r in r0] == [
+            ("Write a Go HTTP server.", "", "package main"), ("Parse a CSV line in C.", "a,b,c", "")]
+        r1 = rows(tmp_path / f"run-{name}" / "round_1.jsonl")
+        assert "a,b,c" in r1[1]["instruction"] and r1[1]["input"] == ""  # input folded into the instruction
+
+
+def test_missing_column_in_dataset_names_the_row(tmp_path, server):
+    import datasets
+
+    datasets.Dataset.from_dict({"question": ["x"]}).to_parquet(str(tmp_path / "seed.parquet"))
+    result = evolve(tmp_path, server, "--rounds", "1", seed=tmp_path / "seed.parquet")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"Error: {tmp_path / 'seed.parquet'}:1: missing field 'instruction' "
+                                     "(use --skip-bad to quarantine bad rows)")
+
+
+def test_limit_takes_the_first_n(tmp_path, server):
+    result = evolve(tmp_path, server, "--rounds", "1", "--limit", "5")
+    assert result.exit_code == 0, result.output
+    assert len(rows(tmp_path / "run" / "round_0.jsonl")) == 5
+    assert len(rows(tmp_path / "run" / "pool_1.jsonl")) == 5
+
+
+def test_cli_help_lists_evolve():
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0 and "evolve" in result.output
