@@ -1,0 +1,113 @@
+"""Reproducibility, the response cache, resume after SIGKILL, and the run-folder guard."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SEED, evolve, rows, write_config
+
+DATA_FILES = ("round_{k}.jsonl", "eliminated_{k}.jsonl", "failed_{k}.jsonl", "pool_{k}.jsonl")
+
+
+def data_files(run: Path, rounds: int) -> dict[str, bytes]:
+    out = {"round_0.jsonl": (run / "round_0.jsonl").read_bytes()}
+    for k in range(1, rounds + 1):
+        for pattern in DATA_FILES:
+            name = pattern.format(k=k)
+            out[name] = (run / name).read_bytes()
+    return out
+
+
+def mixed_faults(server, failures: bool = True):
+    """Deterministic eliminations (and failures) so the files have something in every category."""
+    server.fault("equal", role="judge", match="SQL query", times=None)
+    server.fault("refusal", role="respond", match="Bash one-liner", times=None)
+    if failures:
+        server.fault("500", role="evolve", match="regular expression", times=None)
+
+
+def test_same_seed_gives_identical_files_and_another_seed_differs(tmp_path, server):
+    mixed_faults(server)
+    assert evolve(tmp_path, server, "--rounds", "3", out="a", config={"concurrency": 16}).exit_code == 0
+    assert evolve(tmp_path, server, "--rounds", "3", out="b", config={"concurrency": 3}).exit_code == 0
+    a, b = data_files(tmp_path / "a", 3), data_files(tmp_path / "b", 3)
+    assert a == b
+    assert evolve(tmp_path, server, "--rounds", "1", "--seed-rng", "7", out="c").exit_code == 0
+    methods = lambda run: [r["method"] for r in rows(run / "pool_1.jsonl")]  # noqa: E731
+    assert methods(tmp_path / "a") != methods(tmp_path / "c")
+
+
+def test_rerun_makes_zero_calls_and_extending_rounds_reuses_the_rest(tmp_path, server):
+    assert evolve(tmp_path, server, "--rounds", "2").exit_code == 0
+    first = server.count()
+    before = data_files(tmp_path / "run", 2)
+    result = evolve(tmp_path, server, "--rounds", "2")
+    assert result.exit_code == 0
+    assert server.count() == first
+    assert "new calls: 0" in result.output
+    assert data_files(tmp_path / "run", 2) == before
+    # delete the done-markers: the rounds run again, entirely from the cache
+    for k in (1, 2):
+        (tmp_path / "run" / f"round_{k}.done").unlink()
+    assert evolve(tmp_path, server, "--rounds", "2").exit_code == 0
+    assert server.count() == first
+    assert data_files(tmp_path / "run", 2) == before
+    assert evolve(tmp_path, server, "--rounds", "3").exit_code == 0
+    assert server.count() == first + 60  # only round 3 is new
+
+
+def test_changed_config_is_refused_in_an_existing_run_folder(tmp_path, server):
+    assert evolve(tmp_path, server, "--rounds", "1").exit_code == 0
+    result = evolve(tmp_path, server, "--rounds", "1", "--seed-rng", "5")
+    assert result.exit_code == 1
+    assert "holds a run made with a different config or seed" in result.stderr
+
+
+def _cache_rows(run: Path) -> int:
+    db = run / "cache.sqlite"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db) as con:
+            return con.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+@pytest.mark.slow
+def test_sigkill_mid_round_then_resume_gives_identical_files(tmp_path, server):
+    mixed_faults(server, failures=False)  # failed calls are not cached, which would blur the call count
+    server.latency = 0.02
+    cfg = write_config(tmp_path / "cfg.yaml", server, concurrency=4)
+    cmd = [sys.executable, "-m", "wizevol", "evolve", "--seed", str(SEED), "--rounds", "2", "--config", str(cfg)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    subprocess.run([*cmd, "--out", str(tmp_path / "ref")], check=True, env=env, capture_output=True)
+    reference_calls = server.count()
+    server.calls.clear()
+
+    run = tmp_path / "killed"
+    proc = subprocess.Popen([*cmd, "--out", str(run)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while _cache_rows(run) < 70 and time.time() < deadline:  # round 1 has ~60 calls: kill inside round 2
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run / "round_2.done").exists(), "killed too late to test a mid-round resume"
+    sent_before_kill = server.count()
+    cached = _cache_rows(run)
+    in_flight = sent_before_kill - cached
+    assert 0 <= in_flight <= 4  # at most `concurrency` calls were in flight
+
+    server.calls.clear()
+    subprocess.run([*cmd, "--out", str(run)], check=True, env=env, capture_output=True)
+    assert data_files(run, 2) == data_files(tmp_path / "ref", 2)
+    assert server.count() == reference_calls - cached  # only what was not cached is paid again
+    assert server.count() < reference_calls / 2
