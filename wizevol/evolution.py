@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from wizevol.config import EvolveConfig, ResolvedRole
@@ -23,8 +24,8 @@ from wizevol.prompts import PromptSet
 from wizevol.record import Record
 
 _HEADING = re.compile(
-    r"^\s*(?:[#*_>\s]*)(?:the\s+)?(?:rewritten|new|harder|evolved|given|revised|updated)\s+"
-    r"(?:programming\s+)?(?:test\s+)?(?:question|prompt|instruction|problem|task)s?\s*[#*_]*\s*:?\s*[#*_]*\s*",
+    r"^\s*[#*_>\s]*(?:the\s+)?(?:rewritten|new|harder|evolved|given|revised|updated)\s+"
+    r"(?:programming\s+)?(?:test\s+)?(?:question|prompt|instruction|problem|task)s?[ \t#*_]*(?::|\n|$)[ \t#*_]*",
     re.IGNORECASE,
 )
 
@@ -53,6 +54,7 @@ class Outcome:
     kind: str  # "kept" | "eliminated" | "failed"
     row: dict[str, Any]
     next_pool: Record
+    judge_unparsed: bool = False
 
 
 @dataclass
@@ -69,8 +71,6 @@ class RoundContext:
     prompts: PromptSet
     rules: RuleSet
     roles: Roles
-    judge_unparsed: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: {"kept": 0, "eliminated": 0, "failed": 0})
 
 
 async def evolve_one(parent: Record, k: int, ctx: RoundContext) -> Outcome:
@@ -103,8 +103,6 @@ async def evolve_one(parent: Record, k: int, ctx: RoundContext) -> Outcome:
             cand.judge = await ctx.llm.chat(r.judge, judge_msgs, k)
         except CallFailed as e:
             return failed("judge", e, child)
-        if parse_judgement(cand.judge.text) == "unparsed":
-            ctx.judge_unparsed += 1
         if drop := ctx.rules.first_drop("judge", cand):
             return eliminated(drop, "judge", child)
 
@@ -113,29 +111,65 @@ async def evolve_one(parent: Record, k: int, ctx: RoundContext) -> Outcome:
     except CallFailed as e:
         return failed("respond", e, child)
     answered = replace(child, output=cand.response.text)
+    unparsed = cand.judge is not None and parse_judgement(cand.judge.text) == "unparsed"
     if drop := ctx.rules.first_drop("response", cand):
-        return eliminated(drop, "response", answered)
-    return Outcome("kept", answered.to_json(), answered)
+        return replace(eliminated(drop, "response", answered), judge_unparsed=unparsed)
+    return Outcome("kept", answered.to_json(), answered, judge_unparsed=unparsed)
 
 
-async def run_round(pool: list[Record], k: int, ctx: RoundContext, progress=None) -> list[Outcome]:
-    """Evolve every pool record with continuous scheduling: `concurrency` workers, each pulling the next
-    record as soon as its previous chain ends. Results come back in pool order, whatever the finishing order."""
-    results: list[Outcome | None] = [None] * len(pool)
-    indices = iter(range(len(pool)))
+async def run_rounds(pool: list[Record], first: int, last: int, ctx: RoundContext,
+                     on_round_done: Callable[[int, list[Outcome]], None], bars: dict | None = None) -> None:
+    """Evolve rounds first..last with continuous scheduling and no barrier between rounds.
+
+    `concurrency` workers each take the next job, lowest round first. A job is one record's chain in one round;
+    when it ends, the same lineage's next round is queued at once, so nobody waits for a round's slowest call.
+    When a round's last outcome arrives, `on_round_done(k, outcomes)` gets them in pool order, whatever the
+    finishing order. Lineages are independent, so round k always completes before round k+1.
+    """
+    n = len(pool)
+    if n == 0:
+        for k in range(first, last + 1):
+            on_round_done(k, [])
+        return
+    results: dict[int, list[Outcome | None]] = {k: [None] * n for k in range(first, last + 1)}
+    remaining = dict.fromkeys(results, n)
+    counts = {k: {"kept": 0, "eliminated": 0, "failed": 0} for k in results}
+    queue: asyncio.PriorityQueue = asyncio.PriorityQueue()
+    for i, record in enumerate(pool):
+        queue.put_nowait((first, i, record))
+    workers = min(ctx.cfg.concurrency, n)
+    finished_lineages = 0
 
     async def worker() -> None:
-        for i in indices:
-            out = await evolve_one(pool[i], k, ctx)
-            results[i] = out
-            ctx.counts[out.kind] += 1
-            if progress is not None:
-                progress.update(1)
-                progress.set_postfix(ctx.counts, refresh=False)
+        nonlocal finished_lineages
+        while True:
+            k, i, record = await queue.get()
+            if record is None:
+                return
+            out = await evolve_one(record, k, ctx)
+            results[k][i] = out
+            remaining[k] -= 1
+            counts[k][out.kind] += 1
+            if bars and k in bars:
+                bars[k].update(1)
+                bars[k].set_postfix(counts[k], refresh=False)
+            if remaining[k] == 0:
+                done = results.pop(k)
+                missing = [pool[j].id for j, r in enumerate(done) if r is None]
+                if missing:
+                    raise RuntimeError(f"round {k}: records without an outcome: {missing[:5]}")
+                on_round_done(k, done)  # type: ignore[arg-type]
+            if k < last:
+                queue.put_nowait((k + 1, i, out.next_pool))
+            else:
+                finished_lineages += 1
+                if finished_lineages == n:
+                    for j in range(workers):
+                        queue.put_nowait((last + 1, j, None))
 
-    tasks = [asyncio.create_task(worker()) for _ in range(min(ctx.cfg.concurrency, len(pool)))]
+    tasks = [asyncio.create_task(worker()) for _ in range(workers)]
     try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for t in done:
             if t.exception() is not None:
                 raise t.exception()
@@ -143,7 +177,5 @@ async def run_round(pool: list[Record], k: int, ctx: RoundContext, progress=None
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    missing = [pool[i].id for i, r in enumerate(results) if r is None]
-    if missing:
-        raise RuntimeError(f"round {k}: records without an outcome: {missing[:5]}")
-    return results  # type: ignore[return-value]
+    if results:
+        raise RuntimeError(f"rounds {sorted(results)} did not complete")

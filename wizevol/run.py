@@ -19,7 +19,7 @@ from wizevol import __version__
 from wizevol.cache import ResponseCache
 from wizevol.config import EvolveConfig
 from wizevol.elimination import build_rules
-from wizevol.evolution import Roles, RoundContext, run_round
+from wizevol.evolution import Outcome, Roles, RoundContext, run_rounds
 from wizevol.llm import LLM, Usage
 from wizevol.prompts import PromptSet
 from wizevol.record import Record
@@ -47,7 +47,7 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _round_stats(k: int, pool_size: int, outcomes, usage: Usage, wall: float, unparsed: int) -> dict[str, Any]:
+def _round_stats(k: int, pool_size: int, outcomes: list[Outcome], usage: Usage, wall: float) -> dict[str, Any]:
     by_rule = Counter(o.row["rule"] for o in outcomes if o.kind == "eliminated")
     kinds = Counter(o.kind for o in outcomes)
     return {
@@ -59,20 +59,20 @@ def _round_stats(k: int, pool_size: int, outcomes, usage: Usage, wall: float, un
         "failed": kinds["failed"],
         "failed_by_stage": dict(sorted(Counter(o.row["stage"] for o in outcomes if o.kind == "failed").items())),
         "methods": dict(sorted(Counter(o.row["method"] for o in outcomes).items())),
-        "judge_unparsed": unparsed,
+        "judge_unparsed": sum(o.judge_unparsed for o in outcomes),
         "tokens": usage.for_round(k),
-        "wall_s": round(wall, 3),
+        "finished_after_s": round(wall, 3),
     }
 
 
 def summary_table(rounds: list[dict[str, Any]]) -> str:
-    cols = ["round", "pool", "kept", *RULES_ORDER, "failed", "tokens", "wall_s"]
+    cols = ["round", "pool", "kept", *RULES_ORDER, "failed", "tokens", "done_at_s"]
     rows = []
     for s in rounds:
         tokens = sum(t["prompt_tokens"] + t["completion_tokens"] for t in s.get("tokens", {}).values())
         rule = s.get("eliminated_by_rule", {})
         rows.append([s["round"], s["pool"], s["kept"], *(rule.get(r, 0) for r in RULES_ORDER), s["failed"],
-                     tokens, f"{s.get('wall_s', 0):.1f}"])
+                     tokens, f"{s.get('finished_after_s', 0):.1f}"])
     widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) for i, c in enumerate(cols)]
     line = lambda vals: "  ".join(str(v).rjust(w) for v, w in zip(vals, widths, strict=False))  # noqa: E731
     return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in rows)])
@@ -115,7 +115,7 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, progress: bool | None = N
     if folder.round_done(0) is None:
         write_jsonl(folder.kept(0), (r.to_json() for r in records))
         folder.mark_done(0, {"round": 0, "pool": len(records), "kept": len(records), "eliminated": 0,
-                             "eliminated_by_rule": {}, "failed": 0, "tokens": {}, "wall_s": 0.0})
+                             "eliminated_by_rule": {}, "failed": 0, "tokens": {}, "finished_after_s": 0.0})
     manifest["rounds"].append(folder.round_done(0))
 
     usage = Usage()
@@ -125,37 +125,38 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, progress: bool | None = N
         if role is not None:
             llm.client_for(role)  # a missing API key fails here, before any work
 
-    async def _all_rounds() -> None:
-        try:
-            for k in range(1, cfg.rounds + 1):
-                stats = folder.round_done(k)
-                if stats is None:
-                    stats = await _one_round(k)
-                manifest["rounds"].append(stats)
-                folder.write_manifest({**manifest, "calls_made": llm.new_calls})
-        finally:
-            for client in llm._clients.values():
-                await client.close()
+    first = next((k for k in range(1, cfg.rounds + 1) if folder.round_done(k) is None), cfg.rounds + 1)
+    for k in range(1, first):
+        manifest["rounds"].append(folder.round_done(k))
+    t0 = time.time()
 
-    async def _one_round(k: int) -> dict[str, Any]:
-        pool = [Record.from_json(d) for d in read_jsonl(folder.pool(k - 1))]
-        ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=build_rules(cfg.filters, prompts.leak_phrases),
-                           roles=roles)
-        t0 = time.time()
-        bar = tqdm(total=len(pool), desc=f"round {k}", unit="rec", disable=None if progress is None else not progress,
-                   dynamic_ncols=True)
-        try:
-            outcomes = await run_round(pool, k, ctx, bar)
-        finally:
-            bar.close()
+    def round_done(k: int, outcomes: list[Outcome]) -> None:
         write_jsonl(folder.kept(k), (o.row for o in outcomes if o.kind == "kept"))
         write_jsonl(folder.eliminated(k), (o.row for o in outcomes if o.kind == "eliminated"))
         write_jsonl(folder.failed(k), (o.row for o in outcomes if o.kind == "failed"))
         write_jsonl(folder.pool(k), (o.next_pool.to_json() for o in outcomes))
-        stats = _round_stats(k, len(pool), outcomes, usage, time.time() - t0, ctx.judge_unparsed)
+        stats = _round_stats(k, len(outcomes), outcomes, usage, time.time() - t0)
         stats["fingerprint"] = fingerprint
         folder.mark_done(k, stats)
-        return stats
+        manifest["rounds"].append(stats)
+        folder.write_manifest({**manifest, "calls_made": llm.new_calls})
+
+    async def _all_rounds() -> None:
+        if first > cfg.rounds:
+            return
+        pool = [Record.from_json(d) for d in read_jsonl(folder.pool(first - 1))]
+        ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=build_rules(cfg.filters, prompts.leak_phrases),
+                           roles=roles)
+        disable = None if progress is None else not progress
+        bars = {k: tqdm(total=len(pool), desc=f"round {k}", unit="rec", position=k - first, disable=disable,
+                        dynamic_ncols=True, leave=True) for k in range(first, cfg.rounds + 1)}
+        try:
+            await run_rounds(pool, first, cfg.rounds, ctx, round_done, bars)
+        finally:
+            for bar in bars.values():
+                bar.close()
+            for client in llm._clients.values():
+                await client.close()
 
     try:
         asyncio.run(_all_rounds())

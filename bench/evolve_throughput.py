@@ -1,0 +1,141 @@
+"""Scheduling benchmark: wall time of an evolve run against a heavy-tailed latency server, next to the ideal.
+
+ideal = sum of server latencies / concurrency   (= calls x mean latency / concurrency)
+ratio = wall / ideal                            (1.0 is perfect)
+
+Three schedulers, side by side in one run, at concurrency 64 and 256, over the same records and rounds:
+  pipelined  wizevol's: each record's evolve -> judge -> respond chain is its own task under the bound, and a
+             lineage's next round starts as soon as its own chain ends (no barrier between rounds)
+  barrier    the same continuous scheduling inside a round, but each round waits for its slowest chain
+  waves      batches of `concurrency` chains, each batch waiting for its slowest call
+The server is tests/scripted_server.py in its own process, with log-normal latency (median 0.5 s,
+sigma 0.8: a heavy tail).
+
+    python bench/evolve_throughput.py [--rounds 2] [--records-per-slot 4] [--latency lognormal:0.5:0.8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from wizevol.cache import ResponseCache  # noqa: E402
+from wizevol.config import EvolveConfig  # noqa: E402
+from wizevol.elimination import build_rules  # noqa: E402
+from wizevol.evolution import Roles, RoundContext, evolve_one, run_rounds  # noqa: E402
+from wizevol.llm import LLM, Usage  # noqa: E402
+from wizevol.prompts import PromptSet  # noqa: E402
+from wizevol.record import Record  # noqa: E402
+
+
+class Server:
+    def __init__(self, latency: str):
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "scripted_server.py"), "--latency", latency],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.port = json.loads(self.proc.stdout.readline())["port"]
+
+    def ask(self, cmd: str) -> dict:
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+async def pipelined(pool, rounds, ctx):
+    done = {}
+    await run_rounds(pool, 1, rounds, ctx, lambda k, outs: done.__setitem__(k, outs))
+    return done
+
+
+async def barrier(pool, rounds, ctx):
+    done = {}
+    for k in range(1, rounds + 1):
+        await run_rounds(pool, k, k, ctx, lambda k, outs: done.__setitem__(k, outs))
+        pool = [o.next_pool for o in done[k]]
+    return done
+
+
+async def waves(pool, rounds, ctx):
+    done = {}
+    n = ctx.cfg.concurrency
+    for k in range(1, rounds + 1):
+        done[k] = []
+        for i in range(0, len(pool), n):
+            done[k] += await asyncio.gather(*(evolve_one(r, k, ctx) for r in pool[i:i + n]))
+        pool = [o.next_pool for o in done[k]]
+    return done
+
+
+SCHEDULERS = {"pipelined": pipelined, "barrier": barrier, "waves": waves}
+
+
+def one(server: Server, concurrency: int, records: int, rounds: int, scheduler: str) -> dict:
+    cfg = EvolveConfig.model_validate({
+        "concurrency": concurrency,
+        "endpoint": {"base_url": f"http://127.0.0.1:{server.port}/v1", "timeout": 60},
+        "evolver": {"model": "bench"},
+    })
+    prompts = PromptSet.load()
+    pool = [Record(id=f"seed-{i:05d}", root_id=f"seed-{i:05d}",
+                   instruction=f"Task {i}: write a function that returns the {i}-th prime number.")
+            for i in range(records)]
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = ResponseCache(Path(tmp) / "cache.sqlite")
+        llm = LLM(cfg.endpoint, cache, Usage())
+        ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=build_rules(cfg.filters, prompts.leak_phrases),
+                           roles=Roles(cfg.role("evolver"), cfg.role("responder"), cfg.role("judge")))
+        server.ask("reset")
+
+        async def go():
+            t0 = time.perf_counter()
+            outs = await SCHEDULERS[scheduler](pool, rounds, ctx)
+            wall = time.perf_counter() - t0
+            for c in llm._clients.values():
+                await c.close()
+            return outs, wall
+
+        outs, wall = asyncio.run(go())
+        cache.close()
+    stats = server.ask("stats")
+    ideal = stats["slept"] / concurrency
+    assert sorted(outs) == list(range(1, rounds + 1)) and all(len(o) == records for o in outs.values())
+    return {"scheduler": scheduler, "concurrency": concurrency, "records": records, "calls": stats["calls"],
+            "mean_latency_s": stats["slept"] / stats["calls"], "wall_s": wall, "ideal_s": ideal,
+            "ratio": wall / ideal}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records-per-slot", type=int, default=4, help="records = concurrency x this")
+    ap.add_argument("--latency", default="lognormal:0.5:0.8")
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    server = Server(args.latency)
+    try:
+        print(f"{'scheduler':>10} {'conc':>5} {'records':>7} {'calls':>6} {'mean_lat':>8} {'wall_s':>7} "
+              f"{'ideal_s':>7} {'ratio':>6}")
+        for conc in args.concurrency:
+            for scheduler in SCHEDULERS:
+                r = one(server, conc, conc * args.records_per_slot, args.rounds, scheduler)
+                print(f"{r['scheduler']:>10} {r['concurrency']:>5} {r['records']:>7} {r['calls']:>6} "
+                      f"{r['mean_latency_s']:>8.3f} {r['wall_s']:>7.2f} {r['ideal_s']:>7.2f} {r['ratio']:>6.2f}",
+                      flush=True)
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()
