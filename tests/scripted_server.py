@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 EVOLVE_MARK = "#Rewritten Question#"
-JUDGE_MARK = "Your judgement"
+EVOLVE_MARK_COMPLETION = "### Harder question:"
+JUDGE_MARKS = ("Your judgement", "Judgement:")
 
 METHOD_SUFFIX = {
     "approximately 10 additional words": "The function must also reject invalid input with a clear error message.",
@@ -35,15 +36,21 @@ METHOD_SUFFIX = {
 
 
 def role_of(text: str) -> str:
-    if EVOLVE_MARK in text:
+    if EVOLVE_MARK in text or EVOLVE_MARK_COMPLETION in text:
         return "evolve"
-    if JUDGE_MARK in text:
+    if any(m in text for m in JUDGE_MARKS):
         return "judge"
     return "respond"
 
 
 def default_answer(role: str, text: str) -> str:
     if role == "evolve":
+        if EVOLVE_MARK_COMPLETION in text:  # few-shot completion prompt: the last example is ours
+            last = text.rsplit("### Method:", 1)[-1]
+            m = re.search(r"### Question:\s*(.*?)\s*### Harder question:", last, re.S)
+            question = m.group(1).strip() if m else text[-200:]
+            suffix = next((s for key, s in METHOD_SUFFIX.items() if key in last), "Handle edge cases too.")
+            return f" {question} {suffix}\n\n"
         m = re.search(r"#Given Question#:\s*(.*?)\s*#Rewritten Question#", text, re.S)
         question = m.group(1).strip() if m else text[-200:]
         suffix = next((s for key, s in METHOD_SUFFIX.items() if key in text), "Handle edge cases too.")
@@ -76,6 +83,7 @@ class Call:
     text: str
     t: float
     action: str | None
+    path: str = ""
 
 
 @dataclass
@@ -115,7 +123,7 @@ class ScriptedServer:
         if fault is not None and fault.times is not None:
             fault.times -= 1
         action = fault.action if fault else None
-        self.calls.append(Call(role, body.get("model", ""), text, time.monotonic(), action))
+        self.calls.append(Call(role, body.get("model", ""), text, time.monotonic(), action, request.path))
         delay = self._latency()
         if delay:
             self.slept += delay

@@ -86,3 +86,14 @@ def test_manifest_counts_and_tokens(tmp_path, server):
     assert sum(r1["methods"].values()) == 20
     assert m["calls_made"] == 120 and m["versions"]["openai"]
     assert len(rows(tmp_path / "run" / "round_2.jsonl")) == 20
+
+
+def test_shipped_configs_are_valid_and_default_yaml_matches_the_code():
+    from conftest import ROOT
+
+    from wizevol.config import EvolveConfig
+
+    assert load_config(ROOT / "configs" / "default.yaml") == EvolveConfig()
+    for name in ("openai", "vllm", "ollama"):
+        cfg = load_config(ROOT / "configs" / f"{name}.yaml")
+        assert cfg.role("evolver").model

@@ -85,3 +85,19 @@ def test_clean_evolved_strips_echoed_markers_and_headings():
     assert clean_evolved("Given question marks in a text, count them.", markers) == (
         "Given question marks in a text, count them.")
     assert clean_evolved("New task for you: keep this", markers) == "New task for you: keep this"
+
+
+def test_completion_mode_sends_few_shot_prompts_to_v1_completions(tmp_path, server):
+    """Base models (no chat template) get few-shot completion prompts on /v1/completions."""
+    server.fault("equal", role="judge", match="Bash one-liner", times=None)
+    result = evolve(tmp_path, server, "--rounds", "2", config={"evolver": {"model": "base-model", "mode": "completion"}})
+    assert result.exit_code == 0, result.output
+    assert server.count() == 2 * (20 + 20) + 2 * 19  # judge eliminates one lineage per round before responding
+    assert {c.path for c in server.calls} == {"/v1/completions"}
+    evolve_prompt = next(c.text for c in server.calls if c.role == "evolve")
+    assert evolve_prompt.endswith("### Harder question:") and evolve_prompt.count("### Method:") == 4
+    kept = rows(tmp_path / "run" / "round_1.jsonl")
+    assert len(kept) == 19
+    assert kept[0]["instruction"].startswith("Write a Python function that returns the n-th Fibonacci number")
+    (e,) = rows(tmp_path / "run" / "eliminated_1.jsonl")
+    assert e["rule"] == "no_gain"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -34,6 +34,7 @@ class Role(_Strict):
     """One LLM role (evolver, responder or judge). Unset fields inherit from the evolver / endpoint."""
 
     model: str | None = None
+    mode: Literal["chat", "completion"] | None = None
     base_url: str | None = None
     api_key_env: str | None = None
     temperature: float | None = Field(None, ge=0, le=2)
@@ -101,6 +102,7 @@ class EvolveConfig(_Strict):
         merged["temperature"] = 1.0 if merged["temperature"] is None else merged["temperature"]
         merged["top_p"] = 0.95 if merged["top_p"] is None else merged["top_p"]
         merged["max_tokens"] = merged["max_tokens"] or 2048
+        merged["mode"] = merged["mode"] or "chat"
         if not merged["model"]:
             raise InputError(f"no model set for the {name} (set evolver.model or pass --model)")
         return ResolvedRole(name=name, **merged)
@@ -114,6 +116,7 @@ class EvolveConfig(_Strict):
 class ResolvedRole(_Strict):
     name: str
     model: str
+    mode: str
     base_url: str
     api_key_env: str
     temperature: float

@@ -87,9 +87,10 @@ async def evolve_one(parent: Record, k: int, ctx: RoundContext) -> Outcome:
         rule, reason = drop
         return Outcome("eliminated", {**partial.to_json(), "rule": rule, "reason": reason, "stage": stage}, parent)
 
-    messages = ctx.prompts.evolve.messages(method=ctx.prompts.methods[method], question=parent.prompt_text())
+    request = ctx.prompts.evolve.request(r.evolver.mode, method=ctx.prompts.methods[method],
+                                         question=parent.prompt_text())
     try:
-        evolved = await ctx.llm.chat(r.evolver, messages, k)
+        evolved = await ctx.llm.complete(r.evolver, request, k)
     except CallFailed as e:
         return failed("evolve", e, child)
     child = replace(child, instruction=clean_evolved(evolved.text, ctx.prompts.markers))
@@ -98,16 +99,17 @@ async def evolve_one(parent: Record, k: int, ctx: RoundContext) -> Outcome:
         return eliminated(drop, "evolve", child)
 
     if r.judge is not None:
-        judge_msgs = ctx.prompts.judge.messages(first=parent.prompt_text(), second=child.instruction)
+        judge_req = ctx.prompts.judge.request(r.judge.mode, first=parent.prompt_text(), second=child.instruction)
         try:
-            cand.judge = await ctx.llm.chat(r.judge, judge_msgs, k)
+            cand.judge = await ctx.llm.complete(r.judge, judge_req, k)
         except CallFailed as e:
             return failed("judge", e, child)
         if drop := ctx.rules.first_drop("judge", cand):
             return eliminated(drop, "judge", child)
 
     try:
-        cand.response = await ctx.llm.chat(r.responder, ctx.prompts.respond.messages(instruction=child.instruction), k)
+        respond_req = ctx.prompts.respond.request(r.responder.mode, instruction=child.instruction)
+        cand.response = await ctx.llm.complete(r.responder, respond_req, k)
     except CallFailed as e:
         return failed("respond", e, child)
     answered = replace(child, output=cand.response.text)

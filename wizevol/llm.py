@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from wizevol.cache import ResponseCache, cache_key
 from wizevol.config import Endpoint, ResolvedRole
 from wizevol.errors import FatalAPIError, WizevolError
+from wizevol.prompts import Request
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
@@ -138,9 +139,11 @@ class LLM:
                 base_url=role.base_url, api_key=key, max_retries=0, timeout=self.endpoint.timeout)
         return self._clients[ident]
 
-    async def chat(self, role: ResolvedRole, messages: list[dict[str, str]], round_k: int) -> Completion:
+    async def complete(self, role: ResolvedRole, request: Request, round_k: int) -> Completion:
         params = role.params()
-        key = cache_key(role.model, messages, params)
+        if request.stop:
+            params["stop"] = list(request.stop)
+        key = cache_key(role.model, request.payload(), params, request.mode)
         hit = self.cache.get(key)
         if hit is not None:
             self.usage.add(round_k, role.name, cached=1, prompt_tokens=hit["prompt_tokens"],
@@ -151,7 +154,7 @@ class LLM:
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
         try:
-            result = await self._call(role, messages, params, round_k)
+            result = await self._call(role, request, params, round_k)
             self.cache.put(key, {"text": result.text, "finish_reason": result.finish_reason,
                                  "prompt_tokens": result.prompt_tokens,
                                  "completion_tokens": result.completion_tokens})
@@ -164,7 +167,7 @@ class LLM:
         finally:
             del self._inflight[key]
 
-    async def _call(self, role: ResolvedRole, messages, params, round_k: int) -> Completion:
+    async def _call(self, role: ResolvedRole, request: Request, params: dict, round_k: int) -> Completion:
         client = self.client_for(role)
         attempts = 0
         retrying = AsyncRetrying(
@@ -178,8 +181,12 @@ class LLM:
                 with attempt:
                     attempts += 1
                     self.new_calls += 1
-                    response = await client.chat.completions.create(model=role.model, messages=messages, **params)
-                    completion = _parse_chat(response)
+                    if request.mode == "chat":
+                        response = await client.chat.completions.create(
+                            model=role.model, messages=request.messages, **params)
+                    else:
+                        response = await client.completions.create(model=role.model, prompt=request.prompt, **params)
+                    completion = _parse(response, request.mode)
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
             raise FatalAPIError(f"{role.base_url} refused the {role.name} call for model {role.model!r}: "
                                 f"{_one_line(e)}") from None
@@ -191,15 +198,17 @@ class LLM:
         return completion
 
 
-def _parse_chat(response: Any) -> Completion:
+def _parse(response: Any, mode: str) -> Completion:
     if isinstance(response, (str, bytes)):
         raise BadResponse("response body is not JSON")
     choices = getattr(response, "choices", None)
     if not choices:
         raise BadResponse("response has no choices")
     choice = choices[0]
-    message = getattr(choice, "message", None)
-    text = getattr(message, "content", None) or ""
+    if mode == "chat":
+        text = getattr(getattr(choice, "message", None), "content", None) or ""
+    else:
+        text = getattr(choice, "text", None) or ""
     if not isinstance(text, str):
         raise BadResponse("message content is not text")
     usage = getattr(response, "usage", None)

@@ -29,11 +29,34 @@ def fill(template: str, **values: str) -> str:
 
 
 @dataclass(frozen=True)
-class Template:
-    chat: tuple[tuple[str, str], ...]
+class Request:
+    """What goes on the wire: chat messages (/v1/chat/completions) or a prompt (/v1/completions)."""
 
-    def messages(self, **values: str) -> Messages:
-        return [{"role": role, "content": fill(content, **values).strip()} for role, content in self.chat]
+    mode: str
+    messages: Messages | None = None
+    prompt: str | None = None
+    stop: tuple[str, ...] = ()
+
+    def payload(self) -> object:
+        return self.messages if self.mode == "chat" else self.prompt
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    chat: tuple[tuple[str, str], ...] | None
+    completion: str | None = None
+    stop: tuple[str, ...] = ()
+
+    def request(self, mode: str, **values: str) -> Request:
+        if mode == "completion":
+            if self.completion is None:
+                raise InputError(f"{self.name} has no 'completion' template (needed for mode: completion)")
+            return Request(mode, prompt=fill(self.completion, **values).rstrip(), stop=self.stop)
+        if self.chat is None:
+            raise InputError(f"{self.name} has no 'chat' template (needed for mode: chat)")
+        return Request(mode, messages=[{"role": role, "content": fill(content, **values).strip()}
+                                       for role, content in self.chat], stop=self.stop if self.stop else ())
 
 
 @dataclass(frozen=True)
@@ -80,12 +103,22 @@ def _read(path: Path) -> dict:
 
 
 def _template(doc: dict, path: Path) -> Template:
-    chat = doc.get("chat")
-    if not isinstance(chat, list) or not chat:
-        raise InputError(f"{path}: needs a non-empty 'chat' list of {{role, content}}")
-    pairs = []
-    for i, m in enumerate(chat):
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
-            raise InputError(f"{path}: chat[{i}] needs string 'role' and 'content'")
-        pairs.append((m["role"], m["content"]))
-    return Template(chat=tuple(pairs))
+    chat, completion = doc.get("chat"), doc.get("completion")
+    if chat is None and completion is None:
+        raise InputError(f"{path}: needs a 'chat' list of {{role, content}} or a 'completion' text")
+    pairs = None
+    if chat is not None:
+        if not isinstance(chat, list) or not chat:
+            raise InputError(f"{path}: 'chat' must be a non-empty list of {{role, content}}")
+        pairs = []
+        for i, m in enumerate(chat):
+            if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+                raise InputError(f"{path}: chat[{i}] needs string 'role' and 'content'")
+            pairs.append((m["role"], m["content"]))
+        pairs = tuple(pairs)
+    if completion is not None and not isinstance(completion, str):
+        raise InputError(f"{path}: 'completion' must be a text")
+    stop = doc.get("stop", [])
+    if not isinstance(stop, list) or not all(isinstance(x, str) for x in stop):
+        raise InputError(f"{path}: 'stop' must be a list of strings")
+    return Template(name=str(path), chat=pairs, completion=completion, stop=tuple(stop))

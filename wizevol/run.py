@@ -82,8 +82,8 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, progress: bool | None = N
     started = time.time()
     prompts = PromptSet.load(cfg.prompts_dir)
     records, quarantined = load_seed(seed, cfg.seed, cfg.limit)
-    prompt_blob = json.dumps([prompts.evolve.chat, prompts.respond.chat, prompts.judge.chat, prompts.methods,
-                              prompts.markers], sort_keys=True)
+    prompt_blob = json.dumps([[t.chat, t.completion, t.stop] for t in (prompts.evolve, prompts.respond, prompts.judge)]
+                             + [prompts.methods, prompts.markers, prompts.leak_phrases], sort_keys=True)
     seed_blob = "".join(json.dumps(r.to_json(), sort_keys=True) for r in records)
     fingerprint = _digest(cfg.fingerprint(), seed_blob, prompt_blob)
 
