@@ -1,24 +1,32 @@
-# wizevol: `make demo` runs the main job, `make test` passes the tests. Both set up .venv themselves.
+# wizevol: `make demo` runs the main job on the embedded local model, `make test` passes the tests.
+# Both set up .venv themselves (llama-cpp-python builds from source once, ~5 min on 2 cores; pip caches it).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-dev-local
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: install test lint bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,local]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/wizevol evolve --seed data/seed_20.jsonl --rounds 4 --out runs/demo
 
 lint: install
 	$(VENV)/bin/ruff check wizevol tests bench
 
 test: install lint
 	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: install
+	WIZEVOL_SKIP_LOCAL=1 $(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
 bench: install
 	$(PY) bench/evolve_throughput.py

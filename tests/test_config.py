@@ -13,18 +13,35 @@ from wizevol.config import load_config
 
 def test_cli_flags_override_yaml(tmp_path):
     p = tmp_path / "c.yaml"
-    p.write_text("rounds: 2\nconcurrency: 3\nevolver: {model: a, temperature: 0.7}\n")
+    p.write_text("backend: api\nrounds: 2\nconcurrency: 3\nevolver: {model: a, temperature: 0.7}\n")
     cfg = load_config(p, {"concurrency": 9, "evolver.model": "b", "limit": None})
     assert (cfg.rounds, cfg.concurrency, cfg.evolver.model, cfg.evolver.temperature) == (2, 9, "b", 0.7)
     responder = cfg.role("responder")
     assert (responder.model, responder.temperature, responder.top_p, responder.max_tokens) == ("b", 0.7, 0.95, 2048)
 
 
-def test_paper_defaults():
-    cfg = load_config(None)
+def test_paper_defaults_for_an_api_endpoint():
+    cfg = load_config(None, {"backend": "api", "evolver.model": "gpt-4o-mini"})
     ev = cfg.role("evolver")
-    assert (ev.temperature, ev.top_p, ev.max_tokens) == (1.0, 0.95, 2048)
+    assert (ev.temperature, ev.top_p, ev.max_tokens, ev.mode) == (1.0, 0.95, 2048, "chat")
     assert cfg.role("judge").max_tokens == 16
+
+
+def test_local_backend_is_the_default_and_uses_completion_mode():
+    cfg = load_config(None)
+    ev = cfg.role("evolver", "http://127.0.0.1:5000/v1")
+    assert (cfg.backend, ev.model, ev.mode, ev.base_url) == ("local", "gemma3-270m", "completion",
+                                                             "http://127.0.0.1:5000/v1")
+    assert ev.max_tokens == cfg.local.max_tokens_cap
+    assert load_config(None, {"endpoint.base_url": "http://127.0.0.1:8000/v1"}).backend == "api"
+
+
+def test_a_remote_model_name_with_the_local_backend_is_refused(tmp_path):
+    result = CliRunner().invoke(app, ["evolve", "--seed", str(SEED), "--out", str(tmp_path / "r"), "--model", "gpt-4o"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("Error: the evolver model is 'gpt-4o' but the backend is local (serving "
+                                     "'gemma3-270m'); pass --base-url or --backend api for an API endpoint, "
+                                     "or set local.model")
 
 
 def test_unknown_key_is_one_line(tmp_path, server):
@@ -54,7 +71,7 @@ def test_unknown_heuristic_weight(tmp_path):
 def test_remote_endpoint_needs_key_from_env(tmp_path, monkeypatch):
     monkeypatch.delenv("MY_KEY", raising=False)
     p = tmp_path / "c.yaml"
-    p.write_text("endpoint: {base_url: 'https://api.example.invalid/v1', api_key_env: MY_KEY}\n")
+    p.write_text("endpoint: {base_url: 'https://api.example.invalid/v1', api_key_env: MY_KEY}\nevolver: {model: m}\n")
     result = CliRunner().invoke(app, ["evolve", "--seed", str(SEED), "--out", str(tmp_path / "r"), "--config", str(p)])
     assert result.exit_code == 1
     assert result.stderr.strip() == ("Error: environment variable MY_KEY is not set "
@@ -96,4 +113,4 @@ def test_shipped_configs_are_valid_and_default_yaml_matches_the_code():
     assert load_config(ROOT / "configs" / "default.yaml") == EvolveConfig()
     for name in ("openai", "vllm", "ollama"):
         cfg = load_config(ROOT / "configs" / f"{name}.yaml")
-        assert cfg.role("evolver").model
+        assert cfg.backend == "api" and cfg.role("evolver").model

@@ -52,6 +52,20 @@ def test_prompt_leak_finds_template_words():
     assert rule.check(cand(instruction="Given a prompt string, sort its words.")) is True
 
 
+def test_prompt_leak_finds_copied_template_text_but_not_text_from_the_parent():
+    method = "If the original problem can be solved with only a few logical steps, please add more reasoning steps."
+    rule = PromptLeak((), (method, "### Question: Write a Python function that counts the vowels in a word."))
+    leaked = cand(instruction="If the original problem can be solved with a few logical steps, sort a list.")
+    assert rule.check(leaked) == (False, "instruction copies the evolving prompt's words: "
+                                         "'if the original problem can be'")
+    example = cand(instruction="Write a Python function that counts the vowels in a word, in O(1) space.")
+    assert rule.check(example) == (False, "instruction copies the evolving prompt's words: "
+                                          "'a python function that counts the'")
+    parent = Record(id="p", root_id="p", instruction="Write a Python function that counts the vowels in a word.")
+    child = parent.evolve_into("Write a Python function that counts the vowels in a word, ignoring case.", 1, "m")
+    assert rule.check(Candidate(parent=parent, child=child, evolve=Completion("", "stop"))) is True
+
+
 def test_no_gain_parses_equal_and_not_equal():
     assert NoGain().check(cand(judge="Equal")) == (
         False, "judge answered Equal: the evolved instruction adds nothing to its parent")

@@ -54,8 +54,9 @@ def evolve(
     out: Annotated[Path, typer.Option(help="Run folder (created; an existing one is resumed).")] = Path("runs/default"),
     rounds: Annotated[int | None, typer.Option(help="Evolution rounds.")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config; flags override it.")] = None,
+    backend: Annotated[str | None, typer.Option(help="local (embedded llama.cpp model) or api.")] = None,
     model: Annotated[str | None, typer.Option(help="Evolver model (responder and judge inherit it).")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL (implies --backend api).")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Calls in flight at once.")] = None,
     limit: Annotated[int | None, typer.Option(help="Use only the first N seed records.")] = None,
     seed_rng: Annotated[int | None, typer.Option(help="Seed for the heuristic choice.")] = None,
@@ -69,8 +70,10 @@ def evolve(
     from wizevol.config import load_config
     from wizevol.run import run_evolve, summary_table
 
+    if base_url is not None and backend is None:
+        backend = "api"
     overrides = {
-        "rounds": rounds, "evolver.model": model, "endpoint.base_url": base_url, "concurrency": concurrency,
+        "backend": backend, "rounds": rounds, "evolver.model": model, "endpoint.base_url": base_url, "concurrency": concurrency,
         "limit": limit, "seed_rng": seed_rng, "seed.instruction_field": instruction_field,
         "seed.input_field": input_field, "seed.output_field": output_field, "seed.skip_bad": skip_bad,
     }
@@ -78,6 +81,36 @@ def evolve(
     manifest = run_evolve(seed, str(out), cfg, progress=progress)
     typer.echo(summary_table(manifest["rounds"]))
     typer.echo(f"run folder: {out}  (new calls: {manifest['calls_made']}, wall: {manifest['wall_s']:.1f}s)")
+
+
+@app.command()
+@one_line_errors
+def serve(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (its `local:` section).")] = None,
+    model: Annotated[str | None, typer.Option(help="Packaged model name or a .gguf path.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: a free one).")] = None,
+    n_ctx: Annotated[int | None, typer.Option(help="Context size.")] = None,
+    n_threads: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
+) -> None:
+    """Run the embedded local model as an OpenAI-compatible server until Ctrl-C, for other tools."""
+    import time
+
+    from wizevol.config import load_config
+    from wizevol.errors import WizevolError
+    from wizevol.local_server import LocalServer, sigterm_as_interrupt
+
+    cfg = load_config(config, {"local.model": model, "local.n_ctx": n_ctx, "local.n_threads": n_threads}).local
+    server = LocalServer(cfg.model, cache_dir=cfg.cache_dir, n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, port=port,
+                         startup_timeout=cfg.startup_timeout)
+    with sigterm_as_interrupt(), server:
+        typer.echo(f"serving {server.alias} at {server.url} ({server.n_threads} threads; Ctrl-C to stop)")
+        try:
+            while server.proc is not None and server.proc.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            typer.echo("stopped", err=True)
+            return
+        raise WizevolError(f"the local model server exited with code {server.proc.returncode} (log: {server.log_path})")
 
 
 @app.callback()

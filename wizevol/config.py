@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wizevol.errors import InputError
 from wizevol.heuristics import METHODS
@@ -42,6 +42,18 @@ class Role(_Strict):
     max_tokens: int | None = Field(None, ge=1)
 
 
+class Local(_Strict):
+    """The embedded llama.cpp server (backend: local)."""
+
+    model: str = Field("gemma3-270m", description="packaged model name, or a path to a .gguf file")
+    n_ctx: int = Field(4096, ge=512)
+    n_threads: int | None = Field(None, ge=1, description="null: all cores")
+    cache_dir: str = Field(".cache/wizevol", description="where the GGUF is assembled once")
+    max_tokens_cap: int | None = Field(256, ge=1, description="caps every locally served role's max_tokens (CPU)")
+    concurrency: int = Field(2, ge=1, description="calls in flight to the local server (it serves one at a time)")
+    startup_timeout: float = Field(300.0, gt=0)
+
+
 class Filters(_Strict):
     """Elimination rules. Each can be switched off."""
 
@@ -61,12 +73,14 @@ class Seed(_Strict):
 
 
 class EvolveConfig(_Strict):
+    backend: Literal["local", "api"] = "local"
     rounds: int = Field(4, ge=0)
     seed_rng: int = 42
     concurrency: int = Field(16, ge=1)
     limit: int | None = Field(None, ge=1)
     endpoint: Endpoint = Endpoint()
-    evolver: Role = Role(model="gpt-4o-mini", temperature=1.0, top_p=0.95, max_tokens=2048)
+    local: Local = Local()
+    evolver: Role = Role(temperature=1.0, top_p=0.95, max_tokens=2048)
     responder: Role = Role()
     judge: Role = Role(temperature=0.0, max_tokens=16)
     weights: dict[str, float] = Field(
@@ -92,16 +106,39 @@ class EvolveConfig(_Strict):
             raise ValueError("weights must be >= 0 and at least one > 0")
         return v
 
-    def role(self, name: str) -> ResolvedRole:
-        """Fill a role's unset fields from the evolver and the endpoint."""
+    @model_validator(mode="after")
+    def _api_when_url_given(self) -> EvolveConfig:
+        """A config that names an endpoint URL but no backend means that endpoint, not the local model."""
+        if "backend" not in self.model_fields_set and "base_url" in self.endpoint.model_fields_set:
+            object.__setattr__(self, "backend", "api")
+        return self
+
+    def is_local(self, name: str) -> bool:
+        """Is this role served by the embedded local model? (A role with its own base_url never is.)"""
+        own: Role = getattr(self, name)
+        return self.backend == "local" and own.base_url is None and self.evolver.base_url is None
+
+    def role(self, name: str, local_url: str | None = None) -> ResolvedRole:
+        """Fill a role's unset fields from the evolver and the endpoint (or the running local server)."""
         base = self.evolver
         own: Role = getattr(self, name)
         merged = {k: (getattr(own, k) if getattr(own, k) is not None else getattr(base, k)) for k in Role.model_fields}
+        local = self.is_local(name)
+        if local:
+            alias = Path(self.local.model).stem if self.local.model.endswith(".gguf") else self.local.model
+            if merged["model"] not in (None, alias):
+                raise InputError(f"the {name} model is {merged['model']!r} but the backend is local (serving "
+                                 f"{alias!r}); pass --base-url or --backend api for an API endpoint, or set local.model")
+            merged["base_url"] = local_url or "http://127.0.0.1:0/v1"  # the port is known once the server runs
+            merged["model"] = alias
+            merged["mode"] = merged["mode"] or "completion"  # the packaged model is a base model
         merged["base_url"] = merged["base_url"] or self.endpoint.base_url
         merged["api_key_env"] = merged["api_key_env"] or self.endpoint.api_key_env
         merged["temperature"] = 1.0 if merged["temperature"] is None else merged["temperature"]
         merged["top_p"] = 0.95 if merged["top_p"] is None else merged["top_p"]
         merged["max_tokens"] = merged["max_tokens"] or 2048
+        if local and self.local.max_tokens_cap:
+            merged["max_tokens"] = min(merged["max_tokens"], self.local.max_tokens_cap)
         merged["mode"] = merged["mode"] or "chat"
         if not merged["model"]:
             raise InputError(f"no model set for the {name} (set evolver.model or pass --model)")
@@ -110,6 +147,8 @@ class EvolveConfig(_Strict):
     def fingerprint(self) -> str:
         """Hash of everything that changes the data; `rounds` and `concurrency` may change between resumes."""
         d = self.model_dump(mode="json", exclude={"rounds", "concurrency"})
+        d["local"].pop("startup_timeout")
+        d["local"].pop("concurrency")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -69,20 +69,36 @@ class Truncated(Rule):
         return True
 
 
+_TOKEN = re.compile(r"\w+")
+
+
+def shingles(text: str, n: int) -> set[tuple[str, ...]]:
+    words = _TOKEN.findall(text.lower())
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
 class PromptLeak(Rule):
-    """The evolved instruction copies the evolving prompt's own words or markers."""
+    """The evolved instruction copies the evolving prompt's own words: one of its marker phrases, or a run of
+    `n` words from the template text, a heuristic's method text or a few-shot example that its parent lacks."""
 
     name = "prompt_leak"
     stage = "evolve"
 
-    def __init__(self, phrases: tuple[str, ...]):
+    def __init__(self, phrases: tuple[str, ...], template_texts: tuple[str, ...] = (), n: int = 6):
         self.phrases = tuple(p.lower() for p in phrases if p.strip())
+        self.n = n
+        self.template_shingles = set().union(*(shingles(t, n) for t in template_texts)) if template_texts else set()
 
     def check(self, c: Candidate) -> Verdict:
         text = " ".join(c.child.instruction.lower().split())
         for phrase in self.phrases:
             if phrase in text:
                 return False, f"instruction copies the evolving prompt's words: {phrase!r}"
+        if self.template_shingles:
+            copied = (shingles(c.child.instruction, self.n) & self.template_shingles) - shingles(
+                c.parent.prompt_text(), self.n)
+            if copied:
+                return False, f"instruction copies the evolving prompt's words: {' '.join(min(copied))!r}"
         return True
 
 
@@ -174,10 +190,10 @@ class RuleSet:
         return None
 
 
-def build_rules(filters, leak_phrases: tuple[str, ...]) -> RuleSet:
+def build_rules(filters, leak_phrases: tuple[str, ...], template_texts: tuple[str, ...] = ()) -> RuleSet:
     rules: list[Rule] = [Empty("evolve"), Truncated("evolve")]
     if filters.prompt_leak:
-        rules.append(PromptLeak(leak_phrases))
+        rules.append(PromptLeak(leak_phrases, template_texts))
     if filters.no_gain:
         rules.append(NoGain())
     rules += [Empty("response"), Truncated("response")]

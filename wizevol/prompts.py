@@ -90,6 +90,12 @@ class PromptSet:
         )
 
 
+    def evolve_texts(self) -> tuple[str, ...]:
+        """Every text of the evolving prompt (template, few-shot examples, method texts), placeholders removed."""
+        parts = [c for _, c in (self.evolve.chat or ())] + [self.evolve.completion or ""] + list(self.methods.values())
+        return tuple(fill(p, method="", question="") for p in parts if p)
+
+
 def _read(path: Path) -> dict:
     if not path.is_file():
         raise InputError(f"{path}: prompt file not found")

@@ -79,25 +79,47 @@ def summary_table(rounds: list[dict[str, Any]]) -> str:
 
 
 def run_evolve(seed: str, out: str, cfg: EvolveConfig, progress: bool | None = None) -> dict[str, Any]:
+    """Run `wizevol evolve`. Input is checked before anything starts; the embedded local model is started only
+    when a role needs it and a round is left to run, and is always stopped afterwards."""
     started = time.time()
+    for name in ("evolver", "responder", "judge"):
+        cfg.role(name)  # a config mistake fails now, before any file or server
     prompts = PromptSet.load(cfg.prompts_dir)
     records, quarantined = load_seed(seed, cfg.seed, cfg.limit)
     prompt_blob = json.dumps([[t.chat, t.completion, t.stop] for t in (prompts.evolve, prompts.respond, prompts.judge)]
                              + [prompts.methods, prompts.markers, prompts.leak_phrases], sort_keys=True)
     seed_blob = "".join(json.dumps(r.to_json(), sort_keys=True) for r in records)
     fingerprint = _digest(cfg.fingerprint(), seed_blob, prompt_blob)
-
     folder = RunFolder(out)
     folder.prepare(fingerprint)
     if quarantined:
         write_jsonl(folder.path("quarantine_seed.jsonl"), (q.to_json() for q in quarantined))
         print(f"warning: quarantined {len(quarantined)} bad seed line(s) -> {folder.path('quarantine_seed.jsonl')}",
               file=sys.stderr)
+    args = (seed, folder, cfg, progress, prompts, records, quarantined, fingerprint, started)
 
+    work_left = any(folder.round_done(k) is None for k in range(1, cfg.rounds + 1))
+    if not work_left or not any(cfg.is_local(n) for n in ("evolver", "responder", "judge")):
+        return _run(*args, local_url=None)
+    from wizevol.local_server import LocalServer, sigterm_as_interrupt
+
+    server = LocalServer(cfg.local.model, cache_dir=cfg.local.cache_dir, n_ctx=cfg.local.n_ctx,
+                         n_threads=cfg.local.n_threads, log_path=folder.path("local_server.log"),
+                         startup_timeout=cfg.local.startup_timeout)
+    cfg = cfg.model_copy(update={"concurrency": min(cfg.concurrency, cfg.local.concurrency)})
+    with sigterm_as_interrupt():
+        print(f"starting the local model {cfg.local.model} ({server.n_threads} threads) ...", file=sys.stderr)
+        with server:
+            return _run(*args, local_url=server.url)
+
+
+def _run(seed: str, folder: RunFolder, cfg: EvolveConfig, progress: bool | None, prompts: PromptSet,
+         records: list[Record], quarantined: list, fingerprint: str, started: float,
+         local_url: str | None) -> dict[str, Any]:
     roles = Roles(
-        evolver=cfg.role("evolver"),
-        responder=cfg.role("responder"),
-        judge=cfg.role("judge") if cfg.filters.no_gain else None,
+        evolver=cfg.role("evolver", local_url),
+        responder=cfg.role("responder", local_url),
+        judge=cfg.role("judge", local_url) if cfg.filters.no_gain else None,
     )
     manifest: dict[str, Any] = {
         "wizevol_version": __version__,
@@ -145,7 +167,7 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, progress: bool | None = N
         if first > cfg.rounds:
             return
         pool = [Record.from_json(d) for d in read_jsonl(folder.pool(first - 1))]
-        ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=build_rules(cfg.filters, prompts.leak_phrases),
+        ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=build_rules(cfg.filters, prompts.leak_phrases, prompts.evolve_texts()),
                            roles=roles)
         disable = None if progress is None else not progress
         bars = {k: tqdm(total=len(pool), desc=f"round {k}", unit="rec", position=k - first, disable=disable,
