@@ -85,6 +85,27 @@ def evolve(
 
 @app.command()
 @one_line_errors
+def merge(
+    run: Annotated[Path, typer.Argument(help="Run folder made by `wizevol evolve`.")],
+    out: Annotated[Path, typer.Option(help="Output file (.jsonl, or .parquet).")] = Path("merged.jsonl"),
+    rounds: Annotated[str | None, typer.Option(help="Rounds: a range (0-3) or a list (0,2,3); default all.")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="alpaca | prompt-completion | messages")] = (
+        "prompt-completion"),
+    seed: Annotated[int, typer.Option(help="Shuffle seed.")] = 42,
+    parquet: Annotated[bool, typer.Option("--parquet", help="Also write FILE.parquet.")] = False,
+    hf_dataset: Annotated[Path | None, typer.Option(help="Also save an HF datasets folder here.")] = None,
+    push_to_hub: Annotated[str | None, typer.Option(help="Push to this Hub repo (token: HF_TOKEN).")] = None,
+) -> None:
+    """Join rounds of a run into one training set: dedup, seeded shuffle, lineage in `metadata`."""
+    from wizevol.merge import merge as do_merge
+
+    report = do_merge(run, rounds, out, format, seed, parquet, hf_dataset, push_to_hub)
+    typer.echo(report.table())
+    typer.echo(f"wrote {out} ({format})")
+
+
+@app.command()
+@one_line_errors
 def serve(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (its `local:` section).")] = None,
     model: Annotated[str | None, typer.Option(help="Packaged model name or a .gguf path.")] = None,

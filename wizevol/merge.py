@@ -1,0 +1,147 @@
+"""`wizevol merge`: rounds 0..k of a run folder -> one training set (WizardCoder: rounds 0..3 of 4 was best).
+
+Exact duplicates across rounds are removed (first occurrence, i.e. the lowest round, wins); records without a
+response (seeds that came without a reference output) can't be trained on and are counted, not dropped
+silently. A seeded shuffle, then one of three formats:
+  alpaca             instruction / input / output (axolotl, LLaMA-Factory)
+  prompt-completion  the WizardCoder Alpaca prompt as `prompt`, the response as `completion` (TRL masks the
+                     prompt out of the loss)
+  messages           a user / assistant conversation, for instruct models
+Lineage (id, round, method, parent_id, root_id, models) is kept in a `metadata` column.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wizevol.errors import InputError, WizevolError
+from wizevol.run_folder import RunFolder, read_jsonl, write_atomic
+
+ALPACA_PROMPT = (
+    "Below is an instruction that describes a task. Write a response that appropriately completes the request."
+    "\n\n### Instruction:\n{instruction}\n\n### Response:"
+)
+FORMATS = ("alpaca", "prompt-completion", "messages")
+LINEAGE = ("id", "round", "method", "parent_id", "root_id", "evolver", "responder", "judge")
+
+
+def parse_rounds(spec: str | None, available: list[int]) -> list[int]:
+    """'0-3', '0,2,3', '2' or None (all rounds) -> sorted round numbers."""
+    if not spec:
+        return available
+    rounds: set[int] = set()
+    try:
+        for part in spec.split(","):
+            part = part.strip()
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                if lo > hi:
+                    raise ValueError
+                rounds.update(range(lo, hi + 1))
+            else:
+                rounds.add(int(part))
+    except ValueError:
+        raise InputError(f"--rounds {spec!r}: expected a range like 0-3 or a list like 0,2,3") from None
+    missing = sorted(rounds - set(available))
+    if missing:
+        raise InputError(f"round {missing[0]} is not finished in this run folder (finished: "
+                         f"{', '.join(map(str, available)) or 'none'})")
+    return sorted(rounds)
+
+
+def prompt_text(rec: dict[str, Any]) -> str:
+    inp = (rec.get("input") or "").strip()
+    return f"{rec['instruction']}\n\n{inp}" if inp else rec["instruction"]
+
+
+def to_format(rec: dict[str, Any], fmt: str) -> dict[str, Any]:
+    meta = {k: rec.get(k) for k in LINEAGE}
+    if fmt == "alpaca":
+        return {"instruction": rec["instruction"], "input": rec.get("input") or "", "output": rec["output"],
+                "metadata": meta}
+    if fmt == "prompt-completion":
+        return {"prompt": ALPACA_PROMPT.format(instruction=prompt_text(rec)), "completion": rec["output"],
+                "metadata": meta}
+    return {"messages": [{"role": "user", "content": prompt_text(rec)},
+                         {"role": "assistant", "content": rec["output"]}], "metadata": meta}
+
+
+@dataclass
+class MergeReport:
+    rounds: list[int]
+    per_round: dict[int, dict[str, int]] = field(default_factory=dict)
+    written: int = 0
+
+    def table(self) -> str:
+        lines = [f"{'round':>5}  {'read':>6}  {'duplicate':>9}  {'no_output':>9}  {'merged':>6}"]
+        for k, c in self.per_round.items():
+            lines.append(f"{k:>5}  {c['read']:>6}  {c['duplicate']:>9}  {c['no_output']:>9}  {c['merged']:>6}")
+        return "\n".join(lines + [f"total merged: {self.written}"])
+
+
+def _key(rec: dict[str, Any]) -> str:
+    return " ".join(prompt_text(rec).split())
+
+
+def merge(run: str | Path, rounds_spec: str | None, out: str | Path, fmt: str = "prompt-completion",
+          seed: int = 42, parquet: bool = False, hf_dataset: str | Path | None = None,
+          push_to_hub: str | None = None) -> MergeReport:
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    folder = RunFolder(run)
+    if not folder.root.is_dir():
+        raise InputError(f"{run}: run folder not found")
+    available = sorted(int(p.name.split("_")[1].split(".")[0]) for p in folder.root.glob("round_*.done"))
+    report = MergeReport(rounds=parse_rounds(rounds_spec, available))
+    seen: set[str] = set()
+    merged: list[dict[str, Any]] = []
+    for k in report.rounds:
+        counts = {"read": 0, "duplicate": 0, "no_output": 0, "merged": 0}
+        for rec in read_jsonl(folder.kept(k)):
+            counts["read"] += 1
+            if not (rec.get("output") or "").strip():
+                counts["no_output"] += 1
+                continue
+            key = _key(rec)
+            if key in seen:
+                counts["duplicate"] += 1
+                continue
+            seen.add(key)
+            counts["merged"] += 1
+            merged.append(rec)
+        report.per_round[k] = counts
+    if not merged:
+        raise WizevolError(f"{run}: nothing to merge from rounds {report.rounds} (no records with a response)")
+    random.Random(seed).shuffle(merged)
+    rows = [to_format(r, fmt) for r in merged]
+    report.written = len(rows)
+
+    out = Path(out)
+    if parquet or out.suffix == ".parquet" or hf_dataset or push_to_hub:
+        import datasets
+
+        datasets.disable_progress_bars()
+        ds = datasets.Dataset.from_list(rows)
+        if parquet or out.suffix == ".parquet":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            ds.to_parquet(str(out.with_suffix(".parquet")))
+        if hf_dataset:
+            ds.save_to_disk(str(hf_dataset))
+        if push_to_hub:
+            _push(ds, push_to_hub)
+    if out.suffix != ".parquet":
+        write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return report
+
+
+def _push(ds, repo: str) -> None:
+    """Push through `datasets` (token from HF_TOKEN or `huggingface-cli login`). Offline, it fails in one line."""
+    try:
+        ds.push_to_hub(repo, private=True)
+    except Exception as e:  # hub errors come in many types; the user needs the message
+        first = " ".join(str(e).split())[:300] or type(e).__name__
+        raise WizevolError(f"push to the Hub ({repo}) failed: {type(e).__name__}: {first}") from None
