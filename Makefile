@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev-local
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo finetune-demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,8 @@ bench: install
 
 clean:
 	rm -rf $(VENV) runs .cache
+
+finetune-demo: install
+	@test -f runs/demo/round_3.done || $(MAKE) demo
+	$(VENV)/bin/wizevol merge runs/demo --rounds 0-3 --out runs/demo/merged.jsonl --format prompt-completion
+	$(VENV)/bin/wizevol finetune runs/demo/merged.jsonl --config configs/finetune/demo-cpu.yaml --out runs/demo-finetune

@@ -106,6 +106,35 @@ def merge(
 
 @app.command()
 @one_line_errors
+def finetune(
+    data: Annotated[Path, typer.Argument(help="Merged data (.jsonl/.parquet or a datasets folder).")],
+    out: Annotated[Path, typer.Option(help="Output folder for the model and train_summary.json.")] = Path(
+        "runs/finetune"),
+    model: Annotated[str | None, typer.Option(help="HF id, local folder, or local:gemma3-270m.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML (configs/finetune/).")] = None,
+    lora: Annotated[bool | None, typer.Option("--lora/--full", help="LoRA adapters (peft) or full weights.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after N optimizer steps.")] = None,
+    packing: Annotated[bool | None, typer.Option("--packing/--no-packing", help="Pack samples.")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
+    effective_batch_size: Annotated[int | None, typer.Option(help="Batch per optimizer step, all GPUs.")] = None,
+    per_device_batch_size: Annotated[int | None, typer.Option(help="Micro-batch per device.")] = None,
+) -> None:
+    """Fine-tune a code model on merged data with the WizardCoder recipe (TRL SFT, loss on the response)."""
+    from wizevol.finetune import load_finetune_config, run_finetune
+
+    cfg = load_finetune_config(config, {
+        "model": model, "lora": lora, "max_steps": max_steps, "packing": packing, "learning_rate": learning_rate,
+        "effective_batch_size": effective_batch_size, "per_device_batch_size": per_device_batch_size})
+    summary = run_finetune(data, out, cfg)
+    for s in summary["samples"]:
+        typer.echo(f"--- held-back instruction ---\n{s['prompt']}\n--- before ---\n{s['before']}\n"
+                   f"--- after ---\n{s['after']}")
+    typer.echo(f"steps {summary['steps']}  loss {summary['first_loss']:.4f} -> {summary['final_loss']:.4f}  "
+               f"{summary['tokens_per_s']} tokens/s  {summary['wall_s']}s  -> {out}")
+
+
+@app.command()
+@one_line_errors
 def serve(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (its `local:` section).")] = None,
     model: Annotated[str | None, typer.Option(help="Packaged model name or a .gguf path.")] = None,
