@@ -39,6 +39,8 @@ class FinetuneConfig(BaseModel):
     per_device_batch_size: int = Field(8, ge=1)
     gradient_checkpointing: bool = True
     packing: bool = False
+    padding_free: bool = False
+    use_liger_kernel: bool = False
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     attn_implementation: str | None = "sdpa"
     lora: bool = False
@@ -174,6 +176,8 @@ def sft_config(cfg: FinetuneConfig, out: str | Path, messages: bool = False):
         gradient_checkpointing=cfg.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
         packing=cfg.packing,
+        padding_free=cfg.padding_free,
+        use_liger_kernel=cfg.use_liger_kernel,
         completion_only_loss=None if messages else True,  # loss on the response only
         assistant_only_loss=messages,
         logging_steps=cfg.logging_steps,
