@@ -133,6 +133,39 @@ def finetune(
                f"{summary['tokens_per_s']} tokens/s  {summary['wall_s']}s  -> {out}")
 
 
+@app.command("filter")
+@one_line_errors
+def filter_(
+    run: Annotated[Path, typer.Argument(help="Run folder made by `wizevol evolve`.")],
+    only: Annotated[str | None, typer.Option(help="Run one filter: near_dup, contaminated or code_check.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML with a `quality:` section.")] = None,
+) -> None:
+    """Quality filters over a finished run: near-dup removal, benchmark decontamination, code checks."""
+    from wizevol.quality import run_quality
+
+    results, clean = run_quality(run, only, config)
+    for name, stats in results.items():
+        rejected = sum(r["rejected"] for r in stats["rounds"].values())
+        kept = sum(r["kept"] for r in stats["rounds"].values())
+        typer.echo(f"{name:>13}: kept {kept}, rejected {rejected} -> {run}/quality/{name}/")
+    if clean:
+        typer.echo("clean records per round: " + ", ".join(f"{k}: {n}" for k, n in clean.items()))
+
+
+@app.command()
+@one_line_errors
+def stats(
+    run: Annotated[Path, typer.Argument(help="Run folder made by `wizevol evolve`.")],
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots into the run folder.")] = True,
+) -> None:
+    """Per-round figures (paper §5): counts, lengths, method mix, HumanEval similarity, tokens."""
+    from wizevol.stats import run_stats, table
+
+    result = run_stats(str(run), plots)
+    typer.echo(table(result))
+    typer.echo(f"wrote {run}/stats.json" + (f" and {len(result.get('plots', []))} plots" if plots else ""))
+
+
 @app.command()
 @one_line_errors
 def serve(

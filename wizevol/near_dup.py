@@ -1,0 +1,58 @@
+"""near_dup: MinHash LSH (datasketch) on word 5-grams of the instruction, within a round and against every
+earlier round. The earliest record is kept; a rejected one names the record it duplicates."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+from wizevol.quality_filter import QualityFilter, Verdict, record_text
+
+_WORD = re.compile(r"\w+")
+
+
+def word_shingles(text: str, n: int) -> list[bytes]:
+    words = _WORD.findall(text.lower())
+    if len(words) < n:
+        return [" ".join(words).encode()] if words else []
+    return [" ".join(words[i:i + n]).encode() for i in range(len(words) - n + 1)]
+
+
+class NearDup(QualityFilter):
+    name = "near_dup"
+
+    def __init__(self, num_perm: int = 128, threshold: float = 0.8, ngram: int = 5, seed: int = 1):
+        self.num_perm, self.threshold, self.ngram, self.seed = num_perm, threshold, ngram, seed
+        self._template = MinHash(num_perm=num_perm, seed=seed)  # permutations are computed once
+
+    def settings(self) -> dict[str, Any]:
+        return {"num_perm": self.num_perm, "threshold": self.threshold, "ngram": self.ngram, "seed": self.seed}
+
+    def start(self) -> None:
+        self.lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
+        self.sigs: dict[str, LeanMinHash] = {}
+
+    def signature(self, text: str) -> LeanMinHash:
+        m = self._template.copy()
+        shingles = word_shingles(text, self.ngram)
+        if shingles:
+            m.update_batch(shingles)
+        return LeanMinHash(m)
+
+    def check(self, record: dict[str, Any]) -> Verdict:
+        sig = self.signature(record_text(record))
+        best, best_j = None, 0.0
+        for other in self.lsh.query(sig):
+            j = sig.jaccard(self.sigs[other])
+            if j >= self.threshold and (j > best_j or (j == best_j and other < best)):
+                best, best_j = other, j
+        if best is not None:
+            return False, f"near-duplicate of {best} (estimated Jaccard {best_j:.2f})", {
+                "duplicate_of": best, "jaccard": round(float(best_j), 3)}
+        key = record["id"]
+        self.lsh.insert(key, sig)
+        self.sigs[key] = sig
+        return True
+
