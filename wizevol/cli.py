@@ -95,11 +95,12 @@ def merge(
     parquet: Annotated[bool, typer.Option("--parquet", help="Also write FILE.parquet.")] = False,
     hf_dataset: Annotated[Path | None, typer.Option(help="Also save an HF datasets folder here.")] = None,
     push_to_hub: Annotated[str | None, typer.Option(help="Push to this Hub repo (token: HF_TOKEN).")] = None,
+    clean: Annotated[bool, typer.Option("--clean", help="Use quality/clean_K.jsonl (after `wizevol filter`).")] = False,
 ) -> None:
     """Join rounds of a run into one training set: dedup, seeded shuffle, lineage in `metadata`."""
     from wizevol.merge import merge as do_merge
 
-    report = do_merge(run, rounds, out, format, seed, parquet, hf_dataset, push_to_hub)
+    report = do_merge(run, rounds, out, format, seed, parquet, hf_dataset, push_to_hub, clean)
     typer.echo(report.table())
     typer.echo(f"wrote {out} ({format})")
 

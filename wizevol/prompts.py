@@ -64,6 +64,7 @@ class PromptSet:
     evolve: Template
     respond: Template
     judge: Template
+    contamination_judge: Template
     methods: dict[str, str]  # heuristic name -> method text
     markers: tuple[str, ...]
     leak_phrases: tuple[str, ...]
@@ -83,6 +84,7 @@ class PromptSet:
             evolve=_template(evolve_doc, d / "evolve.yaml"),
             respond=_template(_read(d / "respond.yaml"), d / "respond.yaml"),
             judge=_template(_read(d / "judge.yaml"), d / "judge.yaml"),
+            contamination_judge=_template(_read(d / "contamination_judge.yaml"), d / "contamination_judge.yaml"),
             methods=methods,
             markers=tuple(evolve_doc.get("markers", ())),
             leak_phrases=tuple(p.lower() for p in evolve_doc.get("leak_phrases", ())),

@@ -34,6 +34,9 @@ class QualityFilter:
     def start(self) -> None:
         """Called once before the first round (filters with cross-round state reset it here)."""
 
+    def prepare_round(self, records: list[dict[str, Any]]) -> None:
+        """Called with a round's records before they are checked one by one (for batched work)."""
+
     def check(self, record: dict[str, Any]) -> Verdict:
         raise NotImplementedError
 
@@ -63,7 +66,9 @@ def run_filter(folder: RunFolder, flt: QualityFilter, progress=None) -> dict[str
     per_round = {}
     for k in rounds:
         rejected, reasons, n = [], Counter(), 0
-        for rec in read_jsonl(folder.kept(k)):
+        records = read_jsonl(folder.kept(k))
+        flt.prepare_round(records)
+        for rec in records:
             n += 1
             verdict = flt.check(rec)
             if progress is not None:
