@@ -102,8 +102,7 @@ def one(server: Server, concurrency: int, records: int, rounds: int, scheduler: 
             t0 = time.perf_counter()
             outs = await SCHEDULERS[scheduler](pool, rounds, ctx)
             wall = time.perf_counter() - t0
-            for c in llm._clients.values():
-                await c.close()
+            await llm.aclose()
             return outs, wall
 
         outs, wall = asyncio.run(go())

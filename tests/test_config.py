@@ -114,3 +114,13 @@ def test_shipped_configs_are_valid_and_default_yaml_matches_the_code():
     for name in ("openai", "vllm", "ollama"):
         cfg = load_config(ROOT / "configs" / f"{name}.yaml")
         assert cfg.backend == "api" and cfg.role("evolver").model
+
+
+def test_fingerprint_ignores_speed_and_places_but_not_data():
+    base = load_config(None)
+    same = load_config(None, {"concurrency": 64, "rounds": 9, "local.n_threads": 16, "local.cache_dir": "/x",
+                              "quality.near_dup.threshold": 0.5})
+    assert base.fingerprint() == same.fingerprint()
+    for key, value in (("seed_rng", 1), ("local.max_tokens_cap", 128), ("evolver.temperature", 0.7),
+                       ("filters.refusal_max_words", 50), ("filters.no_gain", False)):
+        assert load_config(None, {key: value}).fingerprint() != base.fingerprint(), key

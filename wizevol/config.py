@@ -182,8 +182,8 @@ class EvolveConfig(_Strict):
     def fingerprint(self) -> str:
         """Hash of everything that changes the data; `rounds` and `concurrency` may change between resumes."""
         d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "quality"})
-        d["local"].pop("startup_timeout")
-        d["local"].pop("concurrency")
+        for key in ("startup_timeout", "concurrency", "n_threads", "cache_dir"):  # speed and places, not data
+            d["local"].pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

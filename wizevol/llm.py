@@ -139,6 +139,11 @@ class LLM:
                 base_url=role.base_url, api_key=key, max_retries=0, timeout=self.endpoint.timeout)
         return self._clients[ident]
 
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
     async def complete(self, role: ResolvedRole, request: Request, round_k: int) -> Completion:
         params = role.params()
         if request.stop:

@@ -65,8 +65,7 @@ def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack)
     loop = asyncio.new_event_loop()
 
     def close() -> None:
-        for client in llm._clients.values():
-            loop.run_until_complete(client.close())
+        loop.run_until_complete(llm.aclose())
         loop.close()
         cache.close()
 

@@ -177,8 +177,7 @@ def _run(seed: str, folder: RunFolder, cfg: EvolveConfig, progress: bool | None,
         finally:
             for bar in bars.values():
                 bar.close()
-            for client in llm._clients.values():
-                await client.close()
+            await llm.aclose()
 
     try:
         asyncio.run(_all_rounds())
