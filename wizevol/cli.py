@@ -184,8 +184,7 @@ def serve(
     from wizevol.local_server import LocalServer, sigterm_as_interrupt
 
     cfg = load_config(config, {"local.model": model, "local.n_ctx": n_ctx, "local.n_threads": n_threads}).local
-    server = LocalServer(cfg.model, cache_dir=cfg.cache_dir, n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, port=port,
-                         startup_timeout=cfg.startup_timeout)
+    server = LocalServer.from_config(cfg, port=port)
     with sigterm_as_interrupt(), server:
         typer.echo(f"serving {server.alias} at {server.url} ({server.n_threads} threads; Ctrl-C to stop)")
         try:

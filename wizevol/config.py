@@ -220,29 +220,31 @@ def _format_validation(err: ValidationError, source: str) -> str:
     return f"{source}: {where}: {msg}{extra}"
 
 
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping from a file; errors name the file (and the line)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: config file not found")
+    try:
+        loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise InputError(f"{p}{line}: invalid YAML: {problem}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{p}: not valid UTF-8") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise InputError(f"{p}: expected a mapping at the top level, got {type(loaded).__name__}")
+    return loaded
+
+
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> EvolveConfig:
     """Read YAML (if given), apply dotted-path CLI overrides, validate. Errors name the file and the key."""
-    data: dict[str, Any] = {}
-    source = "config"
-    if path is not None:
-        p = Path(path)
-        source = str(p)
-        if not p.is_file():
-            raise InputError(f"{p}: config file not found")
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark is not None else ""
-            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            raise InputError(f"{p}{line}: invalid YAML: {problem}") from None
-        except UnicodeDecodeError:
-            raise InputError(f"{p}: not valid UTF-8") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise InputError(f"{p}: expected a mapping at the top level, got {type(loaded).__name__}")
-        data = loaded
+    data: dict[str, Any] = read_yaml(path) if path is not None else {}
+    source = str(path) if path is not None else "config"
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_path(data, dotted, value)

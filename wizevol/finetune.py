@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from wizevol.config import read_yaml
 from wizevol.errors import InputError, WizevolError
 from wizevol.merge import ALPACA_PROMPT
+from wizevol.record import record_text
 
 
 class FinetuneConfig(BaseModel):
@@ -56,17 +57,7 @@ class FinetuneConfig(BaseModel):
 
 
 def load_finetune_config(path: str | Path | None, overrides: dict[str, Any]) -> FinetuneConfig:
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise InputError(f"{p}: config file not found")
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise InputError(f"{p}: invalid YAML: {getattr(e, 'problem', e)}") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{p}: expected a mapping at the top level")
+    data: dict[str, Any] = read_yaml(path) if path is not None else {}
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return FinetuneConfig.model_validate(data)
@@ -135,9 +126,7 @@ def load_training_data(path: str | Path):
         keep = ["messages"]
     elif {"instruction", "output"} <= cols:
         def to_pc(r):
-            inp = (r.get("input") or "").strip()
-            text = f"{r['instruction']}\n\n{inp}" if inp else r["instruction"]
-            return {"prompt": ALPACA_PROMPT.format(instruction=text), "completion": r["output"]}
+            return {"prompt": ALPACA_PROMPT.format(instruction=record_text(r)), "completion": r["output"]}
 
         ds = ds.map(to_pc)
         keep = ["prompt", "completion"]

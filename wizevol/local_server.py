@@ -82,6 +82,12 @@ class LocalServer:
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen | None = None
 
+    @classmethod
+    def from_config(cls, local, log_path: str | Path | None = None, port: int | None = None) -> LocalServer:
+        """From the config's `local:` section."""
+        return cls(local.model, cache_dir=local.cache_dir, n_ctx=local.n_ctx, n_threads=local.n_threads, port=port,
+                   log_path=log_path, startup_timeout=local.startup_timeout)
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"

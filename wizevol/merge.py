@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from wizevol.errors import InputError, WizevolError
+from wizevol.record import record_text
 from wizevol.run_folder import RunFolder, read_jsonl, write_atomic
 
 ALPACA_PROMPT = (
@@ -53,20 +54,15 @@ def parse_rounds(spec: str | None, available: list[int]) -> list[int]:
     return sorted(rounds)
 
 
-def prompt_text(rec: dict[str, Any]) -> str:
-    inp = (rec.get("input") or "").strip()
-    return f"{rec['instruction']}\n\n{inp}" if inp else rec["instruction"]
-
-
 def to_format(rec: dict[str, Any], fmt: str) -> dict[str, Any]:
     meta = {k: rec.get(k) for k in LINEAGE}
     if fmt == "alpaca":
         return {"instruction": rec["instruction"], "input": rec.get("input") or "", "output": rec["output"],
                 "metadata": meta}
     if fmt == "prompt-completion":
-        return {"prompt": ALPACA_PROMPT.format(instruction=prompt_text(rec)), "completion": rec["output"],
+        return {"prompt": ALPACA_PROMPT.format(instruction=record_text(rec)), "completion": rec["output"],
                 "metadata": meta}
-    return {"messages": [{"role": "user", "content": prompt_text(rec)},
+    return {"messages": [{"role": "user", "content": record_text(rec)},
                          {"role": "assistant", "content": rec["output"]}], "metadata": meta}
 
 
@@ -84,7 +80,7 @@ class MergeReport:
 
 
 def _key(rec: dict[str, Any]) -> str:
-    return " ".join(prompt_text(rec).split())
+    return " ".join(record_text(rec).split())
 
 
 def merge(run: str | Path, rounds_spec: str | None, out: str | Path, fmt: str = "prompt-completion",

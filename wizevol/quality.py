@@ -53,10 +53,7 @@ def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack)
     if cfg.is_local("judge"):
         from wizevol.local_server import LocalServer
 
-        server = LocalServer(cfg.local.model, cache_dir=cfg.local.cache_dir, n_ctx=cfg.local.n_ctx,
-                             n_threads=cfg.local.n_threads, log_path=folder.path("local_server.log"),
-                             startup_timeout=cfg.local.startup_timeout)
-        stack.enter_context(server)
+        server = stack.enter_context(LocalServer.from_config(cfg.local, log_path=folder.path("local_server.log")))
         local_url = server.url
     role = cfg.role("judge", local_url).model_copy(update={"max_tokens": 8, "temperature": 0.0})
     prompts = PromptSet.load(cfg.prompts_dir)

@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from wizevol.record import record_text  # noqa: F401  (re-exported for the filters)
 from wizevol.run_folder import RunFolder, read_jsonl, write_atomic, write_jsonl
 
 Verdict = bool | tuple[bool, str, dict[str, Any]]
@@ -99,11 +100,6 @@ def write_clean(folder: RunFolder, names: list[str]) -> dict[int, int]:
         write_jsonl(folder.root / "quality" / f"clean_{k}.jsonl", clean)
         counts[k] = len(clean)
     return counts
-
-
-def record_text(rec: dict[str, Any]) -> str:
-    inp = (rec.get("input") or "").strip()
-    return f"{rec['instruction']}\n\n{inp}" if inp else rec["instruction"]
 
 
 def ensure_dir(path: Path) -> Path:

@@ -6,6 +6,16 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
+def fold_input(instruction: str, input: str | None) -> str:
+    """The instruction as a model sees it: an `input` field is folded in after a blank line."""
+    return f"{instruction}\n\n{input}" if input and input.strip() else instruction
+
+
+def record_text(rec: dict[str, Any]) -> str:
+    """`fold_input` for a record stored as JSON."""
+    return fold_input(rec["instruction"], rec.get("input"))
+
+
 @dataclass(frozen=True)
 class Record:
     id: str
@@ -22,8 +32,7 @@ class Record:
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. source line of a seed
 
     def prompt_text(self) -> str:
-        """The instruction as a model sees it: an `input` field is folded in after a blank line."""
-        return f"{self.instruction}\n\n{self.input}" if self.input.strip() else self.instruction
+        return fold_input(self.instruction, self.input)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

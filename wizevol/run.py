@@ -103,9 +103,7 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, progress: bool | None = N
         return _run(*args, local_url=None)
     from wizevol.local_server import LocalServer, sigterm_as_interrupt
 
-    server = LocalServer(cfg.local.model, cache_dir=cfg.local.cache_dir, n_ctx=cfg.local.n_ctx,
-                         n_threads=cfg.local.n_threads, log_path=folder.path("local_server.log"),
-                         startup_timeout=cfg.local.startup_timeout)
+    server = LocalServer.from_config(cfg.local, log_path=folder.path("local_server.log"))
     cfg = cfg.model_copy(update={"concurrency": min(cfg.concurrency, cfg.local.concurrency)})
     with sigterm_as_interrupt():
         print(f"starting the local model {cfg.local.model} ({server.n_threads} threads) ...", file=sys.stderr)
