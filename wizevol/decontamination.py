@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from wizevol.errors import InputError
-from wizevol.quality_filter import QualityFilter, Verdict, record_text
+from wizevol.quality_filter import QualityFilter, Verdict
+from wizevol.record import record_text
 
 _WORD = re.compile(r"\w+")
 

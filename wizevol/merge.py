@@ -91,8 +91,7 @@ def merge(run: str | Path, rounds_spec: str | None, out: str | Path, fmt: str = 
     folder = RunFolder(run)
     if not folder.root.is_dir():
         raise InputError(f"{run}: run folder not found")
-    available = sorted(int(p.name.split("_")[1].split(".")[0]) for p in folder.root.glob("round_*.done"))
-    report = MergeReport(rounds=parse_rounds(rounds_spec, available))
+    report = MergeReport(rounds=parse_rounds(rounds_spec, folder.finished_rounds()))
     seen: set[str] = set()
     merged: list[dict[str, Any]] = []
     for k in report.rounds:

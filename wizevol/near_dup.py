@@ -8,7 +8,8 @@ from typing import Any
 
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from wizevol.quality_filter import QualityFilter, Verdict, record_text
+from wizevol.quality_filter import QualityFilter, Verdict
+from wizevol.record import record_text
 
 _WORD = re.compile(r"\w+")
 

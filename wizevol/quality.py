@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from wizevol.config import EvolveConfig, Quality, load_config
 from wizevol.errors import InputError
-from wizevol.quality_filter import QualityFilter, finished_rounds, run_filter, write_clean
-from wizevol.run_folder import RunFolder
+from wizevol.quality_filter import QualityFilter, run_filter, write_clean
+from wizevol.run_folder import RunFolder, read_jsonl
 
 NAMES = ("near_dup", "contaminated", "code_check")
 
@@ -81,7 +83,7 @@ def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack)
 
 def run_quality(run: str | Path, only: str | None, config: str | Path | None) -> tuple[dict[str, Any], dict]:
     folder = RunFolder(run)
-    if not folder.root.is_dir() or not finished_rounds(folder):
+    if not folder.root.is_dir() or not folder.finished_rounds():
         raise InputError(f"{run}: no finished rounds (is this a wizevol run folder?)")
     if only is not None and only not in NAMES:
         raise InputError(f"--only {only!r}: choose one of {', '.join(NAMES)}")
@@ -93,6 +95,10 @@ def run_quality(run: str | Path, only: str | None, config: str | Path | None) ->
         judge = None
         if "contaminated" in names and q.contaminated.embedding and q.contaminated.llm_judge:
             judge = llm_judge(folder, cfg, stack)
-        results = {name: run_filter(folder, build(name, q, judge)) for name in names}
+        total = sum(len(read_jsonl(folder.kept(k))) for k in folder.finished_rounds())
+        results = {}
+        for name in names:
+            with tqdm(total=total, desc=name, unit="rec", disable=None) as bar:
+                results[name] = run_filter(folder, build(name, q, judge), bar)
     clean = write_clean(folder, enabled) if not only else {}
     return results, clean

@@ -13,10 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from wizevol.record import record_text  # noqa: F401  (re-exported for the filters)
 from wizevol.run_folder import RunFolder, read_jsonl, write_atomic, write_jsonl
 
 Verdict = bool | tuple[bool, str, dict[str, Any]]
@@ -42,10 +40,6 @@ class QualityFilter:
         raise NotImplementedError
 
 
-def finished_rounds(folder: RunFolder) -> list[int]:
-    return sorted(int(p.name.split("_")[1].split(".")[0]) for p in folder.root.glob("round_*.done"))
-
-
 def _input_digest(folder: RunFolder, rounds: list[int]) -> str:
     h = hashlib.sha256()
     for k in rounds:
@@ -55,7 +49,7 @@ def _input_digest(folder: RunFolder, rounds: list[int]) -> str:
 
 def run_filter(folder: RunFolder, flt: QualityFilter, progress=None) -> dict[str, Any]:
     """Run one filter over every finished round; skipped when its stats (done-marker) match the inputs."""
-    rounds = finished_rounds(folder)
+    rounds = folder.finished_rounds()
     out = folder.root / "quality" / flt.name
     stamp = {"inputs": _input_digest(folder, rounds), "settings": flt.fingerprint()}
     stats_path = out / "stats.json"
@@ -90,7 +84,7 @@ def run_filter(folder: RunFolder, flt: QualityFilter, progress=None) -> dict[str
 def write_clean(folder: RunFolder, names: list[str]) -> dict[int, int]:
     """quality/clean_K.jsonl: the kept records of round K that none of `names` rejected."""
     counts = {}
-    for k in finished_rounds(folder):
+    for k in folder.finished_rounds():
         rejected = set()
         for name in names:
             path = folder.root / "quality" / name / f"rejected_{k}.jsonl"
@@ -100,8 +94,3 @@ def write_clean(folder: RunFolder, names: list[str]) -> dict[int, int]:
         write_jsonl(folder.root / "quality" / f"clean_{k}.jsonl", clean)
         counts[k] = len(clean)
     return counts
-
-
-def ensure_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path

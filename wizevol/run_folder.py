@@ -86,6 +86,9 @@ class RunFolder:
     def done_marker(self, k: int) -> Path:
         return self.root / f"round_{k}.done"
 
+    def finished_rounds(self) -> list[int]:
+        return sorted(int(p.name.split("_")[1].split(".")[0]) for p in self.root.glob("round_*.done"))
+
     def round_done(self, k: int) -> dict[str, Any] | None:
         marker = self.done_marker(k)
         if not marker.exists():

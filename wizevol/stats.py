@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from wizevol.decontamination import Decontaminator
-from wizevol.quality_filter import finished_rounds, record_text
+from wizevol.record import record_text
 from wizevol.run_folder import RunFolder, read_jsonl, write_atomic
 
 
@@ -24,17 +24,18 @@ def _dist(values: list[float]) -> dict[str, float]:
 
 def run_stats(run: str, plots: bool = True) -> dict[str, Any]:
     folder = RunFolder(run)
-    rounds = finished_rounds(folder)
+    rounds = folder.finished_rounds()
     if not rounds:
         from wizevol.errors import InputError
 
         raise InputError(f"{run}: no finished rounds (is this a wizevol run folder?)")
     detector = Decontaminator()
     out: dict[str, Any] = {"run": str(run), "rounds": {}}
+    kept_by_round, sims_by_round = {}, {}
     for k in rounds:
         done = folder.round_done(k) or {}
-        kept = read_jsonl(folder.kept(k))
-        sims = [detector.nearest(record_text(r))[2] for r in kept]
+        kept = kept_by_round[k] = read_jsonl(folder.kept(k))
+        sims = sims_by_round[k] = [detector.nearest(record_text(r))[2] for r in kept]
         tokens = done.get("tokens", {})
         out["rounds"][str(k)] = {
             "pool": done.get("pool", len(kept)),
@@ -49,7 +50,7 @@ def run_stats(run: str, plots: bool = True) -> dict[str, Any]:
         }
     write_atomic(folder.path("stats.json"), json.dumps(out, indent=2) + "\n")
     if plots:
-        out["plots"] = _plots(folder, out)
+        out["plots"] = _plots(folder, out, kept_by_round, sims_by_round)
     return out
 
 
@@ -66,15 +67,15 @@ def table(stats: dict[str, Any]) -> str:
     return "\n".join([fmt(cols), *(fmt(r) for r in rows)])
 
 
-def _plots(folder: RunFolder, stats: dict[str, Any]) -> list[str]:
+def _plots(folder: RunFolder, stats: dict[str, Any], kept_by_round: dict[int, list], sims_by_round: dict[int, list]
+           ) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rounds = list(stats["rounds"])
-    kept = {k: read_jsonl(folder.kept(int(k))) for k in rounds}
-    detector = Decontaminator()
+    kept = {str(k): v for k, v in kept_by_round.items()}
     paths = []
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -105,7 +106,7 @@ def _plots(folder: RunFolder, stats: dict[str, Any]) -> list[str]:
     paths.append(_save(fig, folder.path("plot_eliminations.png")))
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.boxplot([[detector.nearest(record_text(r))[2] for r in kept[k]] or [0] for k in rounds], tick_labels=rounds)
+    ax.boxplot([sims_by_round[int(k)] or [0] for k in rounds], tick_labels=rounds)
     ax.set_xlabel("round")
     ax.set_ylabel("max 10-gram coverage of a HumanEval text")
     ax.set_title("similarity to HumanEval")
