@@ -94,8 +94,10 @@ def one(server: Server, concurrency: int, records: int, rounds: int, scheduler: 
     with tempfile.TemporaryDirectory() as tmp:
         cache = ResponseCache(Path(tmp) / "cache.sqlite")
         llm = LLM(cfg.endpoint, cache, Usage())
-        ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=build_rules(cfg.filters, prompts.leak_phrases, prompts.evolve_texts()),
-                           roles=Roles(cfg.role("evolver"), cfg.role("responder"), cfg.role("judge")))
+        roles = Roles(cfg.role("evolver"), cfg.role("responder"), cfg.role("judge"))
+        rules = build_rules(cfg.filters, prompts.leak_markers(), prompts.evolve_texts(roles.evolver.mode),
+                            prompts.methods)
+        ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=rules, roles=roles)
         server.ask("reset")
 
         async def go():

@@ -9,6 +9,7 @@ from conftest import evolve, rows, seed_instruction
 from wizevol.elimination import (
     Candidate,
     Empty,
+    IdenticalToParent,
     NoGain,
     PromptLeak,
     Refusal,
@@ -17,7 +18,10 @@ from wizevol.elimination import (
     parse_judgement,
 )
 from wizevol.llm import Completion
+from wizevol.prompts import PromptSet
 from wizevol.record import Record
+
+PROMPTS = PromptSet.load()
 
 PARENT = Record(id="seed-00001", root_id="seed-00001", instruction="Sort a list.")
 
@@ -52,6 +56,49 @@ def test_prompt_leak_finds_template_words():
     assert rule.check(cand(instruction="Given a prompt string, sort its words.")) is True
 
 
+def test_prompt_leak_ignores_a_phrase_the_parent_already_has():
+    rule = PromptLeak(PROMPTS.leak_markers())
+    parent = Record(id="p", root_id="p", instruction="Given question marks in a text, count them.")
+    child = parent.evolve_into("Given question marks in a text, count them in one pass, ignoring quotes.", 1,
+                               "add_constraints")
+    assert rule.check(Candidate(parent=parent, child=child, evolve=Completion("", "stop"))) is True
+    fresh = PARENT.evolve_into("Given question marks in a text, count them.", 1, "add_constraints")
+    assert rule.check(Candidate(parent=PARENT, child=fresh, evolve=Completion("", "stop"))) == (
+        False, "instruction copies the evolving prompt's words: 'given question'")
+
+
+def test_prompt_leak_names_a_marker_anywhere_in_the_text():
+    rule = PromptLeak(PROMPTS.leak_markers())
+    assert rule.check(cand(instruction="Sort a list stably.\n\n#Given Question#:\nSort a list.")) == (
+        False, "instruction copies the evolving prompt's words: '#given question#'")
+    assert rule.check(cand(instruction="Sort a list stably. ### Method: add constraints")) == (
+        False, "instruction copies the evolving prompt's words: '### method:'")
+
+
+def leak_rule(mode: str) -> PromptLeak:
+    return PromptLeak(PROMPTS.leak_markers(), PROMPTS.evolve_texts(mode), PROMPTS.methods)
+
+
+def test_prompt_leak_checks_the_template_of_the_mode_sent():
+    """'in a single pass, using O(1) extra space' is a completion-mode few-shot example: copying it is a leak in
+    completion mode, and a natural result of the complexity heuristic in chat mode, where it was never sent."""
+    child = PARENT.evolve_into("Sort a list in a single pass, using O(1) extra space.", 1, "complexity")
+    c = Candidate(parent=PARENT, child=child, evolve=Completion("", "stop"))
+    assert leak_rule("chat").check(c) is True
+    assert leak_rule("completion").check(c) == (
+        False, "instruction copies the evolving prompt's words: 'a list in a single pass'")
+
+
+def test_prompt_leak_checks_only_the_method_text_sent():
+    method = PROMPTS.methods["reasoning_steps"]
+    words = method.split()[:8]
+    copied = " ".join(words)
+    for name, expected in (("reasoning_steps", False), ("add_constraints", True)):
+        child = PARENT.evolve_into(f"{copied} and sort a list.", 1, name)
+        verdict = leak_rule("chat").check(Candidate(parent=PARENT, child=child, evolve=Completion("", "stop")))
+        assert (verdict is True) is expected, (name, verdict)
+
+
 def test_prompt_leak_finds_copied_template_text_but_not_text_from_the_parent():
     method = "If the original problem can be solved with only a few logical steps, please add more reasoning steps."
     rule = PromptLeak((), (method, "### Question: Write a Python function that counts the vowels in a word."))
@@ -66,14 +113,41 @@ def test_prompt_leak_finds_copied_template_text_but_not_text_from_the_parent():
     assert rule.check(Candidate(parent=parent, child=child, evolve=Completion("", "stop"))) is True
 
 
+def test_identical_to_parent_needs_no_judge():
+    rule = IdenticalToParent(PROMPTS.leak_markers())
+    assert rule.check(cand(instruction="  sort A\n list. ")) == (False, "identical to parent")
+    assert rule.check(cand(instruction="#Given Question#:\nSort a list.\n\n#Rewritten Question#:")) == (
+        False, "identical to parent")
+    assert rule.check(cand(instruction="Sort a list.")) == (False, "identical to parent")
+    assert rule.check(cand(instruction="Sort a list!")) is True  # a real (if small) change: the judge decides
+    assert rule.check(cand(instruction="Sort a list. Rewritten: in place.")) is True
+    with_input = Record(id="s", root_id="s", instruction="Sum the numbers.", input="[1, 2, 3]")
+    child = with_input.evolve_into("Sum the numbers.\n\n[1, 2, 3]", 1, "add_constraints")
+    assert rule.check(Candidate(parent=with_input, child=child, evolve=Completion("", "stop"))) == (
+        False, "identical to parent")
+
+
+JUDGE_ANSWERS = [
+    ("Equal", "equal"), ("Not Equal", "not_equal"), ("NotEqual", "not_equal"), ("Not equal.", "not_equal"),
+    ("They are not equal", "not_equal"), ("**Equal**", "equal"), ("**Not equal**", "not_equal"),
+    ("The answer is: Not Equal", "not_equal"), ("Equal; nothing is different", "equal"),
+    ("They are equal.", "equal"), ("Unequal", "not_equal"), ("not the same", "not_equal"),
+    ("The same.", "equal"), ("Different: the second adds a constraint.", "not_equal"),
+    ("Not different at all", "equal"), ("Yes.", "equal"), ("No", "not_equal"), ("", "unparsed"),
+    ("I cannot tell", "unparsed"), ("   ", "unparsed"), ("Judgement:", "unparsed"),
+]
+
+
+@pytest.mark.parametrize("answer,expected", JUDGE_ANSWERS, ids=[repr(a) for a, _ in JUDGE_ANSWERS])
+def test_judge_answers_parse_as_intended(answer, expected):
+    assert parse_judgement(answer) == expected
+
+
 def test_no_gain_parses_equal_and_not_equal():
     assert NoGain().check(cand(judge="Equal")) == (
         False, "judge answered Equal: the evolved instruction adds nothing to its parent")
     assert NoGain().check(cand(judge="Not Equal.")) is True
     assert NoGain().check(cand(judge="**Not equal**")) is True
-    assert parse_judgement("They are equal.") == "equal"
-    assert parse_judgement("Unequal") == "not_equal"
-    assert parse_judgement("I cannot tell") == "unparsed"
     assert NoGain().check(cand(judge="I cannot tell")) is True  # unparsed answers keep the record
 
 
@@ -128,3 +202,55 @@ def test_judge_runs_before_the_responder(tmp_path, server):
     assert result.exit_code == 0, result.output
     assert server.count("respond") == 0
     assert {e["rule"] for e in rows(tmp_path / "run" / "eliminated_1.jsonl")} == {"no_gain"}
+
+
+def test_identical_evolution_is_no_gain_without_a_judge_call(tmp_path, server):
+    target = seed_instruction(4)
+    server.fault("text", role="evolve", match=target[:40], arg=f"#Rewritten Question#:\n  {target.upper()}  ")
+    result = evolve(tmp_path, server, "--rounds", "1")
+    assert result.exit_code == 0, result.output
+    (e,) = rows(tmp_path / "run" / "eliminated_1.jsonl")
+    assert (e["rule"], e["reason"], e["stage"], e["parent_id"]) == (
+        "no_gain", "identical to parent", "evolve", "seed-00004")
+    assert not [c for c in server.calls if c.role == "judge" and target[:40] in c.text]
+    assert server.count("judge") == 19
+
+
+def test_parent_echoed_before_a_marker_is_a_leak_not_an_evolution(tmp_path, server):
+    """A cut at the marker would have left the parent verbatim as the 'evolved' instruction."""
+    target = seed_instruction(4)
+    echo = f"#Given Question#:\n{target}\n\n#Rewritten Question#:\n{target} Use no loops."
+    server.fault("text", role="evolve", match=target[:40], arg=echo)
+    result = evolve(tmp_path, server, "--rounds", "1")
+    assert result.exit_code == 0, result.output
+    (e,) = rows(tmp_path / "run" / "eliminated_1.jsonl")
+    assert (e["rule"], e["reason"], e["stage"]) == (
+        "prompt_leak", "instruction copies the evolving prompt's words: '#given question#'", "evolve")
+    assert e["instruction"] == echo
+    assert all(r["instruction"] != target for r in rows(tmp_path / "run" / "round_1.jsonl"))
+
+
+def test_trailing_marker_is_a_leak_and_an_opening_heading_is_recorded(tmp_path, server):
+    target = seed_instruction(4)
+    answer = f"#Rewritten Question#:\n{target} Use no loops.\n\n#Given Question#:\n{target}"
+    server.fault("text", role="evolve", match=target[:40], arg=answer)
+    result = evolve(tmp_path, server, "--rounds", "1")
+    assert result.exit_code == 0, result.output
+    (e,) = rows(tmp_path / "run" / "eliminated_1.jsonl")
+    assert (e["rule"], e["reason"]) == ("prompt_leak", "instruction copies the evolving prompt's words: "
+                                                       "'#given question#'")
+    assert e["extra"] == {"stripped_heading": "#Rewritten Question#:"}
+    assert e["instruction"].startswith(target)
+    kept = rows(tmp_path / "run" / "round_1.jsonl")
+    assert {r["extra"]["stripped_heading"] for r in kept} == {"#Rewritten Question#:"}  # the scripted evolver's
+
+
+def test_complexity_phrase_from_a_completion_example_is_kept_in_chat_mode(tmp_path, server):
+    target = seed_instruction(4)
+    server.fault("text", role="evolve", match=target[:40],
+                 arg=f"{target} Do it in a single pass, using O(1) extra space.")
+    result = evolve(tmp_path, server, "--rounds", "1")
+    assert result.exit_code == 0, result.output
+    assert rows(tmp_path / "run" / "eliminated_1.jsonl") == []
+    kept = {r["parent_id"]: r for r in rows(tmp_path / "run" / "round_1.jsonl")}
+    assert kept["seed-00004"]["instruction"].endswith("in a single pass, using O(1) extra space.")

@@ -8,27 +8,83 @@ from collections import Counter
 
 from conftest import evolve, rows, seed_instruction
 
+from wizevol.config import EvolveConfig
 from wizevol.evolution import clean_evolved
 from wizevol.heuristics import METHODS, choose_method
 
+WEIGHTS = EvolveConfig().weights
+
+
+def repeating_seed(exclude: tuple[int, ...] = ()) -> tuple[int, int]:
+    """(seed_rng, n): a seed line whose heuristic is the same in rounds 1 and 2 when its parent is put back,
+    so round 2's evolve request is byte for byte round 1's. Found here, not hoped for."""
+    for rng in range(42, 142):
+        for n in range(1, 21):
+            rid = f"seed-{n:05d}"
+            if n not in exclude and choose_method(WEIGHTS, rng, rid, 1) == choose_method(WEIGHTS, rng, rid, 2):
+                return rng, n
+    raise AssertionError("no seed repeats its heuristic")
+
 
 def test_failed_evolution_puts_the_parent_back_and_survivors_go_on(tmp_path, server):
-    loser = seed_instruction(3)
+    rng, n = repeating_seed(exclude=(4,))
+    loser, loser_id = seed_instruction(n), f"seed-{n:05d}"
     server.fault("refusal", role="respond", match=loser[:40], times=1)  # only round 1's response fails
-    result = evolve(tmp_path, server, "--rounds", "2")
+    result = evolve(tmp_path, server, "--rounds", "2", "--seed-rng", str(rng))
     assert result.exit_code == 0, result.output
     run = tmp_path / "run"
     (e,) = rows(run / "eliminated_1.jsonl")
-    assert (e["parent_id"], e["rule"]) == ("seed-00003", "refusal")
+    assert (e["parent_id"], e["rule"]) == (loser_id, "refusal")
     pool1 = {r["id"]: r for r in rows(run / "pool_1.jsonl")}
-    seed3 = rows(run / "round_0.jsonl")[2]
-    assert pool1["seed-00003"] == seed3  # the parent, unchanged (input not yet folded)
+    seed_row = rows(run / "round_0.jsonl")[n - 1]
+    assert pool1[loser_id] == seed_row  # the parent, unchanged (input not yet folded)
     assert "seed-00004-r1" in pool1 and pool1["seed-00004-r1"]["round"] == 1  # survivor as itself
     kept2 = {r["id"]: r for r in rows(run / "round_2.jsonl")}
-    assert kept2["seed-00003-r2"]["parent_id"] == "seed-00003"  # evolved again from the seed
+    # evolved again from the seed with the same heuristic: a fresh evolve and a fresh response, now kept
+    assert kept2[f"{loser_id}-r2"]["parent_id"] == loser_id
+    assert kept2[f"{loser_id}-r2"]["method"] == e["method"]
     assert kept2["seed-00004-r2"]["parent_id"] == "seed-00004-r1"
     assert kept2["seed-00004-r2"]["instruction"].startswith(pool1["seed-00004-r1"]["instruction"])
     assert all(r["root_id"] == r["id"].split("-r")[0] for r in kept2.values())
+
+
+def test_put_back_parent_gets_a_fresh_sample_with_the_same_heuristic(tmp_path, server):
+    """The pool rule's retry is a retry: same request bytes, a new call, and a new child can be kept."""
+    rng, n = repeating_seed()
+    target, parent_id = seed_instruction(n), f"seed-{n:05d}"
+    server.fault("leak", role="evolve", match=target[:40], times=1)  # round 1's evolution leaks the prompt
+    result = evolve(tmp_path, server, "--rounds", "3", "--seed-rng", str(rng))
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    (e,) = rows(run / "eliminated_1.jsonl")
+    assert (e["parent_id"], e["rule"]) == (parent_id, "prompt_leak")
+    asked = [c for c in server.calls if c.role == "evolve" and target[:40] in c.text]
+    assert len(asked) == 3  # rounds 1, 2 and 3 each sent their own evolve call
+    assert asked[0].text == asked[1].text  # round 2 sent the very request of round 1, and the server was asked
+    (child,) = [r for r in rows(run / "round_2.jsonl") if r["root_id"] == parent_id]
+    assert (child["id"], child["parent_id"], child["method"]) == (f"{parent_id}-r2", parent_id, e["method"])
+    assert "rewritten prompt" not in child["instruction"].lower()
+    # a rerun replays exactly the calls it made: no new call, the same files
+    before = {p.name: p.read_bytes() for p in run.glob("*_?.jsonl")}
+    calls = server.count()
+    assert evolve(tmp_path, server, "--rounds", "3", "--seed-rng", str(rng)).exit_code == 0
+    assert server.count() == calls
+    assert {p.name: p.read_bytes() for p in run.glob("*_?.jsonl")} == before
+
+
+def test_identical_requests_of_two_lineages_are_two_samples(tmp_path, server):
+    """Two seeds with the same text and the same heuristic are asked separately, not served one shared answer."""
+    text = "Write a Python function that returns the median of a list of numbers."
+    seed = tmp_path / "twins.jsonl"
+    seed.write_text("\n".join(json.dumps({"instruction": text}) for _ in range(2)) + "\n")
+    rng = next(r for r in range(42, 142)
+               if choose_method(WEIGHTS, r, "seed-00001", 1) == choose_method(WEIGHTS, r, "seed-00002", 1))
+    server.latency = 0.05  # both requests are on the wire at once
+    result = evolve(tmp_path, server, "--rounds", "1", "--seed-rng", str(rng), seed=seed)
+    assert result.exit_code == 0, result.output
+    for role in ("evolve", "judge", "respond"):
+        asked = [c.text for c in server.calls if c.role == role]
+        assert len(asked) == 2 and asked[0] == asked[1], role
 
 
 def test_every_record_is_accounted_for_under_random_faults(tmp_path, server):
@@ -76,15 +132,22 @@ def test_choice_is_reproducible_and_follows_weights():
     assert {choose_method(only, 1, f"r{i}", 1) for i in range(200)} == {"erroneous_code"}
 
 
-def test_clean_evolved_strips_echoed_markers_and_headings():
-    markers = ("#Given Question#", "#Rewritten Question#")
-    assert clean_evolved("#Rewritten Question#:\nSort a list.", markers) == "Sort a list."
-    assert clean_evolved("**Rewritten Prompt:** Sort a list.", markers) == "Sort a list."
-    assert clean_evolved("## Harder question\n\nSort a list.", markers) == "Sort a list."
-    assert clean_evolved("Sort a list.\n\n#Given Question#:\nsomething", markers) == "Sort a list."
-    assert clean_evolved("Given question marks in a text, count them.", markers) == (
-        "Given question marks in a text, count them.")
-    assert clean_evolved("New task for you: keep this", markers) == "New task for you: keep this"
+def test_clean_evolved_strips_only_an_opening_heading_and_says_what():
+    headings = ("#Rewritten Question#", "### Harder question:")
+    assert clean_evolved("#Rewritten Question#:\nSort a list.", headings) == ("Sort a list.", "#Rewritten Question#:")
+    assert clean_evolved("**Rewritten Prompt:** Sort a list.", headings) == ("Sort a list.", "**Rewritten Prompt:**")
+    assert clean_evolved("## Harder question\n\nSort a list.", headings) == ("Sort a list.", "## Harder question")
+    assert clean_evolved("#Rewritten Question#:\n**Rewritten prompt:** Sort.", headings) == (
+        "Sort.", "#Rewritten Question#:\n**Rewritten prompt:**")
+    # nothing after the opening is cut: a marker later on is for prompt_leak to see
+    assert clean_evolved("Sort a list.\n\n#Given Question#:\nsomething", headings) == (
+        "Sort a list.\n\n#Given Question#:\nsomething", "")
+    # an echoed "Given Question" block is the parent, not a heading: it stays
+    assert clean_evolved("#Given Question#:\nSort.\n#Rewritten Question#:\nSort fast.", headings)[0].startswith(
+        "#Given Question#")
+    assert clean_evolved("Given question marks in a text, count them.", headings) == (
+        "Given question marks in a text, count them.", "")
+    assert clean_evolved("New task for you: keep this", headings) == ("New task for you: keep this", "")
 
 
 def test_completion_mode_sends_few_shot_prompts_to_v1_completions(tmp_path, server):

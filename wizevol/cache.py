@@ -1,7 +1,11 @@
 """Persistent, content-addressed response cache (SQLite in the run folder).
 
 Each finished call is committed on its own, so a run killed with SIGKILL loses only the calls in flight.
-The key covers the model, the messages and the generation parameters, never the URL or the key.
+The key covers the model, the messages, the generation parameters and the call's place in a lineage (the
+child's id and the role: `seed-00003-r2/evolver`), never the URL or the key. The place makes every
+(record, round, role) its own sample: a parent put back into the pool after a failed evolution gets a fresh
+sample next round even when it draws the same heuristic, while a rerun or a resume replays exactly the calls
+it made. Calls that have no place in a lineage (the contamination judge) pass none and are keyed by content.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 
-def cache_key(model: str, messages: Any, params: dict[str, Any], mode: str = "chat") -> str:
-    blob = json.dumps({"v": 1, "mode": mode, "model": model, "messages": messages, "params": params},
+def cache_key(model: str, messages: Any, params: dict[str, Any], mode: str = "chat", at: str | None = None) -> str:
+    """The request's content, plus `at` (child id / role) for calls that belong to one place in a lineage."""
+    blob = json.dumps({"v": 2, "mode": mode, "model": model, "messages": messages, "params": params, "at": at},
                       sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

@@ -2,7 +2,8 @@
 record, or (False, reason) to drop it. `RuleSet` counts forwarded / dropped / dropped-by-rule.
 
 Stages, in the order a record's chain runs them:
-  evolve   - on the evolved instruction: empty, truncated, prompt_leak (cheap, before any further call)
+  evolve   - on the evolved instruction: empty, truncated, no_gain (identical to its parent), prompt_leak
+             (cheap, before any further call)
   judge    - no_gain: the LLM judge says the evolved instruction equals its parent
   response - on the responder's answer: empty, truncated, refusal, stopwords_only
 """
@@ -77,47 +78,85 @@ def shingles(text: str, n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
+def _norm(text: str) -> str:
+    """Case and whitespace normalized."""
+    return " ".join(text.lower().split())
+
+
+class IdenticalToParent(Rule):
+    """no_gain without a judge call: the evolved instruction equals its parent after normalizing case and
+    whitespace, or is the parent with nothing but the evolving prompt's markers around it."""
+
+    name = "no_gain"
+    stage = "evolve"
+
+    def __init__(self, markers: tuple[str, ...] = ()):
+        self.markers = [re.compile(re.escape(m), re.IGNORECASE) for m in markers if m.strip()]
+
+    def check(self, c: Candidate) -> Verdict:
+        parent, child = c.parent.prompt_text(), c.child.instruction
+        if _norm(child) == _norm(parent):
+            return False, "identical to parent"
+        if _norm(self._unmarked(child)) == _norm(self._unmarked(parent)):
+            return False, "identical to parent"
+        return True
+
+    def _unmarked(self, text: str) -> str:
+        for marker in self.markers:
+            text = marker.sub(" ", text)
+        return text.strip(" \t\n:*#_>-")
+
+
 class PromptLeak(Rule):
-    """The evolved instruction copies the evolving prompt's own words: one of its marker phrases, or a run of
-    `n` words from the template text, a heuristic's method text or a few-shot example that its parent lacks."""
+    """The evolved instruction copies the evolving prompt's own words: one of its markers or marker phrases, or
+    a run of `n` words from the template that was actually sent (the mode's template and the chosen method's
+    text). A phrase or a run that the parent itself contains never counts."""
 
     name = "prompt_leak"
     stage = "evolve"
 
-    def __init__(self, phrases: tuple[str, ...], template_texts: tuple[str, ...] = (), n: int = 6):
-        self.phrases = tuple(p.lower() for p in phrases if p.strip())
+    def __init__(self, phrases: tuple[str, ...], template_texts: tuple[str, ...] = (),
+                 method_texts: dict[str, str] | None = None, n: int = 6):
+        self.phrases = tuple(dict.fromkeys(_norm(p) for p in phrases if p.strip()))
         self.n = n
-        self.template_shingles = set().union(*(shingles(t, n) for t in template_texts)) if template_texts else set()
+        self.template_shingles = set().union(*(shingles(t, n) for t in template_texts))
+        self.method_shingles = {m: shingles(t, n) for m, t in (method_texts or {}).items()}
 
     def check(self, c: Candidate) -> Verdict:
-        text = " ".join(c.child.instruction.lower().split())
+        text, parent = _norm(c.child.instruction), _norm(c.parent.prompt_text())
         for phrase in self.phrases:
-            if phrase in text:
+            if phrase in text and phrase not in parent:
                 return False, f"instruction copies the evolving prompt's words: {phrase!r}"
-        if self.template_shingles:
-            copied = (shingles(c.child.instruction, self.n) & self.template_shingles) - shingles(
-                c.parent.prompt_text(), self.n)
+        sent = self.template_shingles | self.method_shingles.get(c.child.method or "", set())
+        if sent:
+            copied = (shingles(c.child.instruction, self.n) & sent) - shingles(c.parent.prompt_text(), self.n)
             if copied:
                 return False, f"instruction copies the evolving prompt's words: {' '.join(min(copied))!r}"
         return True
 
 
-_NOT_EQUAL = re.compile(r"\b(not\s+equal|unequal|not\s+the\s+same|different)\b")
-_EQUAL = re.compile(r"\b(equal|the\s+same|same)\b")
+# A verdict phrase and what it means; the first one in the answer wins ("Equal; nothing is different" is Equal).
+_VERDICTS = (
+    (r"not\s+different|no\s+different", "equal"),
+    (r"not\s*equal|unequal|not\s+the\s+same|not\s+identical|different", "not_equal"),
+    (r"equal|the\s+same|same|identical", "equal"),
+)
+_VERDICT = re.compile(r"\b(?:" + "|".join(f"(?P<v{i}>{p})" for i, (p, _) in enumerate(_VERDICTS)) + r")\b")
 
 
 def parse_judgement(text: str) -> str:
-    """'equal', 'not_equal' or 'unparsed' from a judge's free-text answer."""
+    """'equal', 'not_equal' or 'unparsed' from a judge's free-text answer: the first verdict phrase decides;
+    with none, a leading Yes (equal) or No (not equal) answers the judge's question; else unparsed."""
     t = " ".join(re.sub(r"[^a-z\s]", " ", text.lower()).split())
-    if _NOT_EQUAL.search(t):
-        return "not_equal"
-    if _EQUAL.search(t):
-        return "equal"
-    return "unparsed"
+    m = _VERDICT.search(t)
+    if m:
+        return _VERDICTS[int(m.lastgroup[1:])][1]
+    first = t.split(" ", 1)[0]
+    return {"yes": "equal", "no": "not_equal"}.get(first, "unparsed")
 
 
 class NoGain(Rule):
-    """The LLM judge says the evolved instruction equals its parent: no information gain."""
+    """The LLM judge says the evolved instruction equals its parent: no information gain (WizardLM's check)."""
 
     name = "no_gain"
     stage = "judge"
@@ -190,10 +229,15 @@ class RuleSet:
         return None
 
 
-def build_rules(filters, leak_phrases: tuple[str, ...], template_texts: tuple[str, ...] = ()) -> RuleSet:
+def build_rules(filters, markers: tuple[str, ...] = (), template_texts: tuple[str, ...] = (),
+                method_texts: dict[str, str] | None = None) -> RuleSet:
+    """The enabled rules in chain order. `markers`: the evolving prompt's markers and leak phrases;
+    `template_texts`: the evolving template of the mode actually sent; `method_texts`: heuristic -> its text."""
     rules: list[Rule] = [Empty("evolve"), Truncated("evolve")]
+    if filters.no_gain:
+        rules.append(IdenticalToParent(markers))
     if filters.prompt_leak:
-        rules.append(PromptLeak(leak_phrases, template_texts))
+        rules.append(PromptLeak(markers, template_texts, method_texts))
     if filters.no_gain:
         rules.append(NoGain())
     rules += [Empty("response"), Truncated("response")]

@@ -23,30 +23,32 @@ from wizevol.llm import LLM, CallFailed
 from wizevol.prompts import PromptSet
 from wizevol.record import Record
 
+# A generic answer heading ("**Rewritten Prompt:**", "## Harder question"). Not "given": a "Given Question"
+# block is the parent echoed back, which prompt_leak must see.
 _HEADING = re.compile(
-    r"^\s*[#*_>\s]*(?:the\s+)?(?:rewritten|new|harder|evolved|given|revised|updated)\s+"
+    r"^\s*[#*_>\s]*(?:the\s+)?(?:rewritten|new|harder|evolved|revised|updated)\s+"
     r"(?:programming\s+)?(?:test\s+)?(?:question|prompt|instruction|problem|task)s?[ \t#*_]*(?::|\n|$)[ \t#*_]*",
     re.IGNORECASE,
 )
 
 
-def clean_evolved(text: str, markers: tuple[str, ...]) -> str:
-    """Strip what models echo around the evolved text: the template's markers and heading lines."""
+def clean_evolved(text: str, headings: tuple[str, ...]) -> tuple[str, str]:
+    """(instruction, stripped): strip an answer heading that opens the evolved text (the template's own
+    `headings` or a generic one, possibly stacked). Nothing else is cut: a marker left anywhere else is a
+    prompt_leak, so the rule sees it."""
     out = text.strip()
-    for _ in range(3):  # markers can be stacked ("#Rewritten Question#:\n**Question:**")
+    for _ in range(3):  # headings can be stacked ("#Rewritten Question#:\n**Rewritten prompt:**")
         before = out
-        for m in markers:
-            if out.lower().startswith(m.lower()):
-                out = out[len(m):].lstrip(" :*\t\n")
-        out = _HEADING.sub("", out, count=1).strip() if _HEADING.match(out) else out
+        for h in headings:
+            if out.lower().startswith(h.lower()):
+                out = out[len(h):].lstrip(" :*\t\n")
+        m = _HEADING.match(out)
+        if m:
+            out = out[m.end():].strip()
         if out == before:
             break
-    # a trailing marker means the model started another turn: cut it off
-    for m in markers:
-        idx = out.lower().find(m.lower())
-        if idx > 0:
-            out = out[:idx].rstrip()
-    return out
+    stripped = text.strip()[: len(text.strip()) - len(out)].strip() if out else text.strip()
+    return out, stripped
 
 
 @dataclass
@@ -90,10 +92,11 @@ async def evolve_one(parent: Record, k: int, ctx: RoundContext) -> Outcome:
     request = ctx.prompts.evolve.request(r.evolver.mode, method=ctx.prompts.methods[method],
                                          question=parent.prompt_text())
     try:
-        evolved = await ctx.llm.complete(r.evolver, request, k)
+        evolved = await ctx.llm.complete(r.evolver, request, k, at=child.id)
     except CallFailed as e:
         return failed("evolve", e, child)
-    child = replace(child, instruction=clean_evolved(evolved.text, ctx.prompts.markers))
+    instruction, stripped = clean_evolved(evolved.text, ctx.prompts.headings)
+    child = replace(child, instruction=instruction, extra={"stripped_heading": stripped} if stripped else {})
     cand = Candidate(parent=parent, child=child, evolve=evolved)
     if drop := ctx.rules.first_drop("evolve", cand):
         return eliminated(drop, "evolve", child)
@@ -101,7 +104,7 @@ async def evolve_one(parent: Record, k: int, ctx: RoundContext) -> Outcome:
     if r.judge is not None:
         judge_req = ctx.prompts.judge.request(r.judge.mode, first=parent.prompt_text(), second=child.instruction)
         try:
-            cand.judge = await ctx.llm.complete(r.judge, judge_req, k)
+            cand.judge = await ctx.llm.complete(r.judge, judge_req, k, at=child.id)
         except CallFailed as e:
             return failed("judge", e, child)
         if drop := ctx.rules.first_drop("judge", cand):
@@ -109,7 +112,7 @@ async def evolve_one(parent: Record, k: int, ctx: RoundContext) -> Outcome:
 
     try:
         respond_req = ctx.prompts.respond.request(r.responder.mode, instruction=child.instruction)
-        cand.response = await ctx.llm.complete(r.responder, respond_req, k)
+        cand.response = await ctx.llm.complete(r.responder, respond_req, k, at=child.id)
     except CallFailed as e:
         return failed("respond", e, child)
     answered = replace(child, output=cand.response.text)

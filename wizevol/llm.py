@@ -144,11 +144,14 @@ class LLM:
             await client.close()
         self._clients.clear()
 
-    async def complete(self, role: ResolvedRole, request: Request, round_k: int) -> Completion:
+    async def complete(self, role: ResolvedRole, request: Request, round_k: int, at: str | None = None) -> Completion:
+        """One call, through the cache. `at` is the call's place in a lineage (the child's id): with it, every
+        (record, round, role) is its own sample, and only a request for the same place shares an in-flight call."""
         params = role.params()
         if request.stop:
             params["stop"] = list(request.stop)
-        key = cache_key(role.model, request.payload(), params, request.mode)
+        key = cache_key(role.model, request.payload(), params, request.mode,
+                        f"{at}/{role.name}" if at is not None else None)
         hit = self.cache.get(key)
         if hit is not None:
             self.usage.add(round_k, role.name, cached=1, prompt_tokens=hit["prompt_tokens"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,8 @@ class PromptSet:
     judge: Template
     contamination_judge: Template
     methods: dict[str, str]  # heuristic name -> method text
-    markers: tuple[str, ...]
+    headings: tuple[str, ...]  # answer headings, stripped when the evolved text opens with one
+    markers: tuple[str, ...]  # the template's own markers: a leak anywhere else
     leak_phrases: tuple[str, ...]
     source: str
 
@@ -86,16 +88,24 @@ class PromptSet:
             judge=_template(_read(d / "judge.yaml"), d / "judge.yaml"),
             contamination_judge=_template(_read(d / "contamination_judge.yaml"), d / "contamination_judge.yaml"),
             methods=methods,
-            markers=tuple(evolve_doc.get("markers", ())),
-            leak_phrases=tuple(p.lower() for p in evolve_doc.get("leak_phrases", ())),
+            headings=_strings(evolve_doc, "headings", d / "evolve.yaml"),
+            markers=_strings(evolve_doc, "markers", d / "evolve.yaml"),
+            leak_phrases=tuple(p.lower() for p in _strings(evolve_doc, "leak_phrases", d / "evolve.yaml")),
             source=str(d),
         )
 
+    def evolve_texts(self, mode: str) -> tuple[str, ...]:
+        """The evolving template of one mode (chat, or completion with its few-shot examples) as the pieces
+        between its placeholders: what a request in that mode sends besides the method and the question."""
+        parts = [c for _, c in (self.evolve.chat or ())] if mode == "chat" else [self.evolve.completion or ""]
+        pieces = []
+        for part in parts:
+            pieces += re.split(r"\{(?:method|question)\}", part)
+        return tuple(p for p in pieces if p.strip())
 
-    def evolve_texts(self) -> tuple[str, ...]:
-        """Every text of the evolving prompt (template, few-shot examples, method texts), placeholders removed."""
-        parts = [c for _, c in (self.evolve.chat or ())] + [self.evolve.completion or ""] + list(self.methods.values())
-        return tuple(fill(p, method="", question="") for p in parts if p)
+    def leak_markers(self) -> tuple[str, ...]:
+        """What prompt_leak looks for: the template's markers, then its leak phrases."""
+        return self.markers + self.leak_phrases
 
 
 def _read(path: Path) -> dict:
@@ -108,6 +118,13 @@ def _read(path: Path) -> dict:
     if not isinstance(doc, dict):
         raise InputError(f"{path}: expected a mapping")
     return doc
+
+
+def _strings(doc: dict, key: str, path: Path) -> tuple[str, ...]:
+    values = doc.get(key, [])
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InputError(f"{path}: '{key}' must be a list of strings")
+    return tuple(values)
 
 
 def _template(doc: dict, path: Path) -> Template:

@@ -87,7 +87,7 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, progress: bool | None = N
     prompts = PromptSet.load(cfg.prompts_dir)
     records, quarantined = load_seed(seed, cfg.seed, cfg.limit)
     prompt_blob = json.dumps([[t.chat, t.completion, t.stop] for t in (prompts.evolve, prompts.respond, prompts.judge)]
-                             + [prompts.methods, prompts.markers, prompts.leak_phrases], sort_keys=True)
+                             + [prompts.methods, prompts.headings, prompts.markers, prompts.leak_phrases], sort_keys=True)
     seed_blob = "".join(json.dumps(r.to_json(), sort_keys=True) for r in records)
     fingerprint = _digest(cfg.fingerprint(), seed_blob, prompt_blob)
     folder = RunFolder(out)
@@ -165,8 +165,9 @@ def _run(seed: str, folder: RunFolder, cfg: EvolveConfig, progress: bool | None,
         if first > cfg.rounds:
             return
         pool = [Record.from_json(d) for d in read_jsonl(folder.pool(first - 1))]
-        ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=build_rules(cfg.filters, prompts.leak_phrases, prompts.evolve_texts()),
-                           roles=roles)
+        rules = build_rules(cfg.filters, prompts.leak_markers(), prompts.evolve_texts(roles.evolver.mode),
+                            prompts.methods)
+        ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=rules, roles=roles)
         disable = None if progress is None else not progress
         bars = {k: tqdm(total=len(pool), desc=f"round {k}", unit="rec", position=k - first, disable=disable,
                         dynamic_ncols=True, leave=True) for k in range(first, cfg.rounds + 1)}
