@@ -8,7 +8,7 @@ import random
 import re
 
 import pytest
-from conftest import SEED, rows
+from conftest import SEED, evolve, rows
 from typer.testing import CliRunner
 
 from wizevol.cli import app
@@ -53,6 +53,50 @@ def test_near_dup_within_and_across_rounds_keeps_the_earliest(tmp_path):
     assert re.fullmatch(r"near-duplicate of a \(estimated Jaccard 0\.\d\d\)", rej["c"]["reason"])
     assert rows(run / "quality" / "near_dup" / "rejected_0.jsonl") == []
     assert NearDup(threshold=0.8).settings()["num_perm"] == 128
+
+
+LONG_A = ("Write a Python function that reads a CSV file of sales records with the columns date, region, product and "
+          "amount, groups the records by region and by calendar month, sums the amounts in each group, and returns "
+          "a nested dictionary that maps every region to a dictionary of month strings in the form YYYY-MM mapped "
+          "to the total amount sold in that month, skipping rows whose amount is missing, logging each skipped row "
+          "with its line number, and raising a clear error when the file has no header or a column is absent.")
+LONG_B = ("Implement a command line tool in Go that watches a directory tree for file changes, debounces bursts of "
+          "events that arrive within two hundred milliseconds of each other, and prints one summary line per burst "
+          "with the number of created, modified and deleted files, exiting cleanly when the user presses Control-C "
+          "or when the watched directory itself is removed from the disk, and ignoring editor swap files, hidden "
+          "files and anything inside a version control folder such as .git or .hg.")
+LONG_C = "Write a Rust function that validates an email address according to a simplified version of the usual rules."
+LONG_D = "Create a Ruby method that converts a Roman numeral string into an integer, rejecting invalid numerals."
+MEET = ("Write a function that validates an email address and converts Roman numerals to integers in one pass, with "
+        "unit tests for each of the invalid inputs that it must reject, and a short explanation of the design.")
+
+
+def test_near_dup_keeps_evolution_and_removes_lineages_that_meet(tmp_path, server):
+    """An 80-word parent and its child ("add ~10 words") are one lineage: both stay. Two seeds that evolve to the
+    same text are two lineages: the later one is a duplicate and names the earlier."""
+    seed = tmp_path / "long.jsonl"
+    seed.write_text("".join(json.dumps({"instruction": t, "output": "ok"}) + "\n"
+                            for t in (LONG_A, LONG_B, LONG_C, LONG_D)))
+    for text in (LONG_C, LONG_D):
+        server.fault("text", role="evolve", match=text[:40], arg=MEET)
+    result = evolve(tmp_path, server, "--rounds", "1", seed=seed)
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    kept = {r["id"]: r for r in rows(run / "round_1.jsonl")}
+    assert set(kept) == {"seed-00001-r1", "seed-00002-r1", "seed-00003-r1", "seed-00004-r1"}
+    nd = NearDup()
+    for n, parent in ((1, LONG_A), (2, LONG_B)):
+        child = kept[f"seed-{n:05d}-r1"]["instruction"]
+        assert len(parent.split()) >= 80 and child.startswith(parent)
+        # close enough that comparing a child with its own parent would reject it
+        assert nd.signature(parent).jaccard(nd.signature(child)) >= 0.8
+
+    result = CliRunner().invoke(app, ["filter", str(run), "--only", "near_dup"])
+    assert result.exit_code == 0, result.output
+    assert rows(run / "quality" / "near_dup" / "rejected_0.jsonl") == []
+    (rej,) = rows(run / "quality" / "near_dup" / "rejected_1.jsonl")
+    assert (rej["id"], rej["details"]["duplicate_of"]) == ("seed-00004-r1", "seed-00003-r1")
+    assert rej["reason"] == "near-duplicate of seed-00003-r1 (estimated Jaccard 1.00)"
 
 
 def _paraphrase(doc: str, rng: random.Random) -> str:

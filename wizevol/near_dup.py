@@ -1,5 +1,9 @@
 """near_dup: MinHash LSH (datasketch) on word 5-grams of the instruction, within a round and against every
-earlier round. The earliest record is kept; a rejected one names the record it duplicates."""
+earlier round, across lineages only. The earliest record is kept; a rejected one names the record it duplicates.
+
+A record is never compared with its own lineage (same `root_id`): evolution makes a child close to its parent by
+design ("add ~10 words"), so at 60+ words a child's 5-gram Jaccard with its parent is above 0.8. Two seeds (or
+branches) that reach the same text are duplicates: the earliest stays."""
 
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ class NearDup(QualityFilter):
     def start(self) -> None:
         self.lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
         self.sigs: dict[str, LeanMinHash] = {}
+        self.lineage: dict[str, str] = {}  # record id -> root_id
 
     def signature(self, text: str) -> LeanMinHash:
         m = self._template.copy()
@@ -44,8 +49,11 @@ class NearDup(QualityFilter):
 
     def check(self, record: dict[str, Any]) -> Verdict:
         sig = self.signature(record_text(record))
+        root = record.get("root_id") or record["id"]
         best, best_j = None, 0.0
         for other in self.lsh.query(sig):
+            if self.lineage[other] == root:
+                continue  # its own ancestor: evolution, not duplication
             j = sig.jaccard(self.sigs[other])
             if j >= self.threshold and (j > best_j or (j == best_j and other < best)):
                 best, best_j = other, j
@@ -55,5 +63,6 @@ class NearDup(QualityFilter):
         key = record["id"]
         self.lsh.insert(key, sig)
         self.sigs[key] = sig
+        self.lineage[key] = root
         return True
 
