@@ -73,6 +73,7 @@ class Fault:
     match: str | None = None  # substring of the request's prompt text
     times: int | None = 1  # None = every matching call
     arg: str | float | None = None  # Retry-After seconds, hang seconds, or text
+    headers: dict[str, str] | None = None  # extra response headers (e.g. retry-after-ms, an HTTP-date Retry-After)
 
     def applies(self, role: str, text: str) -> bool:
         if self.times is not None and self.times <= 0:
@@ -97,6 +98,8 @@ class ScriptedServer:
     calls: list[Call] = field(default_factory=list)
     port: int = 0
     slept: float = 0.0
+    in_flight: int = 0  # requests being handled right now
+    peak_in_flight: int = 0  # the most requests ever handled at once
 
     def fault(self, action: str, **kw) -> Fault:
         f = Fault(action=action, **kw)
@@ -119,6 +122,14 @@ class ScriptedServer:
         return min(30.0, float(median) * math.exp(random.gauss(0.0, float(sigma))))
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         chat = request.path.endswith("/chat/completions")
         text = "\n".join(m.get("content", "") for m in body.get("messages", [])) if chat else body.get("prompt", "")
@@ -134,6 +145,7 @@ class ScriptedServer:
             await asyncio.sleep(delay)
         if action in ("429", "500", "401"):
             headers = {"Retry-After": str(fault.arg)} if action == "429" and fault.arg is not None else {}
+            headers.update(fault.headers or {})
             return web.json_response({"error": {"message": f"scripted {action}", "type": "scripted"}},
                                      status=int(action), headers=headers)
         if action == "hang":

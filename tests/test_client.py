@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
+import time
 
-from conftest import evolve, rows, seed_instruction
+import yaml
+from conftest import SEED, evolve, rows, seed_instruction
+from typer.testing import CliRunner
+
+from wizevol.cli import app
+from wizevol.llm import _retry_after
 
 
 def test_429_retry_after_is_honoured(tmp_path, server):
@@ -64,3 +71,81 @@ def test_unreachable_endpoint_fails_records_not_the_process(tmp_path, server):
     assert [f["stage"] for f in failed] == ["evolve"] * 3
     assert all(f["error"].startswith("APIConnectionError: Connection error.") for f in failed)
     assert len(rows(tmp_path / "run" / "pool_1.jsonl")) == 3
+
+
+def test_concurrency_bound_is_respected_and_used(tmp_path, server):
+    """The scripted server counts requests on the wire at once: never above the bound, and at least 80% of it."""
+    server.latency = 0.05
+    result = evolve(tmp_path, server, "--rounds", "2", "--concurrency", "6")
+    assert result.exit_code == 0, result.output
+    assert server.count() == 2 * 60
+    assert 0.8 * 6 <= server.peak_in_flight <= 6, server.peak_in_flight
+
+
+def test_local_model_clamps_concurrency(tmp_path, server, monkeypatch):
+    """The embedded llama.cpp server serves one request at a time: `local.concurrency` caps calls in flight
+    whatever --concurrency says. The local server is stood in for by the scripted one (same HTTP, same SDK)."""
+    import contextlib
+
+    import wizevol.local_server as local_server
+
+    class StandIn(contextlib.nullcontext):
+        n_threads = 1
+        url = server.url
+
+    monkeypatch.setattr(local_server.LocalServer, "from_config", classmethod(lambda cls, *a, **kw: StandIn()))
+    server.latency = 0.05
+    cfg = tmp_path / "local.yaml"
+    cfg.write_text(yaml.safe_dump({"backend": "local", "concurrency": 16, "local": {"concurrency": 3}}))
+    result = CliRunner().invoke(app, ["evolve", "--seed", str(SEED), "--out", str(tmp_path / "run"),
+                                      "--config", str(cfg), "--rounds", "1"])
+    assert result.exit_code == 0, result.output
+    assert {c.path for c in server.calls} == {"/v1/completions"} and server.count() == 60
+    assert server.peak_in_flight == 3
+
+
+def _gap_between_429_and_retry(tmp_path, server, config: dict | None = None, **fault) -> float:
+    target = seed_instruction(2)
+    server.fault("429", role="evolve", match=target[:40], times=1, **fault)
+    result = evolve(tmp_path, server, "--rounds", "1", "--limit", "3", config=config)
+    assert result.exit_code == 0, result.output
+    hits = [c for c in server.calls if c.role == "evolve" and target[:40] in c.text]
+    assert [c.action for c in hits] == ["429", None]
+    return hits[1].t - hits[0].t
+
+
+def test_retry_after_as_an_http_date(tmp_path, server):
+    when = email.utils.formatdate(time.time() + 2.5, usegmt=True)  # whole seconds: waits 1.5 to 2.5 s
+    gap = _gap_between_429_and_retry(tmp_path, server, headers={"Retry-After": when})
+    assert 1.4 <= gap <= 3.5, gap
+
+
+def test_retry_after_ms_wins_over_retry_after(tmp_path, server):
+    gap = _gap_between_429_and_retry(tmp_path, server, headers={"retry-after-ms": "700", "Retry-After": "5"})
+    assert 0.65 <= gap < 2.0, gap
+
+
+def test_retry_after_is_capped(tmp_path, server):
+    gap = _gap_between_429_and_retry(tmp_path, server, arg="30", config={"endpoint": {"retry_after_max": 0.5}})
+    assert 0.45 <= gap < 2.0, gap
+
+
+def test_unusable_retry_after_falls_back_to_backoff(tmp_path, server):
+    gap = _gap_between_429_and_retry(tmp_path, server, headers={"Retry-After": "soon, maybe"})
+    assert gap < 0.5, gap  # backoff_initial is 0.01 s in the test config
+
+
+def test_retry_after_parsing():
+    class Exc(Exception):
+        def __init__(self, headers):
+            self.response = type("R", (), {"headers": headers})()
+
+    assert _retry_after(Exc({"retry-after-ms": "250"})) == 0.25
+    assert _retry_after(Exc({"retry-after": "3"})) == 3.0
+    assert _retry_after(Exc({"retry-after": "-3"})) == 0.0
+    assert _retry_after(Exc({"retry-after": "nan"})) is None
+    assert _retry_after(Exc({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0  # in the past
+    assert 9 < _retry_after(Exc({"retry-after": email.utils.formatdate(time.time() + 10, usegmt=True)})) <= 10
+    assert _retry_after(Exc({"retry-after": "garbage"})) is None
+    assert _retry_after(Exc({"retry-after-ms": "x", "retry-after": "2"})) == 2.0
+    assert _retry_after(Exc({})) is None

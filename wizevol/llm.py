@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import math
 import os
 import time
 from collections import defaultdict
@@ -46,25 +47,34 @@ class BadResponse(Exception):
     """A 2xx answer without a usable body (unparseable JSON, no choices): retried like a 5xx."""
 
 
+def _seconds(value: str, scale: float = 1.0) -> float | None:
+    try:
+        seconds = float(value) * scale
+    except ValueError:
+        return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
 def _retry_after(exc: BaseException) -> float | None:
+    """How long the server asked us to wait: `retry-after-ms`, else `Retry-After` in seconds or as an HTTP-date.
+    None when it said nothing usable (then the exponential backoff applies)."""
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
     if not headers:
         return None
     ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000.0
-        except ValueError:
-            pass
+    if ms and (seconds := _seconds(ms, 1e-3)) is not None:
+        return seconds
     value = headers.get("retry-after")
     if not value:
         return None
+    if (seconds := _seconds(value)) is not None:
+        return seconds
     try:
-        return float(value)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def is_retryable(exc: BaseException) -> bool:

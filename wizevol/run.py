@@ -96,19 +96,20 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, progress: bool | None = N
         write_jsonl(folder.path("quarantine_seed.jsonl"), (q.to_json() for q in quarantined))
         print(f"warning: quarantined {len(quarantined)} bad seed line(s) -> {folder.path('quarantine_seed.jsonl')}",
               file=sys.stderr)
-    args = (seed, folder, cfg, progress, prompts, records, quarantined, fingerprint, started)
+    rest = (progress, prompts, records, quarantined, fingerprint, started)
 
     work_left = any(folder.round_done(k) is None for k in range(1, cfg.rounds + 1))
     if not work_left or not any(cfg.is_local(n) for n in ("evolver", "responder", "judge")):
-        return _run(*args, local_url=None)
+        return _run(seed, folder, cfg, *rest, local_url=None)
     from wizevol.local_server import LocalServer, sigterm_as_interrupt
 
     server = LocalServer.from_config(cfg.local, log_path=folder.path("local_server.log"))
-    cfg = cfg.model_copy(update={"concurrency": min(cfg.concurrency, cfg.local.concurrency)})
+    # the local server answers one request at a time: more calls in flight only queue there
+    local_cfg = cfg.model_copy(update={"concurrency": min(cfg.concurrency, cfg.local.concurrency)})
     with sigterm_as_interrupt():
         print(f"starting the local model {cfg.local.model} ({server.n_threads} threads) ...", file=sys.stderr)
         with server:
-            return _run(*args, local_url=server.url)
+            return _run(seed, folder, local_cfg, *rest, local_url=server.url)
 
 
 def _run(seed: str, folder: RunFolder, cfg: EvolveConfig, progress: bool | None, prompts: PromptSet,
