@@ -30,7 +30,7 @@ def build_model(tiny: bool):
 
     if tiny:
         cfg = LlamaConfig(vocab_size=1024, hidden_size=64, intermediate_size=172, num_hidden_layers=2,
-                          num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=2048)
+                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048)
     else:  # TinyLlama-1.1B's shape
         cfg = LlamaConfig(vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
                           num_attention_heads=32, num_key_value_heads=4, max_position_embeddings=2048)
@@ -59,13 +59,44 @@ def build_data(n: int, vocab: int, max_len: int, seed: int = 0):
     return datasets.Dataset.from_list(rows)
 
 
-def flops_per_token(cfg, seq: int) -> float:
-    n = cfg.num_hidden_layers * (4 * cfg.hidden_size ** 2 + 3 * cfg.hidden_size * cfg.intermediate_size) \
-        + cfg.vocab_size * cfg.hidden_size  # matmul params (lm head included; GQA ignored: a slight overcount)
-    return 6 * n + 6 * cfg.num_hidden_layers * cfg.hidden_size * seq  # + causal attention
+def flop_inputs(cfg, lengths: list[int]) -> dict:
+    """Training FLOPs per token from the model's real shapes and the samples' real lengths.
+
+    Dense: 6 x the weights of every matmul (q and o: h x heads*head_dim; k and v: h x kv_heads*head_dim under
+    grouped-query attention; gate, up, down; the LM head). Attention: each sample attends only within itself
+    (a packed row's samples keep their own positions; padding is not useful work), causally: L(L+1)/2
+    query-key pairs, each 4*heads*head_dim FLOPs forward (QK^T and AV), x3 with the backward pass."""
+    h, heads, layers = cfg.hidden_size, cfg.num_attention_heads, cfg.num_hidden_layers
+    kv = getattr(cfg, "num_key_value_heads", None) or heads
+    head_dim = getattr(cfg, "head_dim", None) or h // heads
+    attn_proj = 2 * h * heads * head_dim + 2 * h * kv * head_dim
+    mlp = 3 * h * cfg.intermediate_size
+    matmul_params = layers * (attn_proj + mlp) + cfg.vocab_size * h
+    tokens = sum(lengths)
+    pairs = sum(n * (n + 1) // 2 for n in lengths)
+    dense = 6 * matmul_params
+    attention = 12 * layers * heads * head_dim * pairs / tokens
+    return {"layers": layers, "hidden": h, "heads": heads, "kv_heads": kv, "head_dim": head_dim,
+            "intermediate": cfg.intermediate_size, "vocab": cfg.vocab_size, "matmul_params": matmul_params,
+            "samples": len(lengths), "mean_len": tokens / len(lengths), "pairs_per_token": pairs / tokens,
+            "dense_flops_per_token": dense, "attention_flops_per_token": attention,
+            "flops_per_token": dense + attention}
 
 
-def run(name: str, args, cfg, model, tokenizer, data, steps: int) -> dict:
+def sample_lengths(data, seq: int) -> list[int]:
+    """Each sample's tokens as trained (truncated at the max length)."""
+    return [min(len(ids), seq) for ids in data["input_ids"]]
+
+
+def settings(args, attn_impl: str) -> dict:
+    """What sets a configuration's speed, printed next to its tokens/s."""
+    return {"gradient_checkpointing": bool(args.gradient_checkpointing), "packing": bool(getattr(args, "packing", False)),
+            "padding_free": bool(getattr(args, "padding_free", False)), "bf16": bool(args.bf16),
+            "batch": args.per_device_train_batch_size, "grad_accum": args.gradient_accumulation_steps,
+            "attn": attn_impl, "liger": bool(getattr(args, "use_liger_kernel", False))}
+
+
+def run(name: str, args, model, tokenizer, data) -> dict:
     import torch
     from transformers import TrainerCallback
     from trl import SFTTrainer
@@ -143,23 +174,36 @@ def main() -> None:
         model.config._attn_implementation = attn_impl
         if gpu:
             model = model.cuda()
-        result = run(args.only, targs, cfg, model, tokenizer, data, args.steps)
+        result = run(args.only, targs, model, tokenizer, data)
+        result["settings"] = settings(targs, attn_impl)
     device = torch.cuda.get_device_name() if gpu else "cpu"
     peak = (args.peak_tflops * 1e12 if args.peak_tflops else
             next((v for k, v in PEAK_BF16.items() if k in device), None)) if gpu else None
-    result["mfu"] = result["tokens_per_s"] * flops_per_token(cfg, seq) / peak if peak else None
+    flops = flop_inputs(cfg, sample_lengths(data, seq))
+    result["mfu"] = result["tokens_per_s"] * flops["flops_per_token"] / peak if peak else None
+    result["peak_flops"] = peak
     params = sum(p.numel() for p in model.parameters()) / 1e9
-    print(f"device: {device}; model params: {params:.2f}B; seq {seq}; attention for wizevol: {attn}")
+    print(f"device: {device}; model params: {params:.2f}B; seq {seq}; attention for wizevol: {attn}; "
+          f"FLOPs: {json.dumps(flops)}")
     print(json.dumps(result))
 
 
 def report(header: str, results: list[dict]) -> None:
-    print(header)
-    print(f"{'config':>14} {'tokens/s':>10} {'s/step':>7} {'MFU':>6} {'peak GB':>8}")
+    device, _, flops = header.partition("; FLOPs: ")
+    print(device)
+    f = json.loads(flops)
+    print(f"MFU = tokens/s x FLOPs/token / peak; FLOPs/token = 6 x {f['matmul_params']:,} matmul weights "
+          f"({f['layers']} layers, hidden {f['hidden']}, {f['heads']} heads / {f['kv_heads']} kv heads of "
+          f"{f['head_dim']}, intermediate {f['intermediate']}, vocab {f['vocab']}) = {f['dense_flops_per_token']:.3e}"
+          f" + causal attention within each sample 12 x layers x heads x head_dim x {f['pairs_per_token']:.1f} "
+          f"pairs/token (mean sample {f['mean_len']:.0f} tokens over {f['samples']}) = "
+          f"{f['attention_flops_per_token']:.3e}; total {f['flops_per_token']:.3e}")
+    print(f"{'config':>14} {'tokens/s':>10} {'s/step':>7} {'MFU':>6} {'peak GB':>8}  settings")
     for r in results:
         mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "n/a"
         mem = f"{r['peak_mem_gb']:.1f}" if r["peak_mem_gb"] is not None else "n/a"
-        print(f"{r['config']:>14} {r['tokens_per_s']:>10.0f} {r['s_per_step']:>7.2f} {mfu:>6} {mem:>8}")
+        st = " ".join(f"{k}={v}" for k, v in r["settings"].items())
+        print(f"{r['config']:>14} {r['tokens_per_s']:>10.0f} {r['s_per_step']:>7.2f} {mfu:>6} {mem:>8}  {st}")
     print(f"ratio wizevol / trl-defaults: {results[1]['tokens_per_s'] / results[0]['tokens_per_s']:.2f}x")
     print(json.dumps(results))
 

@@ -147,3 +147,34 @@ def test_real_gemma_path_for_a_few_steps(tmp_path):
     assert (ROOT / ".cache" / "wizevol" / "hf" / "gemma3-270m" / "config.json").exists()
     assert (out / "adapter_model.safetensors").exists()
     assert rows(data)  # the input is untouched
+
+
+def _bench():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("finetune_throughput", ROOT / "bench" / "finetune_throughput.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_flops_come_from_the_models_real_shapes_and_sample_lengths():
+    """Grouped-query attention has smaller k/v projections than 4h^2 suggests, and a packed row's samples
+    attend only within themselves: the FLOPs count both, from the model built, not from a formula's guess."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    bench = _bench()
+    cfg = LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=160, num_hidden_layers=3,
+                      num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=512)
+    model = LlamaForCausalLM(cfg)
+    linear = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+    lengths = [100, 300, 50]
+    f = bench.flop_inputs(cfg, lengths)
+    assert f["matmul_params"] == linear
+    assert f["dense_flops_per_token"] == 6 * linear
+    assert f["matmul_params"] < 3 * (4 * 64**2 + 3 * 64 * 160) + 300 * 64  # what counting 4h^2 would say
+    pairs = sum(n * (n + 1) / 2 for n in lengths)
+    assert f["attention_flops_per_token"] == 12 * 3 * 8 * 8 * pairs / 450
+    # the same tokens packed into one 450-token row cost far less attention than one 450-token sample
+    assert f["attention_flops_per_token"] < bench.flop_inputs(cfg, [450])["attention_flops_per_token"] / 1.5
