@@ -4,9 +4,10 @@ Other formats through `datasets`, with column mapping."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
-from conftest import evolve, rows
+from conftest import SEED, evolve, rows, write_config
 from typer.testing import CliRunner
 
 from wizevol.cli import app
@@ -106,3 +107,74 @@ def test_limit_takes_the_first_n(tmp_path, server):
 def test_cli_help_lists_evolve():
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0 and "evolve" in result.output
+
+
+def test_a_directory_of_jsonl_files_is_read_in_name_order(tmp_path, server):
+    d = tmp_path / "seeds"
+    d.mkdir()
+    (d / "b.jsonl").write_text(json.dumps({"instruction": "Write a function that reverses a list."}) + "\n")
+    (d / "a.jsonl").write_text("\n".join(json.dumps({"instruction": f"Task {i}: add {i} to x."}) for i in (1, 2)))
+    (d / "README.txt").write_text("not a seed")
+    result = evolve(tmp_path, server, "--rounds", "1", seed=d)
+    assert result.exit_code == 0, result.output
+    seeds = rows(tmp_path / "run" / "round_0.jsonl")
+    assert [(r["id"], r["instruction"][:6], r["extra"]) for r in seeds] == [
+        ("seed-00001", "Task 1", {"seed_line": 1, "seed_file": "a.jsonl"}),
+        ("seed-00002", "Task 2", {"seed_line": 2, "seed_file": "a.jsonl"}),
+        ("seed-00003", "Write ", {"seed_line": 1, "seed_file": "b.jsonl"})]
+    assert len(rows(tmp_path / "run" / "pool_1.jsonl")) == 3
+
+
+def test_a_bad_line_in_a_seed_directory_names_the_file(tmp_path, server):
+    d = tmp_path / "seeds"
+    d.mkdir()
+    (d / "a.jsonl").write_text(GOOD + "\n")
+    (d / "b.jsonl").write_text(GOOD + "\n{oops\n")
+    result = evolve(tmp_path, server, "--rounds", "1", seed=d)
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith(f"Error: {d / 'b.jsonl'}:2: invalid JSON")
+
+
+def test_a_directory_of_parquet_files_goes_through_datasets(tmp_path, server):
+    import datasets
+
+    d = tmp_path / "pq"
+    d.mkdir()
+    for name, n in (("part-0", 2), ("part-1", 1)):
+        datasets.Dataset.from_list([{"prompt": f"{name}: write a function number {i}."} for i in range(n)]).to_parquet(
+            str(d / f"{name}.parquet"))
+    result = evolve(tmp_path, server, "--rounds", "1", "--instruction-field", "prompt", seed=d)
+    assert result.exit_code == 0, result.output
+    assert [r["instruction"][:6] for r in rows(tmp_path / "run" / "round_0.jsonl")] == ["part-0", "part-0", "part-1"]
+
+
+@pytest.mark.parametrize("files,message", [
+    ((), "is a directory with no seed files (.jsonl, .json, .parquet, .csv) in it"),
+    (("a.jsonl", "b.csv"), "is a directory with both JSONL and .csv files; pass one file, or a directory of one format"),
+], ids=["empty", "mixed"])
+def test_a_directory_without_one_kind_of_seed_file_is_one_line_at_once(tmp_path, server, files, message):
+    d = tmp_path / "seeds"
+    d.mkdir()
+    for f in files:
+        (d / f).write_text(GOOD + "\n")
+    t0 = time.monotonic()
+    result = evolve(tmp_path, server, "--rounds", "1", seed=d)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: {d}: {message}"
+    assert time.monotonic() - t0 < 10  # not a Hub lookup retried over the network
+    assert server.count() == 0
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "under_proc"])
+def test_out_that_cannot_be_created_is_one_clear_line(tmp_path, server, where):
+    if where == "under_a_file":
+        blocker = tmp_path / "a_file"
+        blocker.write_text("x")
+        out, why = blocker / "run", "Not a directory"
+    else:
+        out, why = "/proc/wizevol-no-such-dir/run", "No such file or directory"
+    cfg = write_config(tmp_path / "cfg.yaml", server)
+    result = CliRunner().invoke(app, ["evolve", "--seed", str(SEED), "--out", str(out), "--config", str(cfg)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: {out}: cannot create the run folder here: {why}"
+    assert server.count() == 0

@@ -57,7 +57,12 @@ class RunFolder:
 
     def prepare(self, fingerprint: str) -> None:
         """Create the folder, or check that an existing one was made by the same config."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.root, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied")
+        except OSError as e:
+            raise WizevolError(f"{self.root}: cannot create the run folder here: {e.strerror or e}") from None
         stamp = self.root / "fingerprint"
         if stamp.exists():
             old = stamp.read_text().strip()

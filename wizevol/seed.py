@@ -31,35 +31,79 @@ class Quarantined:
         return {"source": self.source, "line": self.line, "reason": self.reason, "raw": self.raw}
 
 
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
 def load_seed(path: str, cfg: Seed, limit: int | None = None) -> tuple[list[Record], list[Quarantined]]:
-    """Return (records, quarantined). Without cfg.skip_bad the first bad line raises InputError (exit 2)."""
+    """Return (records, quarantined). Without cfg.skip_bad the first bad line raises InputError (exit 2).
+
+    A directory is read as the seed files inside it (not recursively, in name order): all JSONL, or all of one
+    `datasets` format. Record ids count lines across the files, so they stay unique."""
     p = Path(path)
-    if p.suffix in (".jsonl", ".ndjson") or (p.is_file() and p.suffix not in DATASET_BUILDERS):
-        rows = _jsonl_rows(p, cfg)
-        unit = "line"
+    many = p.is_dir()
+    if many:
+        rows, unit = _directory_rows(p, cfg)
+    elif p.suffix in JSONL_SUFFIXES or (p.is_file() and p.suffix not in DATASET_BUILDERS):
+        rows, unit = _jsonl_rows(p, cfg), "line"
     else:
-        rows = _dataset_rows(path, cfg)
-        unit = "row"
+        rows, unit = _dataset_rows(path, cfg), "row"
     records, quarantined = [], []
-    for n, raw, obj in rows:
+    for source, n, index, raw, obj in rows:
+        source = source if many else path
         if limit is not None and len(records) >= limit:
             break
         try:
             if isinstance(obj, BadRow):
                 raise obj
-            records.append(_to_record(obj, n, cfg))
+            record = _to_record(obj, index, cfg)
+            if many and unit == "line":
+                record.extra.update(seed_file=Path(source).name, seed_line=n)
+            records.append(record)
         except BadRow as e:
             if not cfg.skip_bad:
-                raise InputError(f"{path}:{n}: {e} (use --skip-bad to quarantine bad {unit}s)") from None
-            quarantined.append(Quarantined(source=str(path), line=n, reason=str(e), raw=raw))
+                raise InputError(f"{source}:{n}: {e} (use --skip-bad to quarantine bad {unit}s)") from None
+            quarantined.append(Quarantined(source=str(source), line=n, reason=str(e), raw=raw))
     if not records:
         raise InputError(f"{path}: no usable seed records" + (f" ({len(quarantined)} quarantined)" if quarantined else ""))
     return records, quarantined
 
 
-def _jsonl_rows(p: Path, cfg: Seed) -> Iterator[tuple[int, str, Any]]:
+Row = tuple[str, int, int, str, Any]  # source, line (or row) in it, index for the record id, raw text, object
+
+
+def _directory_rows(d: Path, cfg: Seed) -> tuple[Iterator[Row], str]:
+    files = sorted(f for f in d.iterdir() if f.is_file() and not f.name.startswith("."))
+    jsonl = [f for f in files if f.suffix in JSONL_SUFFIXES]
+    other = sorted({f.suffix for f in files if f.suffix in DATASET_BUILDERS})
+    if jsonl and other:
+        raise InputError(f"{d}: is a directory with both JSONL and {other[0]} files; pass one file, or a "
+                         "directory of one format")
+    if jsonl:
+        def rows() -> Iterator[Row]:
+            offset = 0
+            for f in jsonl:
+                for _, n, _, raw, obj in _jsonl_rows(f, cfg):
+                    yield str(f), n, offset + n, raw, obj
+                offset += _line_count(f)
+        return rows(), "line"
+    if len(other) == 1:
+        found = [str(f) for f in files if f.suffix == other[0]]
+        return _dataset_rows(str(d), cfg, data_files=found), "row"
+    if other:
+        raise InputError(f"{d}: is a directory with seed files of several formats ({', '.join(other)}); "
+                         "pass one file, or a directory of one format")
+    raise InputError(f"{d}: is a directory with no seed files (.jsonl, .json, .parquet, .csv) in it")
+
+
+def _line_count(p: Path) -> int:
+    with p.open("rb") as f:
+        return sum(1 for _ in f)
+
+
+def _jsonl_rows(p: Path, cfg: Seed) -> Iterator[Row]:
     if not p.is_file():
         raise InputError(f"{p}: seed file not found")
+    src = str(p)
     with p.open("rb") as f:
         for n, line in enumerate(f, start=1):
             if n == 1 and line.startswith(BOM):
@@ -70,7 +114,7 @@ def _jsonl_rows(p: Path, cfg: Seed) -> Iterator[tuple[int, str, Any]]:
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError as e:
-                yield n, line.decode("utf-8", "replace"), BadRow(
+                yield src, n, n, line.decode("utf-8", "replace"), BadRow(
                     f"not valid UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1})")
                 continue
             if not text.strip():
@@ -79,12 +123,12 @@ def _jsonl_rows(p: Path, cfg: Seed) -> Iterator[tuple[int, str, Any]]:
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as e:
-                yield n, text, BadRow(f"invalid JSON: {e.msg} (column {e.pos + 1})")
+                yield src, n, n, text, BadRow(f"invalid JSON: {e.msg} (column {e.pos + 1})")
                 continue
-            yield n, text, obj
+            yield src, n, n, text, obj
 
 
-def _dataset_rows(path: str, cfg: Seed) -> Iterator[tuple[int, str, Any]]:
+def _dataset_rows(path: str, cfg: Seed, data_files: list[str] | None = None) -> Iterator[Row]:
     import datasets  # heavy; only for non-JSONL seeds
 
     datasets.disable_progress_bars()
@@ -92,7 +136,11 @@ def _dataset_rows(path: str, cfg: Seed) -> Iterator[tuple[int, str, Any]]:
 
     p = Path(path)
     try:
-        if p.exists():
+        if data_files:  # the files of one format inside a directory
+            suffix = Path(data_files[0]).suffix
+            kwargs = {"delimiter": "\t"} if suffix == ".tsv" else {}
+            ds = datasets.load_dataset(DATASET_BUILDERS[suffix], data_files=data_files, split="train", **kwargs)
+        elif p.exists():
             builder = DATASET_BUILDERS.get(p.suffix)
             if builder is None:
                 raise InputError(f"{path}: unsupported seed format (use .jsonl, .json, .parquet, .csv or a dataset name)")
@@ -106,7 +154,7 @@ def _dataset_rows(path: str, cfg: Seed) -> Iterator[tuple[int, str, Any]]:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InputError(f"{path}: cannot load seed: {first}") from None
     for i, row in enumerate(ds, start=1):
-        yield i, json.dumps(row, ensure_ascii=False, default=str), row
+        yield path, i, i, json.dumps(row, ensure_ascii=False, default=str), row
 
 
 def _to_record(obj: Any, n: int, cfg: Seed) -> Record:
