@@ -121,6 +121,9 @@ def test_identical_to_parent_needs_no_judge():
     assert rule.check(cand(instruction="Sort a list.")) == (False, "identical to parent")
     assert rule.check(cand(instruction="Sort a list!")) is True  # a real (if small) change: the judge decides
     assert rule.check(cand(instruction="Sort a list. Rewritten: in place.")) is True
+    arrow = Record(id="a", root_id="a", instruction="Print an arrow like ->")
+    child = arrow.evolve_into("Print an arrow like", 1, "add_constraints")  # not markers: a real change
+    assert rule.check(Candidate(parent=arrow, child=child, evolve=Completion("", "stop"))) is True
     with_input = Record(id="s", root_id="s", instruction="Sum the numbers.", input="[1, 2, 3]")
     child = with_input.evolve_into("Sum the numbers.\n\n[1, 2, 3]", 1, "add_constraints")
     assert rule.check(Candidate(parent=with_input, child=child, evolve=Completion("", "stop"))) == (
@@ -204,12 +207,17 @@ def test_judge_runs_before_the_responder(tmp_path, server):
     assert {e["rule"] for e in rows(tmp_path / "run" / "eliminated_1.jsonl")} == {"no_gain"}
 
 
-def test_identical_evolution_is_no_gain_without_a_judge_call(tmp_path, server):
+def evolve_seed4_as(tmp_path, server, answer) -> tuple[str, list[dict]]:
+    """One round where seed 4's evolver answers `answer(seed 4's text)`: (that text, eliminated_1 rows)."""
     target = seed_instruction(4)
-    server.fault("text", role="evolve", match=target[:40], arg=f"#Rewritten Question#:\n  {target.upper()}  ")
+    server.fault("text", role="evolve", match=target[:40], arg=answer(target))
     result = evolve(tmp_path, server, "--rounds", "1")
     assert result.exit_code == 0, result.output
-    (e,) = rows(tmp_path / "run" / "eliminated_1.jsonl")
+    return target, rows(tmp_path / "run" / "eliminated_1.jsonl")
+
+
+def test_identical_evolution_is_no_gain_without_a_judge_call(tmp_path, server):
+    target, (e,) = evolve_seed4_as(tmp_path, server, lambda t: f"#Rewritten Question#:\n  {t.upper()}  ")
     assert (e["rule"], e["reason"], e["stage"], e["parent_id"]) == (
         "no_gain", "identical to parent", "evolve", "seed-00004")
     assert not [c for c in server.calls if c.role == "judge" and target[:40] in c.text]
@@ -218,25 +226,17 @@ def test_identical_evolution_is_no_gain_without_a_judge_call(tmp_path, server):
 
 def test_parent_echoed_before_a_marker_is_a_leak_not_an_evolution(tmp_path, server):
     """A cut at the marker would have left the parent verbatim as the 'evolved' instruction."""
-    target = seed_instruction(4)
-    echo = f"#Given Question#:\n{target}\n\n#Rewritten Question#:\n{target} Use no loops."
-    server.fault("text", role="evolve", match=target[:40], arg=echo)
-    result = evolve(tmp_path, server, "--rounds", "1")
-    assert result.exit_code == 0, result.output
-    (e,) = rows(tmp_path / "run" / "eliminated_1.jsonl")
+    echo = "#Given Question#:\n{t}\n\n#Rewritten Question#:\n{t} Use no loops.".format
+    target, (e,) = evolve_seed4_as(tmp_path, server, lambda t: echo(t=t))
     assert (e["rule"], e["reason"], e["stage"]) == (
         "prompt_leak", "instruction copies the evolving prompt's words: '#given question#'", "evolve")
-    assert e["instruction"] == echo
+    assert e["instruction"] == echo(t=target)
     assert all(r["instruction"] != target for r in rows(tmp_path / "run" / "round_1.jsonl"))
 
 
 def test_trailing_marker_is_a_leak_and_an_opening_heading_is_recorded(tmp_path, server):
-    target = seed_instruction(4)
-    answer = f"#Rewritten Question#:\n{target} Use no loops.\n\n#Given Question#:\n{target}"
-    server.fault("text", role="evolve", match=target[:40], arg=answer)
-    result = evolve(tmp_path, server, "--rounds", "1")
-    assert result.exit_code == 0, result.output
-    (e,) = rows(tmp_path / "run" / "eliminated_1.jsonl")
+    target, (e,) = evolve_seed4_as(
+        tmp_path, server, lambda t: f"#Rewritten Question#:\n{t} Use no loops.\n\n#Given Question#:\n{t}")
     assert (e["rule"], e["reason"]) == ("prompt_leak", "instruction copies the evolving prompt's words: "
                                                        "'#given question#'")
     assert e["extra"] == {"stripped_heading": "#Rewritten Question#:"}
@@ -246,11 +246,7 @@ def test_trailing_marker_is_a_leak_and_an_opening_heading_is_recorded(tmp_path, 
 
 
 def test_complexity_phrase_from_a_completion_example_is_kept_in_chat_mode(tmp_path, server):
-    target = seed_instruction(4)
-    server.fault("text", role="evolve", match=target[:40],
-                 arg=f"{target} Do it in a single pass, using O(1) extra space.")
-    result = evolve(tmp_path, server, "--rounds", "1")
-    assert result.exit_code == 0, result.output
-    assert rows(tmp_path / "run" / "eliminated_1.jsonl") == []
+    _, eliminated = evolve_seed4_as(tmp_path, server, lambda t: f"{t} Do it in a single pass, using O(1) extra space.")
+    assert eliminated == []
     kept = {r["parent_id"]: r for r in rows(tmp_path / "run" / "round_1.jsonl")}
     assert kept["seed-00004"]["instruction"].endswith("in a single pass, using O(1) extra space.")

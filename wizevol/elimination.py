@@ -91,7 +91,8 @@ class IdenticalToParent(Rule):
     stage = "evolve"
 
     def __init__(self, markers: tuple[str, ...] = ()):
-        self.markers = [re.compile(re.escape(m), re.IGNORECASE) for m in markers if m.strip()]
+        deco = r"[\s:*#_>-]*"  # the colons, bold and heading signs around a marker go with it
+        self.markers = [re.compile(deco + re.escape(m) + deco, re.IGNORECASE) for m in markers if m.strip()]
 
     def check(self, c: Candidate) -> Verdict:
         parent, child = c.parent.prompt_text(), c.child.instruction
@@ -104,7 +105,7 @@ class IdenticalToParent(Rule):
     def _unmarked(self, text: str) -> str:
         for marker in self.markers:
             text = marker.sub(" ", text)
-        return text.strip(" \t\n:*#_>-")
+        return text
 
 
 class PromptLeak(Rule):
