@@ -83,9 +83,18 @@ def flop_inputs(cfg, lengths: list[int]) -> dict:
             "flops_per_token": dense + attention}
 
 
-def sample_lengths(data, seq: int) -> list[int]:
-    """Each sample's tokens as trained (truncated at the max length)."""
-    return [min(len(ids), seq) for ids in data["input_ids"]]
+def segment_lengths(batch) -> list[int]:
+    """The samples in one collated batch, as the model attends over them: a padding-free (packed) row restarts
+    its `position_ids` at 0 for each sample; a padded row's sample is its attention mask's ones."""
+    if "position_ids" in batch:
+        lengths = []
+        for row in batch["position_ids"].tolist():
+            starts = [i for i, p in enumerate(row) if p == 0] + [len(row)]
+            lengths += [b - a for a, b in zip(starts, starts[1:], strict=False) if b > a]
+        return lengths
+    if "attention_mask" in batch:
+        return [int(n) for n in batch["attention_mask"].sum(dim=1).tolist()]
+    return [batch["input_ids"].shape[1]] * batch["input_ids"].shape[0]
 
 
 def settings(args, attn_impl: str) -> dict:
@@ -110,12 +119,22 @@ def run(name: str, args, model, tokenizer, data) -> dict:
             marks.append((time.perf_counter(), state.num_input_tokens_seen))
 
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer, callbacks=[Clock()])
+    lengths: list[int] = []  # every sample of every batch trained, as attended (see segment_lengths)
+    collate = trainer.data_collator
+
+    def recording_collator(features):
+        batch = collate(features)
+        lengths.extend(segment_lengths(batch))
+        return batch
+
+    trainer.data_collator = recording_collator
     trainer.train()
     warm = min(2, len(marks) - 2)
     (t0, n0), (t1, n1) = marks[warm], marks[-1]
     tps = (n1 - n0) / (t1 - t0)
     out = {"config": name, "steps": len(marks), "tokens_per_s": tps, "s_per_step": (t1 - t0) / (len(marks) - 1 - warm),
-           "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None}
+           "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None,
+           "lengths": lengths}
     del trainer
     return out
 
@@ -179,25 +198,27 @@ def main() -> None:
     device = torch.cuda.get_device_name() if gpu else "cpu"
     peak = (args.peak_tflops * 1e12 if args.peak_tflops else
             next((v for k, v in PEAK_BF16.items() if k in device), None)) if gpu else None
-    flops = flop_inputs(cfg, sample_lengths(data, seq))
-    result["mfu"] = result["tokens_per_s"] * flops["flops_per_token"] / peak if peak else None
+    result["flops"] = flop_inputs(cfg, result.pop("lengths"))
+    result["mfu"] = result["tokens_per_s"] * result["flops"]["flops_per_token"] / peak if peak else None
     result["peak_flops"] = peak
     params = sum(p.numel() for p in model.parameters()) / 1e9
-    print(f"device: {device}; model params: {params:.2f}B; seq {seq}; attention for wizevol: {attn}; "
-          f"FLOPs: {json.dumps(flops)}")
+    print(f"device: {device}; model params: {params:.2f}B; seq {seq}; attention for wizevol: {attn}")
     print(json.dumps(result))
 
 
 def report(header: str, results: list[dict]) -> None:
-    device, _, flops = header.partition("; FLOPs: ")
-    print(device)
-    f = json.loads(flops)
-    print(f"MFU = tokens/s x FLOPs/token / peak; FLOPs/token = 6 x {f['matmul_params']:,} matmul weights "
+    print(header)
+    f = results[0]["flops"]
+    print(f"MFU = tokens/s x FLOPs/token / peak. FLOPs/token = 6 x {f['matmul_params']:,} matmul weights "
           f"({f['layers']} layers, hidden {f['hidden']}, {f['heads']} heads / {f['kv_heads']} kv heads of "
           f"{f['head_dim']}, intermediate {f['intermediate']}, vocab {f['vocab']}) = {f['dense_flops_per_token']:.3e}"
-          f" + causal attention within each sample 12 x layers x heads x head_dim x {f['pairs_per_token']:.1f} "
-          f"pairs/token (mean sample {f['mean_len']:.0f} tokens over {f['samples']}) = "
-          f"{f['attention_flops_per_token']:.3e}; total {f['flops_per_token']:.3e}")
+          f", + causal attention within each sample = 12 x layers x heads x head_dim x query-key pairs per token, "
+          f"from the samples of the batches each config trained on:")
+    for r in results:
+        g = r["flops"]
+        print(f"  {r['config']}: {g['samples']} samples, mean {g['mean_len']:.0f} tokens, "
+              f"{g['pairs_per_token']:.1f} pairs/token -> attention {g['attention_flops_per_token']:.3e}, "
+              f"total {g['flops_per_token']:.3e} FLOPs/token")
     print(f"{'config':>14} {'tokens/s':>10} {'s/step':>7} {'MFU':>6} {'peak GB':>8}  settings")
     for r in results:
         mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "n/a"

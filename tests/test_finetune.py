@@ -178,3 +178,13 @@ def test_bench_flops_come_from_the_models_real_shapes_and_sample_lengths():
     assert f["attention_flops_per_token"] == 12 * 3 * 8 * 8 * pairs / 450
     # the same tokens packed into one 450-token row cost far less attention than one 450-token sample
     assert f["attention_flops_per_token"] < bench.flop_inputs(cfg, [450])["attention_flops_per_token"] / 1.5
+
+
+def test_bench_reads_sample_lengths_from_the_batches_trained():
+    import torch
+
+    bench = _bench()
+    packed = {"input_ids": torch.zeros(2, 5), "position_ids": torch.tensor([[0, 1, 2, 0, 1], [0, 1, 2, 3, 0]])}
+    assert bench.segment_lengths(packed) == [3, 2, 4, 1]
+    padded = {"input_ids": torch.zeros(2, 4), "attention_mask": torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])}
+    assert bench.segment_lengths(padded) == [3, 2]
