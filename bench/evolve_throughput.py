@@ -28,11 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wizevol.cache import ResponseCache  # noqa: E402
 from wizevol.config import EvolveConfig  # noqa: E402
-from wizevol.elimination import build_rules  # noqa: E402
-from wizevol.evolution import Roles, RoundContext, evolve_one, run_rounds  # noqa: E402
-from wizevol.llm import LLM, Usage  # noqa: E402
+from wizevol.evolve.chain import Roles, RoundContext, evolve_one  # noqa: E402
+from wizevol.evolve.rules import build_rules  # noqa: E402
+from wizevol.evolve.scheduler import run_rounds  # noqa: E402
+from wizevol.llm.cache import ResponseCache  # noqa: E402
+from wizevol.llm.client import LLM, Usage  # noqa: E402
 from wizevol.prompts import PromptSet  # noqa: E402
 from wizevol.record import Record  # noqa: E402
 
@@ -95,7 +96,7 @@ def one(server: Server, concurrency: int, records: int, rounds: int, scheduler: 
         cache = ResponseCache(Path(tmp) / "cache.sqlite")
         llm = LLM(cfg.endpoint, cache, Usage())
         roles = Roles(cfg.role("evolver"), cfg.role("responder"), cfg.role("judge"))
-        rules = build_rules(cfg.filters, prompts.leak_markers(), prompts.evolve_texts(roles.evolver.mode),
+        rules = build_rules(cfg.rules, prompts.leak_markers(), prompts.evolve_texts(roles.evolver.mode),
                             prompts.methods)
         ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=rules, roles=roles)
         server.ask("reset")

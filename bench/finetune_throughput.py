@@ -166,7 +166,7 @@ def main() -> None:
     import torch
     from trl import SFTConfig
 
-    from wizevol.finetune import load_finetune_config, sft_config
+    from wizevol.train.finetune import load_finetune_config, sft_config
 
     gpu = torch.cuda.is_available()
     seq = 256 if args.tiny else 2048
@@ -176,10 +176,11 @@ def main() -> None:
     flash = importlib.util.find_spec("flash_attn") is not None
     attn = "flash_attention_2" if (gpu and flash) else "sdpa"
     ours = load_finetune_config(ROOT / "configs" / "finetune" / "h100.yaml",
-                                {"max_steps": args.steps, "max_length": seq, "attn_implementation": attn,
-                                 "effective_batch_size": 8 if gpu else 2, "per_device_batch_size": 8 if gpu else 2,
-                                 "precision": "bf16" if gpu else "fp32", "warmup_steps": 0,
-                                 "use_liger_kernel": gpu and importlib.util.find_spec("liger_kernel") is not None})
+                                {"sft.max_steps": args.steps, "sft.max_length": seq, "attn_implementation": attn,
+                                 "effective_batch_size": 8 if gpu else 2,
+                                 "sft.per_device_train_batch_size": 8 if gpu else 2,
+                                 "precision": "bf16" if gpu else "fp32", "sft.warmup_steps": 0,
+                                 "sft.use_liger_kernel": gpu and importlib.util.find_spec("liger_kernel") is not None})
     dtype = torch.bfloat16 if gpu else torch.float32
     with tempfile.TemporaryDirectory() as tmp:
         # TRL's plain defaults, only the length, the step count and the batch matched

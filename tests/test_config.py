@@ -119,8 +119,50 @@ def test_shipped_configs_are_valid_and_default_yaml_matches_the_code():
 def test_fingerprint_ignores_speed_and_places_but_not_data():
     base = load_config(None)
     same = load_config(None, {"concurrency": 64, "rounds": 9, "local.n_threads": 16, "local.cache_dir": "/x",
-                              "quality.near_dup.threshold": 0.5})
+                              "filters.near_dup.threshold": 0.5})
     assert base.fingerprint() == same.fingerprint()
     for key, value in (("seed_rng", 1), ("local.max_tokens_cap", 128), ("evolver.temperature", 0.7),
-                       ("filters.refusal_max_words", 50), ("filters.no_gain", False)):
+                       ("rules.refusal_max_words", 50), ("rules.no_gain", False)):
         assert load_config(None, {key: value}).fingerprint() != base.fingerprint(), key
+
+
+def test_old_section_names_work_with_one_warning_line_each(tmp_path, server):
+    """0.1's `filters:` (rules), `quality:` (filters) and `contaminated:` still load, each with one warning."""
+    from conftest import evolve
+
+    old = {"filters": {"no_gain": False}, "quality": {"contaminated": {"ngram": 12}}}
+    result = evolve(tmp_path, server, "--rounds", "1", config=old)
+    assert result.exit_code == 0, result.output
+    assert server.count("judge") == 0  # the old `filters: {no_gain: false}` took effect
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warned == [
+        "warning: config: 'filters:' with elimination rules is now 'rules:' (the old name works until the next "
+        "release)",
+        "warning: config: 'quality:' is now 'filters:' (the old name works until the next release)",
+        "warning: config: 'contaminated:' is now 'contamination:' (the old name works until the next release)"]
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["config"]["rules"]["no_gain"] is False
+    assert manifest["config"]["filters"]["contamination"]["ngram"] == 12
+
+
+def test_new_names_load_without_warnings(recwarn):
+    cfg = load_config(None, {"rules.no_gain": False, "filters.contamination.ngram": 12})
+    assert (cfg.rules.no_gain, cfg.filters.contamination.ngram) == (False, 12)
+    assert not [w for w in recwarn if "config:" in str(w.message)]
+
+
+def test_the_core_prints_nothing_and_reports_progress_as_events(tmp_path, server, capsys):
+    from conftest import SEED, write_config
+
+    from wizevol.evolve.run import run_evolve
+
+    cfg = load_config(write_config(tmp_path / "cfg.yaml", server))
+    events = []
+    run_evolve(str(SEED), str(tmp_path / "run"), cfg.model_copy(update={"rounds": 2}),
+               on_event=lambda event, **data: events.append((event, data)))
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "")
+    assert events[0] == ("rounds", {"first": 1, "last": 2, "pool": 20})
+    records = [d for e, d in events if e == "record"]
+    assert len(records) == 40 and sum(d["round"] == 2 for d in records) == 20
+    assert [d["stats"]["round"] for e, d in events if e == "round"] == [1, 2]

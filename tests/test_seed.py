@@ -178,3 +178,21 @@ def test_out_that_cannot_be_created_is_one_clear_line(tmp_path, server, where):
     assert result.exit_code == 1
     assert result.stderr.strip() == f"Error: {out}: cannot create the run folder here: {why}"
     assert server.count() == 0
+
+
+def test_the_seeds_own_fields_travel_with_its_lineage_into_merged_data(tmp_path, server):
+    seed = tmp_path / "seed.jsonl"
+    seed.write_text("\n".join(json.dumps(r) for r in (
+        {"id": "task-17", "instruction": "Write a function that adds two numbers.", "output": "def add(a, b): ...",
+         "topic": "math", "tags": ["easy"]},
+        {"instruction": "Write a function that reverses a list.", "output": "def rev(xs): ..."})) + "\n")
+    result = evolve(tmp_path, server, "--rounds", "2", seed=seed)
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    by_root = {r["root_id"]: r for r in rows(run / "round_2.jsonl")}
+    assert by_root["seed-00001"]["source"] == {"id": "task-17", "topic": "math", "tags": ["easy"]}
+    assert "source" not in by_root["seed-00002"]  # nothing beyond the mapped fields: nothing added
+    out = tmp_path / "m.jsonl"
+    assert CliRunner().invoke(app, ["merge", str(run), "--out", str(out)]).exit_code == 0
+    sources = [r["metadata"].get("source") for r in rows(out) if r["metadata"]["root_id"] == "seed-00001"]
+    assert len(sources) == 3 and all(s["id"] == "task-17" for s in sources)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -19,15 +19,31 @@ app = typer.Typer(
 )
 
 
+_show_warning = warnings.showwarning
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """wizevol's own warnings as one line; other libraries' as they print them."""
+    from wizevol.errors import WizevolWarning
+
+    if issubclass(category, WizevolWarning):
+        typer.echo(f"warning: {message}", err=True)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
 def one_line_errors(fn):
-    """`Error: ...` on stderr and exit code 1 (2 for bad input) instead of a traceback."""
+    """`Error: ...` on stderr and exit code 1 (2 for bad input) instead of a traceback; warnings as one line."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from wizevol.errors import WizevolError
+        from wizevol.errors import WizevolError, WizevolWarning
 
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", WizevolWarning)  # every time, not once per process
+                warnings.showwarning = _warning_line
+                return fn(*args, **kwargs)
         except WizevolError as e:
             typer.echo(f"Error: {e}", err=True)
             raise typer.Exit(e.exit_code) from None
@@ -45,6 +61,62 @@ def one_line_errors(fn):
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+class EvolveProgress:
+    """Renders `run_evolve`'s events: one bar per round, notes on stderr."""
+
+    def __init__(self, enabled: bool | None):
+        self.disable = None if enabled is None else not enabled  # None: bars only on a terminal
+        self.bars: dict = {}
+
+    def __enter__(self) -> EvolveProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+    def on_event(self, event: str, **data) -> None:
+        from tqdm import tqdm
+
+        if event == "note":
+            typer.echo(data["text"], err=True)
+        elif event == "rounds":
+            first = data["first"]
+            self.bars = {k: tqdm(total=data["pool"], desc=f"round {k}", unit="rec", position=k - first,
+                                 disable=self.disable, dynamic_ncols=True, leave=True)
+                         for k in range(first, data["last"] + 1)}
+        elif event == "record" and data["round"] in self.bars:
+            bar = self.bars[data["round"]]
+            bar.update(1)
+            bar.set_postfix(data["counts"], refresh=False)
+
+
+class FilterProgress:
+    """Renders `run_filters`' events: one bar per filter."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def __enter__(self) -> FilterProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def on_event(self, event: str, **data) -> None:
+        from tqdm import tqdm
+
+        if event == "note":
+            typer.echo(data["text"], err=True)
+        elif event == "filter":
+            if self.bar is not None:
+                self.bar.close()
+            self.bar = tqdm(total=data["total"], desc=data["name"], unit="rec", disable=None)
+        elif event == "record" and self.bar is not None:
+            self.bar.update(1)
 
 
 @app.command()
@@ -68,7 +140,7 @@ def evolve(
 ) -> None:
     """Evolve a seed dataset for N rounds; every record ends up kept, eliminated (with its reason) or failed."""
     from wizevol.config import load_config
-    from wizevol.run import run_evolve, summary_table
+    from wizevol.evolve.run import run_evolve, summary_table
 
     if base_url is not None and backend is None:
         backend = "api"
@@ -78,7 +150,8 @@ def evolve(
         "seed.input_field": input_field, "seed.output_field": output_field, "seed.skip_bad": skip_bad,
     }
     cfg = load_config(config, overrides)
-    manifest = run_evolve(seed, str(out), cfg, progress=progress)
+    with EvolveProgress(progress) as bars:
+        manifest = run_evolve(seed, str(out), cfg, on_event=bars.on_event)
     typer.echo(summary_table(manifest["rounds"]))
     typer.echo(f"run folder: {out}  (new calls: {manifest['calls_made']}, wall: {manifest['wall_s']:.1f}s)")
 
@@ -98,7 +171,7 @@ def merge(
     clean: Annotated[bool, typer.Option("--clean", help="Use quality/clean_K.jsonl (after `wizevol filter`).")] = False,
 ) -> None:
     """Join rounds of a run into one training set: dedup, seeded shuffle, lineage in `metadata`."""
-    from wizevol.merge import merge as do_merge
+    from wizevol.train.merge import merge as do_merge
 
     report = do_merge(run, rounds, out, format, seed, parquet, hf_dataset, push_to_hub, clean)
     typer.echo(report.table())
@@ -121,11 +194,12 @@ def finetune(
     per_device_batch_size: Annotated[int | None, typer.Option(help="Micro-batch per device.")] = None,
 ) -> None:
     """Fine-tune a code model on merged data with the WizardCoder recipe (TRL SFT, loss on the response)."""
-    from wizevol.finetune import load_finetune_config, run_finetune
+    from wizevol.train.finetune import load_finetune_config, run_finetune
 
     cfg = load_finetune_config(config, {
-        "model": model, "lora": lora, "max_steps": max_steps, "packing": packing, "learning_rate": learning_rate,
-        "effective_batch_size": effective_batch_size, "per_device_batch_size": per_device_batch_size})
+        "model": model, "lora": lora, "sft.max_steps": max_steps, "sft.packing": packing,
+        "sft.learning_rate": learning_rate, "effective_batch_size": effective_batch_size,
+        "sft.per_device_train_batch_size": per_device_batch_size})
     summary = run_finetune(data, out, cfg)
     for s in summary["samples"]:
         typer.echo(f"--- held-back instruction ---\n{s['prompt']}\n--- before ---\n{s['before']}\n"
@@ -138,17 +212,18 @@ def finetune(
 @one_line_errors
 def filter_(
     run: Annotated[Path, typer.Argument(help="Run folder made by `wizevol evolve`.")],
-    only: Annotated[str | None, typer.Option(help="Run one filter: near_dup, contaminated or code_check.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML with a `quality:` section.")] = None,
+    only: Annotated[str | None, typer.Option(help="Run one filter: near_dup, contamination or code_check.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML with a `filters:` section.")] = None,
 ) -> None:
-    """Quality filters over a finished run: near-dup removal, benchmark decontamination, code checks."""
-    from wizevol.quality import run_quality
+    """Filters over a finished run: near-duplicates, benchmark contamination, code checks."""
+    from wizevol.filters import run_filters
 
-    results, clean = run_quality(run, only, config)
+    with FilterProgress() as bars:
+        results, clean = run_filters(run, only, config, on_event=bars.on_event)
     for name, stats in results.items():
         rejected = sum(r["rejected"] for r in stats["rounds"].values())
         kept = sum(r["kept"] for r in stats["rounds"].values())
-        typer.echo(f"{name:>13}: kept {kept}, rejected {rejected} -> {run}/quality/{name}/")
+        typer.echo(f"{name:>13}: kept {kept}, rejected {rejected} -> {run}/filters/{name}/")
     if clean:
         typer.echo("clean records per round: " + ", ".join(f"{k}: {n}" for k, n in clean.items()))
 
@@ -181,7 +256,7 @@ def serve(
 
     from wizevol.config import load_config
     from wizevol.errors import WizevolError
-    from wizevol.local_server import LocalServer, sigterm_as_interrupt
+    from wizevol.llm.local_server import LocalServer, sigterm_as_interrupt
 
     cfg = load_config(config, {"local.model": model, "local.n_ctx": n_ctx, "local.n_threads": n_threads}).local
     server = LocalServer.from_config(cfg, port=port)
@@ -202,9 +277,5 @@ def _root() -> None:
 
 
 def main() -> None:
+    """The `wizevol` console script."""
     app(prog_name="wizevol")
-
-
-if __name__ == "__main__":
-    main()
-    sys.exit(0)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from wizevol.errors import InputError
+from wizevol.errors import InputError, WizevolWarning
 from wizevol.heuristics import METHODS
 
 
@@ -18,7 +19,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class Endpoint(_Strict):
+class EndpointConfig(_Strict):
     """Where calls go and how they are retried. The API key is read from the env var named here, never stored."""
 
     base_url: str = "https://api.openai.com/v1"
@@ -30,7 +31,7 @@ class Endpoint(_Strict):
     retry_after_max: float = Field(120.0, ge=0, description="cap on a server's Retry-After")
 
 
-class Role(_Strict):
+class RoleConfig(_Strict):
     """One LLM role (evolver, responder or judge). Unset fields inherit from the evolver / endpoint."""
 
     model: str | None = None
@@ -42,7 +43,7 @@ class Role(_Strict):
     max_tokens: int | None = Field(None, ge=1)
 
 
-class Local(_Strict):
+class LocalConfig(_Strict):
     """The embedded llama.cpp server (backend: local)."""
 
     model: str = Field("gemma3-270m", description="packaged model name, or a path to a .gguf file")
@@ -54,8 +55,8 @@ class Local(_Strict):
     startup_timeout: float = Field(300.0, gt=0)
 
 
-class Filters(_Strict):
-    """Elimination rules. Each can be switched off."""
+class RulesConfig(_Strict):
+    """Elimination rules of `evolve` (config `rules:`). Each can be switched off."""
 
     no_gain: bool = True
     refusal: bool = True
@@ -64,14 +65,18 @@ class Filters(_Strict):
     prompt_leak: bool = True
 
 
-class NearDupCfg(_Strict):
+class NearDupConfig(_Strict):
+    """Settings of the near_dup filter."""
+
     enabled: bool = True
     num_perm: int = Field(128, ge=16)
     threshold: float = Field(0.8, gt=0, le=1)
     ngram: int = Field(5, ge=1)
 
 
-class ContaminatedCfg(_Strict):
+class ContaminationConfig(_Strict):
+    """Settings of the contamination filter: benchmarks and the three layers."""
+
     enabled: bool = True
     humaneval: bool = True
     benchmarks: list[dict[str, Any]] = Field(default_factory=list, description="[{name, path, fields, id_field}]")
@@ -82,7 +87,9 @@ class ContaminatedCfg(_Strict):
     llm_judge: bool = False  # confirm embedding hits with the judge role (the run's endpoint or local model)
 
 
-class CodeCheckCfg(_Strict):
+class CodeCheckConfig(_Strict):
+    """Settings of the code_check filter and its sandbox limits."""
+
     enabled: bool = True
     execute: bool = False  # code_exec: run the Python in the sandbox
     cpu_s: int = Field(5, ge=1)
@@ -90,15 +97,17 @@ class CodeCheckCfg(_Strict):
     memory_mb: int = Field(512, ge=64)
 
 
-class Quality(_Strict):
-    """Filters over a finished run: `wizevol filter RUN [--only NAME]`."""
+class FiltersConfig(_Strict):
+    """Filters over a finished run (config `filters:`): `wizevol filter RUN [--only NAME]`."""
 
-    near_dup: NearDupCfg = NearDupCfg()
-    contaminated: ContaminatedCfg = ContaminatedCfg()
-    code_check: CodeCheckCfg = CodeCheckCfg()
+    near_dup: NearDupConfig = NearDupConfig()
+    contamination: ContaminationConfig = ContaminationConfig()
+    code_check: CodeCheckConfig = CodeCheckConfig()
 
 
-class Seed(_Strict):
+class SeedConfig(_Strict):
+    """How seed rows map to instruction / input / output, and what a bad row does."""
+
     instruction_field: str = "instruction"
     input_field: str = "input"
     output_field: str = "output"
@@ -107,16 +116,18 @@ class Seed(_Strict):
 
 
 class EvolveConfig(_Strict):
+    """The whole run configuration of `wizevol evolve` (and of the filters run after it)."""
+
     backend: Literal["local", "api"] = "local"
     rounds: int = Field(4, ge=0)
     seed_rng: int = 42
     concurrency: int = Field(16, ge=1)
     limit: int | None = Field(None, ge=1)
-    endpoint: Endpoint = Endpoint()
-    local: Local = Local()
-    evolver: Role = Role(temperature=1.0, top_p=0.95, max_tokens=2048)
-    responder: Role = Role()
-    judge: Role = Role(temperature=0.0, max_tokens=16)
+    endpoint: EndpointConfig = EndpointConfig()
+    local: LocalConfig = LocalConfig()
+    evolver: RoleConfig = RoleConfig(temperature=1.0, top_p=0.95, max_tokens=2048)
+    responder: RoleConfig = RoleConfig()
+    judge: RoleConfig = RoleConfig(temperature=0.0, max_tokens=16)
     weights: dict[str, float] = Field(
         default_factory=lambda: {
             "add_constraints": 1.0,
@@ -126,10 +137,16 @@ class EvolveConfig(_Strict):
             "complexity": 0.5,
         }
     )
-    filters: Filters = Filters()
-    seed: Seed = Seed()
-    quality: Quality = Quality()
+    rules: RulesConfig = RulesConfig()
+    seed: SeedConfig = SeedConfig()
+    filters: FiltersConfig = FiltersConfig()
     prompts_dir: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        """Accept the names of wizevol 0.1 for one release, each with a one-line deprecation warning."""
+        return migrate_old_names(data) if isinstance(data, dict) else data
 
     @field_validator("weights")
     @classmethod
@@ -148,17 +165,17 @@ class EvolveConfig(_Strict):
             object.__setattr__(self, "backend", "api")
         return self
 
-    def is_local(self, name: str) -> bool:
+    def served_locally(self, name: str) -> bool:
         """Is this role served by the embedded local model? (A role with its own base_url never is.)"""
-        own: Role = getattr(self, name)
+        own: RoleConfig = getattr(self, name)
         return self.backend == "local" and own.base_url is None and self.evolver.base_url is None
 
     def role(self, name: str, local_url: str | None = None) -> ResolvedRole:
         """Fill a role's unset fields from the evolver and the endpoint (or the running local server)."""
         base = self.evolver
-        own: Role = getattr(self, name)
-        merged = {k: (getattr(own, k) if getattr(own, k) is not None else getattr(base, k)) for k in Role.model_fields}
-        local = self.is_local(name)
+        own: RoleConfig = getattr(self, name)
+        merged = {k: (getattr(own, k) if getattr(own, k) is not None else getattr(base, k)) for k in RoleConfig.model_fields}
+        local = self.served_locally(name)
         if local:
             alias = Path(self.local.model).stem if self.local.model.endswith(".gguf") else self.local.model
             if merged["model"] not in (None, alias):
@@ -181,13 +198,45 @@ class EvolveConfig(_Strict):
 
     def fingerprint(self) -> str:
         """Hash of everything that changes the data; `rounds` and `concurrency` may change between resumes."""
-        d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "quality"})
+        d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters"})
         for key in ("startup_timeout", "concurrency", "n_threads", "cache_dir"):  # speed and places, not data
             d["local"].pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
+class DeprecatedName(WizevolWarning):
+    """A config key of an earlier release, still accepted; the CLI shows it as one `warning:` line."""
+
+
+RULE_KEYS = frozenset(RulesConfig.model_fields)
+
+
+def migrate_old_names(data: dict[str, Any]) -> dict[str, Any]:
+    """0.1 names -> today's: `filters:` holding rules -> `rules:`; `quality:` -> `filters:`;
+    `contaminated:` -> `contamination:`."""
+    data = dict(data)
+    old_filters = data.get("filters")
+    if isinstance(old_filters, dict) and old_filters and set(old_filters) <= RULE_KEYS and "rules" not in data:
+        warnings.warn("config: 'filters:' with elimination rules is now 'rules:' (the old name works until the "
+                      "next release)", DeprecatedName, stacklevel=2)
+        data["rules"] = data.pop("filters")
+    if "quality" in data:
+        warnings.warn("config: 'quality:' is now 'filters:' (the old name works until the next release)",
+                      DeprecatedName, stacklevel=2)
+        data["filters"] = data.pop("quality")
+    filters = data.get("filters")
+    if isinstance(filters, dict) and "contaminated" in filters:
+        warnings.warn("config: 'contaminated:' is now 'contamination:' (the old name works until the next release)",
+                      DeprecatedName, stacklevel=2)
+        filters = dict(filters)
+        filters["contamination"] = filters.pop("contaminated")
+        data["filters"] = filters
+    return data
+
+
 class ResolvedRole(_Strict):
+    """A role with every field filled in: what one call needs."""
+
     name: str
     model: str
     mode: str
@@ -198,6 +247,7 @@ class ResolvedRole(_Strict):
     max_tokens: int
 
     def params(self) -> dict[str, Any]:
+        """The generation parameters sent with each call."""
         return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
 
 
@@ -210,7 +260,8 @@ def _set_path(d: dict, dotted: str, value: Any) -> None:
     d[keys[-1]] = value
 
 
-def _format_validation(err: ValidationError, source: str) -> str:
+def format_validation(err: ValidationError, source: str) -> str:
+    """One line for a pydantic error: the source, the key's dotted path, the message."""
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
     extra = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
@@ -220,11 +271,11 @@ def _format_validation(err: ValidationError, source: str) -> str:
     return f"{source}: {where}: {msg}{extra}"
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML mapping from a file; errors name the file (and the line)."""
+def read_yaml(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML mapping from a file (a config or a prompt template); errors name the file (and the line)."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"{p}: config file not found")
+        raise InputError(f"{p}: {what} not found")
     try:
         loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
@@ -253,4 +304,4 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     try:
         return EvolveConfig.model_validate(data)
     except ValidationError as e:
-        raise InputError(_format_validation(e, source)) from None
+        raise InputError(format_validation(e, source)) from None

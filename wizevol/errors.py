@@ -17,3 +17,7 @@ class InputError(WizevolError):
 
 class FatalAPIError(WizevolError):
     """The endpoint refuses every call (bad key, unknown model): stop the run instead of failing each record."""
+
+
+class WizevolWarning(UserWarning):
+    """Something the user should know that does not stop the work; the CLI shows it as one `warning:` line."""

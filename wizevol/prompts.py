@@ -6,8 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from wizevol.config import read_yaml
 from wizevol.errors import InputError
 from wizevol.heuristics import METHODS
 
@@ -15,6 +14,7 @@ Messages = list[dict[str, str]]
 
 
 def default_prompts_dir() -> Path:
+    """The packaged prompt templates (wheel) or the checkout's prompts/ folder."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "_prompts", here.parent / "prompts"):  # installed wheel, then source checkout
         if (candidate / "evolve.yaml").is_file():
@@ -39,17 +39,21 @@ class Request:
     stop: tuple[str, ...] = ()
 
     def payload(self) -> object:
+        """The messages (chat) or the prompt (completion): what the cache key covers."""
         return self.messages if self.mode == "chat" else self.prompt
 
 
 @dataclass(frozen=True)
 class Template:
+    """One prompt in both forms: chat messages and a few-shot completion text."""
+
     name: str
     chat: tuple[tuple[str, str], ...] | None
     completion: str | None = None
     stop: tuple[str, ...] = ()
 
     def request(self, mode: str, **values: str) -> Request:
+        """The request for `mode`, with the placeholders filled in."""
         if mode == "completion":
             if self.completion is None:
                 raise InputError(f"{self.name} has no 'completion' template (needed for mode: completion)")
@@ -62,6 +66,8 @@ class Template:
 
 @dataclass(frozen=True)
 class PromptSet:
+    """All of a run's prompt texts, loaded from prompts/."""
+
     evolve: Template
     respond: Template
     judge: Template
@@ -74,6 +80,7 @@ class PromptSet:
 
     @classmethod
     def load(cls, directory: str | Path | None = None) -> PromptSet:
+        """Load and check every template of a prompts folder; a problem names the file."""
         d = Path(directory) if directory else default_prompts_dir()
         evolve_doc = _read(d / "evolve.yaml")
         methods = {}
@@ -109,15 +116,7 @@ class PromptSet:
 
 
 def _read(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError(f"{path}: prompt file not found")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise InputError(f"{path}: invalid YAML: {getattr(e, 'problem', e)}") from None
-    if not isinstance(doc, dict):
-        raise InputError(f"{path}: expected a mapping")
-    return doc
+    return read_yaml(path, "prompt file")
 
 
 def _strings(doc: dict, key: str, path: Path) -> tuple[str, ...]:

@@ -10,6 +10,8 @@ runs/NAME/
   failed_K.jsonl         evolutions whose calls failed for good, each with `stage` and `error`
   pool_K.jsonl           what round K+1 evolves: survivors as themselves, parents of failures unchanged
   round_K.done           done-marker with the round's stats; a re-run skips the round
+  filters/<filter>/      rejected_K.jsonl and stats.json (done-marker) of `wizevol filter`
+  filters/clean_K.jsonl  kept records that no enabled filter rejected
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from wizevol.errors import WizevolError
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Write a file so that readers see the old or the new content, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -39,19 +42,24 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def dumps_line(obj: dict[str, Any]) -> str:
+    """One JSONL line."""
     return json.dumps(obj, ensure_ascii=False, sort_keys=False) + "\n"
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Write rows as JSONL, atomically."""
     write_atomic(path, "".join(dumps_line(r) for r in rows))
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Read a JSONL file written by wizevol."""
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
 class RunFolder:
+    """Every path and done-marker of one run folder, under one name each."""
+
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
@@ -73,35 +81,77 @@ class RunFolder:
         else:
             write_atomic(stamp, fingerprint + "\n")
 
-    def path(self, name: str) -> Path:
-        return self.root / name
+    def manifest(self) -> Path:
+        """The resolved config, counts per round and rule, tokens, versions."""
+        return self.root / "manifest.json"
+
+    def cache(self) -> Path:
+        """The response cache (SQLite)."""
+        return self.root / "cache.sqlite"
+
+    def local_server_log(self) -> Path:
+        """The embedded llama.cpp server's output."""
+        return self.root / "local_server.log"
+
+    def stats(self) -> Path:
+        """`wizevol stats` output; its plots are plot_*.png beside it."""
+        return self.root / "stats.json"
+
+    def plot(self, name: str) -> Path:
+        """A plot of `wizevol stats`."""
+        return self.root / f"plot_{name}.png"
+
+    def quarantine(self) -> Path:
+        """Bad seed lines with reasons (--skip-bad)."""
+        return self.root / "quarantine_seed.jsonl"
 
     def kept(self, k: int) -> Path:
+        """Round k's dataset: the records kept in round k (round 0: the seed)."""
         return self.root / f"round_{k}.jsonl"
 
     def eliminated(self, k: int) -> Path:
+        """Round k's evolutions dropped by a rule, with rule, reason and stage."""
         return self.root / f"eliminated_{k}.jsonl"
 
     def failed(self, k: int) -> Path:
+        """Round k's evolutions whose calls failed for good, with stage and error."""
         return self.root / f"failed_{k}.jsonl"
 
     def pool(self, k: int) -> Path:
+        """What round k+1 evolves (round 0: the seed)."""
         return self.kept(0) if k == 0 else self.root / f"pool_{k}.jsonl"
 
+    def filter_rejected(self, name: str, k: int) -> Path:
+        """The records of round k that a filter rejected."""
+        return self.root / "filters" / name / f"rejected_{k}.jsonl"
+
+    def filter_stats(self, name: str) -> Path:
+        """A filter's counts per round; also its done-marker."""
+        return self.root / "filters" / name / "stats.json"
+
+    def clean(self, k: int) -> Path:
+        """Round k's kept records that no enabled filter rejected (`merge --clean`)."""
+        return self.root / "filters" / f"clean_{k}.jsonl"
+
     def done_marker(self, k: int) -> Path:
+        """Round k's done-marker, holding its stats."""
         return self.root / f"round_{k}.done"
 
     def finished_rounds(self) -> list[int]:
+        """The rounds with a done-marker, in order."""
         return sorted(int(p.name.split("_")[1].split(".")[0]) for p in self.root.glob("round_*.done"))
 
-    def round_done(self, k: int) -> dict[str, Any] | None:
+    def read_done(self, k: int) -> dict[str, Any] | None:
+        """Round k's stats from its done-marker, or None when the round is not done."""
         marker = self.done_marker(k)
         if not marker.exists():
             return None
         return json.loads(marker.read_text(encoding="utf-8"))
 
     def mark_done(self, k: int, stats: dict[str, Any]) -> None:
+        """Write round k's done-marker (after its files)."""
         write_atomic(self.done_marker(k), json.dumps(stats, indent=2, sort_keys=True) + "\n")
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        write_atomic(self.root / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        """Write manifest.json atomically."""
+        write_atomic(self.manifest(), json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wizevol.config import Seed
+from wizevol.config import SeedConfig
 from wizevol.errors import InputError
 from wizevol.record import Record
 
@@ -17,11 +17,15 @@ DATASET_BUILDERS = {".json": "json", ".parquet": "parquet", ".csv": "csv", ".tsv
 
 
 class BadRow(Exception):
+    """A seed row that cannot become a record; the message says why."""
+
     pass
 
 
 @dataclass
 class Quarantined:
+    """A bad seed row kept aside with its reason (--skip-bad)."""
+
     source: str
     line: int
     reason: str
@@ -34,7 +38,7 @@ class Quarantined:
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
-def load_seed(path: str, cfg: Seed, limit: int | None = None) -> tuple[list[Record], list[Quarantined]]:
+def load_seed(path: str, cfg: SeedConfig, limit: int | None = None) -> tuple[list[Record], list[Quarantined]]:
     """Return (records, quarantined). Without cfg.skip_bad the first bad line raises InputError (exit 2).
 
     A directory is read as the seed files inside it (not recursively, in name order): all JSONL, or all of one
@@ -71,7 +75,7 @@ def load_seed(path: str, cfg: Seed, limit: int | None = None) -> tuple[list[Reco
 Row = tuple[str, int, int, str, Any]  # source, line (or row) in it, index for the record id, raw text, object
 
 
-def _directory_rows(d: Path, cfg: Seed) -> tuple[Iterator[Row], str]:
+def _directory_rows(d: Path, cfg: SeedConfig) -> tuple[Iterator[Row], str]:
     files = sorted(f for f in d.iterdir() if f.is_file() and not f.name.startswith("."))
     jsonl = [f for f in files if f.suffix in JSONL_SUFFIXES]
     other = sorted({f.suffix for f in files if f.suffix in DATASET_BUILDERS})
@@ -100,7 +104,7 @@ def _line_count(p: Path) -> int:
         return sum(1 for _ in f)
 
 
-def _jsonl_rows(p: Path, cfg: Seed) -> Iterator[Row]:
+def _jsonl_rows(p: Path, cfg: SeedConfig) -> Iterator[Row]:
     if not p.is_file():
         raise InputError(f"{p}: seed file not found")
     src = str(p)
@@ -128,7 +132,7 @@ def _jsonl_rows(p: Path, cfg: Seed) -> Iterator[Row]:
             yield src, n, n, text, obj
 
 
-def _dataset_rows(path: str, cfg: Seed, data_files: list[str] | None = None) -> Iterator[Row]:
+def _dataset_rows(path: str, cfg: SeedConfig, data_files: list[str] | None = None) -> Iterator[Row]:
     import datasets  # heavy; only for non-JSONL seeds
 
     datasets.disable_progress_bars()
@@ -157,7 +161,7 @@ def _dataset_rows(path: str, cfg: Seed, data_files: list[str] | None = None) -> 
         yield path, i, i, json.dumps(row, ensure_ascii=False, default=str), row
 
 
-def _to_record(obj: Any, n: int, cfg: Seed) -> Record:
+def _to_record(obj: Any, n: int, cfg: SeedConfig) -> Record:
     if not isinstance(obj, dict):
         raise BadRow(f"expected a JSON object, got {type(obj).__name__}")
     fields = {}
@@ -174,4 +178,8 @@ def _to_record(obj: Any, n: int, cfg: Seed) -> Record:
     if not fields["instruction"].strip():
         raise BadRow(f"field {cfg.instruction_field!r} is empty")
     rid = f"seed-{n:05d}"
-    return Record(id=rid, root_id=rid, round=0, extra={"seed_line": n}, **fields)
+    mapped = (cfg.instruction_field, cfg.input_field, cfg.output_field)
+    # the seed's own other fields (its id, metadata columns), so the output joins back to the user's data
+    source = json.loads(json.dumps({k: v for k, v in obj.items() if k not in mapped}, ensure_ascii=False,
+                                   default=str))
+    return Record(id=rid, root_id=rid, round=0, source=source, extra={"seed_line": n}, **fields)

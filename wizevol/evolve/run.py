@@ -6,26 +6,27 @@ import asyncio
 import hashlib
 import json
 import platform
-import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import metadata
 from typing import Any
 
-from tqdm import tqdm
-
 from wizevol import __version__
-from wizevol.cache import ResponseCache
 from wizevol.config import EvolveConfig
-from wizevol.elimination import build_rules
-from wizevol.evolution import Outcome, Roles, RoundContext, run_rounds
-from wizevol.llm import LLM, Usage
+from wizevol.evolve.chain import Outcome, Roles, RoundContext
+from wizevol.evolve.rules import build_rules
+from wizevol.evolve.scheduler import run_rounds
+from wizevol.llm.client import Usage
+from wizevol.llm.session import Session, open_session
 from wizevol.prompts import PromptSet
 from wizevol.record import Record
 from wizevol.run_folder import RunFolder, read_jsonl, write_jsonl
 from wizevol.seed import load_seed
+from wizevol.table import aligned
 
+ROLES = ("evolver", "responder", "judge")
 RULES_ORDER = ("no_gain", "refusal", "stopwords_only", "prompt_leak", "truncated", "empty")
 
 
@@ -48,7 +49,7 @@ def _versions() -> dict[str, str]:
 
 
 def _round_stats(k: int, pool_size: int, outcomes: list[Outcome], usage: Usage, wall: float) -> dict[str, Any]:
-    by_rule = Counter(o.row["rule"] for o in outcomes if o.kind == "eliminated")
+    by_rule = Counter(o.record.rejection.by for o in outcomes if o.kind == "eliminated")
     kinds = Counter(o.kind for o in outcomes)
     return {
         "round": k,
@@ -57,8 +58,8 @@ def _round_stats(k: int, pool_size: int, outcomes: list[Outcome], usage: Usage, 
         "eliminated": sum(by_rule.values()),
         "eliminated_by_rule": dict(sorted(by_rule.items())),
         "failed": kinds["failed"],
-        "failed_by_stage": dict(sorted(Counter(o.row["stage"] for o in outcomes if o.kind == "failed").items())),
-        "methods": dict(sorted(Counter(o.row["method"] for o in outcomes).items())),
+        "failed_by_stage": dict(sorted(Counter(o.record.rejection.by for o in outcomes if o.kind == "failed").items())),
+        "methods": dict(sorted(Counter(o.record.method for o in outcomes).items())),
         "judge_unparsed": sum(o.judge_unparsed for o in outcomes),
         "tokens": usage.for_round(k),
         "finished_after_s": round(wall, 3),
@@ -66,6 +67,7 @@ def _round_stats(k: int, pool_size: int, outcomes: list[Outcome], usage: Usage, 
 
 
 def summary_table(rounds: list[dict[str, Any]]) -> str:
+    """The per-round counts of a run as the table `wizevol evolve` prints."""
     cols = ["round", "pool", "kept", *RULES_ORDER, "failed", "tokens", "done_at_s"]
     rows = []
     for s in rounds:
@@ -73,16 +75,22 @@ def summary_table(rounds: list[dict[str, Any]]) -> str:
         rule = s.get("eliminated_by_rule", {})
         rows.append([s["round"], s["pool"], s["kept"], *(rule.get(r, 0) for r in RULES_ORDER), s["failed"],
                      tokens, f"{s.get('finished_after_s', 0):.1f}"])
-    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) for i, c in enumerate(cols)]
-    line = lambda vals: "  ".join(str(v).rjust(w) for v, w in zip(vals, widths, strict=False))  # noqa: E731
-    return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+    return aligned(cols, rows, underline=True)
 
 
-def run_evolve(seed: str, out: str, cfg: EvolveConfig, progress: bool | None = None) -> dict[str, Any]:
+Event = Callable[..., None]
+
+
+def run_evolve(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = None) -> dict[str, Any]:
     """Run `wizevol evolve`. Input is checked before anything starts; the embedded local model is started only
-    when a role needs it and a round is left to run, and is always stopped afterwards."""
+    when a role needs it and a round is left to run, and is always stopped afterwards.
+
+    `on_event(event, **data)` is how the caller hears of progress (the core prints nothing):
+    "note" (text), "rounds" (first, last, pool: rounds about to run), "record" (round, counts: one more record
+    of that round finished), "round" (stats: a round is written)."""
+    emit = on_event or (lambda event, **data: None)
     started = time.time()
-    for name in ("evolver", "responder", "judge"):
+    for name in ROLES:
         cfg.role(name)  # a config mistake fails now, before any file or server
     prompts = PromptSet.load(cfg.prompts_dir)
     records, quarantined = load_seed(seed, cfg.seed, cfg.limit)
@@ -93,32 +101,21 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, progress: bool | None = N
     folder = RunFolder(out)
     folder.prepare(fingerprint)
     if quarantined:
-        write_jsonl(folder.path("quarantine_seed.jsonl"), (q.to_json() for q in quarantined))
-        print(f"warning: quarantined {len(quarantined)} bad seed line(s) -> {folder.path('quarantine_seed.jsonl')}",
-              file=sys.stderr)
-    rest = (progress, prompts, records, quarantined, fingerprint, started)
-
-    work_left = any(folder.round_done(k) is None for k in range(1, cfg.rounds + 1))
-    if not work_left or not any(cfg.is_local(n) for n in ("evolver", "responder", "judge")):
-        return _run(seed, folder, cfg, *rest, local_url=None)
-    from wizevol.local_server import LocalServer, sigterm_as_interrupt
-
-    server = LocalServer.from_config(cfg.local, log_path=folder.path("local_server.log"))
-    # the local server answers one request at a time: more calls in flight only queue there
-    local_cfg = cfg.model_copy(update={"concurrency": min(cfg.concurrency, cfg.local.concurrency)})
-    with sigterm_as_interrupt():
-        print(f"starting the local model {cfg.local.model} ({server.n_threads} threads) ...", file=sys.stderr)
-        with server:
-            return _run(seed, folder, local_cfg, *rest, local_url=server.url)
+        write_jsonl(folder.quarantine(), (q.to_json() for q in quarantined))
+        emit("note", text=f"warning: quarantined {len(quarantined)} bad seed line(s) -> "
+                          f"{folder.quarantine()}")
+    work_left = any(folder.read_done(k) is None for k in range(1, cfg.rounds + 1))
+    with open_session(cfg, folder, ROLES if work_left else (), lambda text: emit("note", text=text)) as session:
+        return _run(seed, folder, session, prompts, records, quarantined, fingerprint, started, emit)
 
 
-def _run(seed: str, folder: RunFolder, cfg: EvolveConfig, progress: bool | None, prompts: PromptSet,
-         records: list[Record], quarantined: list, fingerprint: str, started: float,
-         local_url: str | None) -> dict[str, Any]:
+def _run(seed: str, folder: RunFolder, session: Session, prompts: PromptSet, records: list[Record],
+         quarantined: list, fingerprint: str, started: float, emit: Event) -> dict[str, Any]:
+    cfg, llm, usage = session.cfg, session.llm, session.usage
     roles = Roles(
-        evolver=cfg.role("evolver", local_url),
-        responder=cfg.role("responder", local_url),
-        judge=cfg.role("judge", local_url) if cfg.filters.no_gain else None,
+        evolver=cfg.role("evolver", session.local_url),
+        responder=cfg.role("responder", session.local_url),
+        judge=cfg.role("judge", session.local_url) if cfg.rules.no_gain else None,
     )
     manifest: dict[str, Any] = {
         "wizevol_version": __version__,
@@ -126,63 +123,53 @@ def _run(seed: str, folder: RunFolder, cfg: EvolveConfig, progress: bool | None,
         "seed": {"path": str(seed), "records": len(records), "quarantined": len(quarantined)},
         "fingerprint": fingerprint,
         "config": cfg.model_dump(mode="json"),
-        "roles": {n: (getattr(roles, n).model_dump() if getattr(roles, n) else None)
-                  for n in ("evolver", "responder", "judge")},
+        "roles": {n: (getattr(roles, n).model_dump() if getattr(roles, n) else None) for n in ROLES},
         "prompts_dir": prompts.source,
         "versions": _versions(),
         "rounds": [],
     }
 
-    if folder.round_done(0) is None:
+    if folder.read_done(0) is None:
         write_jsonl(folder.kept(0), (r.to_json() for r in records))
         folder.mark_done(0, {"round": 0, "pool": len(records), "kept": len(records), "eliminated": 0,
                              "eliminated_by_rule": {}, "failed": 0, "tokens": {}, "finished_after_s": 0.0})
-    manifest["rounds"].append(folder.round_done(0))
+    manifest["rounds"].append(folder.read_done(0))
 
-    usage = Usage()
-    cache = ResponseCache(folder.path("cache.sqlite"))
-    llm = LLM(cfg.endpoint, cache, usage)
     for role in (roles.evolver, roles.responder, roles.judge):
         if role is not None:
             llm.client_for(role)  # a missing API key fails here, before any work
 
-    first = next((k for k in range(1, cfg.rounds + 1) if folder.round_done(k) is None), cfg.rounds + 1)
+    first = next((k for k in range(1, cfg.rounds + 1) if folder.read_done(k) is None), cfg.rounds + 1)
     for k in range(1, first):
-        manifest["rounds"].append(folder.round_done(k))
+        manifest["rounds"].append(folder.read_done(k))
     t0 = time.time()
 
-    def round_done(k: int, outcomes: list[Outcome]) -> None:
-        write_jsonl(folder.kept(k), (o.row for o in outcomes if o.kind == "kept"))
-        write_jsonl(folder.eliminated(k), (o.row for o in outcomes if o.kind == "eliminated"))
-        write_jsonl(folder.failed(k), (o.row for o in outcomes if o.kind == "failed"))
+    def finish_round(k: int, outcomes: list[Outcome]) -> None:
+        for kind, path in (("kept", folder.kept(k)), ("eliminated", folder.eliminated(k)), ("failed", folder.failed(k))):
+            write_jsonl(path, (o.record.to_json() for o in outcomes if o.kind == kind))
         write_jsonl(folder.pool(k), (o.next_pool.to_json() for o in outcomes))
         stats = _round_stats(k, len(outcomes), outcomes, usage, time.time() - t0)
         stats["fingerprint"] = fingerprint
         folder.mark_done(k, stats)
         manifest["rounds"].append(stats)
         folder.write_manifest({**manifest, "calls_made": llm.new_calls})
+        emit("round", stats=stats)
 
     async def _all_rounds() -> None:
         if first > cfg.rounds:
             return
         pool = [Record.from_json(d) for d in read_jsonl(folder.pool(first - 1))]
-        rules = build_rules(cfg.filters, prompts.leak_markers(), prompts.evolve_texts(roles.evolver.mode),
+        rules = build_rules(cfg.rules, prompts.leak_markers(), prompts.evolve_texts(roles.evolver.mode),
                             prompts.methods)
         ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=rules, roles=roles)
-        disable = None if progress is None else not progress
-        bars = {k: tqdm(total=len(pool), desc=f"round {k}", unit="rec", position=k - first, disable=disable,
-                        dynamic_ncols=True, leave=True) for k in range(first, cfg.rounds + 1)}
+        emit("rounds", first=first, last=cfg.rounds, pool=len(pool))
         try:
-            await run_rounds(pool, first, cfg.rounds, ctx, round_done, bars)
+            await run_rounds(pool, first, cfg.rounds, ctx, finish_round,
+                             lambda k, counts: emit("record", round=k, counts=counts))
         finally:
-            for bar in bars.values():
-                bar.close()
             await llm.aclose()
 
-    try:
-        asyncio.run(_all_rounds())
-    finally:
-        cache.close()
+    asyncio.run(_all_rounds())
     manifest["wall_s"] = round(time.time() - started, 3)
     manifest["calls_made"] = llm.new_calls
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

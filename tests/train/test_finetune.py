@@ -13,8 +13,15 @@ from conftest import ROOT, rows
 from typer.testing import CliRunner
 
 from wizevol.cli import app
-from wizevol.finetune import FinetuneConfig, build_trainer, grad_accum_steps, load_finetune_config
-from wizevol.merge import ALPACA_PROMPT
+from wizevol.config import DeprecatedName
+from wizevol.train.finetune import (
+    FinetuneConfig,
+    build_trainer,
+    grad_accum_steps,
+    load_finetune_config,
+    sft_config,
+)
+from wizevol.train.formats import ALPACA_PROMPT
 
 pytest.importorskip("trl")
 
@@ -55,19 +62,62 @@ def tiny(tmp_path_factory):
     return root
 
 
-def tiny_cfg(tiny, **kw) -> FinetuneConfig:
-    base = dict(model=str(tiny / "model"), learning_rate=3e-3, warmup_steps=2, max_steps=30, max_length=128,
-                effective_batch_size=8, per_device_batch_size=4, gradient_checkpointing=False, precision="fp32",
-                attn_implementation="sdpa")
+def tiny_cfg(tiny, sft: dict | None = None, **kw) -> FinetuneConfig:
+    base = dict(model=str(tiny / "model"), effective_batch_size=8, precision="fp32", attn_implementation="sdpa",
+                sft={"learning_rate": 3e-3, "warmup_steps": 2, "max_steps": 30, "max_length": 128,
+                     "per_device_train_batch_size": 4, "gradient_checkpointing": False, **(sft or {})})
     return FinetuneConfig(**{**base, **kw})
 
 
 def test_recipe_defaults():
     cfg = load_finetune_config(ROOT / "configs" / "finetune" / "wizardcoder.yaml", {})
-    assert cfg == FinetuneConfig()
-    assert (cfg.learning_rate, cfg.lr_scheduler_type, cfg.warmup_steps, cfg.max_length, cfg.num_train_epochs) == (
-        2e-5, "cosine", 30, 2048, 3)
+    assert cfg.sft_args() == FinetuneConfig().sft_args()
+    args = cfg.sft_args()
+    assert (args["learning_rate"], args["lr_scheduler_type"], args["warmup_steps"], args["max_length"],
+            args["num_train_epochs"]) == (2e-5, "cosine", 30, 2048, 3)
     assert grad_accum_steps(cfg) == 64 and cfg.per_device_batch_size * grad_accum_steps(cfg) == 512
+
+
+def test_sft_block_passes_straight_into_sftconfig(tmp_path):
+    cfg = tmp_path / "ft.yaml"
+    cfg.write_text("sft: {weight_decay: 0.1, neftune_noise_alpha: 5, max_length: 1024}\n")
+    ft = load_finetune_config(cfg, {"sft.max_steps": 7})
+    args = sft_config(ft, tmp_path / "out")
+    assert (args.weight_decay, args.neftune_noise_alpha, args.max_length, args.max_steps) == (0.1, 5, 1024, 7)
+    assert args.learning_rate == 2e-5 and args.completion_only_loss is True  # the recipe and the loss mask stay
+    cfg.write_text("sft: {learning_rat: 0.1}\n")
+    result = CliRunner().invoke(app, ["finetune", str(tmp_path / "d.jsonl"), "--config", str(cfg)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: {cfg}: sft.learning_rat: not a key of TRL's SFTConfig"
+    cfg.write_text("sft: {gradient_accumulation_steps: 4}\n")
+    result = CliRunner().invoke(app, ["finetune", str(tmp_path / "d.jsonl"), "--config", str(cfg)])
+    assert result.exit_code == 2 and "sft.gradient_accumulation_steps: set by wizevol" in result.stderr
+    cfg.write_text("lora_rank: 8\n")
+    result = CliRunner().invoke(app, ["finetune", str(tmp_path / "d.jsonl"), "--config", str(cfg)])
+    assert result.stderr.strip() == f"Error: {cfg}: lora_rank: unknown key"
+
+
+def test_old_flat_keys_still_work_with_one_warning(tmp_path):
+    cfg = tmp_path / "ft.yaml"
+    cfg.write_text("learning_rate: 1.0e-4\nper_device_batch_size: 2\n")
+    with pytest.warns(DeprecatedName, match="learning_rate, per_device_batch_size now go under 'sft:'"):
+        ft = load_finetune_config(cfg, {})
+    assert ft.sft == {"learning_rate": 1e-4, "per_device_train_batch_size": 2}
+
+
+def test_small_data_and_no_gpu_say_so_in_one_line(tiny, tmp_path):
+    """The default recipe on 8 records and a CPU: the run goes on, and the user is pointed to the CPU config."""
+    cfg = tmp_path / "ft.yaml"
+    cfg.write_text(f"model: {tiny / 'model'}\nprecision: fp32\nsft: {{max_steps: 1, max_length: 128}}\n")
+    result = CliRunner().invoke(app, ["finetune", str(tiny / "merged.jsonl"), "--out", str(tmp_path / "o"),
+                                      "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warned == [
+        "warning: 8 training records are fewer than one effective batch (512): an epoch is one optimizer step, "
+        "mostly warmup; for small data see configs/finetune/demo-cpu.yaml",
+        "warning: no GPU: an effective batch of 512 takes minutes per step on a CPU; the CPU config is "
+        "configs/finetune/demo-cpu.yaml"]
 
 
 def test_prompt_tokens_are_masked_in_the_labels(tiny, tmp_path):
@@ -105,8 +155,8 @@ def test_loss_falls_through_the_cli(tiny, tmp_path):
 
 def test_lora_trains_only_adapters_and_answers_holdout(tiny, tmp_path):
     cfg = tmp_path / "ft.yaml"
-    cfg.write_text(tiny_cfg(tiny, lora=True, lora_r=8, learning_rate=1e-2, holdout=1, sample_max_new_tokens=8)
-                   .model_dump_json())
+    cfg.write_text(tiny_cfg(tiny, sft={"learning_rate": 1e-2}, lora=True, lora_r=8, holdout=1,
+                            sample_max_new_tokens=8).model_dump_json())
     out = tmp_path / "lora"
     result = CliRunner().invoke(app, ["finetune", str(tiny / "merged.jsonl"), "--out", str(out), "--config", str(cfg)])
     assert result.exit_code == 0, result.output

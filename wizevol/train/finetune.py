@@ -15,33 +15,56 @@ import math
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wizevol.config import read_yaml
-from wizevol.errors import InputError, WizevolError
-from wizevol.merge import ALPACA_PROMPT
-from wizevol.record import record_text
+from wizevol.config import DeprecatedName, format_validation, read_yaml
+from wizevol.errors import InputError, WizevolError, WizevolWarning
+from wizevol.record import fold_input
+from wizevol.train.formats import ALPACA_PROMPT
+
+# The WizardCoder recipe: what `sft:` starts from. Any key of TRL's SFTConfig may be set in `sft:`; these are
+# the ones the recipe fixes. gradient_accumulation_steps is not among them: it follows from effective_batch_size.
+RECIPE: dict[str, Any] = {
+    "learning_rate": 2e-5,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 30,
+    "num_train_epochs": 3.0,
+    "max_length": 2048,
+    "per_device_train_batch_size": 8,
+    "gradient_checkpointing": True,
+    "packing": False,
+    "logging_steps": 1,
+    "seed": 42,
+}
+# keys of the 0.1 config that now live in `sft:` (accepted for one release, with a warning)
+OLD_SFT_KEYS = {"learning_rate": "learning_rate", "lr_scheduler_type": "lr_scheduler_type",
+                "warmup_steps": "warmup_steps", "num_train_epochs": "num_train_epochs", "max_steps": "max_steps",
+                "max_length": "max_length", "per_device_batch_size": "per_device_train_batch_size",
+                "gradient_checkpointing": "gradient_checkpointing", "packing": "packing",
+                "padding_free": "padding_free", "use_liger_kernel": "use_liger_kernel", "seed": "seed",
+                "logging_steps": "logging_steps"}
+# set by wizevol itself: the loss mask, the batch arithmetic, where and whether things are written
+OWNED = ("output_dir", "gradient_accumulation_steps", "completion_only_loss", "assistant_only_loss", "bf16",
+         "fp16", "use_cpu", "include_num_input_tokens_seen")
+# the CPU config a warning points to
+CPU_CONFIG = "configs/finetune/demo-cpu.yaml"
+
+
+class FinetuneWarning(WizevolWarning):
+    """A fine-tune that will run but not as the user likely hopes (no GPU, too little data)."""
 
 
 class FinetuneConfig(BaseModel):
+    """What is wizevol's own; everything TRL knows goes in `sft:` and passes straight into `SFTConfig`."""
+
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field("local:gemma3-270m", description="HF id, local folder, or local:gemma3-270m")
-    learning_rate: float = Field(2e-5, gt=0)
-    lr_scheduler_type: str = "cosine"
-    warmup_steps: int = Field(30, ge=0)
-    num_train_epochs: float = Field(3.0, gt=0)
-    max_steps: int = -1
-    max_length: int = Field(2048, ge=16)
-    effective_batch_size: int = Field(512, ge=1)
-    per_device_batch_size: int = Field(8, ge=1)
-    gradient_checkpointing: bool = True
-    packing: bool = False
-    padding_free: bool = False
-    use_liger_kernel: bool = False
+    effective_batch_size: int = Field(512, ge=1, description="per optimizer step, all GPUs: sets grad accumulation")
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     attn_implementation: str | None = "sdpa"
     lora: bool = False
@@ -49,30 +72,73 @@ class FinetuneConfig(BaseModel):
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     lora_target_modules: str | list[str] = "all-linear"
-    seed: int = 42
-    logging_steps: int = 1
     holdout: int = Field(0, ge=0, description="records held back from training and answered before/after")
     sample_max_new_tokens: int = 96
     cache_dir: str = ".cache/wizevol"
+    sft: dict[str, Any] = Field(default_factory=dict, description="TRL SFTConfig keys over the recipe")
+
+    def sft_args(self) -> dict[str, Any]:
+        """The recipe with the `sft:` block over it."""
+        return {**RECIPE, **self.sft}
+
+    @property
+    def per_device_batch_size(self) -> int:
+        """The micro-batch per device, from the `sft:` block over the recipe."""
+        return int(self.sft_args()["per_device_train_batch_size"])
 
 
 def load_finetune_config(path: str | Path | None, overrides: dict[str, Any]) -> FinetuneConfig:
+    """YAML (if given), then CLI overrides (dotted `sft.x` keys go into the `sft:` block); errors name the key."""
     data: dict[str, Any] = read_yaml(path) if path is not None else {}
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    old = [k for k in data if k in OLD_SFT_KEYS]
+    if old:
+        warnings.warn(f"finetune config: {', '.join(old)} now go{'es' if len(old) == 1 else ''} under 'sft:' "
+                      "(the old place works until the next release)", DeprecatedName, stacklevel=2)
+        sft = dict(data.get("sft") or {})
+        for k in old:
+            sft.setdefault(OLD_SFT_KEYS[k], data.pop(k))
+        data["sft"] = sft
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key.startswith("sft."):
+            data["sft"] = {**(data.get("sft") or {}), key[4:]: value}
+        else:
+            data[key] = value
+    source = str(path) if path is not None else "finetune config"
     try:
-        return FinetuneConfig.model_validate(data)
+        cfg = FinetuneConfig.model_validate(data)
     except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise InputError(f"{path or 'finetune config'}: {where}: {msg}") from None
+        raise InputError(format_validation(e, source)) from None
+    owned = sorted(set(cfg.sft) & set(OWNED))
+    if owned:
+        raise InputError(f"{source}: sft.{owned[0]}: set by wizevol (effective_batch_size, precision and the "
+                         "data format decide it)")
+    _check_sft_keys(cfg, source)
+    return cfg
+
+
+def _check_sft_keys(cfg: FinetuneConfig, source: str) -> None:
+    """SFTConfig refuses unknown keys itself; say which one, in one line, before any model is loaded."""
+    try:
+        from trl import SFTConfig
+    except ImportError:
+        return  # the train extra is missing: run_finetune says so
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(SFTConfig)}
+    unknown = sorted(set(cfg.sft) - known)
+    if unknown:
+        raise InputError(f"{source}: sft.{unknown[0]}: not a key of TRL's SFTConfig")
 
 
 def world_size() -> int:
+    """Processes in this training run (accelerate / torchrun set WORLD_SIZE)."""
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def grad_accum_steps(cfg: FinetuneConfig) -> int:
+    """Micro-batches per optimizer step, so that one step sees `effective_batch_size` records on all GPUs."""
     return max(1, math.ceil(cfg.effective_batch_size / (cfg.per_device_batch_size * world_size())))
 
 
@@ -86,7 +152,7 @@ def resolve_model(name: str, cache_dir: str | Path) -> str:
         return str(target)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from wizevol.local_server import model_path
+    from wizevol.llm.local_server import model_path
 
     gguf = model_path(local, cache_dir)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -126,7 +192,8 @@ def load_training_data(path: str | Path):
         keep = ["messages"]
     elif {"instruction", "output"} <= cols:
         def to_pc(r):
-            return {"prompt": ALPACA_PROMPT.format(instruction=record_text(r)), "completion": r["output"]}
+            return {"prompt": ALPACA_PROMPT.format(instruction=fold_input(r["instruction"], r.get("input"))),
+                    "completion": r["output"]}
 
         ds = ds.map(to_pc)
         keep = ["prompt", "completion"]
@@ -150,33 +217,24 @@ def _precision(cfg: FinetuneConfig) -> dict[str, bool]:
 
 
 def sft_config(cfg: FinetuneConfig, out: str | Path, messages: bool = False):
+    """TRL's SFTConfig: the recipe and the `sft:` block as they are, plus what wizevol sets itself."""
     from trl import SFTConfig
 
+    args = cfg.sft_args()
+    if args.get("gradient_checkpointing") and "gradient_checkpointing_kwargs" not in args:
+        args["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+    args.setdefault("save_strategy", "no")
+    args.setdefault("report_to", "none")
+    args.setdefault("dataloader_num_workers", 0)
     return SFTConfig(
         output_dir=str(out),
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler_type,
-        warmup_steps=cfg.warmup_steps,
-        num_train_epochs=cfg.num_train_epochs,
-        max_steps=cfg.max_steps,
-        max_length=cfg.max_length,
-        per_device_train_batch_size=cfg.per_device_batch_size,
         gradient_accumulation_steps=grad_accum_steps(cfg),
-        gradient_checkpointing=cfg.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
-        packing=cfg.packing,
-        padding_free=cfg.padding_free,
-        use_liger_kernel=cfg.use_liger_kernel,
         completion_only_loss=None if messages else True,  # loss on the response only
         assistant_only_loss=messages,
-        logging_steps=cfg.logging_steps,
-        save_strategy="no",
-        report_to="none",
-        seed=cfg.seed,
         use_cpu=not _has_cuda(),
-        dataloader_num_workers=0,
         include_num_input_tokens_seen="non_padding",
         **_precision(cfg),
+        **args,
     )
 
 
@@ -203,6 +261,16 @@ class _Progress:
         self.curve: list[dict[str, float]] = []
 
 
+def _warn_if_unsuited(cfg: FinetuneConfig, records: int) -> None:
+    if records < cfg.effective_batch_size:
+        warnings.warn(f"{records} training records are fewer than one effective batch ({cfg.effective_batch_size}):"
+                      f" an epoch is one optimizer step, mostly warmup; for small data see {CPU_CONFIG}",
+                      FinetuneWarning, stacklevel=3)
+    if not _has_cuda() and cfg.effective_batch_size > 64:
+        warnings.warn(f"no GPU: an effective batch of {cfg.effective_batch_size} takes minutes per step on a CPU; "
+                      f"the CPU config is {CPU_CONFIG}", FinetuneWarning, stacklevel=3)
+
+
 def build_trainer(data: str | Path, out: str | Path, cfg: FinetuneConfig):
     """TRL SFTTrainer for `data`, plus the held-back records and the loss collector."""
     import torch
@@ -210,6 +278,7 @@ def build_trainer(data: str | Path, out: str | Path, cfg: FinetuneConfig):
     from trl import SFTTrainer
 
     ds = load_training_data(data)
+    _warn_if_unsuited(cfg, len(ds) - cfg.holdout)
     holdout = None
     if cfg.holdout:
         if cfg.holdout >= len(ds):
@@ -257,6 +326,7 @@ def _answer(model, tokenizer, prompt: str, max_new_tokens: int) -> str:
 
 
 def run_finetune(data: str | Path, out: str | Path, cfg: FinetuneConfig) -> dict[str, Any]:
+    """Fine-tune on merged data and write the model and train_summary.json."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     trainer, holdout, progress = build_trainer(data, out, cfg)

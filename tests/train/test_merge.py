@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from wizevol.cli import app
 from wizevol.config import EvolveConfig
 from wizevol.heuristics import choose_method
-from wizevol.merge import ALPACA_PROMPT, parse_rounds
+from wizevol.train.formats import ALPACA_PROMPT
+from wizevol.train.merge import parse_rounds
 
 W = EvolveConfig().weights
 # Seed 1's round-1 evolution comes back as another seed's instruction (one with an output and no input): a

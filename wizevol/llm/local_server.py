@@ -56,6 +56,7 @@ def model_path(model: str, cache_dir: str | Path) -> Path:
 
 
 def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -93,11 +94,13 @@ class LocalServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def command(self, gguf: Path) -> list[str]:
+        """The command line that starts llama.cpp's OpenAI-compatible server."""
         return [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", self.alias,
                 "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", str(self.n_threads),
                 "--n_threads_batch", str(self.n_threads), "--n_ctx", str(self.n_ctx)]
 
     def start(self) -> LocalServer:
+        """Start the server and wait until it answers /v1/models; a failure is one line with the log's tail."""
         try:
             importlib.import_module("llama_cpp.server")
         except ImportError as e:
@@ -137,6 +140,7 @@ class LocalServer:
         return lines[-1][:300] if lines else "empty log"
 
     def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL)."""
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return

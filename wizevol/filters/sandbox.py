@@ -58,6 +58,8 @@ runpy.run_path("main.py", run_name="__main__")
 
 @dataclass(frozen=True)
 class Limits:
+    """What one sandboxed program may use: CPU and wall seconds, memory, file size, open files, processes."""
+
     cpu_s: int = 5
     wall_s: float = 10.0
     memory_mb: int = 512
@@ -68,6 +70,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class ExecResult:
+    """How a sandboxed program ended: pass, fail or timeout, with its output's tail."""
+
     status: str  # pass | fail | timeout
     returncode: int | None
     stdout: str
@@ -120,6 +124,7 @@ def interpreter() -> tuple[str, bool]:
 
 
 def run_python(code: str, limits: Limits = Limits()) -> ExecResult:
+    """Run untrusted Python in the sandbox (limits, temp dir, no network) and say how it ended."""
     python, drop_user = interpreter()
     as_root = os.geteuid() == 0
     with tempfile.TemporaryDirectory(prefix="wizevol-sandbox-") as tmp:

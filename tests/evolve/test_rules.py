@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import evolve, rows, seed_instruction
 
-from wizevol.elimination import (
+from wizevol.evolve.rules import (
     Candidate,
     Empty,
     IdenticalToParent,
@@ -17,7 +17,7 @@ from wizevol.elimination import (
     Truncated,
     parse_judgement,
 )
-from wizevol.llm import Completion
+from wizevol.llm.client import Completion
 from wizevol.prompts import PromptSet
 from wizevol.record import Record
 
@@ -36,7 +36,7 @@ def cand(instruction="Sort a list in place, stably, without sort().", response="
 
 def test_refusal_needs_sorry_and_few_words():
     assert Refusal(80).check(cand(response="Sorry, I can't do that.")) == (
-        False, "response contains 'sorry' and has 5 words (< 80)")
+        False, "response contains 'sorry' and has 5 words (< 80)", {})
     long_sorry = "Sorry for the wait. " + "word " * 80
     assert Refusal(80).check(cand(response=long_sorry)) is True
     assert Refusal(80).check(cand(response="Here you go: print(1)")) is True
@@ -44,15 +44,15 @@ def test_refusal_needs_sorry_and_few_words():
 
 def test_stopwords_only_uses_a_real_list():
     assert StopwordsOnly().check(cand(response="It is what it is, and that is all!")) == (
-        False, "response has only punctuation and stop words")
+        False, "response has only punctuation and stop words", {})
     assert StopwordsOnly().check(cand(response="It is sorted.")) is True
-    assert StopwordsOnly().check(cand(response="...?!")) == (False, "response has only punctuation and stop words")
+    assert StopwordsOnly().check(cand(response="...?!")) == (False, "response has only punctuation and stop words", {})
 
 
 def test_prompt_leak_finds_template_words():
     rule = PromptLeak(("rewritten prompt", "#given question#"))
     assert rule.check(cand(instruction="Improve the Rewritten   Prompt to sort a list.")) == (
-        False, "instruction copies the evolving prompt's words: 'rewritten prompt'")
+        False, "instruction copies the evolving prompt's words: 'rewritten prompt'", {})
     assert rule.check(cand(instruction="Given a prompt string, sort its words.")) is True
 
 
@@ -64,15 +64,15 @@ def test_prompt_leak_ignores_a_phrase_the_parent_already_has():
     assert rule.check(Candidate(parent=parent, child=child, evolve=Completion("", "stop"))) is True
     fresh = PARENT.evolve_into("Given question marks in a text, count them.", 1, "add_constraints")
     assert rule.check(Candidate(parent=PARENT, child=fresh, evolve=Completion("", "stop"))) == (
-        False, "instruction copies the evolving prompt's words: 'given question'")
+        False, "instruction copies the evolving prompt's words: 'given question'", {})
 
 
 def test_prompt_leak_names_a_marker_anywhere_in_the_text():
     rule = PromptLeak(PROMPTS.leak_markers())
     assert rule.check(cand(instruction="Sort a list stably.\n\n#Given Question#:\nSort a list.")) == (
-        False, "instruction copies the evolving prompt's words: '#given question#'")
+        False, "instruction copies the evolving prompt's words: '#given question#'", {})
     assert rule.check(cand(instruction="Sort a list stably. ### Method: add constraints")) == (
-        False, "instruction copies the evolving prompt's words: '### method:'")
+        False, "instruction copies the evolving prompt's words: '### method:'", {})
 
 
 def leak_rule(mode: str) -> PromptLeak:
@@ -86,7 +86,7 @@ def test_prompt_leak_checks_the_template_of_the_mode_sent():
     c = Candidate(parent=PARENT, child=child, evolve=Completion("", "stop"))
     assert leak_rule("chat").check(c) is True
     assert leak_rule("completion").check(c) == (
-        False, "instruction copies the evolving prompt's words: 'a list in a single pass'")
+        False, "instruction copies the evolving prompt's words: 'a list in a single pass'", {})
 
 
 def test_prompt_leak_checks_only_the_method_text_sent():
@@ -104,10 +104,10 @@ def test_prompt_leak_finds_copied_template_text_but_not_text_from_the_parent():
     rule = PromptLeak((), (method, "### Question: Write a Python function that counts the vowels in a word."))
     leaked = cand(instruction="If the original problem can be solved with a few logical steps, sort a list.")
     assert rule.check(leaked) == (False, "instruction copies the evolving prompt's words: "
-                                         "'if the original problem can be'")
+                                         "'if the original problem can be'", {})
     example = cand(instruction="Write a Python function that counts the vowels in a word, in O(1) space.")
     assert rule.check(example) == (False, "instruction copies the evolving prompt's words: "
-                                          "'a python function that counts the'")
+                                          "'a python function that counts the'", {})
     parent = Record(id="p", root_id="p", instruction="Write a Python function that counts the vowels in a word.")
     child = parent.evolve_into("Write a Python function that counts the vowels in a word, ignoring case.", 1, "m")
     assert rule.check(Candidate(parent=parent, child=child, evolve=Completion("", "stop"))) is True
@@ -115,10 +115,10 @@ def test_prompt_leak_finds_copied_template_text_but_not_text_from_the_parent():
 
 def test_identical_to_parent_needs_no_judge():
     rule = IdenticalToParent(PROMPTS.leak_markers())
-    assert rule.check(cand(instruction="  sort A\n list. ")) == (False, "identical to parent")
+    assert rule.check(cand(instruction="  sort A\n list. ")) == (False, "identical to parent", {})
     assert rule.check(cand(instruction="#Given Question#:\nSort a list.\n\n#Rewritten Question#:")) == (
-        False, "identical to parent")
-    assert rule.check(cand(instruction="Sort a list.")) == (False, "identical to parent")
+        False, "identical to parent", {})
+    assert rule.check(cand(instruction="Sort a list.")) == (False, "identical to parent", {})
     assert rule.check(cand(instruction="Sort a list!")) is True  # a real (if small) change: the judge decides
     assert rule.check(cand(instruction="Sort a list. Rewritten: in place.")) is True
     arrow = Record(id="a", root_id="a", instruction="Print an arrow like ->")
@@ -127,7 +127,7 @@ def test_identical_to_parent_needs_no_judge():
     with_input = Record(id="s", root_id="s", instruction="Sum the numbers.", input="[1, 2, 3]")
     child = with_input.evolve_into("Sum the numbers.\n\n[1, 2, 3]", 1, "add_constraints")
     assert rule.check(Candidate(parent=with_input, child=child, evolve=Completion("", "stop"))) == (
-        False, "identical to parent")
+        False, "identical to parent", {})
 
 
 JUDGE_ANSWERS = [
@@ -148,7 +148,7 @@ def test_judge_answers_parse_as_intended(answer, expected):
 
 def test_no_gain_parses_equal_and_not_equal():
     assert NoGain().check(cand(judge="Equal")) == (
-        False, "judge answered Equal: the evolved instruction adds nothing to its parent")
+        False, "judge answered Equal: the evolved instruction adds nothing to its parent", {})
     assert NoGain().check(cand(judge="Not Equal.")) is True
     assert NoGain().check(cand(judge="**Not equal**")) is True
     assert NoGain().check(cand(judge="I cannot tell")) is True  # unparsed answers keep the record
@@ -156,11 +156,11 @@ def test_no_gain_parses_equal_and_not_equal():
 
 def test_truncated_and_empty():
     assert Truncated("evolve").check(cand(evolve_finish="length")) == (
-        False, "evolved instruction was cut off at max_tokens (finish_reason=length)")
+        False, "evolved instruction was cut off at max_tokens (finish_reason=length)", {})
     assert Truncated("response").check(cand(response_finish="length")) == (
-        False, "response was cut off at max_tokens (finish_reason=length)")
-    assert Empty("evolve").check(cand(instruction="  ")) == (False, "evolver returned no text")
-    assert Empty("response").check(cand(response="")) == (False, "responder returned no text")
+        False, "response was cut off at max_tokens (finish_reason=length)", {})
+    assert Empty("evolve").check(cand(instruction="  ")) == (False, "evolver returned no text", {})
+    assert Empty("response").check(cand(response="")) == (False, "responder returned no text", {})
     assert Empty("response").check(cand()) is True
 
 

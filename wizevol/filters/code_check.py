@@ -8,8 +8,9 @@ import ast
 import re
 from typing import Any
 
-from wizevol.quality_filter import QualityFilter, Verdict
-from wizevol.sandbox import Limits, run_python
+from wizevol.filters.base import Filter
+from wizevol.filters.sandbox import Limits, run_python
+from wizevol.record import Record, Verdict, drop
 
 FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 PYTHON_TAGS = {"python", "py", "python3", "py3"}
@@ -27,7 +28,9 @@ def code_blocks(text: str) -> list[tuple[str, str]]:
     return out
 
 
-class CodeCheck(QualityFilter):
+class CodeCheck(Filter):
+    """Rejects a response whose fenced Python does not parse (or, with execute, fails or hangs)."""
+
     name = "code_check"
 
     def __init__(self, execute: bool = False, limits: Limits = Limits()):
@@ -36,17 +39,17 @@ class CodeCheck(QualityFilter):
     def settings(self) -> dict[str, Any]:
         return {"execute": self.execute, "limits": self.limits.__dict__}
 
-    def check(self, record: dict[str, Any]) -> Verdict:
-        python = [code for lang, code in code_blocks(record.get("output", "")) if lang == "python"]
+    def check(self, record: Record) -> Verdict:
+        python = [code for lang, code in code_blocks(record.output) if lang == "python"]
         for i, code in enumerate(python, start=1):
             try:
                 ast.parse(code)
             except SyntaxError as e:
-                return False, f"syntax: python block {i} does not parse: {e.msg} (line {e.lineno})", {
-                    "block": i, "line": e.lineno}
+                return drop(f"syntax: python block {i} does not parse: {e.msg} (line {e.lineno})", block=i,
+                            line=e.lineno)
         if self.execute and python:
             result = run_python("\n\n".join(python), self.limits)
             if result.status != "pass":
-                return False, f"exec_{result.status}: {result.detail}", {"status": result.status,
-                                                                          "returncode": result.returncode}
+                return drop(f"exec_{result.status}: {result.detail}", status=result.status,
+                            returncode=result.returncode)
         return True

@@ -7,7 +7,7 @@ silently. A seeded shuffle, then one of three formats:
   prompt-completion  the WizardCoder Alpaca prompt as `prompt`, the response as `completion` (TRL masks the
                      prompt out of the loss)
   messages           a user / assistant conversation, for instruct models
-Lineage (id, round, method, parent_id, root_id, models) is kept in a `metadata` column.
+Lineage (id, round, method, parent_id, root_id, models) and the seed's own fields are kept in `metadata`.
 """
 
 from __future__ import annotations
@@ -16,18 +16,12 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from wizevol.errors import InputError, WizevolError
-from wizevol.record import record_text
+from wizevol.record import Record
 from wizevol.run_folder import RunFolder, read_jsonl, write_atomic
-
-ALPACA_PROMPT = (
-    "Below is an instruction that describes a task. Write a response that appropriately completes the request."
-    "\n\n### Instruction:\n{instruction}\n\n### Response:"
-)
-FORMATS = ("alpaca", "prompt-completion", "messages")
-LINEAGE = ("id", "round", "method", "parent_id", "root_id", "evolver", "responder", "judge")
+from wizevol.table import aligned
+from wizevol.train.formats import FORMATS, to_format
 
 
 def parse_rounds(spec: str | None, available: list[int]) -> list[int]:
@@ -54,38 +48,29 @@ def parse_rounds(spec: str | None, available: list[int]) -> list[int]:
     return sorted(rounds)
 
 
-def to_format(rec: dict[str, Any], fmt: str) -> dict[str, Any]:
-    meta = {k: rec.get(k) for k in LINEAGE}
-    if fmt == "alpaca":
-        return {"instruction": rec["instruction"], "input": rec.get("input") or "", "output": rec["output"],
-                "metadata": meta}
-    if fmt == "prompt-completion":
-        return {"prompt": ALPACA_PROMPT.format(instruction=record_text(rec)), "completion": rec["output"],
-                "metadata": meta}
-    return {"messages": [{"role": "user", "content": record_text(rec)},
-                         {"role": "assistant", "content": rec["output"]}], "metadata": meta}
-
-
 @dataclass
 class MergeReport:
+    """What merge read, dropped and wrote, per round."""
+
     rounds: list[int]
     per_round: dict[int, dict[str, int]] = field(default_factory=dict)
     written: int = 0
 
     def table(self) -> str:
-        lines = [f"{'round':>5}  {'read':>6}  {'duplicate':>9}  {'no_output':>9}  {'merged':>6}"]
-        for k, c in self.per_round.items():
-            lines.append(f"{k:>5}  {c['read']:>6}  {c['duplicate']:>9}  {c['no_output']:>9}  {c['merged']:>6}")
-        return "\n".join(lines + [f"total merged: {self.written}"])
+        """Per round: read, duplicate, no_output, merged; then the total."""
+        cols = ("round", "read", "duplicate", "no_output", "merged")
+        rows = [[k, *(c[col] for col in cols[1:])] for k, c in self.per_round.items()]
+        return aligned(cols, rows) + f"\ntotal merged: {self.written}"
 
 
-def _key(rec: dict[str, Any]) -> str:
-    return " ".join(record_text(rec).split())
+def _key(rec: Record) -> str:
+    return " ".join(rec.prompt_text().split())
 
 
 def merge(run: str | Path, rounds_spec: str | None, out: str | Path, fmt: str = "prompt-completion",
           seed: int = 42, parquet: bool = False, hf_dataset: str | Path | None = None,
           push_to_hub: str | None = None, clean: bool = False) -> MergeReport:
+    """Join the chosen rounds into one training file (and parquet / an HF dataset / the Hub)."""
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     folder = RunFolder(run)
@@ -93,15 +78,15 @@ def merge(run: str | Path, rounds_spec: str | None, out: str | Path, fmt: str = 
         raise InputError(f"{run}: run folder not found")
     report = MergeReport(rounds=parse_rounds(rounds_spec, folder.finished_rounds()))
     seen: set[str] = set()
-    merged: list[dict[str, Any]] = []
+    merged: list[Record] = []
     for k in report.rounds:
         counts = {"read": 0, "duplicate": 0, "no_output": 0, "merged": 0}
-        source = folder.root / "quality" / f"clean_{k}.jsonl" if clean else folder.kept(k)
+        source = folder.clean(k) if clean else folder.kept(k)
         if not source.exists():
             raise InputError(f"{source}: not found; run `wizevol filter {run}` first")
-        for rec in read_jsonl(source):
+        for rec in map(Record.from_json, read_jsonl(source)):
             counts["read"] += 1
-            if not (rec.get("output") or "").strip():
+            if not rec.output.strip():
                 counts["no_output"] += 1
                 continue
             key = _key(rec)

@@ -11,7 +11,7 @@ from conftest import SEED, evolve, rows, seed_instruction
 from typer.testing import CliRunner
 
 from wizevol.cli import app
-from wizevol.llm import _retry_after
+from wizevol.llm.client import _retry_after
 
 
 def test_429_retry_after_is_honoured(tmp_path, server):
@@ -85,13 +85,17 @@ def test_concurrency_bound_is_respected_and_used(tmp_path, server):
 def test_local_model_clamps_concurrency(tmp_path, server, monkeypatch):
     """The embedded llama.cpp server serves one request at a time: `local.concurrency` caps calls in flight
     whatever --concurrency says. The local server is stood in for by the scripted one (same HTTP, same SDK)."""
-    import contextlib
+    import wizevol.llm.local_server as local_server
 
-    import wizevol.local_server as local_server
-
-    class StandIn(contextlib.nullcontext):
+    class StandIn:
         n_threads = 1
         url = server.url
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
 
     monkeypatch.setattr(local_server.LocalServer, "from_config", classmethod(lambda cls, *a, **kw: StandIn()))
     server.latency = 0.05

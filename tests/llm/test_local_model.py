@@ -138,7 +138,7 @@ def test_ctrl_c_during_evolve_stops_the_server(tmp_path):
 
 def test_startup_failure_stops_the_server(tmp_path):
     from wizevol.errors import WizevolError
-    from wizevol.local_server import LocalServer
+    from wizevol.llm.local_server import LocalServer
 
     class Spy(LocalServer):
         def _wait_ready(self):

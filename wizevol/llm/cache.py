@@ -25,6 +25,8 @@ def cache_key(model: str, messages: Any, params: dict[str, Any], mode: str = "ch
 
 
 class ResponseCache:
+    """The run's SQLite response cache: one committed row per finished call."""
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -33,15 +35,14 @@ class ResponseCache:
         self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
     def get(self, key: str) -> dict[str, Any] | None:
+        """The cached answer for a key, or None."""
         row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
+        """Store an answer (committed at once)."""
         self._db.execute("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)",
                          (key, json.dumps(value, ensure_ascii=False)))
-
-    def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
     def close(self) -> None:
         self._db.close()

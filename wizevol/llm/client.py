@@ -22,9 +22,9 @@ from urllib.parse import urlparse
 import openai
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
-from wizevol.cache import ResponseCache, cache_key
-from wizevol.config import Endpoint, ResolvedRole
+from wizevol.config import EndpointConfig, ResolvedRole
 from wizevol.errors import FatalAPIError, WizevolError
+from wizevol.llm.cache import ResponseCache, cache_key
 from wizevol.prompts import Request
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
@@ -32,11 +32,12 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 @dataclass(frozen=True)
 class Completion:
+    """One answer: its text, why it stopped, and its token counts."""
+
     text: str
     finish_reason: str | None
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached: bool = False
 
 
 class CallFailed(Exception):
@@ -78,6 +79,7 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 def is_retryable(exc: BaseException) -> bool:
+    """Is this error worth another try (429, 5xx, timeouts, connection errors, bad bodies)?"""
     if isinstance(exc, (openai.APIConnectionError, BadResponse, json.JSONDecodeError,
                         openai.APIResponseValidationError)):
         return True  # APITimeoutError is an APIConnectionError
@@ -89,7 +91,7 @@ def is_retryable(exc: BaseException) -> bool:
 class _Wait:
     """Exponential backoff with jitter, unless the server said how long to wait."""
 
-    def __init__(self, endpoint: Endpoint):
+    def __init__(self, endpoint: EndpointConfig):
         self.expo = wait_exponential(multiplier=endpoint.backoff_initial, max=endpoint.backoff_max) + wait_random(
             0, endpoint.backoff_initial)
         self.cap = endpoint.retry_after_max
@@ -105,7 +107,8 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:400]
 
 
-def is_local(base_url: str) -> bool:
+def is_loopback(base_url: str) -> bool:
+    """Does this URL point at this machine (a local server needs no API key)?"""
     return (urlparse(base_url).hostname or "") in LOCAL_HOSTS
 
 
@@ -118,16 +121,20 @@ class Usage:
         self.by: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(self.FIELDS, 0))
 
     def add(self, round_k: int, role: str, **counts: int) -> None:
+        """Add counts for one (round, role)."""
         slot = self.by[(round_k, role)]
         for k, v in counts.items():
             slot[k] += v
 
     def for_round(self, round_k: int) -> dict[str, dict[str, int]]:
+        """The counts of one round, per role."""
         return {role: dict(v) for (k, role), v in sorted(self.by.items()) if k == round_k}
 
 
 class LLM:
-    def __init__(self, endpoint: Endpoint, cache: ResponseCache, usage: Usage):
+    """The client of a run: calls through the cache, with retries, counting usage."""
+
+    def __init__(self, endpoint: EndpointConfig, cache: ResponseCache, usage: Usage):
         self.endpoint = endpoint
         self.cache = cache
         self.usage = usage
@@ -137,11 +144,12 @@ class LLM:
         self.new_calls = 0
 
     def client_for(self, role: ResolvedRole) -> openai.AsyncOpenAI:
+        """The SDK client for a role's endpoint (one per URL and key); a missing key fails here."""
         ident = (role.base_url, role.api_key_env)
         if ident not in self._clients:
             key = os.environ.get(role.api_key_env)
             if not key:
-                if not is_local(role.base_url):
+                if not is_loopback(role.base_url):
                     raise WizevolError(f"environment variable {role.api_key_env} is not set "
                                        f"(the API key for {role.base_url})")
                 key = "no-key-needed-for-local-endpoint"
@@ -150,6 +158,7 @@ class LLM:
         return self._clients[ident]
 
     async def aclose(self) -> None:
+        """Close the SDK clients (inside the event loop that used them)."""
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
@@ -166,7 +175,7 @@ class LLM:
         if hit is not None:
             self.usage.add(round_k, role.name, cached=1, prompt_tokens=hit["prompt_tokens"],
                            completion_tokens=hit["completion_tokens"])
-            return Completion(cached=True, **hit)
+            return Completion(**hit)
         if key in self._inflight:  # same request already on the wire: share its answer
             return await asyncio.shield(self._inflight[key])
         fut: asyncio.Future = asyncio.get_running_loop().create_future()

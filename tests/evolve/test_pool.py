@@ -9,7 +9,7 @@ from collections import Counter
 from conftest import evolve, rows, seed_instruction
 
 from wizevol.config import EvolveConfig
-from wizevol.evolution import clean_evolved
+from wizevol.evolve.chain import clean_evolved
 from wizevol.heuristics import METHODS, choose_method
 
 WEIGHTS = EvolveConfig().weights

@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from wizevol.sandbox import Limits, run_python
+from wizevol.filters.sandbox import Limits, run_python
 
 FAST = Limits(cpu_s=2, wall_s=5, memory_mb=256)
 

@@ -1,0 +1,129 @@
+"""`wizevol filter`: the registry of filters over a finished run, built from the config's `filters:` section.
+
+Each filter module holds one concept: `near_dup` (near-duplicates across lineages), `contamination` (benchmark
+leaks), `code_check` (fenced code parses; optionally runs in the `sandbox`). `base` runs a filter over a run
+folder and writes its rejects, stats and the clean files that `merge --clean` reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from wizevol.config import DeprecatedName, EvolveConfig, FiltersConfig, load_config, migrate_old_names
+from wizevol.errors import InputError
+from wizevol.filters.base import Filter, run_filter, write_clean
+from wizevol.run_folder import RunFolder, read_jsonl
+
+Judge = Callable[[str, str], bool]
+
+
+def _near_dup(c: FiltersConfig, judge: Judge | None) -> Filter:
+    from wizevol.filters.near_dup import NearDup
+
+    return NearDup(c.near_dup.num_perm, c.near_dup.threshold, c.near_dup.ngram)
+
+
+def _contamination(c: FiltersConfig, judge: Judge | None) -> Filter:
+    from wizevol.filters.contamination import Contamination
+
+    k = c.contamination
+    return Contamination(k.ngram, k.coverage, k.benchmarks, k.humaneval, k.embedding, k.embedding_threshold,
+                         judge if k.llm_judge else None)
+
+
+def _code_check(c: FiltersConfig, judge: Judge | None) -> Filter:
+    from wizevol.filters.code_check import CodeCheck
+    from wizevol.filters.sandbox import Limits
+
+    k = c.code_check
+    return CodeCheck(k.execute, Limits(cpu_s=k.cpu_s, wall_s=k.wall_s, memory_mb=k.memory_mb))
+
+
+REGISTRY: dict[str, Callable[[FiltersConfig, Judge | None], Filter]] = {
+    "near_dup": _near_dup, "contamination": _contamination, "code_check": _code_check}
+OLD_NAMES = {"contaminated": "contamination"}
+
+
+def build(name: str, cfg: FiltersConfig, judge: Judge | None = None) -> Filter:
+    """The filter registered under `name`, from its config section; an unknown name is an error."""
+    if name not in REGISTRY:
+        raise InputError(f"unknown filter {name!r}; choose one of {', '.join(REGISTRY)}")
+    return REGISTRY[name](cfg, judge)
+
+
+def _config(folder: RunFolder, config: str | Path | None) -> EvolveConfig:
+    if config is not None:
+        return load_config(config)
+    manifest = folder.manifest()
+    if manifest.exists():  # the config the run was made with; an older run's names are migrated quietly
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecatedName)
+            return EvolveConfig.model_validate(migrate_old_names(json.loads(manifest.read_text())["config"]))
+    return EvolveConfig()
+
+
+def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
+              notify: Callable[[str], None] | None = None) -> Judge:
+    """A sync yes/no judge over the judge role, through the run's cache (and the local model if it is local)."""
+    from wizevol.llm.client import CallFailed
+    from wizevol.llm.session import open_session
+    from wizevol.prompts import PromptSet
+
+    session = stack.enter_context(open_session(cfg, folder, ("judge",), notify))
+    role = cfg.role("judge", session.local_url).model_copy(update={"max_tokens": 8, "temperature": 0.0})
+    prompts = PromptSet.load(cfg.prompts_dir)
+    loop = asyncio.new_event_loop()
+
+    def close() -> None:
+        loop.run_until_complete(session.llm.aclose())
+        loop.close()
+
+    stack.callback(close)
+
+    def judge(benchmark: str, candidate: str) -> bool:
+        request = prompts.contamination_judge.request(role.mode, benchmark=benchmark, candidate=candidate)
+        try:
+            answer = loop.run_until_complete(session.llm.complete(role, request, 0)).text
+        except CallFailed:
+            return True  # unconfirmed: the embedding hit stands
+        return answer.strip().lower().lstrip("*\"' ").startswith("yes")
+
+    return judge
+
+
+def run_filters(run: str | Path, only: str | None, config: str | Path | None,
+                on_event: Callable[..., None] | None = None) -> tuple[dict[str, Any], dict[int, int]]:
+    """Run the enabled filters (or `only` one) over a run folder: (stats per filter, clean records per round).
+
+    `on_event(event, **data)`: "filter" (name, total: a filter starts), "record" (one more record checked),
+    "note" (text)."""
+    emit = on_event or (lambda event, **data: None)
+    folder = RunFolder(run)
+    if not folder.root.is_dir() or not folder.finished_rounds():
+        raise InputError(f"{run}: no finished rounds (is this a wizevol run folder?)")
+    if only in OLD_NAMES:
+        warnings.warn(f"--only {only} is now --only {OLD_NAMES[only]}", DeprecatedName, stacklevel=2)
+        only = OLD_NAMES[only]
+    if only is not None and only not in REGISTRY:
+        raise InputError(f"--only {only!r}: choose one of {', '.join(REGISTRY)}")
+    cfg = _config(folder, config)
+    enabled = [n for n in REGISTRY if getattr(cfg.filters, n).enabled]
+    names = [only] if only else enabled
+    with contextlib.ExitStack() as stack:
+        judge = None
+        c = cfg.filters.contamination
+        if "contamination" in names and c.embedding and c.llm_judge:
+            judge = llm_judge(folder, cfg, stack, lambda text: emit("note", text=text))
+        total = sum(len(read_jsonl(folder.kept(k))) for k in folder.finished_rounds())
+        results = {}
+        for name in names:
+            emit("filter", name=name, total=total)
+            results[name] = run_filter(folder, build(name, cfg.filters, judge), lambda: emit("record"))
+    clean = write_clean(folder, enabled) if not only else {}
+    return results, clean
