@@ -19,17 +19,17 @@ app = typer.Typer(
 )
 
 
-_show_warning = warnings.showwarning
-
-
-def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
-    """wizevol's own warnings as one line; other libraries' as they print them."""
+def _warning_lines(show_other):
+    """A `showwarning` that prints wizevol's own warnings as one line and leaves the others to `show_other`."""
     from wizevol.errors import WizevolWarning
 
-    if issubclass(category, WizevolWarning):
-        typer.echo(f"warning: {message}", err=True)
-    else:
-        _show_warning(message, category, filename, lineno, file, line)
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, WizevolWarning):
+            typer.echo(f"warning: {message}", err=True)
+        else:
+            show_other(message, category, filename, lineno, file, line)
+
+    return show
 
 
 def one_line_errors(fn):
@@ -42,7 +42,7 @@ def one_line_errors(fn):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("always", WizevolWarning)  # every time, not once per process
-                warnings.showwarning = _warning_line
+                warnings.showwarning = _warning_lines(warnings.showwarning)
                 return fn(*args, **kwargs)
         except WizevolError as e:
             typer.echo(f"Error: {e}", err=True)

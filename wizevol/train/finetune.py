@@ -3,8 +3,9 @@
 Recipe defaults: Alpaca prompt with the loss on the response only (TRL's completion-only loss on
 prompt/completion data), lr 2e-5, cosine schedule, 30 warmup steps, 3 epochs, max length 2048, effective
 batch 512 through gradient accumulation, gradient checkpointing, bf16/fp16 where the hardware has them.
-LoRA (peft) and packing are optional. The command stays thin: it builds TRL's config objects, calls the
-trainer and writes the model plus `train_summary.json`. Multi-GPU / multi-node: `accelerate launch` with the
+LoRA (peft) and packing are optional. The command stays thin: the recipe and the config's `sft:` block go
+straight into TRL's SFTConfig (wizevol adds only the loss mask, the batch arithmetic and the precision), then
+it calls the trainer and writes the model plus `train_summary.json`. Multi-GPU / multi-node: `accelerate launch` with the
 DeepSpeed ZeRO-3 or FSDP profiles in configs/finetune/.
 """
 
