@@ -59,3 +59,42 @@ def rows(path: Path) -> list[dict]:
 
 def seed_instruction(n: int) -> str:
     return rows(SEED)[n - 1]["instruction"]
+
+
+TASKS = [("Add two numbers.", "def add(a, b):\n    return a + b"),
+         ("Reverse a string.", "def rev(s):\n    return s[::-1]"),
+         ("Square a number.", "def sq(x):\n    return x * x"),
+         ("Return the maximum of a list.", "def mx(xs):\n    return max(xs)"),
+         ("Check if a number is even.", "def even(n):\n    return n % 2 == 0"),
+         ("Count the items in a list.", "def count(xs):\n    return len(xs)"),
+         ("Join words with spaces.", "def join(ws):\n    return ' '.join(ws)"),
+         ("Return the first element.", "def first(xs):\n    return xs[0]")]
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """A 2-layer Llama with random weights and a tokenizer trained here: nothing downloaded."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from wizevol.train.formats import ALPACA_PROMPT
+
+    root = tmp_path_factory.mktemp("tiny")
+    corpus = [ALPACA_PROMPT.format(instruction=i) + " " + o for i, o in TASKS]
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=["<unk>", "<pad>", "</s>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    from tokenizers import decoders
+
+    tok.decoder = decoders.ByteLevel()
+    hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="</s>")
+    config = LlamaConfig(vocab_size=len(hf_tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
+                         pad_token_id=hf_tok.pad_token_id, eos_token_id=hf_tok.eos_token_id)
+    LlamaForCausalLM(config).save_pretrained(root / "model")
+    hf_tok.save_pretrained(root / "model")
+    data = root / "merged.jsonl"
+    data.write_text("".join(json.dumps({"prompt": ALPACA_PROMPT.format(instruction=i), "completion": o,
+                                        "metadata": {"id": f"x{n}"}}) + "\n" for n, (i, o) in enumerate(TASKS)))
+    return root

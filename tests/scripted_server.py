@@ -89,6 +89,7 @@ class Call:
     t: float
     action: str | None
     path: str = ""
+    wall: float = 0.0  # time.time() at arrival, to compare with an HTTP-date
 
 
 @dataclass
@@ -138,7 +139,7 @@ class ScriptedServer:
         if fault is not None and fault.times is not None:
             fault.times -= 1
         action = fault.action if fault else None
-        self.calls.append(Call(role, body.get("model", ""), text, time.monotonic(), action, request.path))
+        self.calls.append(Call(role, body.get("model", ""), text, time.monotonic(), action, request.path, time.time()))
         delay = self._latency()
         if delay:
             self.slept += delay

@@ -228,6 +228,67 @@ def filter_(
         typer.echo("clean records per round: " + ", ".join(f"{k}: {n}" for k, n in clean.items()))
 
 
+class EvalProgress:
+    """Renders `run_eval`'s events: a bar for generation, then one for execution."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def __enter__(self) -> EvalProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def on_event(self, event: str, **data) -> None:
+        from tqdm import tqdm
+
+        if event == "note":
+            typer.echo(data["text"], err=True)
+        elif event == "phase":
+            if self.bar is not None:
+                self.bar.close()
+            self.bar = tqdm(total=data["total"], initial=data["done"], desc=data["name"], unit="sample",
+                            disable=None)
+        elif event == "step" and self.bar is not None:
+            self.bar.update(1)
+
+
+@app.command("eval")
+@one_line_errors
+def eval_(
+    model: Annotated[str, typer.Argument(help="A `wizevol finetune` folder, local:gemma3-270m, or a served model "
+                                              "name with --base-url.")],
+    benchmark: Annotated[str, typer.Option(help="humaneval, or a JSONL with task_id/prompt/test/entry_point.")] = (
+        "humaneval"),
+    limit: Annotated[int | None, typer.Option(help="Only the first N problems.")] = None,
+    n_samples: Annotated[int, typer.Option(help="Samples per problem (pass@k for k <= N).")] = 1,
+    temperature: Annotated[float, typer.Option(help="0: greedy.")] = 0.0,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens per completion.")] = 512,
+    prompt: Annotated[str, typer.Option(help="wizardcoder (Alpaca eval prompt) or raw (HumanEval prompt).")] = (
+        "wizardcoder"),
+    mode: Annotated[str, typer.Option(help="Served models: completion or chat.")] = "completion",
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible URL serving MODEL.")] = None,
+    out: Annotated[Path, typer.Option(help="Eval folder (an existing one with the same settings resumes).")] = Path(
+        "runs/eval"),
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Run config (endpoint, local model).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Sandboxed programs at once (default: cores).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Model folders: prompts per generate() call.")] = 8,
+) -> None:
+    """pass@k of a model on HumanEval (or a benchmark in its shape), with a 95% interval."""
+    from wizevol.eval import EvalSettings, run_eval
+
+    settings = EvalSettings(benchmark, limit, n_samples, temperature, max_new_tokens, prompt, mode)
+    with EvalProgress() as bars:
+        report = run_eval(model, out, settings, base_url, config, workers, batch_size, on_event=bars.on_event)
+    scores = "  ".join(f"{k} {v['score']:.3f} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]"
+                       for k, v in report.items() if k.startswith("pass@"))
+    counts = ", ".join(f"{n} {k}" for k, n in report["counts"].items())
+    typer.echo(f"{model} on {report['benchmark']} ({report['problems']} problems, {report['samples']} samples: "
+               f"{counts}): {scores}  -> {out}/eval.json")
+
+
 @app.command()
 @one_line_errors
 def stats(

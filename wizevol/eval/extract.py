@@ -1,0 +1,47 @@
+"""Prompts for a code model and the function taken back out of its answer.
+
+Two prompt styles: `wizardcoder`, WizardCoder's evaluation prompt (the Alpaca template with "Create a Python
+script for this problem:"), for models tuned by wizevol; `raw`, the HumanEval prompt itself, which a base model
+continues. Post-processing follows the WizardCoder and EvalPlus harnesses: the code of a fenced block (the one
+that defines the entry point, else the first), cut before a `__main__` block or example usage; a raw
+continuation is cut at the first line that starts a new top-level statement.
+"""
+
+from __future__ import annotations
+
+import re
+
+from wizevol.eval.benchmark import Problem
+from wizevol.train.formats import ALPACA_PROMPT
+
+STYLES = ("wizardcoder", "raw")
+# the Codex paper's stop sequences for a continuation of a HumanEval prompt
+RAW_STOPS = ("\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint(", "\nassert ")
+FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
+
+
+def build_prompt(problem: Problem, style: str) -> str:
+    """The text the model sees for a problem."""
+    if style == "raw":
+        return problem.prompt
+    return ALPACA_PROMPT.format(instruction=f"Create a Python script for this problem:\n{problem.prompt}")
+
+
+def extract(completion: str, problem: Problem, style: str) -> str:
+    """The code to run after the problem's prompt (a later `def` of the entry point replaces the prompt's)."""
+    text = completion.replace("\r", "")
+    blocks = FENCE.findall(text)
+    if blocks:
+        defining = [b for b in blocks if re.search(rf"^\s*def\s+{re.escape(problem.entry_point)}\s*\(", b, re.M)]
+        code = (defining or blocks)[0]
+    elif style == "raw":
+        code = text
+        cut = min((i for i in (code.find(s) for s in RAW_STOPS) if i >= 0), default=len(code))
+        return code[:cut].rstrip() + "\n"
+    else:
+        code = text
+    for marker in ('if __name__ == "__main__"', "if __name__ == '__main__'", "# Example usage", "# Test"):
+        idx = code.find(marker)
+        if idx > 0:
+            code = code[:idx]
+    return "\n" + code.strip("\n") + "\n"

@@ -1,0 +1,125 @@
+"""Where completions come from: a fine-tune output folder (full weights or a LoRA adapter over its base) run
+with transformers, batched, on CPU or GPU; or a served model (the embedded `local:gemma3-270m`, or any
+OpenAI-compatible URL) through the same client, retries and cache as `evolve`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from wizevol.errors import InputError, WizevolError
+
+Job = tuple[str, int, str]  # task_id, sample index, prompt
+OnDone = Callable[[str, int, str], None]  # task_id, sample index, raw completion
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How to sample: greedy at temperature 0."""
+
+    temperature: float = 0.0
+    max_new_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    top_p: float = 0.95
+
+
+def is_finetune_folder(model: str) -> bool:
+    """A folder written by `wizevol finetune` (or any transformers model / peft adapter folder)."""
+    p = Path(model)
+    return p.is_dir() and ((p / "config.json").is_file() or (p / "adapter_config.json").is_file())
+
+
+def generate_hf(model: str, jobs: list[Job], sampling: Sampling, on_done: OnDone, batch_size: int = 8,
+                cache_dir: str = ".cache/wizevol") -> None:
+    """Generate with transformers from a model folder; a LoRA adapter is loaded over its base model."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = Path(model)
+    adapter = folder / "adapter_config.json"
+    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        if adapter.is_file():
+            from peft import PeftModel
+
+            from wizevol.train.finetune import resolve_model
+
+            base_name = json.loads(adapter.read_text())["base_model_name_or_path"]
+            base = AutoModelForCausalLM.from_pretrained(resolve_model(base_name, cache_dir), dtype=dtype)
+            net = PeftModel.from_pretrained(base, folder).merge_and_unload()
+        else:
+            net = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    except (OSError, ValueError, KeyError) as e:
+        raise WizevolError(f"cannot load {model}: {' '.join(str(e).split())[:200]}") from None
+    if torch.cuda.is_available():
+        net = net.cuda()
+    net.eval()
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    for start in range(0, len(jobs), batch_size):
+        batch = jobs[start:start + batch_size]
+        enc = tokenizer([p for _, _, p in batch], return_tensors="pt", padding=True).to(net.device)
+        kwargs = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p} \
+            if sampling.temperature > 0 else {"do_sample": False}
+        with torch.no_grad():
+            out = net.generate(**enc, max_new_tokens=sampling.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                               **kwargs)
+        for (task_id, i, _), row in zip(batch, out, strict=True):
+            text = tokenizer.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            for s in sampling.stop:  # what a server's stop sequences would have cut
+                cut = text.find(s)
+                if cut >= 0:
+                    text = text[:cut]
+            on_done(task_id, i, text)
+
+
+def generate_served(cfg, folder, jobs: list[Job], sampling: Sampling, mode: str, on_done: OnDone,
+                    notify: Callable[[str], None] | None = None) -> None:
+    """Generate through the evolver role of `cfg` (local model or an endpoint), with the run's cache: every
+    (task, sample) is its own cached call, so a rerun or a resumed eval pays nothing twice."""
+    from wizevol.llm.client import CallFailed
+    from wizevol.llm.session import open_session
+    from wizevol.prompts import Request
+
+    with open_session(cfg, folder, ("evolver",), notify) as session:
+        role = session.cfg.role("evolver", session.local_url).model_copy(update={
+            "temperature": sampling.temperature, "top_p": sampling.top_p, "max_tokens": sampling.max_new_tokens,
+            "mode": mode})
+        session.llm.client_for(role)  # a missing key fails now
+
+        async def all_jobs() -> None:
+            bound = asyncio.Semaphore(session.cfg.concurrency)
+
+            async def one(task_id: str, i: int, prompt: str) -> None:
+                request = (Request("chat", messages=[{"role": "user", "content": prompt}], stop=sampling.stop)
+                           if mode == "chat" else Request("completion", prompt=prompt, stop=sampling.stop))
+                async with bound:
+                    try:
+                        answer = await session.llm.complete(role, request, 0, at=f"{task_id}#{i}")
+                    except CallFailed as e:
+                        raise WizevolError(f"{task_id}: generation failed: {e}") from None
+                on_done(task_id, i, answer.text)
+
+            try:
+                await asyncio.gather(*(one(*job) for job in jobs))
+            finally:
+                await session.llm.aclose()
+
+        asyncio.run(all_jobs())
+
+
+def pending(jobs: list[Job], done: set[tuple[str, int]]) -> Iterator[Job]:
+    """The jobs not done yet."""
+    return (j for j in jobs if (j[0], j[1]) not in done)
+
+
+def check_model(model: str, base_url: str | None) -> None:
+    """A model name the eval can use, or one clear line."""
+    if base_url is None and not model.startswith("local:") and not is_finetune_folder(model):
+        raise InputError(f"{model}: not a model folder (config.json or adapter_config.json); use a "
+                         "`wizevol finetune` output, local:gemma3-270m, or a served model with --base-url")
