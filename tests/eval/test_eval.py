@@ -5,6 +5,7 @@ pass@k with its interval, and resume."""
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -161,3 +162,36 @@ def test_bad_model_and_benchmark_are_one_line(tmp_path):
     result = CliRunner().invoke(app, ["eval", "m", "--base-url", "http://127.0.0.1:9/v1", "--benchmark", str(bad)])
     assert result.exit_code == 2 and result.stderr.strip() == (
         f"Error: {bad}:1: needs a string 'test' (fields: task_id, prompt, test, entry_point)")
+
+
+def mini_benchmark(tmp_path) -> Path:
+    bench = tmp_path / "mini.jsonl"
+    bench.write_text("".join(json.dumps({"task_id": f"mini/{i}", "prompt": f"def f{i}(x):\n    \"\"\"x+{i}\"\"\"\n",
+                                         "test": f"def check(f):\n    assert f(1) == {1 + i}\n",
+                                         "entry_point": f"f{i}"}) + "\n" for i in range(2)))
+    return bench
+
+
+def test_a_lora_folder_is_evaluated_over_its_base(tiny, tmp_path):
+    cfg = tmp_path / "ft.yaml"
+    cfg.write_text(f"model: {tiny / 'model'}\nlora: true\nlora_r: 4\neffective_batch_size: 4\nprecision: fp32\n"
+                   "sft: {max_steps: 2, max_length: 128, per_device_train_batch_size: 4, warmup_steps: 0}\n")
+    out = tmp_path / "lora"
+    result = CliRunner().invoke(app, ["finetune", str(tiny / "merged.jsonl"), "--out", str(out), "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    assert (out / "adapter_config.json").exists() and not (out / "model.safetensors").exists()
+    result = CliRunner().invoke(app, ["eval", str(out), "--benchmark", str(mini_benchmark(tmp_path)), "--out",
+                                      str(tmp_path / "ev"), "--max-new-tokens", "8"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "ev" / "eval.json").read_text())["samples"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("WIZEVOL_SKIP_LOCAL") == "1", reason="WIZEVOL_SKIP_LOCAL=1")
+def test_the_packaged_model_is_evaluated_through_llama_cpp(tmp_path):
+    result = CliRunner().invoke(app, ["eval", "local:gemma3-270m", "--prompt", "raw", "--limit", "2",
+                                      "--max-new-tokens", "32", "--out", str(tmp_path / "ev")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert report["samples"] == 2 and sum(report["counts"].values()) == 2
+    assert (tmp_path / "ev" / "local_server.log").exists() and (tmp_path / "ev" / "cache.sqlite").exists()
