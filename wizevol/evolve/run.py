@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import platform
 import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timezone
-from importlib import metadata
 from typing import Any
 
-from wizevol import __version__
+from wizevol import __version__, versions
 from wizevol.config import EvolveConfig
 from wizevol.evolve.chain import Outcome, Roles, RoundContext
 from wizevol.evolve.rules import build_rules
@@ -37,15 +35,6 @@ def _digest(*parts: str) -> str:
         h.update(b"\x00")
     return h.hexdigest()[:16]
 
-
-def _versions() -> dict[str, str]:
-    out = {"wizevol": __version__, "python": platform.python_version()}
-    for pkg in ("openai", "tenacity", "datasets", "typer"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 def _round_stats(k: int, pool_size: int, outcomes: list[Outcome], usage: Usage, wall: float) -> dict[str, Any]:
@@ -125,7 +114,7 @@ def _run(seed: str, folder: RunFolder, session: Session, prompts: PromptSet, rec
         "config": cfg.model_dump(mode="json"),
         "roles": {n: (getattr(roles, n).model_dump() if getattr(roles, n) else None) for n in ROLES},
         "prompts_dir": prompts.source,
-        "versions": _versions(),
+        "versions": versions("openai", "tenacity", "datasets", "typer"),
         "rounds": [],
     }
 

@@ -101,7 +101,7 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
                 on_event: Callable[..., None] | None = None) -> tuple[dict[str, Any], dict[int, int]]:
     """Run the enabled filters (or `only` one) over a run folder: (stats per filter, clean records per round).
 
-    `on_event(event, **data)`: "filter" (name, total: a filter starts), "record" (one more record checked),
+    `on_event(event, **data)`: "phase" (name, total: a filter starts), "step" (one more record checked),
     "note" (text)."""
     emit = on_event or (lambda event, **data: None)
     folder = RunFolder(run)
@@ -123,7 +123,7 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
         total = sum(len(read_jsonl(folder.kept(k))) for k in folder.finished_rounds())
         results = {}
         for name in names:
-            emit("filter", name=name, total=total)
-            results[name] = run_filter(folder, build(name, cfg.filters, judge), lambda: emit("record"))
+            emit("phase", name=name, total=total)
+            results[name] = run_filter(folder, build(name, cfg.filters, judge), lambda: emit("step"))
     clean = write_clean(folder, enabled) if not only else {}
     return results, clean

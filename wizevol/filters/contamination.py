@@ -13,7 +13,6 @@ Records name the benchmark task and the layer that matched.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import Any
 from wizevol.errors import InputError
 from wizevol.filters.base import Filter
 from wizevol.record import Record, Verdict, drop
+from wizevol.run_folder import iter_jsonl
 from wizevol.text import words
 
 
@@ -80,18 +80,11 @@ def load_benchmarks(extra: list[dict[str, Any]] | None = None, humaneval: bool =
         if not path.is_file():
             raise InputError(f"{path}: benchmark file not found")
         name = spec.get("name") or path.stem
-        with path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InputError(f"{path}:{n}: invalid JSON: {e.msg}") from None
-                task = f"{name}/{obj.get(spec.get('id_field', 'task_id'), n)}"
-                for field in spec.get("fields", ["text", "code"]):
-                    if isinstance(obj.get(field), str):
-                        add(task, field, obj[field])
+        for n, obj in iter_jsonl(path):
+            task = f"{name}/{obj.get(spec.get('id_field', 'task_id'), n)}"
+            for field in spec.get("fields", ["text", "code"]):
+                if isinstance(obj.get(field), str):
+                    add(task, field, obj[field])
     return texts
 
 
