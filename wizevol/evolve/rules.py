@@ -91,10 +91,7 @@ class IdenticalToParent(Rule):
         self.markers = [re.compile(deco + re.escape(m) + deco, re.IGNORECASE) for m in markers if m.strip()]
 
     def check(self, c: Candidate) -> Verdict:
-        parent, child = c.parent.prompt_text(), c.child.instruction
-        if normalize(child) == normalize(parent):
-            return drop("identical to parent")
-        if normalize(self._unmarked(child)) == normalize(self._unmarked(parent)):
+        if normalize(self._unmarked(c.child.instruction)) == normalize(self._unmarked(c.parent.prompt_text())):
             return drop("identical to parent")
         return True
 

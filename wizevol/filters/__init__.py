@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wizevol.config import DeprecatedName, EvolveConfig, FiltersConfig, load_config, migrate_old_names
+from wizevol.config import DeprecatedName, EvolveConfig, FiltersConfig, load_config
 from wizevol.errors import InputError
 from wizevol.filters.base import Filter, run_filter, write_clean
 from wizevol.run_folder import RunFolder, read_jsonl
@@ -64,7 +64,7 @@ def _config(folder: RunFolder, config: str | Path | None) -> EvolveConfig:
     if manifest.exists():  # the config the run was made with; an older run's names are migrated quietly
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecatedName)
-            return EvolveConfig.model_validate(migrate_old_names(json.loads(manifest.read_text())["config"]))
+            return EvolveConfig.model_validate(json.loads(manifest.read_text())["config"])
     return EvolveConfig()
 
 
