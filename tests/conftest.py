@@ -98,3 +98,20 @@ def tiny(tmp_path_factory):
     data.write_text("".join(json.dumps({"prompt": ALPACA_PROMPT.format(instruction=i), "completion": o,
                                         "metadata": {"id": f"x{n}"}}) + "\n" for n, (i, o) in enumerate(TASKS)))
     return root
+
+
+def trial_yaml(path: Path, tiny: Path, **extra) -> Path:
+    """A trial config (ablate, Evol Stop) that fine-tunes the tiny model for one step and evaluates 2 dev problems
+    with 4 new tokens each."""
+    cfg = {"finetune_config": None,
+           "finetune": {"model": str(tiny / "model"), "effective_batch_size": 2, "precision": "fp32",
+                        "sft": {"max_steps": 1, "warmup_steps": 0, "max_length": 256, "per_device_train_batch_size": 2,
+                                "gradient_checkpointing": False}},
+           "benchmark": "wizevol-dev", "limit": 2, "max_new_tokens": 4, **extra}
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture
+def trial_config(tiny, tmp_path):
+    return lambda **extra: trial_yaml(tmp_path / "trial.yaml", tiny, **extra)

@@ -83,6 +83,8 @@ class EvolveProgress:
         if event == "note":
             typer.echo(data["text"], err=True)
         elif event == "rounds":
+            for bar in self.bars.values():  # under Evol Stop, one round at a time
+                bar.close()
             first = data["first"]
             self.bars = {k: tqdm(total=data["pool"], desc=f"round {k}", unit="rec", position=k - first,
                                  disable=self.disable, dynamic_ncols=True, leave=True)
@@ -91,6 +93,19 @@ class EvolveProgress:
             bar = self.bars[data["round"]]
             bar.update(1)
             bar.set_postfix(data["counts"], refresh=False)
+        elif event == "trial":
+            typer.echo(_trial_line(data), err=True)
+        elif event == "evol_stop":
+            p, d = data["point"], data["decision"]
+            score = (f"pass@1 {p['pass@1']:.3f} [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]" if "pass@1" in p
+                     else p.get("skipped", ""))
+            typer.echo(f"Evol Stop, rounds 0..{p['round']}: {score} -> {'stop' if d['stop'] else 'go on'}: "
+                       f"{d['reason']}", err=True)
+
+
+def _trial_line(data: dict) -> str:
+    what = "read back from its cache" if data["cached"] else "fine-tune + eval"
+    return f"trial {data['label']}: {what} (trials/{data['key']})"
 
 
 class PhaseProgress:
@@ -137,10 +152,14 @@ def evolve(
     output_field: Annotated[str | None, typer.Option(help="Seed column holding the output.")] = None,
     skip_bad: Annotated[bool | None, typer.Option("--skip-bad", help="Quarantine bad seed lines.")] = None,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bars.")] = None,
+    evol_stop: Annotated[Path | None, typer.Option(
+        "--evol-stop", help="Evol Stop YAML (configs/evol_stop.yaml): after each round, fine-tune on rounds 0..k, "
+                            "eval on a dev set, stop when pass@1 stops rising.")] = None,
 ) -> None:
     """Evolve a seed dataset for N rounds; every record ends up kept, eliminated (with its reason) or failed."""
-    from wizevol.config import load_config
+    from wizevol.config import EvolStopConfig, load_config
     from wizevol.evolve.run import run_evolve, summary_table
+    from wizevol.loop.trial import load_section
 
     if base_url is not None and backend is None:
         backend = "api"
@@ -150,10 +169,16 @@ def evolve(
         "seed.input_field": input_field, "seed.output_field": output_field, "seed.skip_bad": skip_bad,
     }
     cfg = load_config(config, overrides)
+    if evol_stop is not None:
+        cfg = cfg.model_copy(update={"evol_stop": load_section(EvolStopConfig, evol_stop, {}, "evol_stop")})
     with EvolveProgress(progress) as bars:
         manifest = run_evolve(seed, str(out), cfg, on_event=bars.on_event)
     typer.echo(summary_table(manifest["rounds"]))
     typer.echo(f"run folder: {out}  (new calls: {manifest['calls_made']}, wall: {manifest['wall_s']:.1f}s)")
+    if "evol_stop" in manifest:
+        d = manifest["evol_stop"]["decision"]
+        typer.echo(f"Evol Stop: {d['reason']}; train on `wizevol merge {out} --rounds {d['merge']}` "
+                   f"-> {out}/evol_stop.json")
 
 
 @app.command()
@@ -168,7 +193,7 @@ def merge(
     parquet: Annotated[bool, typer.Option("--parquet", help="Also write FILE.parquet.")] = False,
     hf_dataset: Annotated[Path | None, typer.Option(help="Also save an HF datasets folder here.")] = None,
     push_to_hub: Annotated[str | None, typer.Option(help="Push to this Hub repo (token: HF_TOKEN).")] = None,
-    clean: Annotated[bool, typer.Option("--clean", help="Use quality/clean_K.jsonl (after `wizevol filter`).")] = False,
+    clean: Annotated[bool, typer.Option("--clean", help="Use filters/clean_K.jsonl (after `wizevol filter`).")] = False,
 ) -> None:
     """Join rounds of a run into one training set: dedup, seeded shuffle, lineage in `metadata`."""
     from wizevol.train.merge import merge as do_merge
@@ -260,6 +285,45 @@ def eval_(
     counts = ", ".join(f"{n} {k}" for k, n in report["counts"].items())
     typer.echo(f"{model} on {report['benchmark']} ({report['problems']} problems, {report['samples']} samples: "
                f"{counts}): {scores}  -> {out}/eval.json")
+
+
+@app.command()
+@one_line_errors
+def ablate(
+    run: Annotated[Path, typer.Argument(help="Run folder made by `wizevol evolve`.")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Trial YAML (configs/ablate/).")] = None,
+    rounds: Annotated[str | None, typer.Option(help="Rounds: a range (0-3) or a list; default all finished.")] = None,
+    rows: Annotated[str, typer.Option(help="Rows: base, cumulative, samples, tokens (comma-separated).")] = (
+        "base,cumulative,samples,tokens"),
+    clean: Annotated[bool, typer.Option("--clean", help="Use filters/clean_K.jsonl (after `wizevol filter`).")] = False,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default RUN/ablation).")] = None,
+    finetune_config: Annotated[str | None, typer.Option(help="configs/finetune/ YAML for every row.")] = None,
+    benchmark: Annotated[str | None, typer.Option(help="humaneval, wizevol-dev, or a JSONL in their shape.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N problems.")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Tokens per completion.")] = None,
+) -> None:
+    """The paper's round analysis: cumulative merges (Figure 3) and each round alone, matched by samples and by
+    tokens (Table 4), each fine-tuned from the same base and evaluated; cached cell by cell."""
+    from wizevol.config import TrialConfig
+    from wizevol.loop.ablation import run_ablation, table
+    from wizevol.loop.trial import load_section
+
+    cfg = load_section(TrialConfig, config, {"finetune_config": finetune_config, "benchmark": benchmark,
+                                             "limit": limit, "max_new_tokens": max_new_tokens})
+    kinds = tuple(k.strip() for k in rows.split(",") if k.strip())
+
+    def on_event(event: str, **data) -> None:
+        if event == "trial":
+            typer.echo(_trial_line(data), err=True)
+        else:
+            bars.on_event(event, **data)
+
+    with PhaseProgress() as bars:
+        report = run_ablation(run, cfg, rounds, out, clean, kinds, on_event)
+    typer.echo(table(report))
+    where = Path(report["plot"]).parent
+    typer.echo(f"{len(report['rows'])} rows ({report['trained']} trained now, the rest read back) on "
+               f"{report['benchmark']} ({report['problems']} problems) -> {where}/ablation.md, ablation.png")
 
 
 @app.command()

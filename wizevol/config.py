@@ -105,6 +105,38 @@ class FiltersConfig(_Strict):
     code_check: CodeCheckConfig = CodeCheckConfig()
 
 
+class TrialConfig(_Strict):
+    """How a trial fine-tunes and evaluates (`wizevol ablate --config`; the base of `evol_stop:`)."""
+
+    finetune_config: str | None = Field("configs/finetune/demo-cpu.yaml",
+                                        description="a configs/finetune/ YAML; null: the WizardCoder recipe")
+    finetune: dict[str, Any] = Field(default_factory=dict, description="keys over it (sft.x for its sft: block)")
+    benchmark: str = "humaneval"
+    limit: int | None = Field(None, ge=1, description="only the first N problems (a fixed subset)")
+    n_samples: int = Field(1, ge=1)
+    temperature: float = Field(0.0, ge=0)
+    max_new_tokens: int = Field(512, ge=1)
+    prompt: Literal["wizardcoder", "raw"] = "wizardcoder"
+    batch_size: int = Field(8, ge=1, description="prompts per generate() call")
+
+
+class EvolStopConfig(TrialConfig):
+    """Evol Stop (config `evol_stop:` or `evolve --evol-stop FILE`): after each round k, fine-tune on rounds 0..k
+    and stop evolving once pass@1 on the dev set has not risen by more than `margin` for `patience` rounds."""
+
+    benchmark: str = "wizevol-dev"
+    margin: float = Field(0.0, ge=0, description="a rise must exceed this to count")
+    patience: int = Field(1, ge=1, description="rounds without a rise before the stop")
+
+    @field_validator("benchmark")
+    @classmethod
+    def _not_the_test_set(cls, v: str) -> str:
+        if v.lower() == "humaneval":
+            raise ValueError("Evol Stop decides on a dev set, never on the test benchmark: use wizevol-dev or a "
+                             "JSONL of your own")
+        return v
+
+
 class SeedConfig(_Strict):
     """How seed rows map to instruction / input / output, and what a bad row does."""
 
@@ -140,6 +172,7 @@ class EvolveConfig(_Strict):
     rules: RulesConfig = RulesConfig()
     seed: SeedConfig = SeedConfig()
     filters: FiltersConfig = FiltersConfig()
+    evol_stop: EvolStopConfig | None = None
     prompts_dir: str | None = None
 
     @model_validator(mode="before")
@@ -197,8 +230,9 @@ class EvolveConfig(_Strict):
         return ResolvedRole(name=name, **merged)
 
     def fingerprint(self) -> str:
-        """Hash of everything that changes the data; `rounds` and `concurrency` may change between resumes."""
-        d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters"})
+        """Hash of everything that changes the data; `rounds`, `concurrency`, the filters and Evol Stop may change
+        between resumes."""
+        d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters", "evol_stop"})
         for key in ("startup_timeout", "concurrency", "n_threads", "cache_dir"):  # speed and places, not data
             d["local"].pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

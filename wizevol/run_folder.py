@@ -12,6 +12,9 @@ runs/NAME/
   round_K.done           done-marker with the round's stats; a re-run skips the round
   filters/<filter>/      rejected_K.jsonl and stats.json (done-marker) of `wizevol filter`
   filters/clean_K.jsonl  kept records that no enabled filter rejected
+  trials/<key>/          one fine-tune + eval (data.jsonl, model/, eval/, trial.json) of Evol Stop or ablate
+  evol_stop.json         Evol Stop's curve and decision
+  ablation/              `wizevol ablate`: ablation.md, ablation.json, ablation.png
 """
 
 from __future__ import annotations
@@ -124,6 +127,14 @@ class RunFolder:
     def eval_report(self) -> Path:
         """`wizevol eval`: model, benchmark, settings, counts, pass@k with its interval, versions."""
         return self.root / "eval.json"
+
+    def evol_stop(self) -> Path:
+        """Evol Stop's curve (pass@1 on the dev set after rounds 0..k), decision and reason."""
+        return self.root / "evol_stop.json"
+
+    def trial(self, key: str) -> Path:
+        """One fine-tune + eval, cached by (data, fine-tune config, eval settings): Evol Stop and ablate share it."""
+        return self.root / "trials" / key
 
     def quarantine(self) -> Path:
         """Bad seed lines with reasons (--skip-bad)."""

@@ -312,6 +312,9 @@ def build_trainer(data: str | Path, out: str | Path, cfg: FinetuneConfig):
     progress = _Progress()
     trainer = SFTTrainer(model=model, args=sft_config(cfg, out, messages), train_dataset=ds,
                          processing_class=tokenizer, peft_config=peft_config, callbacks=[progress.callback])
+    if len(trainer.train_dataset) == 0:
+        raise InputError(f"{data}: none of the {len(ds)} training records keeps a response token within "
+                         f"max_length {trainer.args.max_length} (raise sft.max_length)")
     return trainer, holdout, progress
 
 

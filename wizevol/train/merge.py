@@ -67,12 +67,9 @@ def _key(rec: Record) -> str:
     return " ".join(rec.prompt_text().split())
 
 
-def merge(run: str | Path, rounds_spec: str | None, out: str | Path, fmt: str = "prompt-completion",
-          seed: int = 42, parquet: bool = False, hf_dataset: str | Path | None = None,
-          push_to_hub: str | None = None, clean: bool = False) -> MergeReport:
-    """Join the chosen rounds into one training file (and parquet / an HF dataset / the Hub)."""
-    if fmt not in FORMATS:
-        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+def collect(run: str | Path, rounds_spec: str | None, clean: bool = False) -> tuple[list[Record], MergeReport]:
+    """The records of the chosen rounds that can be trained on, in round order: exact duplicates across
+    rounds removed (the lowest round wins), records without a response counted and left out."""
     folder = RunFolder(run)
     if not folder.root.is_dir():
         raise InputError(f"{run}: run folder not found")
@@ -97,10 +94,26 @@ def merge(run: str | Path, rounds_spec: str | None, out: str | Path, fmt: str = 
             counts["merged"] += 1
             merged.append(rec)
         report.per_round[k] = counts
+    return merged, report
+
+
+def training_rows(records: list[Record], fmt: str = "prompt-completion", seed: int = 42) -> list[dict]:
+    """Records -> rows of a training file: a seeded shuffle, then the format."""
+    shuffled = list(records)
+    random.Random(seed).shuffle(shuffled)
+    return [to_format(r, fmt) for r in shuffled]
+
+
+def merge(run: str | Path, rounds_spec: str | None, out: str | Path, fmt: str = "prompt-completion",
+          seed: int = 42, parquet: bool = False, hf_dataset: str | Path | None = None,
+          push_to_hub: str | None = None, clean: bool = False) -> MergeReport:
+    """Join the chosen rounds into one training file (and parquet / an HF dataset / the Hub)."""
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    merged, report = collect(run, rounds_spec, clean)
     if not merged:
         raise WizevolError(f"{run}: nothing to merge from rounds {report.rounds} (no records with a response)")
-    random.Random(seed).shuffle(merged)
-    rows = [to_format(r, fmt) for r in merged]
+    rows = training_rows(merged, fmt, seed)
     report.written = len(rows)
 
     out = Path(out)

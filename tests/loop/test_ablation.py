@@ -1,0 +1,77 @@
+"""`wizevol ablate`: the paper's round analysis from a run folder, each row a real fine-tune of a tiny model and
+a real eval, matched by samples and by tokens, cached cell by cell."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import evolve
+from typer.testing import CliRunner
+
+from wizevol.cli import app
+from wizevol.config import TrialConfig
+from wizevol.loop.ablation import plan
+from wizevol.loop.trial import load_section
+
+
+def ablate(run, cfg, *args):
+    return CliRunner().invoke(app, ["ablate", str(run), "--config", str(cfg), *args])
+
+
+def test_ablation_rows_match_samples_and_tokens_and_only_new_cells_train(tmp_path, server, trial_config):
+    server.fault("equal", role="judge", times=1)  # one round keeps fewer records than the others
+    assert evolve(tmp_path, server, "--rounds", "2", "--limit", "4").exit_code == 0
+    run, cfg = tmp_path / "run", trial_config()
+    kept = {k: len((run / f"round_{k}.jsonl").read_text().splitlines()) for k in range(3)}
+    assert sorted(kept.values()) == [3, 4, 4]
+
+    first = ablate(run, cfg, "--rounds", "0-1")
+    assert first.exit_code == 0, first.output
+    report = json.loads((run / "ablation" / "ablation.json").read_text())
+    labels = [r["label"] for r in report["rows"]]
+    assert labels == ["base model", "rounds 0", "rounds 0..1", "round 0 (samples-matched)",
+                      "round 1 (samples-matched)", "round 0 (tokens-matched)", "round 1 (tokens-matched)"]
+    by = {r["label"]: r for r in report["rows"]}
+    n = min(kept[0], kept[1])
+    assert by["round 0 (samples-matched)"]["samples"] == by["round 1 (samples-matched)"]["samples"] == n
+    assert by["rounds 0..1"]["samples"] == kept[0] + kept[1] and by["base model"]["samples"] == 0
+    budget = min(by["rounds 0"]["tokens"], by["rounds 0..1"]["tokens"] - by["rounds 0"]["tokens"])
+    for k in (0, 1):
+        row = by[f"round {k} (tokens-matched)"]
+        assert 0 < row["tokens"] <= budget and row["samples"] >= 1
+    assert budget in {by[f"round {k} (tokens-matched)"]["tokens"] for k in (0, 1)}  # the smaller round whole
+    # identical data is one trial: the rows that hold a round's whole data share a cell
+    keys = {r["trial"] for r in report["rows"]}
+    assert report["trained"] == len(keys) < len(report["rows"])
+    assert all(0.0 <= r["pass@1"] <= 1.0 and r["ci95"][0] <= r["pass@1"] <= r["ci95"][1] for r in report["rows"])
+    md = (run / "ablation" / "ablation.md").read_text()
+    assert all(f"| {label} |" in md for label in labels) and "95% interval" in md
+    assert (run / "ablation" / "ablation.png").read_bytes()[:4] == b"\x89PNG"
+    for r in report["rows"][1:]:  # a real fine-tune: its data, its model, its eval
+        trial = run / "trials" / r["trial"]
+        assert (trial / "model" / "train_summary.json").is_file() and (trial / "eval" / "eval.json").is_file()
+        assert len((trial / "data.jsonl").read_text().splitlines()) == r["samples"]
+
+    again = ablate(run, cfg, "--rounds", "0-1")
+    assert again.exit_code == 0 and json.loads((run / "ablation" / "ablation.json").read_text())["trained"] == 0
+    assert (run / "ablation" / "ablation.md").read_text() == md
+    assert "read back from its cache" in again.stderr and "fine-tune + eval" not in again.stderr
+
+    more = ablate(run, cfg, "--rounds", "0-2")  # a new round: only the cells whose data is new are trained
+    assert more.exit_code == 0, more.output
+    grown = json.loads((run / "ablation" / "ablation.json").read_text())
+    new_keys = {r["trial"] for r in grown["rows"]} - keys
+    assert grown["trained"] == len(new_keys) > 0
+    assert {r["trial"] for r in grown["rows"] if r["cached"]} <= keys
+
+
+def test_plan_refuses_an_unknown_row_kind_and_an_empty_run(tmp_path, server, trial_config):
+    assert evolve(tmp_path, server, "--rounds", "1", "--limit", "2").exit_code == 0
+    result = ablate(tmp_path / "run", trial_config(), "--rows", "cumulative,bogus")
+    assert result.exit_code == 2 and result.stderr.strip() == (
+        "Error: --rows 'bogus': choose from base, cumulative, samples, tokens")
+    result = ablate(tmp_path / "nowhere", trial_config())
+    assert result.exit_code == 2 and result.stderr.strip() == f"Error: {tmp_path / 'nowhere'}: run folder not found"
+    cfg = load_section(TrialConfig, trial_config(), {})
+    rows = plan(tmp_path / "run", cfg, "0-1", kinds=("samples",))
+    assert [r.label for r in rows] == ["round 0 (samples-matched)", "round 1 (samples-matched)"]

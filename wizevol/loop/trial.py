@@ -1,0 +1,124 @@
+"""A trial: one fine-tune on one dataset, then one eval of the tuned model. Evol Stop and the round ablation are
+made of trials, so a trial is cached by what decides its result (the data's digest, the fine-tune config and
+the eval settings): the same cell asked twice, by a rerun, by Evol Stop and then the ablation, is paid once.
+
+runs/NAME/trials/<key>/
+  data.jsonl     the training rows (prompt-completion)
+  model/         the `wizevol finetune` output (skipped when its train_summary.json is there)
+  eval/          the `wizevol eval` folder (resumes by itself)
+  trial.json     the result; its presence is the done-marker
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from wizevol.config import TrialConfig, format_validation, read_yaml
+from wizevol.errors import InputError
+from wizevol.eval import EvalSettings, run_eval
+from wizevol.run_folder import RunFolder, dumps_line, write_atomic
+from wizevol.train.finetune import FinetuneConfig, load_finetune_config, resolve_model, run_finetune
+
+Event = Callable[..., None]
+
+
+def finetune_cfg(trial: TrialConfig) -> FinetuneConfig:
+    """The trial's fine-tune config file with its `finetune:` keys over it."""
+    return load_finetune_config(trial.finetune_config, trial.finetune)
+
+
+def eval_settings(trial: TrialConfig) -> EvalSettings:
+    """What the eval of each trial uses."""
+    return EvalSettings(trial.benchmark, trial.limit, trial.n_samples, trial.temperature, trial.max_new_tokens,
+                        trial.prompt)
+
+
+def load_section(cls: type[BaseModel], path: str | Path | None, overrides: dict[str, Any], section: str | None = None):
+    """A config of type `cls` from YAML (the whole file, or one section of it), then CLI overrides."""
+    data: dict[str, Any] = read_yaml(path) if path is not None else {}
+    if section is not None and section in data:
+        data = data[section] or {}
+    data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        raise InputError(format_validation(e, str(path) if path is not None else "command line")) from None
+
+
+def digest(rows: list[dict[str, Any]]) -> str:
+    """The training data's identity: its rows, in order."""
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(dumps_line(r).encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
+def trial_key(data_digest: str | None, ft: FinetuneConfig, settings: EvalSettings) -> str:
+    """(data, fine-tune config, eval settings) -> the trial's folder name. No data: the base model itself."""
+    blob = json.dumps({"data": data_digest, "finetune": ft.model_dump(mode="json", exclude={"cache_dir"}),
+                       "eval": asdict(settings)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def count_tokens(rows: list[dict[str, Any]], ft: FinetuneConfig) -> list[int]:
+    """Tokens of each row (prompt + completion) under the tokenizer of the model being fine-tuned."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(resolve_model(ft.model, ft.cache_dir))
+    return [len(tok(r["prompt"] + r["completion"])["input_ids"]) for r in rows]
+
+
+def run_trial(root: str | Path, rows: list[dict[str, Any]] | None, ft: FinetuneConfig, settings: EvalSettings,
+              label: str, on_event: Event | None = None, tokens: int | None = None,
+              batch_size: int = 8) -> dict[str, Any]:
+    """Fine-tune on `rows` (None: evaluate the base model as it is), evaluate, and return trial.json's content.
+    A finished trial is read back, not run again; `cached` says which happened."""
+    emit = on_event or (lambda event, **data: None)
+    data_digest = digest(rows) if rows is not None else None
+    key = trial_key(data_digest, ft, settings)
+    folder = RunFolder(root).trial(key)
+    done = folder / "trial.json"
+    if done.is_file():
+        result = json.loads(done.read_text(encoding="utf-8"))
+        emit("trial", label=label, key=key, cached=True, result=result)
+        return {**result, "cached": True}
+    emit("trial", label=label, key=key, cached=False, result=None)
+    folder.mkdir(parents=True, exist_ok=True)
+    train: dict[str, Any] | None = None
+    if rows is not None:
+        data = folder / "data.jsonl"
+        write_atomic(data, "".join(dumps_line(r) for r in rows))
+        summary_path = folder / "model" / "train_summary.json"
+        if summary_path.is_file():
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        else:
+            emit("note", text=f"{label}: fine-tuning on {len(rows)} records")
+            summary = run_finetune(data, folder / "model", ft)
+        train = {k: summary.get(k) for k in ("train_records", "steps", "first_loss", "final_loss", "tokens_seen",
+                                             "wall_s")}
+        model = str(folder / "model")
+    else:
+        model = resolve_model(ft.model, ft.cache_dir)
+    emit("note", text=f"{label}: evaluating on {settings.benchmark}")
+    report = run_eval(model, folder / "eval", settings, batch_size=batch_size, on_event=on_event)
+    result = {
+        "label": label,
+        "key": key,
+        "data_digest": data_digest,
+        "samples": len(rows) if rows is not None else 0,
+        "tokens": tokens,
+        "train": train,
+        "benchmark": report["benchmark"],
+        "problems": report["problems"],
+        "pass@1": report["pass@1"],
+        "counts": report["counts"],
+    }
+    write_atomic(done, json.dumps(result, indent=2) + "\n")
+    return {**result, "cached": False}
