@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-all-extras
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: install demo finetune-demo eval-demo test test-fast lint bench clean
+.PHONY: install demo finetune-demo eval-demo reproduce test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,9 @@ eval-demo: install
 	@test -f runs/demo-finetune/train_summary.json || $(MAKE) finetune-demo
 	$(VENV)/bin/wizevol eval local:gemma3-270m --prompt raw --limit 20 --max-new-tokens 256 --out runs/eval-base
 	$(VENV)/bin/wizevol eval runs/demo-finetune --limit 20 --max-new-tokens 256 --out runs/eval-tuned
+
+# the paper's round analysis on a CPU, offline: the demo's 4 rounds (resumed if done), then `wizevol ablate` with
+# tiny LoRA fine-tunes of the packaged model and the first 10 HumanEval problems (Table 4 / Figure 3 style)
+reproduce: install
+	$(VENV)/bin/wizevol evolve --seed data/seed_20.jsonl --rounds 4 --out runs/demo
+	$(VENV)/bin/wizevol ablate runs/demo --config configs/ablate/reproduce-cpu.yaml

@@ -331,11 +331,15 @@ def ablate(
 def stats(
     run: Annotated[Path, typer.Argument(help="Run folder made by `wizevol evolve`.")],
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots into the run folder.")] = True,
+    similarity: Annotated[str, typer.Option(help="embedding (MiniLM cosine, as the paper) or ngram.")] = "embedding",
+    complexity: Annotated[bool, typer.Option("--complexity", help="The judge role rates each instruction 1-10 "
+                                                                  "(calls the run's endpoint or local model).")] = False,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Run config (default: the run's own).")] = None,
 ) -> None:
-    """Per-round figures (paper §5): counts, lengths, method mix, HumanEval similarity, tokens."""
+    """Per-round figures (paper §5): counts, lengths, method mix, HumanEval similarity, complexity, tokens."""
     from wizevol.stats import run_stats, table
 
-    result = run_stats(str(run), plots)
+    result = run_stats(str(run), plots, similarity, complexity, config, lambda text: typer.echo(text, err=True))
     typer.echo(table(result))
     typer.echo(f"wrote {run}/stats.json" + (f" and {len(result.get('plots', []))} plots" if plots else ""))
 

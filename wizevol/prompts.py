@@ -72,6 +72,7 @@ class PromptSet:
     respond: Template
     judge: Template
     contamination_judge: Template
+    complexity_judge: Template
     methods: dict[str, str]  # heuristic name -> method text
     headings: tuple[str, ...]  # answer headings, stripped when the evolved text opens with one
     markers: tuple[str, ...]  # the template's own markers: a leak anywhere else
@@ -94,6 +95,7 @@ class PromptSet:
             respond=_template(_read(d / "respond.yaml"), d / "respond.yaml"),
             judge=_template(_read(d / "judge.yaml"), d / "judge.yaml"),
             contamination_judge=_template(_read(d / "contamination_judge.yaml"), d / "contamination_judge.yaml"),
+            complexity_judge=_optional(d, "complexity_judge.yaml"),
             methods=methods,
             headings=_strings(evolve_doc, "headings", d / "evolve.yaml"),
             markers=_strings(evolve_doc, "markers", d / "evolve.yaml"),
@@ -113,6 +115,12 @@ class PromptSet:
     def leak_markers(self) -> tuple[str, ...]:
         """What prompt_leak looks for: the template's markers, then its leak phrases."""
         return self.markers + self.leak_phrases
+
+
+def _optional(d: Path, name: str) -> Template:
+    """A template that a prompts folder made before it existed may lack: then the packaged one."""
+    path = d / name if (d / name).is_file() else default_prompts_dir() / name
+    return _template(_read(path), path)
 
 
 def _read(path: Path) -> dict:

@@ -1,14 +1,20 @@
 """`wizevol stats RUN`: the paper's §5 figures for every round: counts kept / eliminated by rule / failed,
-instruction and response lengths (words), method mix, nearest-benchmark similarity (HumanEval n-gram
-coverage), tokens spent. A table, stats.json, and PNG plots."""
+instruction and response lengths (words), method mix, similarity to the test benchmark (HumanEval: by
+embeddings as the paper's §5, or by n-gram coverage; stats.json and the table say which), a complexity score
+(opt-in: the judge role rates each instruction 1-10), tokens spent. A table, stats.json, and PNG plots."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import statistics
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from wizevol.errors import InputError
 from wizevol.filters.contamination import Contamination
 from wizevol.record import Record
 from wizevol.run_folder import RunFolder, read_jsonl, write_atomic
@@ -23,21 +29,80 @@ def _dist(values: list[float]) -> dict[str, float]:
             "p10": round(qs[0], 2), "p90": round(qs[-1], 2), "max": max(values)}
 
 
-def run_stats(run: str, plots: bool = True) -> dict[str, Any]:
+SIMILARITY = {
+    "embedding": "cosine of all-MiniLM-L6-v2 embeddings to the nearest HumanEval problem (as the paper's §5)",
+    "ngram": "share of the nearest HumanEval text's 10-grams found in the instruction",
+}
+
+
+def parse_complexity(text: str) -> int | None:
+    """The judge's score: the first whole number in its answer (not part of a decimal), if it is 1 to 10."""
+    m = re.search(r"(?<![\d.])\d+(?!\d|\.\d)", text)
+    return int(m.group()) if m and 1 <= int(m.group()) <= 10 else None
+
+
+def rate_complexity(folder: RunFolder, cfg, records: list[Record],
+                    notify: Callable[[str], None] | None = None) -> dict[str, int | None]:
+    """The judge role's 1-10 complexity of each instruction, through the run's cache (a rerun pays nothing)."""
+    from wizevol.llm.client import CallFailed
+    from wizevol.llm.session import open_session
+    from wizevol.prompts import PromptSet
+
+    prompts = PromptSet.load(cfg.prompts_dir)
+    with open_session(cfg, folder, ("judge",), notify) as session:
+        role = session.cfg.role("judge", session.local_url).model_copy(update={"max_tokens": 4, "temperature": 0.0})
+        session.llm.client_for(role)  # a missing key fails now
+
+        async def rate_all() -> dict[str, int | None]:
+            bound = asyncio.Semaphore(session.cfg.concurrency)
+
+            async def one(rec: Record) -> tuple[str, int | None]:
+                request = prompts.complexity_judge.request(role.mode, instruction=rec.prompt_text())
+                async with bound:
+                    try:
+                        answer = await session.llm.complete(role, request, rec.round, at=f"{rec.id}#complexity")
+                    except CallFailed:
+                        return rec.id, None
+                return rec.id, parse_complexity(answer.text)
+
+            try:
+                return dict(await asyncio.gather(*(one(r) for r in records)))
+            finally:
+                await session.llm.aclose()
+
+        return asyncio.run(rate_all())
+
+
+def run_stats(run: str, plots: bool = True, similarity: str = "embedding", complexity: bool = False,
+              config: str | Path | None = None, notify: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Compute the per-round figures of a run folder, write stats.json and (optionally) the plots."""
     folder = RunFolder(run)
     rounds = folder.finished_rounds()
     if not rounds:
-        from wizevol.errors import InputError
-
         raise InputError(f"{run}: no finished rounds (is this a wizevol run folder?)")
-    detector = Contamination()
-    out: dict[str, Any] = {"run": str(run), "rounds": {}}
-    kept_by_round, sims_by_round = {}, {}
+    if similarity not in SIMILARITY:
+        raise InputError(f"--similarity {similarity!r}: choose embedding or ngram")
+    detector = Contamination(embedding=similarity == "embedding")
+    kept_by_round = {k: [Record.from_json(d) for d in read_jsonl(folder.kept(k))] for k in rounds}
+    scores: dict[str, int | None] = {}
+    if complexity:
+        from wizevol.filters import run_config
+
+        scores = rate_complexity(folder, run_config(folder, config), [r for k in rounds for r in kept_by_round[k]],
+                                 notify)
+    out: dict[str, Any] = {"run": str(run), "similarity": SIMILARITY[similarity],
+                           "complexity": "judge role, 1-10" if complexity else None, "rounds": {}}
+    sims_by_round, complexity_by_round = {}, {}
     for k in rounds:
         done = folder.read_done(k) or {}
-        kept = kept_by_round[k] = [Record.from_json(d) for d in read_jsonl(folder.kept(k))]
-        sims = sims_by_round[k] = [detector.nearest(r.prompt_text())[2] for r in kept]
+        kept = kept_by_round[k]
+        if similarity == "embedding":
+            detector.prepare_round(kept)
+            sims = [detector.nearest_embedding(r)[1] for r in kept]
+        else:
+            sims = [detector.nearest(r.prompt_text())[2] for r in kept]
+        sims_by_round[k] = sims
+        rated = complexity_by_round[k] = [scores[r.id] for r in kept if scores.get(r.id) is not None]
         tokens = done.get("tokens", {})
         out["rounds"][str(k)] = {
             "pool": done.get("pool", len(kept)),
@@ -47,29 +112,34 @@ def run_stats(run: str, plots: bool = True) -> dict[str, Any]:
             "instruction_words": _dist([len(r.prompt_text().split()) for r in kept]),
             "response_words": _dist([len(r.output.split()) for r in kept]),
             "methods": dict(sorted(Counter(r.method or "seed" for r in kept).items())),
-            "humaneval_similarity": _dist(sims),
+            "humaneval_similarity": _dist([round(x, 4) for x in sims]),
+            **({"complexity": {**_dist(rated), "unparsed": len(kept) - len(rated)}} if complexity else {}),
             "tokens": {role: t.get("prompt_tokens", 0) + t.get("completion_tokens", 0) for role, t in tokens.items()},
         }
     write_atomic(folder.stats(), json.dumps(out, indent=2) + "\n")
     if plots:
-        out["plots"] = _plots(folder, out, kept_by_round, sims_by_round)
+        out["plots"] = _plots(folder, out, kept_by_round, sims_by_round, complexity_by_round)
     return out
 
 
 def table(stats: dict[str, Any]) -> str:
     """The per-round figures as an aligned table."""
     rules = sorted({r for s in stats["rounds"].values() for r in s["eliminated_by_rule"]})
-    cols = ["round", "pool", "kept", *rules, "failed", "instr_words", "resp_words", "he_sim_max", "tokens"]
+    rated = stats.get("complexity") is not None
+    cols = ["round", "pool", "kept", *rules, "failed", "instr_words", "resp_words", "he_sim_max",
+            *(["complexity"] if rated else []), "tokens"]
     rows = []
     for k, s in stats["rounds"].items():
         rows.append([k, s["pool"], s["kept"], *(s["eliminated_by_rule"].get(r, 0) for r in rules), s["failed"],
                      s["instruction_words"].get("median", "-"), s["response_words"].get("median", "-"),
-                     f"{s['humaneval_similarity'].get('max', 0):.2f}", sum(s["tokens"].values())])
-    return aligned(cols, rows)
+                     f"{s['humaneval_similarity'].get('max', 0):.2f}",
+                     *([s["complexity"].get("median", "-")] if rated else []), sum(s["tokens"].values())])
+    notes = "\nword counts and complexity are medians; he_sim_max: " + stats["similarity"]
+    return aligned(cols, rows) + notes
 
 
-def _plots(folder: RunFolder, stats: dict[str, Any], kept_by_round: dict[int, list], sims_by_round: dict[int, list]
-           ) -> list[str]:
+def _plots(folder: RunFolder, stats: dict[str, Any], kept_by_round: dict[int, list], sims_by_round: dict[int, list],
+           complexity_by_round: dict[int, list]) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,9 +179,17 @@ def _plots(folder: RunFolder, stats: dict[str, Any], kept_by_round: dict[int, li
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.boxplot([sims_by_round[int(k)] or [0] for k in rounds], tick_labels=rounds)
     ax.set_xlabel("round")
-    ax.set_ylabel("max 10-gram coverage of a HumanEval text")
+    ax.set_ylabel("embedding cosine to the nearest HumanEval problem" if stats["similarity"].startswith("cosine")
+                  else "max 10-gram coverage of a HumanEval text")
     ax.set_title("similarity to HumanEval")
     paths.append(_save(fig, folder.plot("humaneval_similarity")))
+    if stats.get("complexity") is not None:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.boxplot([complexity_by_round[int(k)] or [0] for k in rounds], tick_labels=rounds)
+        ax.set_xlabel("round")
+        ax.set_ylabel("complexity (judge, 1-10)")
+        ax.set_title("instruction complexity per round")
+        paths.append(_save(fig, folder.plot("complexity")))
     return paths
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
-from conftest import evolve
+from conftest import ROOT, evolve
 from typer.testing import CliRunner
 
 from wizevol.cli import app
-from wizevol.config import TrialConfig
+from wizevol.config import EvolStopConfig, TrialConfig
 from wizevol.loop.ablation import plan
-from wizevol.loop.trial import load_section
+from wizevol.loop.trial import finetune_cfg, load_section
 
 
 def ablate(run, cfg, *args):
@@ -75,3 +75,19 @@ def test_plan_refuses_an_unknown_row_kind_and_an_empty_run(tmp_path, server, tri
     cfg = load_section(TrialConfig, trial_config(), {})
     rows = plan(tmp_path / "run", cfg, "0-1", kinds=("samples",))
     assert [r.label for r in rows] == ["round 0 (samples-matched)", "round 1 (samples-matched)"]
+
+
+def test_a_trials_finetune_keys_go_over_its_config_file_key_by_key():
+    cfg = TrialConfig(finetune_config=str(ROOT / "configs" / "finetune" / "demo-cpu.yaml"),
+                      finetune={"lora_r": 4, "sft": {"max_steps": 2}})
+    ft = finetune_cfg(cfg)
+    assert (ft.lora_r, ft.sft["max_steps"]) == (4, 2)
+    assert (ft.sft["learning_rate"], ft.sft["max_length"]) == (3e-4, 512)  # the file's sft: block stays
+
+
+def test_the_shipped_trial_configs_load():
+    for name in ("reproduce-cpu", "gpu"):
+        cfg = load_section(TrialConfig, ROOT / "configs" / "ablate" / f"{name}.yaml", {})
+        assert cfg.benchmark == "humaneval" and cfg.finetune_config
+    stop = load_section(EvolStopConfig, ROOT / "configs" / "evol_stop.yaml", {}, "evol_stop")
+    assert stop.benchmark == "wizevol-dev" and stop.patience == 1

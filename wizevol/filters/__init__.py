@@ -57,7 +57,8 @@ def build(name: str, cfg: FiltersConfig, judge: Judge | None = None) -> Filter:
     return REGISTRY[name](cfg, judge)
 
 
-def _config(folder: RunFolder, config: str | Path | None) -> EvolveConfig:
+def run_config(folder: RunFolder, config: str | Path | None) -> EvolveConfig:
+    """The config given, else the one the run was made with (its manifest), else the defaults."""
     if config is not None:
         return load_config(config)
     manifest = folder.manifest()
@@ -112,7 +113,7 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
         only = OLD_NAMES[only]
     if only is not None and only not in REGISTRY:
         raise InputError(f"--only {only!r}: choose one of {', '.join(REGISTRY)}")
-    cfg = _config(folder, config)
+    cfg = run_config(folder, config)
     enabled = [n for n in REGISTRY if getattr(cfg.filters, n).enabled]
     names = [only] if only else enabled
     with contextlib.ExitStack() as stack:

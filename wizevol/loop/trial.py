@@ -30,8 +30,10 @@ Event = Callable[..., None]
 
 
 def finetune_cfg(trial: TrialConfig) -> FinetuneConfig:
-    """The trial's fine-tune config file with its `finetune:` keys over it."""
-    return load_finetune_config(trial.finetune_config, trial.finetune)
+    """The trial's fine-tune config file with its `finetune:` keys over it (an `sft:` block key by key)."""
+    keys = {k: v for k, v in trial.finetune.items() if k != "sft"}
+    keys.update({f"sft.{k}": v for k, v in (trial.finetune.get("sft") or {}).items()})
+    return load_finetune_config(trial.finetune_config, keys)
 
 
 def eval_settings(trial: TrialConfig) -> EvalSettings:

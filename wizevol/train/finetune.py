@@ -104,6 +104,8 @@ def load_finetune_config(path: str | Path | None, overrides: dict[str, Any]) -> 
             continue
         if key.startswith("sft."):
             data["sft"] = {**(data.get("sft") or {}), key[4:]: value}
+        elif key == "sft" and isinstance(value, dict):
+            raise InputError("finetune overrides: give sft keys one by one (sft.learning_rate), not a whole block")
         else:
             data[key] = value
     source = str(path) if path is not None else "finetune config"
