@@ -54,7 +54,7 @@ def test_the_loop_stops_evolving_once_pass_at_1_stops_rising(tmp_path, server):
     assert [c["label"] for c in calls] == ["rounds 0..0", "rounds 0..1", "rounds 0..2", "rounds 0..3"]
     assert [c["samples"] for c in calls] == [3, 6, 9, 12]  # what `merge --rounds 0-k` holds
     assert (tmp_path / "run" / "round_3.done").exists() and not (tmp_path / "run" / "round_4.done").exists()
-    assert not any("-r4" in c.text for c in server.calls) and server.count("evolve") == 9
+    assert server.count("evolve") == 9  # 3 records in each of rounds 1-3; round 4 never asked
     report = json.loads((tmp_path / "run" / "evol_stop.json").read_text())
     assert [p["pass@1"] for p in report["curve"]] == [0.1, 0.2, 0.3, 0.3]
     d = report["decision"]
@@ -85,7 +85,7 @@ def test_evol_stop_through_the_cli_with_real_trials_stops_and_resumes(tmp_path, 
     assert [p["round"] for p in curve] == [0, 1] and curve[0]["pass@1"] == curve[1]["pass@1"]
     assert report["decision"]["stopped_after_round"] == 1 and report["decision"]["merge"] == "0-0"
     assert report["benchmark"] == "wizevol-dev"
-    assert not (run / "round_2.done").exists() and not any("-r2" in c.text for c in server.calls)
+    assert not (run / "round_2.done").exists() and server.count("evolve") == 3  # round 1 only
     for p in curve:
         trial = run / "trials" / p["trial"]
         summary = json.loads((trial / "model" / "train_summary.json").read_text())
@@ -109,3 +109,19 @@ def test_the_test_benchmark_is_refused_as_a_dev_set(tmp_path, server, trial_conf
     stop.write_text(yaml.safe_dump({"evol_stop": {**cfg, "benchmark": "wizevol-dev", "patiense": 2}}))
     result = evolve(tmp_path, server, "--rounds", "1", "--evol-stop", str(stop))
     assert result.exit_code == 2 and result.stderr.strip() == f"Error: {stop}: patiense: unknown key"
+
+
+def test_a_plain_run_continues_under_evol_stop_from_the_run_configs_section(tmp_path, server):
+    """Evol Stop is not part of the data's fingerprint: rounds made without it are reused, not refused."""
+    assert evolve(tmp_path, server, "--rounds", "1", "--limit", "2").exit_code == 0
+    calls = len(server.calls)
+    cfg_path = write_config(tmp_path / "stop.yaml", server, limit=2, rounds=2,
+                            evol_stop={"finetune_config": None, "patience": 1})
+    cfg = load_config(cfg_path)
+    assert cfg.evol_stop is not None and cfg.evol_stop.benchmark == "wizevol-dev"
+    assert cfg.fingerprint() == cfg.model_copy(update={"evol_stop": None}).fingerprint()
+    trial, seen = scripted_trial([0.1, 0.2, 0.4])
+    run_evol_stop(str(SEED), str(tmp_path / "run"), cfg, trial=trial)
+    assert [c["samples"] for c in seen] == [2, 4, 6]
+    new = server.calls[calls:]  # only round 2 was paid for: its 2 chains of evolve, judge, respond
+    assert sorted(c.role for c in new) == ["evolve", "evolve", "judge", "judge", "respond", "respond"]
