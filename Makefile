@@ -6,7 +6,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-all-extras
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: install demo finetune-demo eval-demo reproduce test test-fast lint bench clean
+# the same recipe with a real evolver and a 1.3B base model on a GPU host (not run here: no GPU was lent)
+SEED    ?= data/seed_20.jsonl
+EVOLVER ?= configs/openai.yaml
+
+.PHONY: install demo finetune-demo eval-demo reproduce reproduce-gpu test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +55,8 @@ eval-demo: install
 reproduce: install
 	$(VENV)/bin/wizevol evolve --seed data/seed_20.jsonl --rounds 4 --out runs/demo
 	$(VENV)/bin/wizevol ablate runs/demo --config configs/ablate/reproduce-cpu.yaml
+
+reproduce-gpu: install
+	$(VENV)/bin/wizevol evolve --seed $(SEED) --rounds 4 --out runs/reproduce-gpu --config $(EVOLVER)
+	$(VENV)/bin/wizevol filter runs/reproduce-gpu
+	$(VENV)/bin/wizevol ablate runs/reproduce-gpu --clean --config configs/ablate/gpu.yaml

@@ -177,8 +177,8 @@ def evolve(
     typer.echo(f"run folder: {out}  (new calls: {manifest['calls_made']}, wall: {manifest['wall_s']:.1f}s)")
     if "evol_stop" in manifest:
         d = manifest["evol_stop"]["decision"]
-        typer.echo(f"Evol Stop: {d['reason']}; train on `wizevol merge {out} --rounds {d['merge']}` "
-                   f"-> {out}/evol_stop.json")
+        use = f"; train on `wizevol merge {out} --rounds {d['merge']}`" if d["merge"] else ""
+        typer.echo(f"Evol Stop: {d['reason']}{use} -> {out}/evol_stop.json")
 
 
 @app.command()

@@ -59,7 +59,7 @@ def test_the_loop_stops_evolving_once_pass_at_1_stops_rising(tmp_path, server):
     assert [p["pass@1"] for p in report["curve"]] == [0.1, 0.2, 0.3, 0.3]
     d = report["decision"]
     assert (d["stop"], d["stopped_after_round"], d["best_round"], d["merge"]) == (True, 3, 2, "0-2")
-    assert manifest["evol_stop"] == report
+    assert manifest["evol_stop"] == report and manifest["calls_made"] == len(server.calls) == 27
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["evol_stop"] == report
 
 

@@ -10,6 +10,7 @@ decision and its reason go to evol_stop.json and into the manifest.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -71,8 +72,11 @@ def run_evol_stop(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None
     points: list[dict[str, Any]] = []
     report: dict[str, Any] = {}
     manifest: dict[str, Any] = {}
+    started, calls = time.time(), 0
     for k in range(cfg.rounds + 1):
         manifest = run_evolve(seed, out, plain.model_copy(update={"rounds": k}), on_event)
+        calls += manifest["calls_made"]
+        manifest.update(calls_made=calls, wall_s=round(time.time() - started, 3))  # all rounds of this command
         records, _ = collect(out, f"0-{k}")
         if not records:
             points.append({"round": k, "samples": 0, "skipped": "no records with a response to train on"})
