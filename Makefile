@@ -10,7 +10,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 SEED    ?= data/seed_20.jsonl
 EVOLVER ?= configs/openai.yaml
 
-.PHONY: install demo finetune-demo eval-demo reproduce reproduce-gpu test test-fast lint bench clean
+.PHONY: install demo finetune-demo eval-demo reproduce evol-stop-demo reproduce-gpu test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ eval-demo: install
 reproduce: install
 	$(VENV)/bin/wizevol evolve --seed data/seed_20.jsonl --rounds 4 --out runs/demo
 	$(VENV)/bin/wizevol ablate runs/demo --config configs/ablate/reproduce-cpu.yaml
+
+# Evol Stop on the embedded model: rounds are evolved one at a time into runs/evol-stop-demo,
+# each followed by a tiny fine-tune on rounds 0..k and pass@1 on 20 dev problems; stops when pass@1 stops rising
+evol-stop-demo: install
+	$(VENV)/bin/wizevol evolve --seed data/seed_20.jsonl --rounds 4 --out runs/evol-stop-demo --evol-stop configs/evol_stop-cpu.yaml
 
 reproduce-gpu: install
 	$(VENV)/bin/wizevol evolve --seed $(SEED) --rounds 4 --out runs/reproduce-gpu --config $(EVOLVER)

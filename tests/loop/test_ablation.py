@@ -89,5 +89,6 @@ def test_the_shipped_trial_configs_load():
     for name in ("reproduce-cpu", "gpu"):
         cfg = load_section(TrialConfig, ROOT / "configs" / "ablate" / f"{name}.yaml", {})
         assert cfg.benchmark == "humaneval" and cfg.finetune_config
-    stop = load_section(EvolStopConfig, ROOT / "configs" / "evol_stop.yaml", {}, "evol_stop")
-    assert stop.benchmark == "wizevol-dev" and stop.patience == 1
+    for name in ("evol_stop", "evol_stop-cpu"):
+        stop = load_section(EvolStopConfig, ROOT / "configs" / f"{name}.yaml", {}, "evol_stop")
+        assert stop.benchmark == "wizevol-dev" and stop.patience == 1

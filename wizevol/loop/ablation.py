@@ -202,6 +202,7 @@ def _plot(report: dict[str, Any], path: Path) -> str:
             right.bar([r["rounds"][0] + offset for r in rs], [r["pass@1"] for r in rs], width=0.4, yerr=err(rs),
                       capsize=3, label=f"{kind}-matched")
     right.set_xlabel("round alone")
+    right.set_ylabel(f"pass@1 on {report['benchmark']}")
     right.set_title("each round alone (Table 4)")
     if any(r["kind"] in ("samples", "tokens") for r in rows):
         right.legend()

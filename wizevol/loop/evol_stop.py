@@ -76,7 +76,6 @@ def run_evol_stop(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None
     for k in range(cfg.rounds + 1):
         manifest = run_evolve(seed, out, plain.model_copy(update={"rounds": k}), on_event)
         calls += manifest["calls_made"]
-        manifest.update(calls_made=calls, wall_s=round(time.time() - started, 3))  # all rounds of this command
         records, _ = collect(out, f"0-{k}")
         if not records:
             points.append({"round": k, "samples": 0, "skipped": "no records with a response to train on"})
@@ -102,7 +101,8 @@ def run_evol_stop(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None
             "config": stop_cfg.model_dump(mode="json"),
         }
         write_atomic(folder.evol_stop(), json.dumps(report, indent=2) + "\n")
-        manifest["evol_stop"] = report
+        manifest.update(evol_stop=report, calls_made=calls,  # all rounds and trials of this command
+                        wall_s=round(time.time() - started, 3))
         folder.write_manifest(manifest)
         emit("evol_stop", point=points[-1], decision=report["decision"])
         if decision.stop:
