@@ -92,3 +92,22 @@ def test_the_shipped_trial_configs_load():
     for name in ("evol_stop", "evol_stop-cpu"):
         stop = load_section(EvolStopConfig, ROOT / "configs" / f"{name}.yaml", {}, "evol_stop")
         assert stop.benchmark == "wizevol-dev" and stop.patience == 1
+
+
+def test_a_trial_is_keyed_by_its_data_its_configs_and_the_problems_themselves(tmp_path):
+    from wizevol.eval import EvalSettings
+    from wizevol.loop.trial import trial_key
+    from wizevol.train.finetune import FinetuneConfig
+
+    bench = tmp_path / "dev.jsonl"
+    line = {"task_id": "t/0", "prompt": "def f():\n", "test": "def check(c):\n    assert c() == 1\n",
+            "entry_point": "f"}
+    bench.write_text(json.dumps(line) + "\n")
+    ft, settings = FinetuneConfig(), EvalSettings(benchmark=str(bench))
+    key = trial_key("d1", ft, settings)
+    assert key == trial_key("d1", FinetuneConfig(cache_dir="elsewhere"), settings)  # a place, not a result
+    assert key != trial_key("d2", ft, settings)
+    assert key != trial_key("d1", FinetuneConfig(lora=True), settings)
+    assert key != trial_key("d1", ft, EvalSettings(benchmark=str(bench), max_new_tokens=64))
+    bench.write_text(json.dumps({**line, "test": "def check(c):\n    assert c() == 2\n"}) + "\n")
+    assert key != trial_key("d1", ft, settings)  # the same file name with other tests is another trial

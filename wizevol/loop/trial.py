@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from wizevol.config import TrialConfig, format_validation, read_yaml
 from wizevol.errors import InputError
 from wizevol.eval import EvalSettings, run_eval
+from wizevol.eval.benchmark import load_benchmark
 from wizevol.run_folder import RunFolder, dumps_line, write_atomic
 from wizevol.train.finetune import FinetuneConfig, load_finetune_config, resolve_model, run_finetune
 
@@ -63,9 +64,12 @@ def digest(rows: list[dict[str, Any]]) -> str:
 
 
 def trial_key(data_digest: str | None, ft: FinetuneConfig, settings: EvalSettings) -> str:
-    """(data, fine-tune config, eval settings) -> the trial's folder name. No data: the base model itself."""
+    """(data, fine-tune config, eval settings and the problems themselves) -> the trial's folder name, so an
+    edited benchmark file is a new trial. No data: the base model itself."""
+    _, problems = load_benchmark(settings.benchmark, settings.limit)
+    bench = hashlib.sha256(json.dumps([asdict(p) for p in problems], sort_keys=True).encode()).hexdigest()[:16]
     blob = json.dumps({"data": data_digest, "finetune": ft.model_dump(mode="json", exclude={"cache_dir"}),
-                       "eval": asdict(settings)}, sort_keys=True)
+                       "eval": asdict(settings), "problems": bench}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
