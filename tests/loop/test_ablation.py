@@ -111,3 +111,27 @@ def test_a_trial_is_keyed_by_its_data_its_configs_and_the_problems_themselves(tm
     assert key != trial_key("d1", ft, EvalSettings(benchmark=str(bench), max_new_tokens=64))
     bench.write_text(json.dumps({**line, "test": "def check(c):\n    assert c() == 2\n"}) + "\n")
     assert key != trial_key("d1", ft, settings)  # the same file name with other tests is another trial
+
+
+def test_a_killed_sweep_continues_where_it_stopped(tmp_path, server, trial_config, monkeypatch):
+    import wizevol.loop.ablation as ablation
+
+    assert evolve(tmp_path, server, "--rounds", "1", "--limit", "3").exit_code == 0
+    run, cfg = tmp_path / "run", trial_config()
+    real, done = ablation.run_trial, []
+
+    def killed_after_two(*args, **kw):
+        if len(done) == 2:
+            raise KeyboardInterrupt
+        result = real(*args, **kw)
+        done.append(result["key"])
+        return result
+
+    monkeypatch.setattr(ablation, "run_trial", killed_after_two)
+    killed = ablate(run, cfg, "--rows", "base,cumulative")
+    assert killed.exit_code == 130 and not (run / "ablation" / "ablation.json").exists()
+    monkeypatch.setattr(ablation, "run_trial", real)
+    resumed = ablate(run, cfg, "--rows", "base,cumulative")
+    assert resumed.exit_code == 0, resumed.output
+    report = json.loads((run / "ablation" / "ablation.json").read_text())
+    assert [r["trial"] for r in report["rows"] if r["cached"]] == done and report["trained"] == 1
