@@ -82,7 +82,7 @@ class ContaminationConfig(_Strict):
     benchmarks: list[dict[str, Any]] = Field(default_factory=list, description="[{name, path, fields, id_field}]")
     ngram: int = Field(10, ge=3)
     coverage: float = Field(0.5, gt=0, le=1)
-    embedding: bool = False  # layer 3: all-MiniLM-L6-v2 cosine similarity (offline package)
+    embedding: bool = True  # layer 3: all-MiniLM-L6-v2 cosine similarity (offline package); on by default
     embedding_threshold: float = Field(0.88, gt=0, le=1)
     llm_judge: bool = False  # confirm embedding hits with the judge role (the run's endpoint or local model)
 
