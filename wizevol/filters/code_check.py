@@ -37,7 +37,10 @@ class CodeCheck(Filter):
         self.execute, self.limits = execute, limits
 
     def settings(self) -> dict[str, Any]:
-        return {"execute": self.execute, "limits": self.limits.__dict__}
+        from wizevol.filters.sandbox import layers
+
+        return {"execute": self.execute, "limits": self.limits.__dict__,
+                **({"sandbox_layers": list(layers())} if self.execute else {})}
 
     def check(self, record: Record) -> Verdict:
         python = [code for lang, code in code_blocks(record.output) if lang == "python"]

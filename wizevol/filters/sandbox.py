@@ -1,16 +1,23 @@
 """Run generated Python in a sandbox: a subprocess in a fresh temp dir with a stripped environment, CPU-time,
 memory, file-size, open-file and process limits, no network, and a wall timeout that kills the whole
-process group. Layers, so that no single one has to hold:
-  - OS limits (setrlimit) and a new session; when run as root: a private network namespace (no interfaces
-    but a downed loopback) and the `nobody` user, which owns only the temp dir
-  - a Python audit hook installed before the code runs: no sockets, no fork/exec/subprocess, no ctypes,
-    no writes outside the temp dir
+process group. Layers, so that no single one has to hold (CPython's audit hooks are not a sandbox: code can
+find the hook's deny list with `gc.get_objects()` and empty it, so the OS layers must hold on their own):
+  - rlimits: OS limits (setrlimit) and a new session
+  - netns: a private network namespace (no interfaces but a downed loopback); as root directly, as any other
+    user inside an unprivileged user namespace (what `unshare -rn` does) where the kernel allows one
+  - nobody: as root, the code runs as `nobody`, which owns only the temp dir
+  - landlock: the kernel's Landlock LSM (no privilege needed) lets the code create, write or remove files
+    only under its temp dir, and with ABI >= 4 refuses every TCP connect and bind
+  - audit_hook: a Python audit hook installed before the code runs: no sockets, no fork/exec/subprocess, no
+    ctypes, no writes outside the temp dir
+`layers()` says which hold on this machine; `isolated()` whether any beyond rlimits and the audit hook does.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import resource
 import shutil
@@ -24,6 +31,13 @@ from pathlib import Path
 
 NOBODY = 65534
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+# Landlock (linux/landlock.h): syscalls, and the file-system rights that change something
+SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
+PR_SET_NO_NEW_PRIVS = 38
+LANDLOCK_WRITE = sum(1 << b for b in (1, 4, 5, 6, 7, 8, 9, 10, 11, 12))  # write file, remove, make *
+LANDLOCK_REFER, LANDLOCK_TRUNCATE = 1 << 13, 1 << 14  # ABI 2, ABI 3
+LANDLOCK_NET_TCP = (1 << 0) | (1 << 1)  # bind, connect (ABI 4)
 
 BOOTSTRAP = r'''
 import os, sys
@@ -85,7 +99,82 @@ class ExecResult:
         return lines[-1][:300] if lines else f"exit code {self.returncode}"
 
 
-def _preexec(limits: Limits, as_root: bool, drop_user: bool):
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 where Landlock is missing or disabled."""
+    try:
+        version = ctypes.CDLL(None, use_errno=True).syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, 1)
+    except (OSError, AttributeError):
+        return 0
+    return max(0, int(version))
+
+
+def _landlock(root: str, abi: int) -> None:
+    """In the child: from now on, files may be created, written or removed only under `root`; with ABI >= 4,
+    no TCP connect or bind. Raises if the kernel refuses, so a layer reported as active is active."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fs = LANDLOCK_WRITE | (LANDLOCK_REFER if abi >= 2 else 0) | (LANDLOCK_TRUNCATE if abi >= 3 else 0)
+    attr = (ctypes.c_uint64 * 2)(fs, LANDLOCK_NET_TCP if abi >= 4 else 0)
+    ruleset = libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), 16 if abi >= 4 else 8, 0)
+    if ruleset < 0:
+        raise OSError(ctypes.get_errno(), "landlock_create_ruleset")
+    fd = os.open(root, os.O_PATH | os.O_CLOEXEC)
+    beneath = (ctypes.c_uint8 * 12)()  # struct landlock_path_beneath_attr {u64 allowed_access; s32 parent_fd} packed
+    ctypes.memmove(beneath, ctypes.byref(ctypes.c_uint64(fs)), 8)
+    ctypes.memmove(ctypes.byref(beneath, 8), ctypes.byref(ctypes.c_int32(fd)), 4)
+    if libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(beneath), 0) != 0:
+        raise OSError(ctypes.get_errno(), "landlock_add_rule")
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
+        raise OSError(ctypes.get_errno(), "landlock_restrict_self")
+    os.close(fd)
+    os.close(ruleset)
+
+
+def _userns_netns_ok() -> bool:
+    """Can this (non-root) user make a user namespace with its own network namespace here? Asked in a forked
+    child, which only makes the call and exits."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        ok = ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+@functools.lru_cache(maxsize=1)
+def layers() -> tuple[str, ...]:
+    """The sandbox's layers that hold on this machine for this user, in the order they are applied."""
+    root = os.geteuid() == 0
+    found = ["rlimits"]
+    if root or _userns_netns_ok():
+        found.append("netns")
+    if root and interpreter()[1]:
+        found.append("nobody")
+    if landlock_abi() >= 1:
+        found.append("landlock")
+    found.append("audit_hook")
+    return tuple(found)
+
+
+def isolated() -> bool:
+    """Does any layer beyond rlimits and the (defeatable) audit hook hold: a namespace, a user, Landlock?"""
+    return any(layer in layers() for layer in ("netns", "nobody", "landlock"))
+
+
+def require_isolation(allow_weak: bool, how_to_allow: str) -> tuple[str, ...]:
+    """The layers that hold here; refuse (one line, naming the opt-in) when none isolates the code."""
+    if not isolated() and not allow_weak:
+        from wizevol.errors import InputError
+
+        raise InputError(f"the sandbox here has only {' and '.join(layers())}: no network namespace, no `nobody`, "
+                         f"no Landlock, and generated code can defeat an audit hook; {how_to_allow} to run it "
+                         "anyway")
+    return layers()
+
+
+def _preexec(limits: Limits, active: tuple[str, ...], root_dir: str):
+    as_root = os.geteuid() == 0
+    abi = landlock_abi() if "landlock" in active else 0
+
     def setup() -> None:
         mem = limits.memory_mb * 2**20
         for res, value in ((resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_AS, mem),
@@ -93,10 +182,13 @@ def _preexec(limits: Limits, as_root: bool, drop_user: bool):
                            (resource.RLIMIT_NPROC, limits.max_procs), (resource.RLIMIT_CORE, 0)):
             with contextlib.suppress(ValueError, OSError):
                 resource.setrlimit(res, (value, value))
-        if as_root:
-            with contextlib.suppress(OSError, AttributeError):
-                ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)
-        if drop_user:
+        if "netns" in active:
+            flags = CLONE_NEWNET if as_root else CLONE_NEWUSER | CLONE_NEWNET
+            if ctypes.CDLL(None, use_errno=True).unshare(flags) != 0:
+                raise OSError(ctypes.get_errno(), "unshare")
+        if abi:
+            _landlock(root_dir, abi)
+        if "nobody" in active:
             os.setgroups([])
             os.setgid(NOBODY)
             os.setuid(NOBODY)
@@ -125,11 +217,14 @@ def interpreter() -> tuple[str, bool]:
     return sys.executable, False  # other layers still hold: limits, audit hook, network namespace
 
 
-def run_python(code: str, limits: Limits = Limits()) -> ExecResult:
-    """Run untrusted Python in the sandbox (limits, temp dir, no network) and say how it ended."""
+def run_python(code: str, limits: Limits = Limits(), active: tuple[str, ...] | None = None) -> ExecResult:
+    """Run untrusted Python in the sandbox (limits, temp dir, no network) and say how it ended. `active`: the
+    layers to apply (default: every layer that holds here; tests pass fewer to see what each one stops)."""
+    active = layers() if active is None else active
     python, drop_user = interpreter()
-    as_root = os.geteuid() == 0
+    drop_user = drop_user and "nobody" in active
     with tempfile.TemporaryDirectory(prefix="wizevol-sandbox-") as tmp:
+        tmp = os.path.realpath(tmp)
         Path(tmp, "main.py").write_text(code, encoding="utf-8")
         Path(tmp, "_sandbox.py").write_text(BOOTSTRAP, encoding="utf-8")
         if drop_user:
@@ -140,7 +235,7 @@ def run_python(code: str, limits: Limits = Limits()) -> ExecResult:
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
         proc = subprocess.Popen([python, "-I", "_sandbox.py"], cwd=tmp, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                preexec_fn=_preexec(limits, as_root, drop_user))
+                                preexec_fn=_preexec(limits, active, tmp))
         try:
             out, err = proc.communicate(timeout=limits.wall_s)
             timed_out = False

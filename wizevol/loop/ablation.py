@@ -119,7 +119,7 @@ def run_ablation(run: str | Path, cfg: TrialConfig, rounds_spec: str | None = No
     emit("note", text=f"{len(rows)} rows: " + ", ".join(r.label for r in rows))
     for row in rows:
         row.result = run_trial(run, row.data, ft, settings, row.label, on_event, tokens=row.tokens,
-                               batch_size=cfg.batch_size)
+                               batch_size=cfg.batch_size, allow_weak_sandbox=cfg.allow_weak_sandbox)
     report = {
         "run": str(run),
         "benchmark": bench,

@@ -81,7 +81,7 @@ def run_evol_stop(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None
             points.append({"round": k, "samples": 0, "skipped": "no records with a response to train on"})
         else:
             result = trial(out, training_rows(records), ft, settings, f"rounds 0..{k}", on_event,
-                           batch_size=stop_cfg.batch_size)
+                           batch_size=stop_cfg.batch_size, allow_weak_sandbox=stop_cfg.allow_weak_sandbox)
             points.append({"round": k, "samples": result["samples"], "pass@1": result["pass@1"]["score"],
                            "ci95": result["pass@1"]["ci95"], "trial": result["key"], "cached": result["cached"]})
         scored = [(p["round"], p["pass@1"]) for p in points if "pass@1" in p]

@@ -83,7 +83,7 @@ def count_tokens(rows: list[dict[str, Any]], ft: FinetuneConfig) -> list[int]:
 
 def run_trial(root: str | Path, rows: list[dict[str, Any]] | None, ft: FinetuneConfig, settings: EvalSettings,
               label: str, on_event: Event | None = None, tokens: int | None = None,
-              batch_size: int = 8) -> dict[str, Any]:
+              batch_size: int = 8, allow_weak_sandbox: bool = False) -> dict[str, Any]:
     """Fine-tune on `rows` (None: evaluate the base model as it is), evaluate, and return trial.json's content.
     A finished trial is read back, not run again; `cached` says which happened."""
     emit = on_event or (lambda event, **data: None)
@@ -113,7 +113,8 @@ def run_trial(root: str | Path, rows: list[dict[str, Any]] | None, ft: FinetuneC
     else:
         model = resolve_model(ft.model, ft.cache_dir)
     emit("note", text=f"{label}: evaluating on {settings.benchmark}")
-    report = run_eval(model, folder / "eval", settings, batch_size=batch_size, on_event=on_event)
+    report = run_eval(model, folder / "eval", settings, batch_size=batch_size, on_event=on_event,
+                      allow_weak_sandbox=allow_weak_sandbox)
     result = {
         "label": label,
         "key": key,

@@ -1,0 +1,211 @@
+"""The sandbox against code that defeats its audit hook first (CPython's audit hooks are not a sandbox): it
+empties the hook's deny list and widens its write check through `gc.get_objects()`, then tries the network
+and a write outside its temp dir. Each OS layer is tried on its own to show what it stops, as root and as a
+user who is not root."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from wizevol.filters import sandbox
+from wizevol.filters.sandbox import Limits, landlock_abi, layers, run_python
+
+HOSTILE = r'''
+import gc, json, socket
+defeated = []
+for o in gc.get_objects():
+    if isinstance(o, set) and "socket.connect" in o:
+        o.clear()
+        defeated.append("deny list")
+    elif callable(o) and getattr(o, "__name__", "") == "_hook" and "_ROOT" in getattr(o, "__globals__", {}):
+        o.__globals__["_ROOT"] = ""
+        defeated.append("write check")
+res = {"defeated": sorted(defeated)}
+try:
+    socket.socket().close()
+    res["socket"] = "created"
+except Exception as e:
+    res["socket"] = repr(e)
+try:
+    socket.create_connection(("127.0.0.1", PORT), timeout=2).sendall(b"pwned")
+    res["connect"] = "connected"
+except Exception as e:
+    res["connect"] = repr(e)
+try:
+    with open(OUTSIDE, "w") as f:
+        f.write("pwned")
+    res["write"] = "written"
+except Exception as e:
+    res["write"] = repr(e)
+print(json.dumps(res))
+'''
+
+
+class Listener:
+    """A TCP server on 127.0.0.1 in the test's own network namespace; remembers whether anyone reached it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.reached = False
+        self.stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+                self.reached = True
+                conn.close()
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def target():
+    """A folder anyone may write to (so `nobody` alone would not stop the write) and a listener."""
+    folder = Path(tempfile.mkdtemp(prefix="wizevol-outside-"))
+    folder.chmod(0o777)
+    listener = Listener()
+    yield folder, listener
+    listener.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def attack(folder: Path, listener: Listener, active: tuple[str, ...] | None = None) -> dict:
+    code = HOSTILE.replace("PORT", str(listener.port)).replace("OUTSIDE", repr(str(folder / "pwned.txt")))
+    result = run_python(code, Limits(cpu_s=5, wall_s=10), active)
+    assert result.status == "pass", result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_layers_that_hold_here_are_reported():
+    assert layers()[0] == "rlimits" and layers()[-1] == "audit_hook"
+    assert sandbox.isolated() == any(x in layers() for x in ("netns", "nobody", "landlock"))
+
+
+def test_hostile_code_defeats_the_audit_hook_and_the_os_layers_still_hold(target):
+    folder, listener = target
+    res = attack(folder, listener)
+    assert res["defeated"] == ["deny list", "write check"] and res["socket"] == "created"  # the hook is gone
+    assert res["connect"] != "connected" and not listener.reached
+    assert res["write"] != "written" and not (folder / "pwned.txt").exists()
+
+
+def test_with_only_the_audit_hook_the_same_code_gets_out(target):
+    """Why the OS layers exist: the hook alone stops neither the network nor the write."""
+    folder, listener = target
+    res = attack(folder, listener, ("rlimits", "audit_hook"))
+    assert res["connect"] == "connected" and res["write"] == "written" and (folder / "pwned.txt").exists()
+
+
+@pytest.mark.skipif("netns" not in layers(), reason="no network namespace on this machine")
+def test_the_network_namespace_alone_stops_the_connection_not_the_write(target):
+    folder, listener = target
+    res = attack(folder, listener, ("rlimits", "netns", "audit_hook"))
+    assert "unreachable" in res["connect"].lower() and not listener.reached
+    assert res["write"] == "written"
+
+
+@pytest.mark.skipif("landlock" not in layers(), reason="no Landlock on this kernel")
+def test_landlock_alone_stops_the_write_and_with_abi_4_the_connection(target):
+    folder, listener = target
+    res = attack(folder, listener, ("rlimits", "landlock", "audit_hook"))
+    assert "Permission denied" in res["write"] and not (folder / "pwned.txt").exists()
+    if landlock_abi() >= 4:
+        assert "Permission denied" in res["connect"] and not listener.reached
+    inside = run_python("open('ok.txt', 'w').write('x')\nprint(open('ok.txt').read())", Limits(),
+                        ("rlimits", "landlock", "audit_hook"))
+    assert inside.status == "pass" and inside.stdout == "x\n"  # its own temp dir stays writable
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="`nobody` is the root-only layer")
+def test_nobody_alone_stops_writes_only_where_nobody_may_not_write(target, tmp_path):
+    folder, listener = target
+    res = attack(folder, listener, ("rlimits", "nobody", "audit_hook"))
+    assert res["write"] == "written"  # a world-writable folder: `nobody` may write there
+    private = Path(tempfile.mkdtemp(prefix="wizevol-private-"))  # root's, mode 700
+    try:
+        res = attack(private, listener, ("rlimits", "nobody", "audit_hook"))
+        assert "Permission denied" in res["write"] and not (private / "pwned.txt").exists()
+    finally:
+        shutil.rmtree(private)
+
+
+NON_ROOT_DRIVER = r'''
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("sandbox_mod", sys.argv[1])
+sb = importlib.util.module_from_spec(spec)
+sys.modules["sandbox_mod"] = sb
+spec.loader.exec_module(sb)
+r = sb.run_python(sys.argv[2], sb.Limits(cpu_s=5, wall_s=10))
+print(json.dumps({"layers": sb.layers(), "status": r.status, "stdout": r.stdout, "stderr": r.stderr}))
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv") or not Path("/usr/bin/python3").exists(),
+                    reason="needs root to become another user (setpriv) and a system python that user can run")
+def test_as_a_user_who_is_not_root_the_os_layers_still_hold(target):
+    """The sandbox module needs only the standard library, so a system python running as `nobody` loads it by
+    path; as that user there is no `nobody` layer, only an unprivileged user+network namespace and Landlock."""
+    folder, listener = target
+    code = HOSTILE.replace("PORT", str(listener.port)).replace("OUTSIDE", repr(str(folder / "pwned.txt")))
+    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                          "/usr/bin/python3", "-c", NON_ROOT_DRIVER, sandbox.__file__, code],
+                         capture_output=True, text=True, timeout=60, cwd="/")
+    assert out.returncode == 0, out.stderr
+    ran = json.loads(out.stdout)
+    assert ran["status"] == "pass", ran["stderr"]
+    assert "nobody" not in ran["layers"] and {"netns", "landlock"} <= set(ran["layers"])
+    res = json.loads(ran["stdout"])
+    assert res["defeated"] == ["deny list", "write check"] and res["socket"] == "created"
+    assert res["connect"] != "connected" and not listener.reached
+    assert res["write"] != "written" and not (folder / "pwned.txt").exists()
+
+
+def test_execute_is_refused_without_os_isolation_unless_the_user_opts_in(tmp_path, monkeypatch):
+    from conftest import rows
+    from test_filters import cli, make_run
+
+    run = make_run(tmp_path, [[{"id": "a", "instruction": "x", "output": "```python\nprint(1)\n```"}]])
+    strong = tmp_path / "exec.yaml"
+    strong.write_text("filters: {code_check: {execute: true}}\n")
+    result = cli("filter", run, "--only", "code_check", "--config", strong)
+    assert result.exit_code == 0, result.output
+    assert f"sandbox layers: {', '.join(layers())}" in result.stderr
+    stats = json.loads((run / "filters" / "code_check" / "stats.json").read_text())
+    assert stats["settings"]["sandbox_layers"] == list(layers())
+
+    monkeypatch.setattr(sandbox, "layers", lambda: ("rlimits", "audit_hook"))  # a machine with no OS layer
+    refused = cli("filter", run, "--only", "code_check", "--config", strong)
+    assert refused.exit_code == 2 and refused.stderr.strip() == (
+        "Error: the sandbox here has only rlimits and audit_hook: no network namespace, no `nobody`, no Landlock, "
+        "and generated code can defeat an audit hook; set filters.code_check.allow_weak_sandbox: true to run it "
+        "anyway")
+    weak = tmp_path / "weak.yaml"
+    weak.write_text("filters: {code_check: {execute: true, allow_weak_sandbox: true}}\n")
+    allowed = cli("filter", run, "--only", "code_check", "--config", weak)
+    assert allowed.exit_code == 0 and "sandbox layers: rlimits, audit_hook" in allowed.stderr
+    stats = json.loads((run / "filters" / "code_check" / "stats.json").read_text())
+    assert stats["settings"]["sandbox_layers"] == ["rlimits", "audit_hook"]
+    assert rows(run / "filters" / "code_check" / "rejected_0.jsonl") == []
+    ev = cli("eval", "local:gemma3-270m", "--limit", "1", "--out", tmp_path / "ev")
+    assert ev.exit_code == 2 and ev.stderr.strip().endswith("pass --allow-weak-sandbox to run it anyway")
