@@ -93,6 +93,7 @@ class CodeCheckConfig(_Strict):
     enabled: bool = True
     execute: bool = False  # code_exec: run the Python in the sandbox
     allow_weak_sandbox: bool = False  # run even where only rlimits and the audit hook hold (no OS isolation)
+    languages: bool = True  # JavaScript, Bash, C, C++: their own syntax check where the tool is installed
     cpu_s: int = Field(5, ge=1)
     wall_s: float = Field(10.0, gt=0)
     memory_mb: int = Field(512, ge=64)

@@ -168,7 +168,8 @@ def test_code_check_rejects_python_that_does_not_parse():
     assert check.check(answer("```python\ndef f(:\n    pass\n```")) == (
         False, "syntax: python block 1 does not parse: invalid syntax (line 1)", {"block": 1, "line": 1})
     assert check.check(answer("```python\ndef f(x):\n    return x\n```")) is True
-    assert check.check(answer("```js\nfunction f( {\n```")) is True  # other languages are skipped
+    assert check.check(answer("```go\nfunc main( {\n```")) is True  # no checker for Go: counted as unchecked
+    assert CodeCheck(languages=False).check(answer("```js\nfunction f( {\n```")) is True  # languages switched off
     assert check.check(answer("no code at all")) is True
     assert code_blocks("```\ndef g(): return 1\n```\n```go\nfunc main() {}\n```") == [
         ("python", "def g(): return 1\n"), ("go", "func main() {}\n")]

@@ -46,7 +46,7 @@ def _code_check(c: FiltersConfig, judge: Judge | None) -> Filter:
         from wizevol.filters.sandbox import require_isolation
 
         require_isolation(k.allow_weak_sandbox, "set filters.code_check.allow_weak_sandbox: true")
-    return CodeCheck(k.execute, Limits(cpu_s=k.cpu_s, wall_s=k.wall_s, memory_mb=k.memory_mb))
+    return CodeCheck(k.execute, Limits(cpu_s=k.cpu_s, wall_s=k.wall_s, memory_mb=k.memory_mb), k.languages)
 
 
 REGISTRY: dict[str, Callable[[FiltersConfig, Judge | None], Filter]] = {

@@ -43,6 +43,10 @@ class Filter:
         """True to keep the record, or (False, reason, details)."""
         raise NotImplementedError
 
+    def report(self) -> dict[str, Any]:
+        """Counts of the whole run beyond kept / rejected (e.g. what could not be checked), for its stats."""
+        return {}
+
 
 def _input_digest(folder: RunFolder, rounds: list[int]) -> str:
     h = hashlib.sha256()
@@ -78,7 +82,7 @@ def run_filter(folder: RunFolder, flt: Filter, on_record: Callable[[], None] | N
         write_jsonl(folder.filter_rejected(flt.name, k), rejected)
         per_round[str(k)] = {"records": len(records), "kept": len(records) - len(rejected),
                              "rejected": len(rejected), "rejected_by_reason": dict(sorted(reasons.items()))}
-    stats = {"filter": flt.name, "stamp": stamp, "settings": flt.settings(), "rounds": per_round}
+    stats = {"filter": flt.name, "stamp": stamp, "settings": flt.settings(), "rounds": per_round, **flt.report()}
     write_atomic(stats_path, json.dumps(stats, indent=2) + "\n")
     return stats
 

@@ -117,15 +117,17 @@ def _landlock(root: str, abi: int) -> None:
     ruleset = libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), 16 if abi >= 4 else 8, 0)
     if ruleset < 0:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset")
-    fd = os.open(root, os.O_PATH | os.O_CLOEXEC)
-    beneath = (ctypes.c_uint8 * 12)()  # struct landlock_path_beneath_attr {u64 allowed_access; s32 parent_fd} packed
-    ctypes.memmove(beneath, ctypes.byref(ctypes.c_uint64(fs)), 8)
-    ctypes.memmove(ctypes.byref(beneath, 8), ctypes.byref(ctypes.c_int32(fd)), 4)
-    if libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(beneath), 0) != 0:
-        raise OSError(ctypes.get_errno(), "landlock_add_rule")
+    file_rights = (1 << 1) | (LANDLOCK_TRUNCATE if abi >= 3 else 0)  # a file may be written, not made or removed
+    for path, allowed in ((root, fs), ("/dev/null", file_rights)):  # compilers write to /dev/null
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        beneath = (ctypes.c_uint8 * 12)()  # struct landlock_path_beneath_attr {u64 allowed; s32 parent_fd} packed
+        ctypes.memmove(beneath, ctypes.byref(ctypes.c_uint64(allowed)), 8)
+        ctypes.memmove(ctypes.byref(beneath, 8), ctypes.byref(ctypes.c_int32(fd)), 4)
+        if libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(beneath), 0) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_add_rule")
+        os.close(fd)
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
         raise OSError(ctypes.get_errno(), "landlock_restrict_self")
-    os.close(fd)
     os.close(ruleset)
 
 
@@ -222,18 +224,29 @@ def run_python(code: str, limits: Limits = Limits(), active: tuple[str, ...] | N
     layers to apply (default: every layer that holds here; tests pass fewer to see what each one stops)."""
     active = layers() if active is None else active
     python, drop_user = interpreter()
-    drop_user = drop_user and "nobody" in active
+    return run_program([python, "-I", "_sandbox.py"], {"main.py": code, "_sandbox.py": BOOTSTRAP}, limits, active,
+                       drop_user and "nobody" in active, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
+
+
+def run_program(argv: list[str], files: dict[str, str], limits: Limits = Limits(),
+                active: tuple[str, ...] | None = None, drop_user: bool | None = None,
+                env: dict[str, str] | None = None) -> ExecResult:
+    """Run a program (a compiler or checker over generated code) in a fresh temp dir holding `files`, under the
+    same OS layers as run_python (the audit hook is Python's own and applies only there)."""
+    active = layers() if active is None else active
+    if drop_user is None:
+        drop_user = "nobody" in active and _world_executable(argv[0])
     with tempfile.TemporaryDirectory(prefix="wizevol-sandbox-") as tmp:
         tmp = os.path.realpath(tmp)
-        Path(tmp, "main.py").write_text(code, encoding="utf-8")
-        Path(tmp, "_sandbox.py").write_text(BOOTSTRAP, encoding="utf-8")
+        for name, text in files.items():
+            Path(tmp, name).write_text(text, encoding="utf-8")
         if drop_user:
             os.chown(tmp, NOBODY, NOBODY)
-            for name in ("main.py", "_sandbox.py"):
+            for name in files:
                 os.chown(Path(tmp, name), NOBODY, NOBODY)
-        env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp, "LANG": "C.UTF-8",
-               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
-        proc = subprocess.Popen([python, "-I", "_sandbox.py"], cwd=tmp, env=env, stdin=subprocess.DEVNULL,
+        full_env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp, "LANG": "C.UTF-8", **(env or {})}
+        active = tuple(x for x in active if x != "nobody" or drop_user)
+        proc = subprocess.Popen(argv, cwd=tmp, env=full_env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                                 preexec_fn=_preexec(limits, active, tmp))
         try:
