@@ -72,6 +72,8 @@ class NearDupConfig(_Strict):
     num_perm: int = Field(128, ge=16)
     threshold: float = Field(0.8, gt=0, le=1)
     ngram: int = Field(5, ge=1)
+    embedding_threshold: float | None = Field(None, gt=0, le=1, description="opt-in: MiniLM cosine for short texts")
+    short_words: int = Field(40, ge=1, description="instructions up to this many words get the embedding check")
 
 
 class ContaminationConfig(_Strict):

@@ -26,7 +26,9 @@ Judge = Callable[[str, str], bool]
 def _near_dup(c: FiltersConfig, judge: Judge | None) -> Filter:
     from wizevol.filters.near_dup import NearDup
 
-    return NearDup(c.near_dup.num_perm, c.near_dup.threshold, c.near_dup.ngram)
+    k = c.near_dup
+    return NearDup(k.num_perm, k.threshold, k.ngram, embedding_threshold=k.embedding_threshold,
+                   short_words=k.short_words)
 
 
 def _contamination(c: FiltersConfig, judge: Judge | None) -> Filter:
