@@ -209,3 +209,15 @@ def test_execute_is_refused_without_os_isolation_unless_the_user_opts_in(tmp_pat
     assert rows(run / "filters" / "code_check" / "rejected_0.jsonl") == []
     ev = cli("eval", "local:gemma3-270m", "--limit", "1", "--out", tmp_path / "ev")
     assert ev.exit_code == 2 and ev.stderr.strip().endswith("pass --allow-weak-sandbox to run it anyway")
+
+
+def test_a_parent_with_many_open_files_still_gets_every_layer():
+    """Seen in CI: with the open-file limit set first, Landlock could not open its folder in a child forked from
+    a test process holding over 64 files. The child now sets its limits last."""
+    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(100)]
+    try:
+        r = run_python("print('ok')", Limits(cpu_s=2, wall_s=5, memory_mb=256))
+    finally:
+        for fd in fds:
+            os.close(fd)
+    assert (r.status, r.stdout) == ("pass", "ok\n")

@@ -108,27 +108,38 @@ def landlock_abi() -> int:
     return max(0, int(version))
 
 
-def _landlock(root: str, abi: int) -> None:
-    """In the child: from now on, files may be created, written or removed only under `root`; with ABI >= 4,
-    no TCP connect or bind. Raises if the kernel refuses, so a layer reported as active is active."""
+def _landlock_plan(root: str, abi: int):
+    """Everything Landlock needs, built in the parent (the child may run under a tight memory limit); calling
+    the result in the child makes files writable only under `root` (and /dev/null) and, with ABI >= 4,
+    refuses TCP. It raises if the kernel refuses, so a layer reported as active is active."""
     libc = ctypes.CDLL(None, use_errno=True)
     fs = LANDLOCK_WRITE | (LANDLOCK_REFER if abi >= 2 else 0) | (LANDLOCK_TRUNCATE if abi >= 3 else 0)
     attr = (ctypes.c_uint64 * 2)(fs, LANDLOCK_NET_TCP if abi >= 4 else 0)
-    ruleset = libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), 16 if abi >= 4 else 8, 0)
-    if ruleset < 0:
-        raise OSError(ctypes.get_errno(), "landlock_create_ruleset")
+    attr_size = 16 if abi >= 4 else 8
     file_rights = (1 << 1) | (LANDLOCK_TRUNCATE if abi >= 3 else 0)  # a file may be written, not made or removed
+    rules = []
     for path, allowed in ((root, fs), ("/dev/null", file_rights)):  # compilers write to /dev/null
-        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
         beneath = (ctypes.c_uint8 * 12)()  # struct landlock_path_beneath_attr {u64 allowed; s32 parent_fd} packed
         ctypes.memmove(beneath, ctypes.byref(ctypes.c_uint64(allowed)), 8)
-        ctypes.memmove(ctypes.byref(beneath, 8), ctypes.byref(ctypes.c_int32(fd)), 4)
-        if libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(beneath), 0) != 0:
-            raise OSError(ctypes.get_errno(), "landlock_add_rule")
-        os.close(fd)
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
-        raise OSError(ctypes.get_errno(), "landlock_restrict_self")
-    os.close(ruleset)
+        rules.append((path, beneath))
+    fd_box = ctypes.c_int32(0)
+
+    def apply() -> None:
+        ruleset = libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), attr_size, 0)
+        if ruleset < 0:
+            raise OSError(ctypes.get_errno(), "landlock_create_ruleset")
+        for path, beneath in rules:
+            fd_box.value = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            ctypes.memmove(ctypes.byref(beneath, 8), ctypes.byref(fd_box), 4)
+            if libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(beneath), 0) != 0:
+                raise OSError(ctypes.get_errno(), "landlock_add_rule")
+            os.close(fd_box.value)
+        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or \
+                libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self")
+        os.close(ruleset)
+
+    return apply
 
 
 def _userns_netns_ok() -> bool:
@@ -174,26 +185,30 @@ def require_isolation(allow_weak: bool, how_to_allow: str) -> tuple[str, ...]:
 
 
 def _preexec(limits: Limits, active: tuple[str, ...], root_dir: str):
+    """The child's setup between fork and exec. What needs memory is built here, in the parent; the child makes
+    syscalls only, and sets its rlimits last (a forked child of a big process is over a small RLIMIT_AS at
+    once, so nothing may be allocated after it)."""
     as_root = os.geteuid() == 0
-    abi = landlock_abi() if "landlock" in active else 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    netns = CLONE_NEWNET if as_root else CLONE_NEWUSER | CLONE_NEWNET
+    landlock = _landlock_plan(root_dir, landlock_abi()) if "landlock" in active else None
+    mem = limits.memory_mb * 2**20
+    rlimits = ((resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_AS, mem),
+               (resource.RLIMIT_FSIZE, limits.file_mb * 2**20), (resource.RLIMIT_NOFILE, limits.max_files),
+               (resource.RLIMIT_NPROC, limits.max_procs), (resource.RLIMIT_CORE, 0))
 
     def setup() -> None:
-        mem = limits.memory_mb * 2**20
-        for res, value in ((resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_AS, mem),
-                           (resource.RLIMIT_FSIZE, limits.file_mb * 2**20), (resource.RLIMIT_NOFILE, limits.max_files),
-                           (resource.RLIMIT_NPROC, limits.max_procs), (resource.RLIMIT_CORE, 0)):
-            with contextlib.suppress(ValueError, OSError):
-                resource.setrlimit(res, (value, value))
-        if "netns" in active:
-            flags = CLONE_NEWNET if as_root else CLONE_NEWUSER | CLONE_NEWNET
-            if ctypes.CDLL(None, use_errno=True).unshare(flags) != 0:
-                raise OSError(ctypes.get_errno(), "unshare")
-        if abi:
-            _landlock(root_dir, abi)
+        if "netns" in active and libc.unshare(netns) != 0:
+            raise OSError(ctypes.get_errno(), "unshare")
+        if landlock is not None:
+            landlock()
         if "nobody" in active:
             os.setgroups([])
             os.setgid(NOBODY)
             os.setuid(NOBODY)
+        for res, value in rlimits:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(res, (value, value))
 
     return setup
 
