@@ -142,12 +142,18 @@ def _landlock_plan(root: str, abi: int):
     return apply
 
 
-def _userns_netns_ok() -> bool:
-    """Can this (non-root) user make a user namespace with its own network namespace here? Asked in a forked
-    child, which only makes the call and exits."""
+def _netns_flags() -> int:
+    """A network namespace: directly as root, inside a new user namespace otherwise."""
+    return CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
+
+
+def _netns_ok() -> bool:
+    """Can this user make its own network namespace here (root in a container may lack the capability; a user
+    may lack unprivileged user namespaces)? Asked in a forked child, which only makes the call and exits."""
+    flags = _netns_flags()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
-        ok = ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0
+        ok = ctypes.CDLL(None, use_errno=True).unshare(flags) == 0
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) == 0
@@ -158,7 +164,7 @@ def layers() -> tuple[str, ...]:
     """The sandbox's layers that hold on this machine for this user, in the order they are applied."""
     root = os.geteuid() == 0
     found = ["rlimits"]
-    if root or _userns_netns_ok():
+    if _netns_ok():
         found.append("netns")
     if root and interpreter()[1]:
         found.append("nobody")
@@ -188,9 +194,8 @@ def _preexec(limits: Limits, active: tuple[str, ...], root_dir: str):
     """The child's setup between fork and exec. What needs memory is built here, in the parent; the child makes
     syscalls only, and sets its rlimits last (a forked child of a big process is over a small RLIMIT_AS at
     once, so nothing may be allocated after it)."""
-    as_root = os.geteuid() == 0
     libc = ctypes.CDLL(None, use_errno=True)
-    netns = CLONE_NEWNET if as_root else CLONE_NEWUSER | CLONE_NEWNET
+    netns = _netns_flags()
     landlock = _landlock_plan(root_dir, landlock_abi()) if "landlock" in active else None
     mem = limits.memory_mb * 2**20
     rlimits = ((resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_AS, mem),
