@@ -194,11 +194,13 @@ def merge(
     hf_dataset: Annotated[Path | None, typer.Option(help="Also save an HF datasets folder here.")] = None,
     push_to_hub: Annotated[str | None, typer.Option(help="Push to this Hub repo (token: HF_TOKEN).")] = None,
     clean: Annotated[bool, typer.Option("--clean", help="Use filters/clean_K.jsonl (after `wizevol filter`).")] = False,
+    min_pass_rate: Annotated[float | None, typer.Option(
+        help="Keep records whose answers passed their tests at least this often (after the verified filter).")] = None,
 ) -> None:
     """Join rounds of a run into one training set: dedup, seeded shuffle, lineage in `metadata`."""
     from wizevol.train.merge import merge as do_merge
 
-    report = do_merge(run, rounds, out, format, seed, parquet, hf_dataset, push_to_hub, clean)
+    report = do_merge(run, rounds, out, format, seed, parquet, hf_dataset, push_to_hub, clean, min_pass_rate)
     typer.echo(report.table())
     typer.echo(f"wrote {out} ({format})")
 
@@ -237,7 +239,7 @@ def finetune(
 @one_line_errors
 def filter_(
     run: Annotated[Path, typer.Argument(help="Run folder made by `wizevol evolve`.")],
-    only: Annotated[str | None, typer.Option(help="Run one filter: near_dup, contamination or code_check.")] = None,
+    only: Annotated[str | None, typer.Option(help="Run one filter: near_dup, contamination, code_check or verified.")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML with a `filters:` section.")] = None,
 ) -> None:
     """Filters over a finished run: near-duplicates, benchmark contamination, code checks."""

@@ -101,12 +101,24 @@ class CodeCheckConfig(_Strict):
     memory_mb: int = Field(512, ge=64)
 
 
+class VerifiedConfig(_Strict):
+    """Settings of the verified filter: tests by the tester (the responder's endpoint), run in the sandbox."""
+
+    enabled: bool = False  # opt-in: it calls the responder's endpoint for every Python record
+    samples: int = Field(1, ge=1, description="answers per record (1: its own); the pass rate over them")
+    cpu_s: int = Field(5, ge=1)
+    wall_s: float = Field(10.0, gt=0)
+    memory_mb: int = Field(512, ge=64)
+    allow_weak_sandbox: bool = False
+
+
 class FiltersConfig(_Strict):
     """Filters over a finished run (config `filters:`): `wizevol filter RUN [--only NAME]`."""
 
     near_dup: NearDupConfig = NearDupConfig()
     contamination: ContaminationConfig = ContaminationConfig()
     code_check: CodeCheckConfig = CodeCheckConfig()
+    verified: VerifiedConfig = VerifiedConfig()
 
 
 class TrialConfig(_Strict):

@@ -73,6 +73,7 @@ class PromptSet:
     judge: Template
     contamination_judge: Template
     complexity_judge: Template
+    tester: Template
     methods: dict[str, str]  # heuristic name -> method text
     headings: tuple[str, ...]  # answer headings, stripped when the evolved text opens with one
     markers: tuple[str, ...]  # the template's own markers: a leak anywhere else
@@ -96,6 +97,7 @@ class PromptSet:
             judge=_template(_read(d / "judge.yaml"), d / "judge.yaml"),
             contamination_judge=_template(_read(d / "contamination_judge.yaml"), d / "contamination_judge.yaml"),
             complexity_judge=_optional(d, "complexity_judge.yaml"),
+            tester=_optional(d, "tester.yaml"),
             methods=methods,
             headings=_strings(evolve_doc, "headings", d / "evolve.yaml"),
             markers=_strings(evolve_doc, "markers", d / "evolve.yaml"),

@@ -160,6 +160,10 @@ class RunFolder:
         """The records of round k that a filter rejected."""
         return self.root / "filters" / name / f"rejected_{k}.jsonl"
 
+    def filter_results(self, name: str, k: int) -> Path:
+        """A filter's row for every record of round k it checked (verified: passed, pass rate, difficulty)."""
+        return self.root / "filters" / name / f"results_{k}.jsonl"
+
     def filter_stats(self, name: str) -> Path:
         """A filter's counts per round; also its done-marker."""
         return self.root / "filters" / name / "stats.json"

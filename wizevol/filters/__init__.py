@@ -1,7 +1,8 @@
 """`wizevol filter`: the registry of filters over a finished run, built from the config's `filters:` section.
 
 Each filter module holds one concept: `near_dup` (near-duplicates across lineages), `contamination` (benchmark
-leaks), `code_check` (fenced code parses; optionally runs in the `sandbox`). `base` runs a filter over a run
+leaks), `code_check` (fenced code parses; optionally runs in the `sandbox`), `verified` (opt-in: Python
+responses pass unit tests written for them). `base` runs a filter over a run
 folder and writes its rejects, stats and the clean files that `merge --clean` reads.
 """
 
@@ -51,8 +52,12 @@ def _code_check(c: FiltersConfig, judge: Judge | None) -> Filter:
     return CodeCheck(k.execute, Limits(cpu_s=k.cpu_s, wall_s=k.wall_s, memory_mb=k.memory_mb), k.languages)
 
 
+def _verified(c: FiltersConfig, judge: Judge | None) -> Filter:
+    raise InputError("the verified filter needs the run's endpoint: run it through `wizevol filter`")
+
+
 REGISTRY: dict[str, Callable[[FiltersConfig, Judge | None], Filter]] = {
-    "near_dup": _near_dup, "contamination": _contamination, "code_check": _code_check}
+    "near_dup": _near_dup, "contamination": _contamination, "code_check": _code_check, "verified": _verified}
 OLD_NAMES = {"contaminated": "contamination"}
 
 
@@ -104,6 +109,47 @@ def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
     return judge
 
 
+def verified_filter(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
+                    notify: Callable[[str], None] | None = None) -> Filter:
+    """The verified filter over the responder's endpoint (or the local model), through the run's cache."""
+    from wizevol.filters.sandbox import Limits, require_isolation
+    from wizevol.filters.verified import Verified
+    from wizevol.llm.client import CallFailed
+    from wizevol.llm.session import open_session
+    from wizevol.prompts import PromptSet
+
+    k = cfg.filters.verified
+    require_isolation(k.allow_weak_sandbox, "set filters.verified.allow_weak_sandbox: true")
+    session = stack.enter_context(open_session(cfg, folder, ("responder",), notify))
+    role = cfg.role("responder", session.local_url)
+    session.llm.client_for(role)  # a missing key fails now
+    loop = asyncio.new_event_loop()
+
+    def close() -> None:
+        loop.run_until_complete(session.llm.aclose())
+        loop.close()
+
+    stack.callback(close)
+
+    def ask(requests):
+        async def all_of():
+            bound = asyncio.Semaphore(session.cfg.concurrency)
+
+            async def one(at, request):
+                async with bound:
+                    try:
+                        return at, (await session.llm.complete(role, request, 0, at=at)).text
+                    except CallFailed:
+                        return at, None
+
+            return dict(await asyncio.gather(*(one(at, r) for at, r in requests)))
+
+        return loop.run_until_complete(all_of())
+
+    return Verified(ask, PromptSet.load(cfg.prompts_dir), role.mode, k.samples,
+                    Limits(cpu_s=k.cpu_s, wall_s=k.wall_s, memory_mb=k.memory_mb), role.model)
+
+
 def run_filters(run: str | Path, only: str | None, config: str | Path | None,
                 on_event: Callable[..., None] | None = None) -> tuple[dict[str, Any], dict[int, int]]:
     """Run the enabled filters (or `only` one) over a run folder: (stats per filter, clean records per round).
@@ -130,7 +176,8 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
         total = sum(len(read_jsonl(folder.kept(k))) for k in folder.finished_rounds())
         results = {}
         for name in names:
-            flt = build(name, cfg.filters, judge)
+            flt = verified_filter(folder, cfg, stack, lambda t: emit("note", text=t)) if name == "verified" else \
+                build(name, cfg.filters, judge)
             if name == "code_check" and cfg.filters.code_check.execute:
                 from wizevol.filters.sandbox import layers
 

@@ -43,6 +43,10 @@ class Filter:
         """True to keep the record, or (False, reason, details)."""
         raise NotImplementedError
 
+    def finish_round(self, k: int) -> list[dict[str, Any]] | None:
+        """Rows about every checked record of round k (not only the rejected), written to results_K.jsonl."""
+        return None
+
     def report(self) -> dict[str, Any]:
         """Counts of the whole run beyond kept / rejected (e.g. what could not be checked), for its stats."""
         return {}
@@ -80,6 +84,9 @@ def run_filter(folder: RunFolder, flt: Filter, on_record: Callable[[], None] | N
             reasons[reason.split(":")[0]] += 1
             rejected.append(rec.rejected(Rejection("filter", flt.name, reason, details=details)).to_json())
         write_jsonl(folder.filter_rejected(flt.name, k), rejected)
+        results = flt.finish_round(k)
+        if results is not None:
+            write_jsonl(folder.filter_results(flt.name, k), results)
         per_round[str(k)] = {"records": len(records), "kept": len(records) - len(rejected),
                              "rejected": len(rejected), "rejected_by_reason": dict(sorted(reasons.items()))}
     stats = {"filter": flt.name, "stamp": stamp, "settings": flt.settings(), "rounds": per_round, **flt.report()}

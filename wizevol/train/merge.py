@@ -58,7 +58,8 @@ class MergeReport:
 
     def table(self) -> str:
         """Per round: read, duplicate, no_output, merged; then the total."""
-        cols = ("round", "read", "duplicate", "no_output", "merged")
+        extra = ("below_pass_rate", "unverified") if any("unverified" in c for c in self.per_round.values()) else ()
+        cols = ("round", "read", "duplicate", "no_output", *extra, "merged")
         rows = [[k, *(c[col] for col in cols[1:])] for k, c in self.per_round.items()]
         return aligned(cols, rows) + f"\ntotal merged: {self.written}"
 
@@ -67,9 +68,11 @@ def _key(rec: Record) -> str:
     return " ".join(rec.prompt_text().split())
 
 
-def collect(run: str | Path, rounds_spec: str | None, clean: bool = False) -> tuple[list[Record], MergeReport]:
+def collect(run: str | Path, rounds_spec: str | None, clean: bool = False,
+            min_pass_rate: float | None = None) -> tuple[list[Record], MergeReport]:
     """The records of the chosen rounds that can be trained on, in round order: exact duplicates across
-    rounds removed (the lowest round wins), records without a response counted and left out."""
+    rounds removed (the lowest round wins), records without a response counted and left out; with
+    `min_pass_rate`, only records the verified filter gave at least that pass rate (the others counted)."""
     folder = RunFolder(run)
     if not folder.root.is_dir():
         raise InputError(f"{run}: run folder not found")
@@ -81,11 +84,27 @@ def collect(run: str | Path, rounds_spec: str | None, clean: bool = False) -> tu
         source = folder.clean(k) if clean else folder.kept(k)
         if not source.exists():
             raise InputError(f"{source}: not found; run `wizevol filter {run}` first")
+        rates = None
+        if min_pass_rate is not None:
+            results = folder.filter_results("verified", k)
+            if not results.exists():
+                raise InputError(f"{results}: not found; run `wizevol filter {run} --only verified` first "
+                                 "(with filters.verified.enabled or --only)")
+            rates = {r["id"]: r["pass_rate"] for r in read_jsonl(results)}
+            counts.update(below_pass_rate=0, unverified=0)
         for rec in map(Record.from_json, read_jsonl(source)):
             counts["read"] += 1
             if not rec.output.strip():
                 counts["no_output"] += 1
                 continue
+            if rates is not None:
+                rate = rates.get(rec.id)
+                if rate is None:
+                    counts["unverified"] += 1
+                    continue
+                if rate < min_pass_rate:
+                    counts["below_pass_rate"] += 1
+                    continue
             key = _key(rec)
             if key in seen:
                 counts["duplicate"] += 1
@@ -106,11 +125,11 @@ def training_rows(records: list[Record], fmt: str = "prompt-completion", seed: i
 
 def merge(run: str | Path, rounds_spec: str | None, out: str | Path, fmt: str = "prompt-completion",
           seed: int = 42, parquet: bool = False, hf_dataset: str | Path | None = None,
-          push_to_hub: str | None = None, clean: bool = False) -> MergeReport:
+          push_to_hub: str | None = None, clean: bool = False, min_pass_rate: float | None = None) -> MergeReport:
     """Join the chosen rounds into one training file (and parquet / an HF dataset / the Hub)."""
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    merged, report = collect(run, rounds_spec, clean)
+    merged, report = collect(run, rounds_spec, clean, min_pass_rate)
     if not merged:
         raise WizevolError(f"{run}: nothing to merge from rounds {report.rounds} (no records with a response)")
     rows = training_rows(merged, fmt, seed)

@@ -1,0 +1,61 @@
+"""The verified filter through the CLI against a scripted endpoint: the tester's unit tests run with each
+answer in the sandbox; a failing answer is rejected with the assertion that failed; sampled answers give a
+pass rate and a difficulty; `merge --min-pass-rate` selects by it; a rerun pays nothing."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import rows, write_config
+from test_filters import cli, make_run
+
+ADD = "```python\ndef add(a, b):\n    return a + b\n```"
+SUB_BUG = "```python\ndef sub(a, b):\n    return a + b\n```"
+RECORDS = [
+    {"id": "good", "instruction": "Add two numbers.", "output": ADD},
+    {"id": "bad", "instruction": "Subtract b from a.", "output": SUB_BUG},
+    {"id": "notests", "instruction": "Greet the user by name.", "output": "```python\ndef greet(n):\n    "
+                                                                        "return 'hi ' + n\n```"},
+    {"id": "prose", "instruction": "Explain recursion.", "output": "Recursion is a function calling itself."},
+]
+
+
+def test_verified_marks_every_python_response_and_merge_selects_by_pass_rate(tmp_path, server):
+    run = make_run(tmp_path, [RECORDS])
+    tester = "Write unit tests for a solution to this programming task.\n\nTask:\n"
+    server.fault("text", match=tester + "Add two", arg="```python\nassert add(1, 2) == 3\nassert add(-1, 1) == 0\n```",
+                 times=None)
+    server.fault("text", match=tester + "Subtract", arg="```python\nassert sub(5, 5) == 0\nassert sub(3, 1) == 2\n```",
+                 times=None)
+    server.fault("text", match=tester + "Greet", arg="I would test that it greets.", times=None)
+    server.fault("text", match="Add two numbers.", arg=ADD, times=1)  # one of the two extra answers is right
+    cfg = write_config(tmp_path / "cfg.yaml", server, filters={"verified": {"samples": 3}})
+    result = cli("filter", run, "--only", "verified", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    rejected = {r["id"]: r for r in rows(run / "filters" / "verified" / "rejected_0.jsonl")}
+    assert list(rejected) == ["bad"]
+    assert rejected["bad"]["reason"] == "failed its tests: AssertionError at: assert sub(5, 5) == 0"
+    results = {r["id"]: r for r in rows(run / "filters" / "verified" / "results_0.jsonl")}
+    assert set(results) == {"good", "bad", "notests"}  # every Python record; the prose one has no code
+    assert (results["good"]["passed"], results["good"]["pass_rate"], results["good"]["difficulty"]) == (
+        True, 0.6667, "medium")  # its own answer and the scripted right one pass; the default answer does not
+    assert (results["bad"]["passed"], results["bad"]["pass_rate"], results["bad"]["difficulty"]) == (False, 0, "hard")
+    assert results["notests"]["pass_rate"] is None and results["notests"]["passed"] is None
+    stats = json.loads((run / "filters" / "verified" / "stats.json").read_text())
+    assert stats["records"] == {"failed": 1, "no python": 1, "passed": 1, "unverified: no usable tests": 1}
+    calls = len(server.calls)
+    assert calls == 3 + 3 * 2  # three tester calls, two more answers for each of the three Python records
+
+    merged = cli("merge", run, "--min-pass-rate", "0.5", "--out", tmp_path / "m.jsonl")
+    assert merged.exit_code == 0, merged.output
+    assert [r["metadata"]["id"] for r in rows(tmp_path / "m.jsonl")] == ["good"]
+    assert "below_pass_rate" in merged.output and "unverified" in merged.output
+    again = cli("filter", run, "--only", "verified", "--config", cfg)
+    assert again.exit_code == 0, again.output
+    assert len(server.calls) == calls
+
+
+def test_min_pass_rate_needs_the_verified_results(tmp_path):
+    run = make_run(tmp_path, [RECORDS])
+    result = cli("merge", run, "--min-pass-rate", "0.5", "--out", tmp_path / "m.jsonl")
+    assert result.exit_code == 2 and "run `wizevol filter" in result.stderr and "--only verified" in result.stderr
