@@ -10,7 +10,7 @@ runs/NAME/
   failed_K.jsonl         evolutions whose calls failed for good, each with `stage` and `error`
   pool_K.jsonl           what round K+1 evolves: survivors as themselves, parents of failures unchanged
   round_K.done           done-marker with the round's stats; a re-run skips the round
-  filters/<filter>/      rejected_K.jsonl and stats.json (done-marker) of `wizevol filter`
+  filters/<filter>/      rejected_K.jsonl and stats.json (done-marker) of `wizevol filter`; verified: results_K
   filters/clean_K.jsonl  kept records that no enabled filter rejected
   trials/<key>/          one fine-tune + eval (data.jsonl, model/, eval/, trial.json) of Evol Stop or ablate
   evol_stop.json         Evol Stop's curve and decision
