@@ -289,7 +289,7 @@ def test_filter_registry_refuses_an_unknown_name_and_maps_the_old_one(tmp_path):
     run = make_run(tmp_path, [[{"id": "a", "instruction": BASE, "output": "x"}]])
     result = cli("filter", run, "--only", "dedup")
     assert result.exit_code == 2
-    assert result.stderr.strip() == "Error: --only 'dedup': choose one of near_dup, contamination, code_check"
+    assert result.stderr.strip() == "Error: --only 'dedup': choose one of near_dup, contamination, code_check, verified"
     result = cli("filter", run, "--only", "contaminated")
     assert result.exit_code == 0, result.output
     assert "warning: --only contaminated is now --only contamination" in result.stderr
