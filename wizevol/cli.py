@@ -157,9 +157,8 @@ def evolve(
                             "eval on a dev set, stop when pass@1 stops rising.")] = None,
 ) -> None:
     """Evolve a seed dataset for N rounds; every record ends up kept, eliminated (with its reason) or failed."""
-    from wizevol.config import EvolStopConfig, load_config
+    from wizevol.config import EvolStopConfig, load_config, load_section
     from wizevol.evolve.run import run_evolve, summary_table
-    from wizevol.loop.trial import load_section
 
     if base_url is not None and backend is None:
         backend = "api"
@@ -309,9 +308,8 @@ def ablate(
 ) -> None:
     """The paper's round analysis: cumulative merges (Figure 3) and each round alone, matched by samples and by
     tokens (Table 4), each fine-tuned from the same base and evaluated; cached cell by cell."""
-    from wizevol.config import TrialConfig
+    from wizevol.config import TrialConfig, load_section
     from wizevol.loop.ablation import run_ablation, table
-    from wizevol.loop.trial import load_section
 
     cfg = load_section(TrialConfig, config, {"finetune_config": finetune_config, "benchmark": benchmark,
                                              "limit": limit, "max_new_tokens": max_new_tokens})

@@ -343,6 +343,20 @@ def read_yaml(path: str | Path, what: str = "config file") -> dict[str, Any]:
     return loaded
 
 
+def load_section(cls: type[BaseModel], path: str | Path | None, overrides: dict[str, Any],
+                 section: str | None = None):
+    """A config of type `cls` (TrialConfig, EvolStopConfig) from YAML (the whole file, or one section of it),
+    then CLI overrides; errors name the file and the key."""
+    data: dict[str, Any] = read_yaml(path) if path is not None else {}
+    if section is not None and section in data:
+        data = data[section] or {}
+    data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        raise InputError(format_validation(e, str(path) if path is not None else "command line")) from None
+
+
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> EvolveConfig:
     """Read YAML (if given), apply dotted-path CLI overrides, validate. Errors name the file and the key."""
     data: dict[str, Any] = read_yaml(path) if path is not None else {}

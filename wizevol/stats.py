@@ -44,33 +44,24 @@ def parse_complexity(text: str) -> int | None:
 def rate_complexity(folder: RunFolder, cfg, records: list[Record],
                     notify: Callable[[str], None] | None = None) -> dict[str, int | None]:
     """The judge role's 1-10 complexity of each instruction, through the run's cache (a rerun pays nothing)."""
-    from wizevol.llm.client import CallFailed
-    from wizevol.llm.session import open_session
+    from wizevol.llm.session import ask_all, open_session
     from wizevol.prompts import PromptSet
 
     prompts = PromptSet.load(cfg.prompts_dir)
     with open_session(cfg, folder, ("judge",), notify) as session:
         role = session.cfg.role("judge", session.local_url).model_copy(update={"max_tokens": 4, "temperature": 0.0})
         session.llm.client_for(role)  # a missing key fails now
+        requests = [(f"{r.id}#complexity", prompts.complexity_judge.request(role.mode, instruction=r.prompt_text()),
+                     r.round) for r in records]
 
-        async def rate_all() -> dict[str, int | None]:
-            bound = asyncio.Semaphore(session.cfg.concurrency)
-
-            async def one(rec: Record) -> tuple[str, int | None]:
-                request = prompts.complexity_judge.request(role.mode, instruction=rec.prompt_text())
-                async with bound:
-                    try:
-                        answer = await session.llm.complete(role, request, rec.round, at=f"{rec.id}#complexity")
-                    except CallFailed:
-                        return rec.id, None
-                return rec.id, parse_complexity(answer.text)
-
+        async def rate_all() -> dict[str, str | None]:
             try:
-                return dict(await asyncio.gather(*(one(r) for r in records)))
+                return await ask_all(session, role, requests)
             finally:
                 await session.llm.aclose()
 
-        return asyncio.run(rate_all())
+        answers = asyncio.run(rate_all())
+    return {r.id: parse_complexity(answers[f"{r.id}#complexity"] or "") for r in records}
 
 
 def run_stats(run: str, plots: bool = True, similarity: str = "embedding", complexity: bool = False,

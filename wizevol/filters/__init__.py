@@ -114,8 +114,7 @@ def verified_filter(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.Exit
     """The verified filter over the responder's endpoint (or the local model), through the run's cache."""
     from wizevol.filters.sandbox import Limits, require_isolation
     from wizevol.filters.verified import Verified
-    from wizevol.llm.client import CallFailed
-    from wizevol.llm.session import open_session
+    from wizevol.llm.session import ask_all, open_session
     from wizevol.prompts import PromptSet
 
     k = cfg.filters.verified
@@ -132,19 +131,7 @@ def verified_filter(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.Exit
     stack.callback(close)
 
     def ask(requests):
-        async def all_of():
-            bound = asyncio.Semaphore(session.cfg.concurrency)
-
-            async def one(at, request):
-                async with bound:
-                    try:
-                        return at, (await session.llm.complete(role, request, 0, at=at)).text
-                    except CallFailed:
-                        return at, None
-
-            return dict(await asyncio.gather(*(one(at, r) for at, r in requests)))
-
-        return loop.run_until_complete(all_of())
+        return loop.run_until_complete(ask_all(session, role, [(at, r, 0) for at, r in requests]))
 
     return Verified(ask, PromptSet.load(cfg.prompts_dir), role.mode, k.samples,
                     Limits(cpu_s=k.cpu_s, wall_s=k.wall_s, memory_mb=k.memory_mb), role.model)

@@ -3,13 +3,15 @@ model (started only when a role it serves is needed, always stopped), the run's 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from wizevol.config import EvolveConfig
 from wizevol.llm.cache import ResponseCache
-from wizevol.llm.client import LLM, Usage
+from wizevol.llm.client import LLM, CallFailed, Usage
+from wizevol.prompts import Request
 from wizevol.run_folder import RunFolder
 
 Notify = Callable[[str], None]
@@ -23,6 +25,21 @@ class Session:
     llm: LLM
     usage: Usage
     local_url: str | None  # the embedded model's URL when it runs
+
+
+async def ask_all(session: Session, role, requests: list[tuple[str, Request, int]]) -> dict[str, str | None]:
+    """Many calls of one role, at most `concurrency` in flight, each through the cache at its own place:
+    (place, request, round) -> place -> the answer's text, or None where the call failed for good."""
+    bound = asyncio.Semaphore(session.cfg.concurrency)
+
+    async def one(at: str, request: Request, round_k: int) -> tuple[str, str | None]:
+        async with bound:
+            try:
+                return at, (await session.llm.complete(role, request, round_k, at=at)).text
+            except CallFailed:
+                return at, None
+
+    return dict(await asyncio.gather(*(one(*r) for r in requests)))
 
 
 @contextlib.contextmanager

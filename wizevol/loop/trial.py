@@ -18,10 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from wizevol.config import TrialConfig, format_validation, read_yaml
-from wizevol.errors import InputError
+from wizevol.config import TrialConfig
 from wizevol.eval import EvalSettings, run_eval
 from wizevol.eval.benchmark import load_benchmark
 from wizevol.run_folder import RunFolder, dumps_line, write_atomic
@@ -41,18 +38,6 @@ def eval_settings(trial: TrialConfig) -> EvalSettings:
     """What the eval of each trial uses."""
     return EvalSettings(trial.benchmark, trial.limit, trial.n_samples, trial.temperature, trial.max_new_tokens,
                         trial.prompt)
-
-
-def load_section(cls: type[BaseModel], path: str | Path | None, overrides: dict[str, Any], section: str | None = None):
-    """A config of type `cls` from YAML (the whole file, or one section of it), then CLI overrides."""
-    data: dict[str, Any] = read_yaml(path) if path is not None else {}
-    if section is not None and section in data:
-        data = data[section] or {}
-    data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
-    try:
-        return cls.model_validate(data)
-    except ValidationError as e:
-        raise InputError(format_validation(e, str(path) if path is not None else "command line")) from None
 
 
 def digest(rows: list[dict[str, Any]]) -> str:
