@@ -42,7 +42,7 @@ def main() -> None:
     items = para + neg
     detector = Contamination(embedding=True)
     records = [Record(id=x["id"], instruction=x["text"]) for x in items]
-    detector.prepare_round(records)
+    detector.prepare_run(records)
     lexical = {}  # layers 1-2
     cosine, nearest = {}, {}
     for x, r in zip(items, records, strict=True):
@@ -75,6 +75,21 @@ def main() -> None:
     hit, fp = rates(para, neg, shipped)
     print(f"the default {shipped:.2f} on the whole set (chosen on other data): recall {len(hit) / len(para):.2f}, "
           f"FP {len(fp)}/{len(neg)}")
+    cfg = ContaminationConfig()
+    shipped_filter = Contamination(embedding=True, embedding_threshold=cfg.embedding_threshold, top_k=cfg.top_k)
+    shipped_filter.prepare_run(records)  # the paper's direction: each problem's top_k records over the whole set
+    rejected = {r.id for r in records if shipped_filter.check(r) is not True}
+    print(f"the shipped filter (top_k {cfg.top_k} per problem, threshold {cfg.embedding_threshold:.2f}) on the whole "
+          f"set: recall {sum(p['id'] in rejected for p in para) / len(para):.2f}, "
+          f"FP {sum(n['id'] in rejected for n in neg)}/{len(neg)}")
+    for t in (threshold, 0.5, 0.3):
+        wide = Contamination(embedding=True, embedding_threshold=t, top_k=cfg.top_k)
+        wide.prepare_run(records)
+        pairs = sum(len(wide.candidates(r)) for r in records)
+        above = sum(cosine[x["id"]] >= t for x in items)
+        reach = sum(p["task"] in {b.task for b, _ in wide.candidates(r)} for p, r in zip(para, records))
+        print(f"threshold {t:.2f}, top-{cfg.top_k}: {pairs} (problem, record) pairs for a judge (record-wise: {above} "
+              f"records above it); a perfect judge's recall {reach / len(para):.2f} (the right problem is a candidate)")
     right = sum(nearest[p["id"]] == p["task"] for p in rep_p)
     print(f"nearest HumanEval problem by embedding is the right one for {right}/{len(rep_p)} report paraphrases")
     top_neg = sorted(((cosine[n["id"]], nearest[n["id"]], n["text"][:60]) for n in neg), reverse=True)[:3]

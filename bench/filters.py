@@ -91,7 +91,7 @@ def main() -> None:
           flush=True)
     contamination = Contamination(embedding=True)
     t0 = time.perf_counter()
-    contamination.prepare_round(recs)  # layer 3: one batched encode of every instruction
+    contamination.prepare_run(recs)  # layer 3: one batched encode of every instruction, then top-k per problem
     shares["contamination: embedding encode"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     lexical = sum(any(contamination.nearest(t)[3] for t in (r.prompt_text(), r.output)) for r in recs)

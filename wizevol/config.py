@@ -86,6 +86,8 @@ class ContaminationConfig(_Strict):
     coverage: float = Field(0.5, gt=0, le=1)
     embedding: bool = True  # layer 3: all-MiniLM-L6-v2 cosine similarity (offline package); on by default
     embedding_threshold: float = Field(0.88, gt=0, le=1)
+    top_k: int = Field(5, ge=0, description="each benchmark problem's nearest records that become candidates; "
+                                             "0: every record at or above the threshold")
     llm_judge: bool = False  # confirm embedding hits with the judge role (the run's endpoint or local model)
 
 

@@ -88,7 +88,7 @@ def run_stats(run: str, plots: bool = True, similarity: str = "embedding", compl
         done = folder.read_done(k) or {}
         kept = kept_by_round[k]
         if similarity == "embedding":
-            detector.prepare_round(kept)
+            detector.prepare_run(kept)
             sims = [detector.nearest_embedding(r)[1] for r in kept]
         else:
             sims = [detector.nearest(r.prompt_text())[2] for r in kept]

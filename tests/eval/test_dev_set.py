@@ -31,7 +31,7 @@ def test_the_contamination_filter_finds_no_humaneval_problem_in_the_dev_set():
     records = [Record(id=p.task_id, instruction=p.prompt, output=p.canonical_solution) for p in DEV]
     humaneval = load_benchmark("humaneval", limit=3)[1]
     planted = [Record(id=p.task_id, instruction=p.prompt, output="") for p in humaneval]
-    detector.prepare_round(records + planted)
+    detector.prepare_run(records + planted)
     verdicts = {r.id: detector.check(r) for r in records + planted}
     assert {k: v for k, v in verdicts.items() if k.startswith("WizevolDev") and v is not True} == {}
     assert all(verdicts[p.id] is not True for p in planted)  # the same check does catch HumanEval's own prompts

