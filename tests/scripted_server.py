@@ -101,6 +101,8 @@ class ScriptedServer:
     slept: float = 0.0
     in_flight: int = 0  # requests being handled right now
     peak_in_flight: int = 0  # the most requests ever handled at once
+    dropped: int = 0
+    drop_after: int | None = None  # after this many calls, every request's connection is closed unanswered
 
     def fault(self, action: str, **kw) -> Fault:
         f = Fault(action=action, **kw)
@@ -131,6 +133,10 @@ class ScriptedServer:
             self.in_flight -= 1
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
+        if self.drop_after is not None and len(self.calls) >= self.drop_after:
+            self.dropped += 1
+            request.transport.close()  # the server is gone: the client sees a connection error
+            return web.Response(status=500)
         body = await request.json()
         chat = request.path.endswith("/chat/completions")
         text = "\n".join(m.get("content", "") for m in body.get("messages", [])) if chat else body.get("prompt", "")

@@ -29,6 +29,8 @@ class EndpointConfig(_Strict):
     backoff_initial: float = Field(1.0, ge=0)
     backoff_max: float = Field(60.0, ge=0)
     retry_after_max: float = Field(120.0, ge=0, description="cap on a server's Retry-After")
+    dead_after: int = Field(8, ge=1, description="calls in a row that fail for good on connection errors or timeouts "
+                                                 "(no success between) before the run stops: the endpoint is down")
 
 
 class RoleConfig(_Strict):
@@ -254,7 +256,12 @@ class EvolveConfig(_Strict):
         d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters", "evol_stop"})
         for key in ("startup_timeout", "concurrency", "n_threads", "cache_dir"):  # speed and places, not data
             d["local"].pop(key)
+        for key in ENDPOINT_RUNTIME:  # how calls travel, not what they ask
+            d["endpoint"].pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+ENDPOINT_RUNTIME = ("dead_after",)
 
 
 class DeprecatedName(WizevolWarning):

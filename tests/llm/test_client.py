@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import email.utils
 import json
+import socket
 import time
 
 import yaml
 from conftest import SEED, evolve, rows, seed_instruction
+from scripted_server import ScriptedServer
 from typer.testing import CliRunner
 
 from wizevol.cli import app
@@ -63,14 +65,58 @@ def test_bad_key_stops_the_run_with_one_line(tmp_path, server):
     assert not (tmp_path / "run" / "round_1.done").exists()
 
 
-def test_unreachable_endpoint_fails_records_not_the_process(tmp_path, server):
-    cfg = {"endpoint": {"base_url": "http://127.0.0.1:9/v1", "max_attempts": 2}}
-    result = evolve(tmp_path, server, "--rounds", "1", "--limit", "3", config=cfg)
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_endpoint_stops_the_run_and_marks_nothing_done(tmp_path):
+    """A server that was never reached is not a round of failed records (a rerun would skip that round)."""
+    port = _free_port()
+    server = ScriptedServer(port=port)
+    server.port = port  # the URL the config names; nothing listens there yet
+    result = evolve(tmp_path, server, "--rounds", "1", "--limit", "3", config={"endpoint": {"max_attempts": 2}})
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"Error: cannot reach http://127.0.0.1:{port}/v1: APIConnectionError: Connection error.")
+    run = tmp_path / "run"
+    assert not (run / "round_1.done").exists() and not list(run.glob("failed_*.jsonl"))  # round 0 is the seed
+    server.start()  # the server comes up on that port: the rerun does the work, nothing was lost
+    try:
+        result = evolve(tmp_path, server, "--rounds", "1", "--limit", "3", config={"endpoint": {"max_attempts": 2}})
+    finally:
+        server.stop()
     assert result.exit_code == 0, result.output
-    failed = rows(tmp_path / "run" / "failed_1.jsonl")
-    assert [f["stage"] for f in failed] == ["evolve"] * 3
-    assert all(f["error"].startswith("APIConnectionError: Connection error.") for f in failed)
-    assert len(rows(tmp_path / "run" / "pool_1.jsonl")) == 3
+    assert len(rows(run / "round_0.jsonl")) == 3 and len(rows(run / "round_1.jsonl")) == 3
+    assert rows(run / "failed_1.jsonl") == []
+
+
+def test_endpoint_that_dies_mid_run_stops_it_after_a_streak_and_a_rerun_loses_nothing(tmp_path, server):
+    server.drop_after = 25  # a few chains finish, then every connection is closed unanswered
+    cfg = {"endpoint": {"max_attempts": 2, "dead_after": 4}, "concurrency": 4}
+    result = evolve(tmp_path, server, "--rounds", "2", config=cfg)
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"Error: {server.url} looks down: 4 calls in a row failed on connection errors after 2 "
+                           "tries each (last: APIConnectionError: Connection error.")
+    run = tmp_path / "run"
+    assert not (run / "round_1.done").exists() and not (run / "failed_1.jsonl").exists()
+    assert server.dropped <= 4 * 2 + 4  # the streak, plus at most one try of each call in flight
+    answered = len(server.calls)
+    server.drop_after = None
+    result = evolve(tmp_path, server, "--rounds", "2", config=cfg)
+    assert result.exit_code == 0, result.output
+    assert all(len(rows(run / f"round_{k}.jsonl")) + len(rows(run / f"failed_{k}.jsonl")) +
+               len(rows(run / f"eliminated_{k}.jsonl")) == 20 for k in (1, 2))
+    assert rows(run / "failed_1.jsonl") == [] and rows(run / "failed_2.jsonl") == []
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    before = len(server.calls)
+    assert evolve(fresh, server, "--rounds", "2", config=cfg).exit_code == 0
+    # the answers got before the endpoint died were kept in the cache, not bought twice: the stopped run and its
+    # rerun made as many calls as one uninterrupted run
+    assert 0 < answered < before and len(server.calls) - before == before
 
 
 def test_concurrency_bound_is_respected_and_used(tmp_path, server):

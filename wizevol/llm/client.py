@@ -142,6 +142,9 @@ class LLM:
         self._inflight: dict[str, asyncio.Future] = {}
         self._wait = _Wait(endpoint)
         self.new_calls = 0
+        self._down_streak = 0  # calls in a row that failed for good on connection errors, no success between
+        self.succeeded = 0  # calls answered by the server in this process (cache hits do not count)
+        self.down: str | None = None  # set once the endpoint is judged down: every later call stops the run
 
     def client_for(self, role: ResolvedRole) -> openai.AsyncOpenAI:
         """The SDK client for a role's endpoint (one per URL and key); a missing key fails here."""
@@ -194,7 +197,26 @@ class LLM:
         finally:
             del self._inflight[key]
 
+    def _endpoint_down(self, role: ResolvedRole, exc: BaseException) -> None:
+        """Count a call that failed for good; a streak of connection failures means the endpoint is down, and the
+        run stops with one line instead of turning every record into a failed one."""
+        if not isinstance(exc, openai.APIConnectionError):  # timeouts are connection errors too
+            self._down_streak = 0  # the server answered: it is up
+            return
+        self._down_streak += 1
+        if self.down is not None:
+            return
+        if self.succeeded == 0:  # not one answer yet: the endpoint was never reached
+            self.down = (f"cannot reach {role.base_url}: {_one_line(exc)} (after {self.endpoint.max_attempts} "
+                         "tries); nothing was marked done, rerun to continue")
+        elif self._down_streak >= self.endpoint.dead_after:
+            self.down = (f"{role.base_url} looks down: {self._down_streak} calls in a row failed on connection "
+                         f"errors after {self.endpoint.max_attempts} tries each (last: {_one_line(exc)}); "
+                         "nothing was marked done, rerun to continue")
+
     async def _call(self, role: ResolvedRole, request: Request, params: dict, round_k: int) -> Completion:
+        if self.down is not None:
+            raise FatalAPIError(self.down)
         client = self.client_for(role)
         attempts = 0
         retrying = AsyncRetrying(
@@ -219,7 +241,12 @@ class LLM:
                                 f"{_one_line(e)}") from None
         except Exception as e:
             self.usage.add(round_k, role.name, calls=attempts, retries=attempts - 1, failed=1)
+            self._endpoint_down(role, e)
+            if self.down is not None:
+                raise FatalAPIError(self.down) from None
             raise CallFailed(f"{_one_line(e)} (after {attempts} attempt{'s' if attempts > 1 else ''})") from None
+        self._down_streak = 0
+        self.succeeded += 1
         self.usage.add(round_k, role.name, calls=attempts, retries=attempts - 1,
                        prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens)
         return completion
