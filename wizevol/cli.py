@@ -155,10 +155,13 @@ def evolve(
     evol_stop: Annotated[Path | None, typer.Option(
         "--evol-stop", help="Evol Stop YAML (configs/evol_stop.yaml): after each round, fine-tune on rounds 0..k, "
                             "eval on a dev set, stop when pass@1 stops rising.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate calls, tokens and cost per round and role; "
+                                                             "make no call, write nothing.")] = False,
 ) -> None:
     """Evolve a seed dataset for N rounds; every record ends up kept, eliminated (with its reason) or failed."""
     from wizevol.config import EvolStopConfig, load_config, load_section
-    from wizevol.evolve.run import run_evolve, summary_table
+    from wizevol.evolve.run import dry_run as estimate_run
+    from wizevol.evolve.run import estimate_table, run_evolve, summary_table
 
     if base_url is not None and backend is None:
         backend = "api"
@@ -170,10 +173,20 @@ def evolve(
     cfg = load_config(config, overrides)
     if evol_stop is not None:
         cfg = cfg.model_copy(update={"evol_stop": load_section(EvolStopConfig, evol_stop, {}, "evol_stop")})
+    if dry_run:
+        est = estimate_run(seed, str(out), cfg)
+        typer.echo(estimate_table(est))
+        typer.echo(f"estimate, no call made: {est['how']}")
+        return
     with EvolveProgress(progress) as bars:
         manifest = run_evolve(seed, str(out), cfg, on_event=bars.on_event)
     typer.echo(summary_table(manifest["rounds"]))
     typer.echo(f"run folder: {out}  (new calls: {manifest['calls_made']}, wall: {manifest['wall_s']:.1f}s)")
+    if manifest.get("cost", {}).get("rounds"):
+        c = manifest["cost"]
+        typer.echo(f"cost of rounds {c['rounds'][0]}-{c['rounds'][-1]}: ${c['bill_usd']:.4f} (estimated "
+                   f"${c['estimate_usd']:.4f}); calls {c['answered_calls']} (estimated {c['estimate_calls']}); "
+                   f"prices: {', '.join(f'{r} {p}' for r, p in c['prices'].items())}")
     if "evol_stop" in manifest:
         d = manifest["evol_stop"]["decision"]
         use = f"; train on `wizevol merge {out} --rounds {d['merge']}`" if d["merge"] else ""

@@ -168,6 +168,13 @@ class SeedConfig(_Strict):
     skip_bad: bool = False
 
 
+class ModelPrice(_Strict):
+    """A model's price in USD per million tokens (a self-hosted model, or a rate of your own)."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
 class EvolveConfig(_Strict):
     """The whole run configuration of `wizevol evolve` (and of the filters run after it)."""
 
@@ -194,6 +201,8 @@ class EvolveConfig(_Strict):
     seed: SeedConfig = SeedConfig()
     filters: FiltersConfig = FiltersConfig()
     evol_stop: EvolStopConfig | None = None
+    prices: dict[str, ModelPrice] = Field(default_factory=dict, description="model -> USD per 1M tokens; else "
+                                                                             "genai-prices; a local endpoint is free")
     prompts_dir: str | None = None
 
     @model_validator(mode="before")
@@ -251,9 +260,9 @@ class EvolveConfig(_Strict):
         return ResolvedRole(name=name, **merged)
 
     def fingerprint(self) -> str:
-        """Hash of everything that changes the data; `rounds`, `concurrency`, the filters and Evol Stop may change
-        between resumes."""
-        d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters", "evol_stop"})
+        """Hash of everything that changes the data; `rounds`, `concurrency`, the filters, Evol Stop, the prices
+        and how calls travel may change between resumes."""
+        d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters", "evol_stop", "prices"})
         for key in ("startup_timeout", "concurrency", "n_threads", "cache_dir"):  # speed and places, not data
             d["local"].pop(key)
         for key in ENDPOINT_RUNTIME:  # how calls travel, not what they ask

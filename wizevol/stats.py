@@ -106,6 +106,7 @@ def run_stats(run: str, plots: bool = True, similarity: str = "embedding", compl
             "humaneval_similarity": _dist([round(x, 4) for x in sims]),
             **({"complexity": {**_dist(rated), "unparsed": len(kept) - len(rated)}} if complexity else {}),
             "tokens": {role: t.get("prompt_tokens", 0) + t.get("completion_tokens", 0) for role, t in tokens.items()},
+            "cost": done.get("cost"),  # {"usd", "by_role": {role: {"usd", "price"}}}; None before wizevol priced calls
         }
     write_atomic(folder.stats(), json.dumps(out, indent=2) + "\n")
     if plots:
@@ -118,14 +119,21 @@ def table(stats: dict[str, Any]) -> str:
     rules = sorted({r for s in stats["rounds"].values() for r in s["eliminated_by_rule"]})
     rated = stats.get("complexity") is not None
     cols = ["round", "pool", "kept", *rules, "failed", "instr_words", "resp_words", "he_sim_max",
-            *(["complexity"] if rated else []), "tokens"]
+            *(["complexity"] if rated else []), "tokens", "cost_usd"]
     rows = []
     for k, s in stats["rounds"].items():
         rows.append([k, s["pool"], s["kept"], *(s["eliminated_by_rule"].get(r, 0) for r in rules), s["failed"],
                      s["instruction_words"].get("median", "-"), s["response_words"].get("median", "-"),
                      f"{s['humaneval_similarity'].get('max', 0):.2f}",
-                     *([s["complexity"].get("median", "-")] if rated else []), sum(s["tokens"].values())])
+                     *([s["complexity"].get("median", "-")] if rated else []), sum(s["tokens"].values()),
+                     f"{s['cost']['usd']:.4f}" if s.get("cost") else "-"])
     notes = "\nword counts and complexity are medians; he_sim_max: " + stats["similarity"]
+    by_role = {}
+    for s in stats["rounds"].values():
+        for role, c in ((s.get("cost") or {}).get("by_role") or {}).items():
+            by_role.setdefault(role, [0.0, c["price"]])[0] += c["usd"]
+    if by_role:
+        notes += "\ncost by role: " + ", ".join(f"{r} ${u:.4f} ({p})" for r, (u, p) in by_role.items())
     return aligned(cols, rows) + notes
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from wizevol import __version__, versions
 from wizevol.config import EvolveConfig
+from wizevol.cost import answered, estimate, measured_per_call, price_of, round_cost
 from wizevol.evolve.chain import Outcome, Roles, RoundContext
 from wizevol.evolve.rules import build_rules
 from wizevol.evolve.scheduler import run_rounds
@@ -57,17 +58,60 @@ def _round_stats(k: int, pool_size: int, outcomes: list[Outcome], usage: Usage, 
 
 def summary_table(rounds: list[dict[str, Any]]) -> str:
     """The per-round counts of a run as the table `wizevol evolve` prints."""
-    cols = ["round", "pool", "kept", *RULES_ORDER, "failed", "tokens", "done_at_s"]
+    cols = ["round", "pool", "kept", *RULES_ORDER, "failed", "tokens", "cost_usd", "done_at_s"]
     rows = []
     for s in rounds:
         tokens = sum(t["prompt_tokens"] + t["completion_tokens"] for t in s.get("tokens", {}).values())
         rule = s.get("eliminated_by_rule", {})
+        cost = s.get("cost", {}).get("usd")
         rows.append([s["round"], s["pool"], s["kept"], *(rule.get(r, 0) for r in RULES_ORDER), s["failed"],
-                     tokens, f"{s.get('finished_after_s', 0):.1f}"])
+                     tokens, "-" if cost is None else f"{cost:.4f}", f"{s.get('finished_after_s', 0):.1f}"])
     return aligned(cols, rows, underline=True)
 
 
+def estimate_table(est: dict[str, Any]) -> str:
+    """The `--dry-run` estimate: calls, tokens and cost per round and role."""
+    rows = []
+    for k, r in est["rounds"].items():
+        for role, t in r["by_role"].items():
+            rows.append([k, role, t["calls"], t["prompt_tokens"], t["completion_tokens"], f"{t['usd']:.4f}",
+                         t["price"]])
+    rows.append(["all", "", est["calls"], "", "", f"{est['usd']:.4f}", f"{est['tokens']} tokens"])
+    return aligned(["round", "role", "calls", "prompt_tokens", "completion_tokens", "usd", "price"], rows,
+                   underline=True)
+
+
 Event = Callable[..., None]
+
+
+def _prepare(seed: str, cfg: EvolveConfig) -> tuple[PromptSet, list[Record], list, str]:
+    """The prompts, the seed's records and quarantine, and the run's fingerprint."""
+    for name in ROLES:
+        cfg.role(name)  # a config mistake fails now, before any file or server
+    prompts = PromptSet.load(cfg.prompts_dir)
+    records, quarantined = load_seed(seed, cfg.seed, cfg.limit)
+    prompt_blob = json.dumps([[t.chat, t.completion, t.stop] for t in (prompts.evolve, prompts.respond, prompts.judge)]
+                             + [prompts.methods, prompts.headings, prompts.markers, prompts.leak_phrases], sort_keys=True)
+    seed_blob = "".join(json.dumps(r.to_json(), sort_keys=True) for r in records)
+    return prompts, records, quarantined, _digest(cfg.fingerprint(), seed_blob, prompt_blob)
+
+
+def _roles(cfg: EvolveConfig, local_url: str | None) -> dict[str, Any]:
+    names = [n for n in ROLES if n != "judge" or cfg.rules.no_gain]
+    return {n: cfg.role(n, local_url) for n in names}
+
+
+def dry_run(seed: str, out: str, cfg: EvolveConfig) -> dict[str, Any]:
+    """`evolve --dry-run`: calls, tokens and cost of the rounds left to run, from the seed and the config. No
+    call is made, no server started and nothing written; a run folder's finished rounds lend their measured
+    tokens per call."""
+    prompts, records, _, fingerprint = _prepare(seed, cfg)
+    folder = RunFolder(out)
+    done = []
+    if folder.manifest().exists() and json.loads(folder.manifest().read_text()).get("fingerprint") == fingerprint:
+        done = [d for k in range(1, cfg.rounds + 1) if (d := folder.read_done(k)) is not None]
+    left = [k for k in range(1, cfg.rounds + 1) if k not in {d["round"] for d in done}]
+    return estimate(records, left, cfg, prompts, _roles(cfg, None), measured_per_call(done))
 
 
 def run_evolve(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = None) -> dict[str, Any]:
@@ -84,14 +128,7 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = 
         return run_evol_stop(seed, out, cfg, on_event)
     emit = on_event or (lambda event, **data: None)
     started = time.time()
-    for name in ROLES:
-        cfg.role(name)  # a config mistake fails now, before any file or server
-    prompts = PromptSet.load(cfg.prompts_dir)
-    records, quarantined = load_seed(seed, cfg.seed, cfg.limit)
-    prompt_blob = json.dumps([[t.chat, t.completion, t.stop] for t in (prompts.evolve, prompts.respond, prompts.judge)]
-                             + [prompts.methods, prompts.headings, prompts.markers, prompts.leak_phrases], sort_keys=True)
-    seed_blob = "".join(json.dumps(r.to_json(), sort_keys=True) for r in records)
-    fingerprint = _digest(cfg.fingerprint(), seed_blob, prompt_blob)
+    prompts, records, quarantined, fingerprint = _prepare(seed, cfg)
     folder = RunFolder(out)
     folder.prepare(fingerprint)
     if quarantined:
@@ -136,6 +173,11 @@ def _run(seed: str, folder: RunFolder, session: Session, prompts: PromptSet, rec
     first = next((k for k in range(1, cfg.rounds + 1) if folder.read_done(k) is None), cfg.rounds + 1)
     for k in range(1, first):
         manifest["rounds"].append(folder.read_done(k))
+    left = list(range(first, cfg.rounds + 1))
+    priced = _roles(cfg, session.local_url)
+    prices = {name: price_of(role, cfg) for name, role in priced.items()}
+    pool0 = [Record.from_json(d) for d in read_jsonl(folder.pool(first - 1))] if left else []
+    manifest["estimate"] = estimate(pool0, left, cfg, prompts, priced, measured_per_call(manifest["rounds"][1:]))
     t0 = time.time()
 
     def finish_round(k: int, outcomes: list[Outcome]) -> None:
@@ -143,6 +185,7 @@ def _run(seed: str, folder: RunFolder, session: Session, prompts: PromptSet, rec
             write_jsonl(path, (o.record.to_json() for o in outcomes if o.kind == kind))
         write_jsonl(folder.pool(k), (o.next_pool.to_json() for o in outcomes))
         stats = _round_stats(k, len(outcomes), outcomes, usage, time.time() - t0)
+        stats["cost"] = round_cost(stats["tokens"], prices)
         stats["fingerprint"] = fingerprint
         folder.mark_done(k, stats)
         manifest["rounds"].append(stats)
@@ -166,6 +209,15 @@ def _run(seed: str, folder: RunFolder, session: Session, prompts: PromptSet, rec
     asyncio.run(_all_rounds())
     manifest["wall_s"] = round(time.time() - started, 3)
     manifest["calls_made"] = llm.new_calls
+    ran = [r for r in manifest["rounds"] if r["round"] in left]
+    manifest["cost"] = {"rounds": left, "estimate_usd": manifest["estimate"]["usd"],
+                        "bill_usd": round(sum(r["cost"]["usd"] for r in ran), 6),
+                        "estimate_calls": manifest["estimate"]["calls"],
+                        "answered_calls": sum(answered(t) for r in ran for t in r["tokens"].values()),
+                        "estimate_tokens": manifest["estimate"]["tokens"],
+                        "tokens": sum(t["prompt_tokens"] + t["completion_tokens"] for r in ran
+                                      for t in r["tokens"].values()),
+                        "prices": {name: p.source for name, p in prices.items()}}
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     folder.write_manifest(manifest)
     return manifest
