@@ -87,7 +87,7 @@ def main() -> None:
         wide.prepare_run(records)
         pairs = sum(len(wide.candidates(r)) for r in records)
         above = sum(cosine[x["id"]] >= t for x in items)
-        reach = sum(p["task"] in {b.task for b, _ in wide.candidates(r)} for p, r in zip(para, records))
+        reach = sum(p["task"] in {b.task for b, _ in wide.candidates(r)} for p, r in zip(para, records[:len(para)], strict=True))
         print(f"threshold {t:.2f}, top-{cfg.top_k}: {pairs} (problem, record) pairs for a judge (record-wise: {above} "
               f"records above it); a perfect judge's recall {reach / len(para):.2f} (the right problem is a candidate)")
     right = sum(nearest[p["id"]] == p["task"] for p in rep_p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import evolve, rows
+from conftest import evolve
 from typer.testing import CliRunner
 
 from wizevol.cli import app

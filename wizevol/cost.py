@@ -103,29 +103,28 @@ def estimate(pool: list, rounds: list[int], cfg: EvolveConfig, prompts, roles: d
     prices = {name: price_of(role, cfg) for name, role in roles.items()}
     grown = [r.prompt_text() for r in pool]
     out: dict[str, Any] = {"rounds": {}, "how": _how(measured)}
+    def add(per_role: dict[str, dict[str, float]], role: str, prompt: float, completion: float) -> None:
+        if role in measured:
+            prompt, completion = measured[role]
+        slot = per_role.setdefault(role, {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0})
+        slot["calls"] += 1
+        slot["prompt_tokens"] += prompt
+        slot["completion_tokens"] += completion
+
     for i, k in enumerate(rounds):
         per_role: dict[str, dict[str, float]] = {}
-
-        def add(role: str, prompt: int, completion: int) -> None:
-            if role in measured:
-                prompt, completion = measured[role]
-            slot = per_role.setdefault(role, {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0})
-            slot["calls"] += 1
-            slot["prompt_tokens"] += prompt
-            slot["completion_tokens"] += completion
-
         growth = GROWTH_TOKENS * i  # later rounds evolve longer instructions
         for rec, text in zip(pool, grown, strict=True):
             method = choose_method(cfg.weights, cfg.seed_rng, rec.id, k)
             ev = prompts.evolve.request(roles["evolver"].mode, method=prompts.methods[method], question=text)
             parent = _tokens(text) + growth
             child = parent + GROWTH_TOKENS
-            add("evolver", _tokens(_request_text(ev)) + growth, child)
+            add(per_role, "evolver", _tokens(_request_text(ev)) + growth, child)
             if "judge" in roles:
                 jr = prompts.judge.request(roles["judge"].mode, first=text, second=text)
-                add("judge", _tokens(_request_text(jr)) + parent + child - 2 * _tokens(text), JUDGE_TOKENS)
+                add(per_role, "judge", _tokens(_request_text(jr)) + parent + child - 2 * _tokens(text), JUDGE_TOKENS)
             rr = prompts.respond.request(roles["responder"].mode, instruction=text)
-            add("responder", _tokens(_request_text(rr)) + child - _tokens(text),
+            add(per_role, "responder", _tokens(_request_text(rr)) + child - _tokens(text),
                 min(RESPONSE_TOKENS, roles["responder"].max_tokens))
         by_role = {}
         for role, t in per_role.items():
