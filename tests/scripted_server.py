@@ -69,6 +69,7 @@ def default_answer(role: str, text: str) -> str:
 @dataclass
 class Fault:
     action: str  # 429 | 500 | 401 | hang | bad_json | no_choices | empty | refusal | length | stopwords | leak | equal | text
+    #              | expire (Batch API: the job expires at the first matching line; it and the rest go unanswered)
     role: str | None = None  # evolve | judge | respond | None (any)
     match: str | None = None  # substring of the request's prompt text
     times: int | None = 1  # None = every matching call
@@ -102,6 +103,11 @@ class ScriptedServer:
     in_flight: int = 0  # requests being handled right now
     peak_in_flight: int = 0  # the most requests ever handled at once
     dropped: int = 0
+    online: int = 0  # completions asked over HTTP (not through a batch job)
+    files: dict[str, bytes] = field(default_factory=dict)  # Batch API: uploaded and produced files
+    batches: dict[str, dict] = field(default_factory=dict)  # Batch API: jobs by id
+    batch_steps: int = 2  # polls a job stays in_progress before it completes
+    batch_polls: int = 0
     drop_after: int | None = None  # after this many calls, every request's connection is closed unanswered
 
     def fault(self, action: str, **kw) -> Fault:
@@ -125,6 +131,7 @@ class ScriptedServer:
         return min(30.0, float(median) * math.exp(random.gauss(0.0, float(sigma))))
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.online += 1
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
@@ -138,14 +145,7 @@ class ScriptedServer:
             request.transport.close()  # the server is gone: the client sees a connection error
             return web.Response(status=500)
         body = await request.json()
-        chat = request.path.endswith("/chat/completions")
-        text = "\n".join(m.get("content", "") for m in body.get("messages", [])) if chat else body.get("prompt", "")
-        role = role_of(text)
-        fault = next((f for f in self.faults if f.applies(role, text)), None)
-        if fault is not None and fault.times is not None:
-            fault.times -= 1
-        action = fault.action if fault else None
-        self.calls.append(Call(role, body.get("model", ""), text, time.monotonic(), action, request.path, time.time()))
+        action, fault, role, text = self._fault(request.path, body)
         delay = self._latency()
         if delay:
             self.slept += delay
@@ -161,6 +161,23 @@ class ScriptedServer:
             return web.Response(text='{"choices": [ {"message": ', content_type="application/json")
         if action == "no_choices":
             return web.json_response({"id": "x", "object": "chat.completion", "choices": []})
+        return web.json_response(self._completion(request.path, body, action, fault, role, text))
+
+    def _fault(self, path: str, body: dict) -> tuple[str | None, Fault | None, str, str]:
+        """The fault that applies to this request (counted), its role and prompt text; the call is recorded."""
+        chat = path.endswith("/chat/completions")
+        text = "\n".join(m.get("content", "") for m in body.get("messages", [])) if chat else body.get("prompt", "")
+        role = role_of(text)
+        fault = next((f for f in self.faults if f.applies(role, text)), None)
+        if fault is not None and fault.times is not None:
+            fault.times -= 1
+        action = fault.action if fault else None
+        self.calls.append(Call(role, body.get("model", ""), text, time.monotonic(), action, path, time.time()))
+        return action, fault, role, text
+
+    def _completion(self, path: str, body: dict, action: str | None, fault: Fault | None, role: str,
+                    text: str) -> dict:
+        chat = path.endswith("/chat/completions")
         answer, finish = default_answer(role, text), "stop"
         if action == "empty":
             answer = ""
@@ -184,13 +201,84 @@ class ScriptedServer:
         else:
             choice = {"index": 0, "text": answer, "finish_reason": finish}
             obj = "text_completion"
-        return web.json_response({"id": f"cmpl-{len(self.calls)}", "object": obj, "created": 0,
-                                  "model": body.get("model", ""), "choices": [choice], "usage": usage})
+        return {"id": f"cmpl-{len(self.calls)}", "object": obj, "created": 0, "model": body.get("model", ""),
+                "choices": [choice], "usage": usage}
+
+    # -- the Batch API: files in, a job that moves through its states as it is polled, files out --
+    async def upload(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        data = form["file"].file.read()
+        fid = f"file-{len(self.files)}"
+        self.files[fid] = data
+        return web.json_response({"id": fid, "object": "file", "bytes": len(data), "created_at": 0,
+                                  "filename": form["file"].filename, "purpose": form.get("purpose", "batch")})
+
+    async def file_content(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(body=self.files[request.match_info["fid"]], content_type="application/octet-stream")
+
+    async def create_batch(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        bid = f"batch-{len(self.batches)}"
+        lines = [json.loads(x) for x in self.files[body["input_file_id"]].decode().splitlines() if x.strip()]
+        self.batches[bid] = {"id": bid, "object": "batch", "endpoint": body["endpoint"], "errors": None,
+                             "input_file_id": body["input_file_id"], "completion_window": body["completion_window"],
+                             "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": 0,
+                             "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+                             "metadata": body.get("metadata"), "_lines": lines, "_polls": 0}
+        return web.json_response(self._public(self.batches[bid]))
+
+    async def get_batch(self, request: web.Request) -> web.StreamResponse:
+        job = self.batches[request.match_info["bid"]]
+        job["_polls"] += 1
+        self.batch_polls += 1
+        if job["status"] == "validating":
+            job["status"] = "in_progress"
+        elif job["status"] == "in_progress" and job["_polls"] > self.batch_steps:
+            self._finish(job)
+        return web.json_response(self._public(job))
+
+    def _finish(self, job: dict) -> None:
+        """Answer the job's lines; an `expire` fault ends the job expired with the rest of its lines unanswered."""
+        out, err = [], []
+        expired = False
+        for line in job["_lines"]:
+            action, fault, role, text = self._fault(line["url"], line["body"])
+            if action == "expire":
+                expired = True
+            if expired:
+                err.append({"id": f"r-{len(err)}", "custom_id": line["custom_id"], "response": None,
+                            "error": {"code": "batch_expired", "message": "This request could not be executed "
+                                      "before the completion window expired."}})
+                self.calls.pop()  # never answered
+            elif action in ("500", "429", "bad_json", "no_choices"):
+                err.append({"id": f"r-{len(err)}", "custom_id": line["custom_id"],
+                            "response": {"status_code": 500 if action != "429" else 429, "request_id": "x",
+                                         "body": {"error": {"message": f"scripted {action}"}}}, "error": None})
+            else:
+                out.append({"id": f"r-{len(out)}", "custom_id": line["custom_id"], "error": None,
+                            "response": {"status_code": 200, "request_id": "x",
+                                         "body": self._completion(line["url"], line["body"], action, fault, role,
+                                                                  text)}})
+        for name, rows in (("output_file_id", out), ("error_file_id", err)):
+            if rows:
+                fid = f"file-{len(self.files)}"
+                self.files[fid] = "".join(json.dumps(r) + "\n" for r in rows).encode()
+                job[name] = fid
+        job["status"] = "expired" if expired else "completed"
+        job["request_counts"] = {"total": len(job["_lines"]), "completed": len(out), "failed": len(err)}
+
+    @staticmethod
+    def _public(job: dict) -> dict:
+        return {k: v for k, v in job.items() if not k.startswith("_")}
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.handle)
         app.router.add_post("/v1/completions", self.handle)
+        app.router.add_post("/v1/files", self.upload)
+        app.router.add_get("/v1/files/{fid}/content", self.file_content)
+        app.router.add_post("/v1/batches", self.create_batch)
+        app.router.add_get("/v1/batches/{bid}", self.get_batch)
         return app
 
     # -- running in a background thread (tests) --

@@ -71,7 +71,7 @@ def test_dry_run_makes_no_call_writes_nothing_and_uses_measured_tokens_once_a_ro
     for r in table.values():
         assert r[2] == "20" and abs(float(r[5]) - (int(r[3]) * 3 + int(r[4]) * 15) / 1e6) < 1e-4
     assert int(table[("2", "evolver")][3]) > int(table[("1", "evolver")][3])  # instructions grow round by round
-    assert "estimate, no call made: round 1's prompts rendered from the seed" in result.output
+    assert "estimate, no call made: the first round's prompts rendered from the seed" in result.output
 
     assert evolve(tmp_path, server, "--rounds", "1", config=PRICES).exit_code == 0
     calls = len(server.calls)

@@ -155,6 +155,8 @@ def evolve(
     evol_stop: Annotated[Path | None, typer.Option(
         "--evol-stop", help="Evol Stop YAML (configs/evol_stop.yaml): after each round, fine-tune on rounds 0..k, "
                             "eval on a dev set, stop when pass@1 stops rising.")] = None,
+    batch: Annotated[bool | None, typer.Option("--batch", help="Send each stage of a round as one provider batch job "
+                                                               "(half price, hours); resumable.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate calls, tokens and cost per round and role; "
                                                              "make no call, write nothing.")] = False,
 ) -> None:
@@ -169,6 +171,7 @@ def evolve(
         "backend": backend, "rounds": rounds, "evolver.model": model, "endpoint.base_url": base_url, "concurrency": concurrency,
         "limit": limit, "seed_rng": seed_rng, "seed.instruction_field": instruction_field,
         "seed.input_field": input_field, "seed.output_field": output_field, "seed.skip_bad": skip_bad,
+        "batch.enabled": batch,
     }
     cfg = load_config(config, overrides)
     if evol_stop is not None:

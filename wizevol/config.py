@@ -29,6 +29,11 @@ class EndpointConfig(_Strict):
     backoff_initial: float = Field(1.0, ge=0)
     backoff_max: float = Field(60.0, ge=0)
     retry_after_max: float = Field(120.0, ge=0, description="cap on a server's Retry-After")
+    base_urls: list[str] = Field(default_factory=list, description="replicas of base_url's server (vLLM, SGLang): "
+                                                                    "each call goes to the least busy one")
+    out_after: int = Field(3, ge=1, description="tries in a row an endpoint fails (connection, timeout, 5xx) before "
+                                                "it is taken out for a while and its calls go to the others")
+    out_for: float = Field(10.0, ge=0, description="seconds an endpoint stays out before it is tried again")
     dead_after: int = Field(8, ge=1, description="calls in a row that fail for good on connection errors or timeouts "
                                                  "(no success between) before the run stops: the endpoint is down")
 
@@ -39,6 +44,8 @@ class RoleConfig(_Strict):
     model: str | None = None
     mode: Literal["chat", "completion"] | None = None
     base_url: str | None = None
+    base_urls: list[str] | None = Field(None, description="replicas serving this role's model: each call goes to "
+                                                           "the one with the fewest calls in flight")
     api_key_env: str | None = None
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
@@ -168,6 +175,16 @@ class SeedConfig(_Strict):
     skip_bad: bool = False
 
 
+class BatchConfig(_Strict):
+    """`evolve --batch`: each stage of a round goes out as one provider batch job (OpenAI's Batch API)."""
+
+    enabled: bool = False
+    completion_window: str = "24h"
+    poll_initial: float = Field(5.0, gt=0, description="seconds before the first poll of a job; doubles each poll")
+    poll_max: float = Field(60.0, gt=0, description="the longest wait between two polls")
+    discount: float = Field(0.5, ge=0, le=1, description="share of the online price the batch price saves")
+
+
 class ModelPrice(_Strict):
     """A model's price in USD per million tokens (a self-hosted model, or a rate of your own)."""
 
@@ -201,6 +218,7 @@ class EvolveConfig(_Strict):
     seed: SeedConfig = SeedConfig()
     filters: FiltersConfig = FiltersConfig()
     evol_stop: EvolStopConfig | None = None
+    batch: BatchConfig = BatchConfig()
     prices: dict[str, ModelPrice] = Field(default_factory=dict, description="model -> USD per 1M tokens; else "
                                                                              "genai-prices; a local endpoint is free")
     prompts_dir: str | None = None
@@ -210,6 +228,11 @@ class EvolveConfig(_Strict):
     def _old_names(cls, data: Any) -> Any:
         """Accept the names of wizevol 0.1 for one release, each with a one-line deprecation warning."""
         return migrate_old_names(data) if isinstance(data, dict) else data
+
+    @field_validator("batch", mode="before")
+    @classmethod
+    def _batch_flag(cls, v: Any) -> Any:
+        return {"enabled": v} if isinstance(v, bool) else v
 
     @field_validator("weights")
     @classmethod
@@ -247,7 +270,14 @@ class EvolveConfig(_Strict):
             merged["base_url"] = local_url or "http://127.0.0.1:0/v1"  # the port is known once the server runs
             merged["model"] = alias
             merged["mode"] = merged["mode"] or "completion"  # the packaged model is a base model
-        merged["base_url"] = merged["base_url"] or self.endpoint.base_url
+        if not local:  # the URLs are inherited as a unit: the role's own, else the evolver's, else the endpoint's
+            src = next((c for c in (own, base) if c.base_url or c.base_urls), None)
+            urls = [src.base_url, *(src.base_urls or [])] if src else [self.endpoint.base_url, *self.endpoint.base_urls]
+            urls = [u for u in urls if u]
+            merged["base_url"] = urls[0]
+        else:
+            urls = [merged["base_url"]]
+        merged["base_urls"] = tuple(dict.fromkeys(urls))
         merged["api_key_env"] = merged["api_key_env"] or self.endpoint.api_key_env
         merged["temperature"] = 1.0 if merged["temperature"] is None else merged["temperature"]
         merged["top_p"] = 0.95 if merged["top_p"] is None else merged["top_p"]
@@ -262,15 +292,17 @@ class EvolveConfig(_Strict):
     def fingerprint(self) -> str:
         """Hash of everything that changes the data; `rounds`, `concurrency`, the filters, Evol Stop, the prices
         and how calls travel may change between resumes."""
-        d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters", "evol_stop", "prices"})
+        d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters", "evol_stop", "prices", "batch"})
         for key in ("startup_timeout", "concurrency", "n_threads", "cache_dir"):  # speed and places, not data
             d["local"].pop(key)
         for key in ENDPOINT_RUNTIME:  # how calls travel, not what they ask
             d["endpoint"].pop(key)
+        for role in ("evolver", "responder", "judge"):
+            d[role].pop("base_urls")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
-ENDPOINT_RUNTIME = ("dead_after",)
+ENDPOINT_RUNTIME = ("dead_after", "base_urls", "out_after", "out_for")
 
 
 class DeprecatedName(WizevolWarning):
@@ -310,6 +342,7 @@ class ResolvedRole(_Strict):
     model: str
     mode: str
     base_url: str
+    base_urls: tuple[str, ...] = ()  # every endpoint serving this role, base_url first
     api_key_env: str
     temperature: float
     top_p: float

@@ -75,15 +75,20 @@ def answered(t: dict[str, int]) -> int:
     return t.get("calls", 0) - t.get("retries", 0) - t.get("failed", 0) + t.get("cached", 0)
 
 
-def round_cost(tokens: dict[str, dict[str, int]], prices: dict[str, Price]) -> dict[str, Any]:
-    """A round's cost per role from its usage counts: {"usd": total, "by_role": {role: {"usd", "price"}}}."""
+def round_cost(tokens: dict[str, dict[str, int]], prices: dict[str, Price], batch_discount: float = 0.5
+               ) -> dict[str, Any]:
+    """A round's cost per role from its usage counts: {"usd": total, "by_role": {role: {"usd", "price"}}}. Answers
+    from batch jobs are billed at (1 - batch_discount) of the online price."""
     by_role = {}
     for role, t in tokens.items():
         price = prices.get(role)
         if price is None:
             continue
-        usd = price.cost(answered(t), t.get("prompt_tokens", 0), t.get("completion_tokens", 0))
-        by_role[role] = {"usd": round(usd, 6), "price": price.source}
+        n = answered(t)
+        usd = price.cost(n, t.get("prompt_tokens", 0), t.get("completion_tokens", 0))
+        if n and t.get("batched"):
+            usd *= 1 - batch_discount * t["batched"] / n
+        by_role[role] = {"usd": round(usd, 6), "price": price.source + (" (batch)" if t.get("batched") else "")}
     return {"usd": round(sum(r["usd"] for r in by_role.values()), 6), "by_role": by_role}
 
 
@@ -130,6 +135,8 @@ def estimate(pool: list, rounds: list[int], cfg: EvolveConfig, prompts, roles: d
         for role, t in per_role.items():
             t = {key: int(round(v)) for key, v in t.items()}
             usd = prices[role].cost(t["calls"], t["prompt_tokens"], t["completion_tokens"])
+            if cfg.batch.enabled:
+                usd *= 1 - cfg.batch.discount
             by_role[role] = {**t, "usd": round(usd, 6), "price": prices[role].source}
         out["rounds"][str(k)] = {"calls": sum(r["calls"] for r in by_role.values()),
                                  "tokens": sum(r["prompt_tokens"] + r["completion_tokens"] for r in by_role.values()),
@@ -147,7 +154,7 @@ def _request_text(req) -> str:
 
 
 def _how(measured: dict[str, tuple[float, float]]) -> str:
-    base = (f"round 1's prompts rendered from the seed, tokens = characters / {CHARS_PER_TOKEN}; every call answered "
+    base = (f"the first round's prompts rendered from the seed, tokens = characters / {CHARS_PER_TOKEN}; every call answered "
             f"and every evolution kept (an upper bound on calls); ")
     guesses = (f"each round adds {GROWTH_TOKENS} tokens to an instruction, a judge answer is {JUDGE_TOKENS} tokens, "
                f"a response {RESPONSE_TOKENS} (capped at max_tokens)")

@@ -10,6 +10,7 @@ runs/NAME/
   failed_K.jsonl         evolutions whose calls failed for good, each with `stage` and `error`
   pool_K.jsonl           what round K+1 evolves: survivors as themselves, parents of failures unchanged
   round_K.done           done-marker with the round's stats; a re-run skips the round
+  batches.jsonl          `evolve --batch`: each job logged when created (before any wait) and when it ended
   filters/<filter>/      rejected_K.jsonl and stats.json (done-marker) of `wizevol filter`; verified: results_K
   filters/clean_K.jsonl  kept records that no enabled filter rejected
   trials/<key>/          one fine-tune + eval (data.jsonl, model/, eval/, trial.json) of Evol Stop or ablate
@@ -135,6 +136,10 @@ class RunFolder:
     def trial(self, key: str) -> Path:
         """One fine-tune + eval, cached by (data, fine-tune config, eval settings): Evol Stop and ablate share it."""
         return self.root / "trials" / key
+
+    def batches(self) -> Path:
+        """Batch jobs of `evolve --batch`: one line when a job is created, one when it ends."""
+        return self.root / "batches.jsonl"
 
     def quarantine(self) -> Path:
         """Bad seed lines with reasons (--skip-bad)."""

@@ -14,6 +14,7 @@ from typing import Any
 from wizevol import __version__, versions
 from wizevol.config import EvolveConfig
 from wizevol.cost import answered, estimate, measured_per_call, price_of, round_cost
+from wizevol.errors import InputError
 from wizevol.evolve.chain import Outcome, Roles, RoundContext
 from wizevol.evolve.rules import build_rules
 from wizevol.evolve.scheduler import run_rounds
@@ -88,6 +89,8 @@ def _prepare(seed: str, cfg: EvolveConfig) -> tuple[PromptSet, list[Record], lis
     """The prompts, the seed's records and quarantine, and the run's fingerprint."""
     for name in ROLES:
         cfg.role(name)  # a config mistake fails now, before any file or server
+    if cfg.batch.enabled and any(cfg.served_locally(n) for n in ROLES):
+        raise InputError("--batch needs a provider's Batch API (backend: api); the local model has none")
     prompts = PromptSet.load(cfg.prompts_dir)
     records, quarantined = load_seed(seed, cfg.seed, cfg.limit)
     prompt_blob = json.dumps([[t.chat, t.completion, t.stop] for t in (prompts.evolve, prompts.respond, prompts.judge)]
@@ -185,11 +188,11 @@ def _run(seed: str, folder: RunFolder, session: Session, prompts: PromptSet, rec
             write_jsonl(path, (o.record.to_json() for o in outcomes if o.kind == kind))
         write_jsonl(folder.pool(k), (o.next_pool.to_json() for o in outcomes))
         stats = _round_stats(k, len(outcomes), outcomes, usage, time.time() - t0)
-        stats["cost"] = round_cost(stats["tokens"], prices)
+        stats["cost"] = round_cost(stats["tokens"], prices, cfg.batch.discount)
         stats["fingerprint"] = fingerprint
         folder.mark_done(k, stats)
         manifest["rounds"].append(stats)
-        folder.write_manifest({**manifest, "calls_made": llm.new_calls})
+        folder.write_manifest({**manifest, "calls_made": llm.new_calls, "endpoints": llm.endpoint_report()})
         emit("round", stats=stats)
 
     async def _all_rounds() -> None:
@@ -201,14 +204,26 @@ def _run(seed: str, folder: RunFolder, session: Session, prompts: PromptSet, rec
         ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=rules, roles=roles)
         emit("rounds", first=first, last=cfg.rounds, pool=len(pool))
         try:
-            await run_rounds(pool, first, cfg.rounds, ctx, finish_round,
-                             lambda k, counts: emit("record", round=k, counts=counts))
+            if not cfg.batch.enabled:
+                await run_rounds(pool, first, cfg.rounds, ctx, finish_round,
+                                 lambda k, counts: emit("record", round=k, counts=counts))
+                return
+            from wizevol.evolve.chain import evolve_one
+            from wizevol.llm.batch import BatchRunner, prefetch_round
+
+            runner = BatchRunner(llm, folder, cfg.batch, cfg.endpoint.max_attempts, lambda t: emit("note", text=t))
+            llm.batch_only = True  # every answer comes from a batch job; nothing is sent online
+            for k in range(first, cfg.rounds + 1):  # a round's stages need the round before it
+                pool = [Record.from_json(d) for d in read_jsonl(folder.pool(k - 1))]
+                await prefetch_round(pool, k, ctx, evolve_one, runner)
+                await run_rounds(pool, k, k, ctx, finish_round, lambda k, counts: emit("record", round=k, counts=counts))
         finally:
             await llm.aclose()
 
     asyncio.run(_all_rounds())
     manifest["wall_s"] = round(time.time() - started, 3)
     manifest["calls_made"] = llm.new_calls
+    manifest["endpoints"] = llm.endpoint_report()  # tries, failures and times taken out, per endpoint
     ran = [r for r in manifest["rounds"] if r["round"] in left]
     manifest["cost"] = {"rounds": left, "estimate_usd": manifest["estimate"]["usd"],
                         "bill_usd": round(sum(r["cost"]["usd"] for r in ran), 6),

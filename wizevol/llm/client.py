@@ -115,7 +115,7 @@ def is_loopback(base_url: str) -> bool:
 class Usage:
     """Token and call counts per (round, role)."""
 
-    FIELDS = ("calls", "cached", "retries", "failed", "prompt_tokens", "completion_tokens")
+    FIELDS = ("calls", "cached", "batched", "retries", "failed", "prompt_tokens", "completion_tokens")
 
     def __init__(self) -> None:
         self.by: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(self.FIELDS, 0))
@@ -131,6 +131,57 @@ class Usage:
         return {role: dict(v) for (k, role), v in sorted(self.by.items()) if k == round_k}
 
 
+def is_endpoint_failure(exc: BaseException) -> bool:
+    """Does this error say the endpoint itself is unwell (no connection, a timeout, a 5xx, a broken body)?"""
+    if isinstance(exc, (openai.APIConnectionError, BadResponse, json.JSONDecodeError,
+                        openai.APIResponseValidationError)):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+
+
+class Endpoints:
+    """The endpoints serving one role. Each try goes to the one with the fewest calls in flight among those not
+    taken out, and not the one the call's last try failed on when another is up. An endpoint that fails
+    `out_after` tries in a row is taken out for `out_for` seconds; when every one is out, the one due back first
+    is tried."""
+
+    def __init__(self, urls: tuple[str, ...], out_after: int, out_for: float):
+        self.out_after, self.out_for = out_after, out_for
+        self.state = {u: {"in_flight": 0, "streak": 0, "out_until": 0.0, "tries": 0, "failures": 0, "taken_out": 0}
+                      for u in urls}
+
+    def pick(self, avoid: str | None = None) -> str:
+        """The endpoint for the next try (counted in flight until `done`)."""
+        now = time.monotonic()
+        up = [u for u, s in self.state.items() if s["out_until"] <= now]
+        if not up:
+            up = [min(self.state, key=lambda u: self.state[u]["out_until"])]
+        if avoid in up and len(up) > 1:
+            up.remove(avoid)
+        url = min(up, key=lambda u: self.state[u]["in_flight"])
+        self.state[url]["in_flight"] += 1
+        self.state[url]["tries"] += 1
+        return url
+
+    def done(self, url: str, failed: bool) -> None:
+        """A try on `url` ended; `failed`: the endpoint was unwell (see is_endpoint_failure)."""
+        s = self.state[url]
+        s["in_flight"] -= 1
+        if not failed:
+            s["streak"] = 0
+            return
+        s["failures"] += 1
+        s["streak"] += 1
+        if s["streak"] >= self.out_after and len(self.state) > 1:
+            s["streak"] = 0
+            s["out_until"] = time.monotonic() + self.out_for
+            s["taken_out"] += 1
+
+    def report(self) -> dict[str, dict[str, int]]:
+        """Tries, failures and times taken out, per endpoint."""
+        return {u: {k: s[k] for k in ("tries", "failures", "taken_out")} for u, s in self.state.items()}
+
+
 class LLM:
     """The client of a run: calls through the cache, with retries, counting usage."""
 
@@ -139,26 +190,51 @@ class LLM:
         self.cache = cache
         self.usage = usage
         self._clients: dict[tuple[str, str], openai.AsyncOpenAI] = {}
+        self._routes: dict[tuple[str, ...], Endpoints] = {}
         self._inflight: dict[str, asyncio.Future] = {}
         self._wait = _Wait(endpoint)
         self.new_calls = 0
         self._down_streak = 0  # calls in a row that failed for good on connection errors, no success between
         self.succeeded = 0  # calls answered by the server in this process (cache hits do not count)
         self.down: str | None = None  # set once the endpoint is judged down: every later call stops the run
+        self.collect: dict | None = None  # batch mode: a pass collecting the requests missing from the cache
+        self.batch_failed: dict[str, str] = {}  # batch mode: cache key -> why no batch job answered it
+        self.batch_only = False  # batch mode: a request that is not cached is never sent online
 
     def client_for(self, role: ResolvedRole) -> openai.AsyncOpenAI:
-        """The SDK client for a role's endpoint (one per URL and key); a missing key fails here."""
-        ident = (role.base_url, role.api_key_env)
+        """The SDK client for a role's first endpoint; a missing key for any of its endpoints fails here."""
+        for url in role.base_urls[1:]:
+            self._client(url, role.api_key_env)
+        return self._client(role.base_url, role.api_key_env)
+
+    def _client(self, url: str, key_env: str) -> openai.AsyncOpenAI:
+        ident = (url, key_env)
         if ident not in self._clients:
-            key = os.environ.get(role.api_key_env)
+            key = os.environ.get(key_env)
             if not key:
-                if not is_loopback(role.base_url):
-                    raise WizevolError(f"environment variable {role.api_key_env} is not set "
-                                       f"(the API key for {role.base_url})")
+                if not is_loopback(url):
+                    raise WizevolError(f"environment variable {key_env} is not set (the API key for {url})")
                 key = "no-key-needed-for-local-endpoint"
             self._clients[ident] = openai.AsyncOpenAI(
-                base_url=role.base_url, api_key=key, max_retries=0, timeout=self.endpoint.timeout)
+                base_url=url, api_key=key, max_retries=0, timeout=self.endpoint.timeout)
         return self._clients[ident]
+
+    def route(self, role: ResolvedRole) -> Endpoints:
+        """The endpoints of a role (shared by every role with the same URLs)."""
+        urls = role.base_urls or (role.base_url,)
+        if urls not in self._routes:
+            self._routes[urls] = Endpoints(urls, self.endpoint.out_after, self.endpoint.out_for)
+        return self._routes[urls]
+
+    def endpoint_report(self) -> dict[str, dict[str, int]]:
+        """Tries, failures and times taken out per endpoint, over every role."""
+        out: dict[str, dict[str, int]] = {}
+        for route in self._routes.values():
+            for url, counts in route.report().items():
+                slot = out.setdefault(url, dict.fromkeys(counts, 0))
+                for k, v in counts.items():
+                    slot[k] += v
+        return out
 
     async def aclose(self) -> None:
         """Close the SDK clients (inside the event loop that used them)."""
@@ -176,9 +252,21 @@ class LLM:
                         f"{at}/{role.name}" if at is not None else None)
         hit = self.cache.get(key)
         if hit is not None:
-            self.usage.add(round_k, role.name, cached=1, prompt_tokens=hit["prompt_tokens"],
+            batched = int(bool(hit.pop("batch", False)))  # answered by a batch job (billed at the batch price)
+            self.usage.add(round_k, role.name, cached=1, batched=batched, prompt_tokens=hit["prompt_tokens"],
                            completion_tokens=hit["completion_tokens"])
             return Completion(**hit)
+        if key in self.batch_failed:
+            self.usage.add(round_k, role.name, failed=1)
+            raise CallFailed(self.batch_failed[key])
+        if self.collect is not None:
+            from wizevol.llm.batch import Deferred, Pending
+
+            self.collect[key] = Pending(key, role, request, params, round_k)
+            raise Deferred(key)
+        if self.batch_only:
+            self.usage.add(round_k, role.name, failed=1)
+            raise CallFailed("no batch job answered this request")
         if key in self._inflight:  # same request already on the wire: share its answer
             return await asyncio.shield(self._inflight[key])
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -207,17 +295,20 @@ class LLM:
         if self.down is not None:
             return
         if self.succeeded == 0:  # not one answer yet: the endpoint was never reached
-            self.down = (f"cannot reach {role.base_url}: {_one_line(exc)} (after {self.endpoint.max_attempts} "
-                         "tries); nothing was marked done, rerun to continue")
+            self.down = (f"cannot reach {', '.join(role.base_urls or (role.base_url,))}: {_one_line(exc)} (after "
+                         f"{self.endpoint.max_attempts} tries); nothing was marked done, rerun to continue")
         elif self._down_streak >= self.endpoint.dead_after:
-            self.down = (f"{role.base_url} looks down: {self._down_streak} calls in a row failed on connection "
+            where = ", ".join(role.base_urls or (role.base_url,))
+            self.down = (f"{where} {'looks' if ',' not in where else 'look'} down: {self._down_streak} calls in a row "
+                         "failed on connection "
                          f"errors after {self.endpoint.max_attempts} tries each (last: {_one_line(exc)}); "
                          "nothing was marked done, rerun to continue")
 
     async def _call(self, role: ResolvedRole, request: Request, params: dict, round_k: int) -> Completion:
         if self.down is not None:
             raise FatalAPIError(self.down)
-        client = self.client_for(role)
+        route = self.route(role)
+        last: list[str | None] = [None]
         attempts = 0
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.endpoint.max_attempts),
@@ -230,12 +321,20 @@ class LLM:
                 with attempt:
                     attempts += 1
                     self.new_calls += 1
-                    if request.mode == "chat":
-                        response = await client.chat.completions.create(
-                            model=role.model, messages=request.messages, **params)
-                    else:
-                        response = await client.completions.create(model=role.model, prompt=request.prompt, **params)
-                    completion = _parse(response, request.mode)
+                    url = last[0] = route.pick(avoid=last[0])
+                    client = self._client(url, role.api_key_env)
+                    try:
+                        if request.mode == "chat":
+                            response = await client.chat.completions.create(
+                                model=role.model, messages=request.messages, **params)
+                        else:
+                            response = await client.completions.create(model=role.model, prompt=request.prompt,
+                                                                       **params)
+                        completion = _parse(response, request.mode)
+                    except BaseException as e:
+                        route.done(url, is_endpoint_failure(e))
+                        raise
+                    route.done(url, False)
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
             raise FatalAPIError(f"{role.base_url} refused the {role.name} call for model {role.model!r}: "
                                 f"{_one_line(e)}") from None

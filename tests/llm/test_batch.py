@@ -1,0 +1,108 @@
+"""`evolve --batch`: each stage of a round is one batch job through the SDK's files and batches APIs (a scripted
+batch server: upload, create, status transitions, output and error files, expiry); the run folder equals an online
+run's; a killed run resumes the jobs in flight instead of paying twice; unanswered requests go into new jobs, then
+become failed records."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import SEED, evolve, rows, seed_instruction, write_config
+
+BATCH = {"batch": {"enabled": True, "poll_initial": 0.02, "poll_max": 0.1},
+         "prices": {"test-model": {"input": 3.0, "output": 15.0}}}
+FILES = ("round", "eliminated", "failed", "pool")
+
+
+def events(run: Path) -> list[dict]:
+    return rows(run / "batches.jsonl")
+
+
+def test_a_batch_run_writes_what_an_online_run_writes_at_half_the_price(tmp_path, server):
+    result = evolve(tmp_path, server, "--rounds", "2", config=BATCH)
+    assert result.exit_code == 0, result.output
+    assert server.online == 0  # nothing went out online
+    run = tmp_path / "run"
+    created = [e for e in events(run) if e["event"] == "created"]
+    ended = [e for e in events(run) if e["event"] == "ended"]
+    assert len(created) == len(ended) == len(server.batches) == 6  # evolve, judge, respond in each of 2 rounds
+    assert [e["round"] for e in created] == [1, 1, 1, 2, 2, 2]
+    assert {e["status"] for e in ended} == {"completed"}
+    assert all(set(e["roles"].values()) == {role} for e, role in zip(created, ["evolver", "judge", "responder"] * 2,
+                                                                      strict=True))
+    assert server.batch_polls >= 6 * 3  # validating -> in_progress -> ... -> completed, by polling
+    batch_calls = len(server.calls)
+
+    online = evolve(tmp_path, server, "--rounds", "2", out="online", config={"prices": BATCH["prices"]})
+    assert online.exit_code == 0, online.output
+    assert server.online == len(server.calls) - batch_calls  # the same calls, online this time
+    for k in (1, 2):
+        for name in FILES:
+            assert (run / f"{name}_{k}.jsonl").read_bytes() == (tmp_path / "online" / f"{name}_{k}.jsonl").read_bytes()
+        b = json.loads((run / f"round_{k}.done").read_text())
+        o = json.loads((tmp_path / "online" / f"round_{k}.done").read_text())
+        assert all(t["batched"] == t["cached"] > 0 and t["calls"] == 0 for t in b["tokens"].values())
+        assert abs(b["cost"]["usd"] - o["cost"]["usd"] / 2) < 1e-6  # the batch price
+        assert all(c["price"] == "prices: table (batch)" for c in b["cost"]["by_role"].values())
+
+
+def test_a_killed_batch_run_resumes_its_jobs_in_flight_instead_of_paying_twice(tmp_path, server):
+    server.batch_steps = 10**9  # the first job never ends while the first process lives
+    cfg = write_config(tmp_path / "cfg.yaml", server, **BATCH)
+    wizevol = Path(sys.executable).parent / "wizevol"
+    proc = subprocess.Popen([str(wizevol), "evolve", "--seed", str(SEED), "--out", str(tmp_path / "run"),
+                             "--config", str(cfg), "--rounds", "1", "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
+    log = tmp_path / "run" / "batches.jsonl"
+    deadline = time.time() + 60
+    while not (log.exists() and log.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # polling
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    (first,) = events(tmp_path / "run")
+    assert first["event"] == "created" and len(server.batches) == 1 and len(first["keys"]) == 20
+
+    server.batch_steps = 1
+    result = evolve(tmp_path, server, "--rounds", "1", config=BATCH)
+    assert result.exit_code == 0, result.output
+    assert f"batch: resuming 1 job(s) in flight: {first['id']}" in result.output
+    created = [e for e in events(tmp_path / "run") if e["event"] == "created"]
+    assert len(created) == len(server.batches) == 3  # the evolve job was polled, not sent again
+    assert not set(first["keys"]) & {k for e in created[1:] for k in e["keys"]}
+    assert len(rows(tmp_path / "run" / "round_1.jsonl")) + len(rows(tmp_path / "run" / "eliminated_1.jsonl")) == 20
+
+
+def test_an_expired_job_and_failing_requests_go_into_new_jobs_then_become_failed_records(tmp_path, server):
+    server.fault("expire", role="respond", match=seed_instruction(5)[:40], times=1)
+    server.fault("500", role="judge", match=seed_instruction(9)[:40], times=1)  # answered by the next job
+    server.fault("500", role="respond", match=seed_instruction(12)[:40], times=None)  # never answered
+    result = evolve(tmp_path, server, "--rounds", "1", config=BATCH)
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    ended = [e for e in events(run) if e["event"] == "ended"]
+    assert "expired" in {e["status"] for e in ended}
+    expired = next(e for e in ended if e["status"] == "expired")
+    assert expired["failed"] and all(v.startswith("batch_expired") for v in expired["failed"].values())
+    (failed,) = rows(run / "failed_1.jsonl")
+    assert failed["parent_id"] == "seed-00012" and failed["stage"] == "respond"
+    assert failed["error"] == "HTTP 500: scripted 500 (after 3 batch jobs)"  # endpoint.max_attempts is 3 here
+    assert rows(run / "pool_1.jsonl")[11]["instruction"] == seed_instruction(12)  # the parent went back
+    assert len(rows(run / "round_1.jsonl")) + len(rows(run / "eliminated_1.jsonl")) == 19
+    assert server.online == 0
+
+
+def test_batch_is_refused_for_the_local_model(tmp_path):
+    from typer.testing import CliRunner
+
+    from wizevol.cli import app
+
+    result = CliRunner().invoke(app, ["evolve", "--seed", str(SEED), "--out", str(tmp_path / "r"), "--batch"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: --batch needs a provider's Batch API (backend: api); the local model has none"

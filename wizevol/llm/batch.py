@@ -1,0 +1,235 @@
+"""The provider Batch API (`evolve --batch`): each stage of a round goes out as one batch job through the `openai`
+SDK's files and batches APIs, at the provider's batch price, and its answers land in the run's response cache.
+
+How a round runs in batch mode (`prefetch_round`): the round's chains run against the cache alone; a chain stops at
+its first call that is not cached (`Deferred`), so one pass collects one stage (evolve, then judge, then respond) of
+every record. Those requests go out as one job per endpoint and mode; when the job ends its answers are cached and
+the next pass collects the next stage. When a pass collects nothing, the round runs as usual with every answer a
+cache hit, so the round's files are the ones an online run with the same answers writes.
+
+Nothing is paid twice: `batches.jsonl` in the run folder logs each job when it is created (before any wait) and when
+it ends. A restarted run polls the jobs still open instead of submitting their requests again. Requests a job did
+not answer (errors, expiry, a failed job) go into a new job on the next pass, up to `endpoint.max_attempts` jobs
+each, and then become failed records with the job's error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from wizevol.config import BatchConfig, ResolvedRole
+from wizevol.errors import WizevolError
+from wizevol.prompts import Request
+from wizevol.run_folder import RunFolder
+
+FINAL = ("completed", "expired", "failed", "cancelled")
+PATHS = {"chat": "/v1/chat/completions", "completion": "/v1/completions"}
+
+
+class Deferred(Exception):
+    """A call that is not in the cache while a batch pass collects a stage's requests."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One request a pass collected: it goes into a batch job under its cache key."""
+
+    key: str
+    role: ResolvedRole
+    request: Request
+    params: dict[str, Any]
+    round_k: int
+
+    def line(self) -> dict[str, Any]:
+        body = {"model": self.role.model, **self.params}
+        if self.request.mode == "chat":
+            body["messages"] = self.request.messages
+        else:
+            body["prompt"] = self.request.prompt
+        return {"custom_id": self.key, "method": "POST", "url": PATHS[self.request.mode], "body": body}
+
+
+def parse_body(body: dict[str, Any], mode: str) -> dict[str, Any]:
+    """A batch output line's response body as a cache entry (the shape of an online answer), marked batch."""
+    choice = (body.get("choices") or [None])[0]
+    if not isinstance(choice, dict):
+        raise ValueError("response has no choices")
+    text = (choice.get("message") or {}).get("content") if mode == "chat" else choice.get("text")
+    if text is not None and not isinstance(text, str):
+        raise ValueError("message content is not text")
+    usage = body.get("usage") or {}
+    return {"text": text or "", "finish_reason": choice.get("finish_reason"),
+            "prompt_tokens": int(usage.get("prompt_tokens") or 0),
+            "completion_tokens": int(usage.get("completion_tokens") or 0), "batch": True}
+
+
+class BatchRunner:
+    """Submits, resumes and polls the batch jobs of a run; see the module docstring."""
+
+    def __init__(self, llm, folder: RunFolder, cfg: BatchConfig, max_attempts: int,
+                 notify: Callable[[str], None] | None = None):
+        self.llm, self.folder, self.cfg, self.max_attempts = llm, folder, cfg, max_attempts
+        self.notify = notify or (lambda text: None)
+        self.log = folder.batches()
+
+    def _events(self) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+    def _append(self, event: dict[str, Any]) -> None:
+        with self.log.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(event) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def failures(self) -> dict[str, tuple[int, str]]:
+        """Per cache key: how many ended jobs did not answer it, and the last error."""
+        out: dict[str, tuple[int, str]] = {}
+        for e in self._events():
+            if e["event"] == "ended":
+                for key, err in e["failed"].items():
+                    out[key] = (out.get(key, (0, ""))[0] + 1, err)
+        return out
+
+    async def run(self, pending: dict[str, Pending]) -> None:
+        """Get answers for the pending requests: poll the open jobs, submit the rest, wait for every job to end."""
+        failed = self.failures()
+        for key in list(pending):
+            tries, err = failed.get(key, (0, ""))
+            if tries >= self.max_attempts:
+                self.llm.batch_failed[key] = f"{err} (after {tries} batch jobs)"
+                del pending[key]
+        events = self._events()
+        ended = {e["id"] for e in events if e["event"] == "ended"}
+        open_jobs = {e["id"]: e for e in events if e["event"] == "created" and e["id"] not in ended}
+        covered = {k for e in open_jobs.values() for k in e["keys"]}
+        groups: dict[tuple[str, str, str], list[Pending]] = {}
+        for key, p in pending.items():
+            if key not in covered:
+                groups.setdefault((p.role.base_url, p.role.api_key_env, p.request.mode), []).append(p)
+        if open_jobs:
+            self.notify(f"batch: resuming {len(open_jobs)} job(s) in flight: {', '.join(open_jobs)}")
+        for (url, key_env, mode), items in groups.items():
+            job = await self._submit(url, key_env, mode, items)
+            open_jobs[job["id"]] = job
+        await self._wait(open_jobs, pending)
+
+    async def _submit(self, url: str, key_env: str, mode: str, items: list[Pending]) -> dict[str, Any]:
+        client = self.llm._client(url, key_env)
+        data = "".join(json.dumps(p.line(), ensure_ascii=False) + "\n" for p in items).encode("utf-8")
+        try:
+            f = await client.files.create(file=("wizevol-batch.jsonl", data), purpose="batch")
+            job = await client.batches.create(input_file_id=f.id, endpoint=PATHS[mode],
+                                              completion_window=self.cfg.completion_window,
+                                              metadata={"tool": "wizevol", "round": str(items[0].round_k)})
+        except Exception as e:  # the provider refused the job: nothing was paid
+            raise WizevolError(f"{url} refused a batch job: {type(e).__name__}: {' '.join(str(e).split())[:300]}") \
+                from None
+        event = {"event": "created", "id": job.id, "url": url, "key_env": key_env, "mode": mode,
+                 "round": items[0].round_k, "roles": {p.key: p.role.name for p in items}, "keys": [p.key for p in items]}
+        self._append(event)  # saved before any wait: a restart polls this job instead of paying again
+        self.notify(f"batch: submitted {job.id} ({len(items)} {mode} requests, round {items[0].round_k})")
+        return event
+
+    async def _wait(self, jobs: dict[str, dict[str, Any]], pending: dict[str, Pending]) -> None:
+        delay = self.cfg.poll_initial
+        left = dict(jobs)
+        while left:
+            for jid, event in list(left.items()):
+                client = self.llm._client(event["url"], event["key_env"])
+                job = await _retrieve(client, jid)
+                if job.status in FINAL:
+                    await self._collect(client, job, event)
+                    del left[jid]
+            if left:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.cfg.poll_max)
+
+    async def _collect(self, client, job, event: dict[str, Any]) -> None:
+        """Cache the answers of an ended job and log which of its requests it did not answer, and why."""
+        answered: set[str] = set()
+        failed: dict[str, str] = {}
+        if job.output_file_id:
+            for row in _rows(await client.files.content(job.output_file_id)):
+                key = row.get("custom_id")
+                resp = row.get("response") or {}
+                if key not in event["keys"]:
+                    continue
+                if resp.get("status_code") == 200:
+                    try:
+                        self.llm.cache.put(key, parse_body(resp.get("body") or {}, event["mode"]))
+                        answered.add(key)
+                        continue
+                    except ValueError as e:
+                        failed[key] = f"BadResponse: {e}"
+                else:
+                    failed[key] = _line_error(row)
+        if job.error_file_id:
+            for row in _rows(await client.files.content(job.error_file_id)):
+                if row.get("custom_id") in event["keys"] and row["custom_id"] not in answered:
+                    failed[row["custom_id"]] = _line_error(row)
+        reason = f"batch job {job.id} {job.status}"
+        if job.status == "failed" and getattr(job, "errors", None):
+            reason += f": {' '.join(str(job.errors).split())[:200]}"
+        for key in event["keys"]:
+            if key not in answered and key not in failed:
+                failed[key] = reason
+        self._append({"event": "ended", "id": job.id, "status": job.status, "answered": len(answered),
+                      "failed": failed})
+        self.notify(f"batch: {job.id} {job.status}: {len(answered)} answered, {len(failed)} not")
+
+
+async def _retrieve(client, jid: str):
+    for attempt in range(5):  # a poll that fails is tried again: the job goes on without us
+        try:
+            return await client.batches.retrieve(jid)
+        except Exception:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(2 ** attempt)
+    raise AssertionError("unreachable")
+
+
+def _rows(content) -> list[dict[str, Any]]:
+    text = content.text if hasattr(content, "text") else bytes(content).decode("utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _line_error(row: dict[str, Any]) -> str:
+    if row.get("error"):
+        e = row["error"]
+        return f"{e.get('code', 'error')}: {e.get('message', '')}"[:300]
+    resp = row.get("response") or {}
+    msg = ((resp.get("body") or {}).get("error") or {}).get("message", "")
+    return f"HTTP {resp.get('status_code')}: {msg}"[:300]
+
+
+async def prefetch_round(pool: list, k: int, ctx, evolve_one: Callable[..., Awaitable[Any]],
+                         runner: BatchRunner) -> int:
+    """Run round k's stages as batch jobs until every call of the round is cached (or failed for good); the
+    number of passes that sent something."""
+    from wizevol.llm.client import Usage
+
+    llm = ctx.llm
+    passes = 0
+    while True:
+        real, llm.usage = llm.usage, Usage()  # a collecting pass counts nothing: the real pass does
+        llm.collect = {}
+        try:
+            for record in pool:
+                try:
+                    await evolve_one(record, k, ctx)
+                except Deferred:
+                    pass
+        finally:
+            pending, llm.collect, llm.usage = llm.collect, None, real
+        if not pending:
+            return passes
+        passes += 1
+        await runner.run(pending)
