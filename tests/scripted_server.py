@@ -104,6 +104,10 @@ class ScriptedServer:
     peak_in_flight: int = 0  # the most requests ever handled at once
     dropped: int = 0
     online: int = 0  # completions asked over HTTP (not through a batch job)
+    rate_limit: float | None = None  # requests per second (a token bucket holding a tenth of a second's worth)
+    limited: int = 0  # requests refused by the rate limit
+    _tokens: float = 0.0
+    _refilled: float = 0.0
     files: dict[str, bytes] = field(default_factory=dict)  # Batch API: uploaded and produced files
     batches: dict[str, dict] = field(default_factory=dict)  # Batch API: jobs by id
     batch_steps: int = 2  # polls a job stays in_progress before it completes
@@ -122,6 +126,16 @@ class ScriptedServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        cap = max(1.0, self.rate_limit / 10)
+        self._tokens = min(cap, self._tokens + (now - self._refilled) * self.rate_limit) if self._refilled else cap
+        self._refilled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
     def _latency(self) -> float:
         if self.latency is None:
             return 0.0
@@ -132,6 +146,9 @@ class ScriptedServer:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.online += 1
+        if self.rate_limit is not None and not self._take_token():
+            self.limited += 1  # a hidden rate limit: 429 without a Retry-After or rate-limit headers
+            return web.json_response({"error": {"message": "rate limited", "type": "scripted"}}, status=429)
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
@@ -319,12 +336,13 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--latency", default=None, help="seconds, or lognormal:MEDIAN:SIGMA")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rate-limit", type=float, default=None, help="requests/s; beyond it a bare 429")
     args = ap.parse_args()
     random.seed(args.seed)
     latency = args.latency
     if latency is not None and ":" not in latency:
         latency = float(latency)
-    server = ScriptedServer(latency=latency, port=args.port)
+    server = ScriptedServer(latency=latency, port=args.port, rate_limit=args.rate_limit)
 
     async def serve_with_stdin():
         # stdin is read in a thread so the event loop keeps serving
@@ -339,10 +357,12 @@ def main() -> None:
             if not line:
                 break
             if line.strip() == "stats":
-                print(json.dumps({"calls": len(server.calls), "slept": round(server.slept, 3)}), flush=True)
+                print(json.dumps({"calls": len(server.calls), "slept": round(server.slept, 3),
+                                  "limited": server.limited}), flush=True)
             elif line.strip() == "reset":
                 server.calls.clear()
                 server.slept = 0.0
+                server.limited = 0
                 print(json.dumps({"ok": True}), flush=True)
         await runner.cleanup()
 

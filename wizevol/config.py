@@ -34,6 +34,10 @@ class EndpointConfig(_Strict):
     out_after: int = Field(3, ge=1, description="tries in a row an endpoint fails (connection, timeout, 5xx) before "
                                                 "it is taken out for a while and its calls go to the others")
     out_for: float = Field(10.0, ge=0, description="seconds an endpoint stays out before it is tried again")
+    adaptive: bool = Field(False, description="find the concurrency by itself: start at adaptive_start calls in flight "
+                                              "and raise it while calls succeed; halve it on 429s, timeouts and 503s "
+                                              "(AIMD); never above `concurrency`")
+    adaptive_start: int = Field(4, ge=1)
     dead_after: int = Field(8, ge=1, description="calls in a row that fail for good on connection errors or timeouts "
                                                  "(no success between) before the run stops: the endpoint is down")
 
@@ -302,7 +306,7 @@ class EvolveConfig(_Strict):
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
-ENDPOINT_RUNTIME = ("dead_after", "base_urls", "out_after", "out_for")
+ENDPOINT_RUNTIME = ("dead_after", "base_urls", "out_after", "out_for", "adaptive", "adaptive_start")
 
 
 class DeprecatedName(WizevolWarning):

@@ -182,11 +182,63 @@ class Endpoints:
         return {u: {k: s[k] for k in ("tries", "failures", "taken_out")} for u, s in self.state.items()}
 
 
+def is_overload(exc: BaseException) -> bool:
+    """Does this error say we are sending too much (429, 503, a timeout)?"""
+    if isinstance(exc, openai.APITimeoutError):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code in (429, 503)
+
+
+class AdaptiveLimit:
+    """How many calls may be in flight to one endpoint, found as TCP finds its window (AIMD).
+
+    Slow start: the limit grows by one with each success (it doubles every round trip) until the first overload;
+    then by one per `limit` successes. A 429, 503 or timeout halves it, at most once per round trip (calls that
+    were already in flight when it was halved do not halve it again). A rate-limit header saying no request is
+    left (`x-ratelimit-remaining-requests: 0`) stops the growth without waiting for the 429."""
+
+    def __init__(self, start: int, most: int):
+        self.limit, self.most = float(min(start, most)), most
+        self.in_flight = 0
+        self.slow_start = True
+        self.epoch = 0  # bumped at each decrease; a call started before it cannot decrease again
+        self.peak = self.limit
+        self._cond = asyncio.Condition()
+
+    async def acquire(self) -> int:
+        """Wait for room; the epoch the call starts in."""
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.in_flight < int(self.limit))
+            self.in_flight += 1
+            return self.epoch
+
+    async def release(self, epoch: int, outcome: str, headers: Any = None) -> None:
+        """`outcome`: ok | overload | other."""
+        async with self._cond:
+            self.in_flight -= 1
+            if outcome == "overload":
+                if epoch == self.epoch:
+                    self.limit = max(1.0, self.limit / 2)
+                    self.slow_start = False
+                    self.epoch += 1
+            elif outcome == "ok" and not _no_requests_left(headers):
+                self.limit = min(float(self.most), self.limit + (1.0 if self.slow_start else 1.0 / self.limit))
+            self.peak = max(self.peak, self.limit)
+            self._cond.notify_all()
+
+
+def _no_requests_left(headers: Any) -> bool:
+    value = headers.get("x-ratelimit-remaining-requests") if headers else None
+    return value is not None and _seconds(value) == 0
+
+
 class LLM:
     """The client of a run: calls through the cache, with retries, counting usage."""
 
-    def __init__(self, endpoint: EndpointConfig, cache: ResponseCache, usage: Usage):
+    def __init__(self, endpoint: EndpointConfig, cache: ResponseCache, usage: Usage, concurrency: int = 16):
         self.endpoint = endpoint
+        self.concurrency = concurrency
+        self._limits: dict[str, AdaptiveLimit] = {}
         self.cache = cache
         self.usage = usage
         self._clients: dict[tuple[str, str], openai.AsyncOpenAI] = {}
@@ -226,14 +278,23 @@ class LLM:
             self._routes[urls] = Endpoints(urls, self.endpoint.out_after, self.endpoint.out_for)
         return self._routes[urls]
 
-    def endpoint_report(self) -> dict[str, dict[str, int]]:
-        """Tries, failures and times taken out per endpoint, over every role."""
-        out: dict[str, dict[str, int]] = {}
+    def _limit(self, url: str) -> AdaptiveLimit | None:
+        if not self.endpoint.adaptive:
+            return None
+        if url not in self._limits:
+            self._limits[url] = AdaptiveLimit(self.endpoint.adaptive_start, self.concurrency)
+        return self._limits[url]
+
+    def endpoint_report(self) -> dict[str, dict[str, Any]]:
+        """Tries, failures and times taken out per endpoint, over every role (and the adaptive limit)."""
+        out: dict[str, dict[str, Any]] = {}
         for route in self._routes.values():
             for url, counts in route.report().items():
                 slot = out.setdefault(url, dict.fromkeys(counts, 0))
                 for k, v in counts.items():
                     slot[k] += v
+        for url, limit in self._limits.items():
+            out.setdefault(url, {}).update(concurrency_now=int(limit.limit), concurrency_peak=int(limit.peak))
         return out
 
     async def aclose(self) -> None:
@@ -323,18 +384,26 @@ class LLM:
                     self.new_calls += 1
                     url = last[0] = route.pick(avoid=last[0])
                     client = self._client(url, role.api_key_env)
+                    limit = self._limit(url)
+                    epoch = await limit.acquire() if limit else 0
+                    headers = None
                     try:
-                        if request.mode == "chat":
-                            response = await client.chat.completions.create(
-                                model=role.model, messages=request.messages, **params)
-                        else:
-                            response = await client.completions.create(model=role.model, prompt=request.prompt,
-                                                                       **params)
+                        api = client.chat.completions if request.mode == "chat" else client.completions
+                        body = {"messages": request.messages} if request.mode == "chat" else {"prompt": request.prompt}
+                        if limit is None:
+                            response = await api.create(model=role.model, **body, **params)
+                        else:  # the raw response too, for its rate-limit headers
+                            raw = await api.with_raw_response.create(model=role.model, **body, **params)
+                            headers, response = raw.headers, raw.parse()
                         completion = _parse(response, request.mode)
                     except BaseException as e:
                         route.done(url, is_endpoint_failure(e))
+                        if limit:
+                            await limit.release(epoch, "overload" if is_overload(e) else "other")
                         raise
                     route.done(url, False)
+                    if limit:
+                        await limit.release(epoch, "ok", headers)
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
             raise FatalAPIError(f"{role.base_url} refused the {role.name} call for model {role.model!r}: "
                                 f"{_one_line(e)}") from None

@@ -61,4 +61,4 @@ def open_session(cfg: EvolveConfig, folder: RunFolder, roles: tuple[str, ...],
         cache = ResponseCache(folder.cache())
         stack.callback(cache.close)
         usage = Usage()
-        yield Session(cfg=cfg, llm=LLM(cfg.endpoint, cache, usage), usage=usage, local_url=local_url)
+        yield Session(cfg=cfg, llm=LLM(cfg.endpoint, cache, usage, cfg.concurrency), usage=usage, local_url=local_url)
