@@ -70,6 +70,7 @@ def default_answer(role: str, text: str) -> str:
 class Fault:
     action: str  # 429 | 500 | 401 | hang | bad_json | no_choices | empty | refusal | length | stopwords | leak | equal | text
     #              | expire (Batch API: the job expires at the first matching line; it and the rest go unanswered)
+    #              | fail_job (Batch API: the next job created fails validation; role and match do not apply)
     role: str | None = None  # evolve | judge | respond | None (any)
     match: str | None = None  # substring of the request's prompt text
     times: int | None = 1  # None = every matching call
@@ -237,18 +238,24 @@ class ScriptedServer:
         body = await request.json()
         bid = f"batch-{len(self.batches)}"
         lines = [json.loads(x) for x in self.files[body["input_file_id"]].decode().splitlines() if x.strip()]
+        fail = next((f for f in self.faults if f.action == "fail_job" and f.applies(None, "")), None)
+        if fail is not None and fail.times is not None:
+            fail.times -= 1
         self.batches[bid] = {"id": bid, "object": "batch", "endpoint": body["endpoint"], "errors": None,
                              "input_file_id": body["input_file_id"], "completion_window": body["completion_window"],
                              "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": 0,
                              "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
-                             "metadata": body.get("metadata"), "_lines": lines, "_polls": 0}
+                             "metadata": body.get("metadata"), "_lines": lines, "_polls": 0, "_fail": fail is not None}
         return web.json_response(self._public(self.batches[bid]))
 
     async def get_batch(self, request: web.Request) -> web.StreamResponse:
         job = self.batches[request.match_info["bid"]]
         job["_polls"] += 1
         self.batch_polls += 1
-        if job["status"] == "validating":
+        if job["status"] == "validating" and job["_fail"]:  # the whole job is refused at validation
+            job["status"] = "failed"
+            job["errors"] = {"object": "list", "data": [{"code": "invalid_request", "message": "scripted failure"}]}
+        elif job["status"] == "validating":
             job["status"] = "in_progress"
         elif job["status"] == "in_progress" and job["_polls"] > self.batch_steps:
             self._finish(job)

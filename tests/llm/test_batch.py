@@ -98,6 +98,17 @@ def test_an_expired_job_and_failing_requests_go_into_new_jobs_then_become_failed
     assert server.online == 0
 
 
+def test_a_job_that_fails_validation_is_sent_again(tmp_path, server):
+    server.fault("fail_job", times=1)
+    result = evolve(tmp_path, server, "--rounds", "1", config=BATCH)
+    assert result.exit_code == 0, result.output
+    ended = [e for e in events(tmp_path / "run") if e["event"] == "ended"]
+    assert [e["status"] for e in ended] == ["failed", "completed", "completed", "completed"]
+    assert set(ended[0]["failed"].values()) == {f"batch job {ended[0]['id']} failed: invalid_request: scripted failure"}
+    assert len(ended[0]["failed"]) == 20  # the whole evolve stage went into the next job
+    assert rows(tmp_path / "run" / "failed_1.jsonl") == [] and server.online == 0
+
+
 def test_batch_is_refused_for_the_local_model(tmp_path):
     from typer.testing import CliRunner
 

@@ -175,8 +175,9 @@ class BatchRunner:
                 if row.get("custom_id") in event["keys"] and row["custom_id"] not in answered:
                     failed[row["custom_id"]] = _line_error(row)
         reason = f"batch job {job.id} {job.status}"
-        if job.status == "failed" and getattr(job, "errors", None):
-            reason += f": {' '.join(str(job.errors).split())[:200]}"
+        errors = getattr(getattr(job, "errors", None), "data", None) or []
+        if job.status == "failed" and errors:
+            reason += ": " + "; ".join(f"{e.code}: {e.message}" for e in errors)[:200]
         for key in event["keys"]:
             if key not in answered and key not in failed:
                 failed[key] = reason
