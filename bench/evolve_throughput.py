@@ -54,16 +54,19 @@ class Server:
         self.proc.wait(10)
 
 
+SPOOL = Path(tempfile.mkdtemp(prefix="wizevol-bench-"))
+
+
 async def pipelined(pool, rounds, ctx):
     done = {}
-    await run_rounds(pool, 1, rounds, ctx, lambda k, outs: done.__setitem__(k, outs))
+    await run_rounds(pool, len(pool), 1, rounds, ctx, lambda k, outs: done.__setitem__(k, list(outs)), SPOOL)
     return done
 
 
 async def barrier(pool, rounds, ctx):
     done = {}
     for k in range(1, rounds + 1):
-        await run_rounds(pool, k, k, ctx, lambda k, outs: done.__setitem__(k, outs))
+        await run_rounds(pool, len(pool), k, k, ctx, lambda k, outs: done.__setitem__(k, list(outs)), SPOOL)
         pool = [o.next_pool for o in done[k]]
     return done
 

@@ -15,7 +15,7 @@ has finished rounds, whose measured tokens per call replace those guesses.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,9 +96,10 @@ def _tokens(text: str) -> int:
     return max(1, round(len(text) / CHARS_PER_TOKEN))
 
 
-def estimate(pool: list, rounds: list[int], cfg: EvolveConfig, prompts, roles: dict[str, ResolvedRole],
-             measured: dict[str, tuple[float, float]] | None = None) -> dict[str, Any]:
-    """Calls, tokens and cost per round and role for evolving `pool` through `rounds`, without a call.
+def estimate(pool: Callable[[], Iterable], rounds: list[int], cfg: EvolveConfig, prompts,
+             roles: dict[str, ResolvedRole], measured: dict[str, tuple[float, float]] | None = None) -> dict[str, Any]:
+    """Calls, tokens and cost per round and role for evolving the pool (`pool()` streams its records) through
+    `rounds`, without a call.
 
     `measured`: {role: (prompt tokens per call, completion tokens per call)} from finished rounds, used instead of
     the guesses where present."""
@@ -106,7 +107,6 @@ def estimate(pool: list, rounds: list[int], cfg: EvolveConfig, prompts, roles: d
 
     measured = measured or {}
     prices = {name: price_of(role, cfg) for name, role in roles.items()}
-    grown = [r.prompt_text() for r in pool]
     out: dict[str, Any] = {"rounds": {}, "how": _how(measured)}
     def add(per_role: dict[str, dict[str, float]], role: str, prompt: float, completion: float) -> None:
         if role in measured:
@@ -119,7 +119,8 @@ def estimate(pool: list, rounds: list[int], cfg: EvolveConfig, prompts, roles: d
     for i, k in enumerate(rounds):
         per_role: dict[str, dict[str, float]] = {}
         growth = GROWTH_TOKENS * i  # later rounds evolve longer instructions
-        for rec, text in zip(pool, grown, strict=True):
+        for rec in pool():
+            text = rec.prompt_text()
             method = choose_method(cfg.weights, cfg.seed_rng, rec.id, k)
             ev = prompts.evolve.request(roles["evolver"].mode, method=prompts.methods[method], question=text)
             parent = _tokens(text) + growth

@@ -50,9 +50,39 @@ def dumps_line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=False) + "\n"
 
 
+class JsonlWriter:
+    """Rows streamed to a temp file beside `path`, which replaces `path` on `commit` (atomically, fsynced)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        self.f = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.f.write(dumps_line(row))
+
+    def commit(self) -> None:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        self.f.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.f.close()
+        Path(self.tmp).unlink(missing_ok=True)
+
+
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Write rows as JSONL, atomically."""
-    write_atomic(path, "".join(dumps_line(r) for r in rows))
+    """Write rows as JSONL, atomically, streaming (the rows are never all in memory)."""
+    w = JsonlWriter(path)
+    try:
+        for r in rows:
+            w.write(r)
+    except BaseException:
+        w.abort()
+        raise
+    w.commit()
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:

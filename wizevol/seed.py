@@ -38,8 +38,9 @@ class Quarantined:
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
-def load_seed(path: str, cfg: SeedConfig, limit: int | None = None) -> tuple[list[Record], list[Quarantined]]:
-    """Return (records, quarantined). Without cfg.skip_bad the first bad line raises InputError (exit 2).
+def iter_seed(path: str, cfg: SeedConfig, limit: int | None = None) -> Iterator[Record | Quarantined]:
+    """The seed's records and quarantined lines, one at a time. Without cfg.skip_bad the first bad line raises
+    InputError (exit 2); a seed with no usable record is an error once it is read through.
 
     A directory is read as the seed files inside it (not recursively, in name order): all JSONL, or all of one
     `datasets` format. Record ids count lines across the files, so they stay unique."""
@@ -51,10 +52,10 @@ def load_seed(path: str, cfg: SeedConfig, limit: int | None = None) -> tuple[lis
         rows, unit = _jsonl_rows(p, cfg), "line"
     else:
         rows, unit = _dataset_rows(path, cfg), "row"
-    records, quarantined = [], []
+    kept = bad = 0
     for source, n, index, raw, obj in rows:
         source = source if many else path
-        if limit is not None and len(records) >= limit:
+        if limit is not None and kept >= limit:
             break
         try:
             if isinstance(obj, BadRow):
@@ -62,14 +63,16 @@ def load_seed(path: str, cfg: SeedConfig, limit: int | None = None) -> tuple[lis
             record = _to_record(obj, index, cfg)
             if many and unit == "line":
                 record.extra.update(seed_file=Path(source).name, seed_line=n)
-            records.append(record)
         except BadRow as e:
             if not cfg.skip_bad:
                 raise InputError(f"{source}:{n}: {e} (use --skip-bad to quarantine bad {unit}s)") from None
-            quarantined.append(Quarantined(source=str(source), line=n, reason=str(e), raw=raw))
-    if not records:
-        raise InputError(f"{path}: no usable seed records" + (f" ({len(quarantined)} quarantined)" if quarantined else ""))
-    return records, quarantined
+            bad += 1
+            yield Quarantined(source=str(source), line=n, reason=str(e), raw=raw)
+            continue
+        kept += 1
+        yield record
+    if not kept:
+        raise InputError(f"{path}: no usable seed records" + (f" ({bad} quarantined)" if bad else ""))
 
 
 Row = tuple[str, int, int, str, Any]  # source, line (or row) in it, index for the record id, raw text, object

@@ -7,7 +7,8 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,26 +23,40 @@ from wizevol.llm.client import Usage
 from wizevol.llm.session import Session, open_session
 from wizevol.prompts import PromptSet
 from wizevol.record import Record
-from wizevol.run_folder import RunFolder, read_jsonl, write_jsonl
-from wizevol.seed import load_seed
+from wizevol.run_folder import JsonlWriter, RunFolder, write_jsonl
+from wizevol.seed import iter_seed
 from wizevol.table import aligned
 
 ROLES = ("evolver", "responder", "judge")
 RULES_ORDER = ("no_gain", "refusal", "stopwords_only", "prompt_leak", "truncated", "empty")
 
 
-def _digest(*parts: str) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p.encode("utf-8"))
-        h.update(b"\x00")
-    return h.hexdigest()[:16]
 
-
-
-def _round_stats(k: int, pool_size: int, outcomes: list[Outcome], usage: Usage, wall: float) -> dict[str, Any]:
-    by_rule = Counter(o.record.rejection.by for o in outcomes if o.kind == "eliminated")
-    kinds = Counter(o.kind for o in outcomes)
+def _write_round(folder: RunFolder, k: int, outcomes: Iterator[Outcome], usage: Usage, wall: float
+                 ) -> dict[str, Any]:
+    """Write round k's files from its outcomes in pool order, in one pass; its stats."""
+    writers = {kind: JsonlWriter(path) for kind, path in (("kept", folder.kept(k)), ("eliminated", folder.eliminated(k)),
+                                                         ("failed", folder.failed(k)), ("pool", folder.pool(k)))}
+    by_rule, kinds, by_stage, methods = Counter(), Counter(), Counter(), Counter()
+    pool_size = unparsed = 0
+    try:
+        for o in outcomes:
+            pool_size += 1
+            kinds[o.kind] += 1
+            methods[o.record.method] += 1
+            unparsed += o.judge_unparsed
+            if o.kind == "eliminated":
+                by_rule[o.record.rejection.by] += 1
+            elif o.kind == "failed":
+                by_stage[o.record.rejection.by] += 1
+            writers[o.kind].write(o.record.to_json())
+            writers["pool"].write(o.next_pool.to_json())
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    for w in writers.values():
+        w.commit()
     return {
         "round": k,
         "pool": pool_size,
@@ -49,9 +64,9 @@ def _round_stats(k: int, pool_size: int, outcomes: list[Outcome], usage: Usage, 
         "eliminated": sum(by_rule.values()),
         "eliminated_by_rule": dict(sorted(by_rule.items())),
         "failed": kinds["failed"],
-        "failed_by_stage": dict(sorted(Counter(o.record.rejection.by for o in outcomes if o.kind == "failed").items())),
-        "methods": dict(sorted(Counter(o.record.method for o in outcomes).items())),
-        "judge_unparsed": sum(o.judge_unparsed for o in outcomes),
+        "failed_by_stage": dict(sorted(by_stage.items())),
+        "methods": dict(sorted(methods.items())),
+        "judge_unparsed": unparsed,
         "tokens": usage.for_round(k),
         "finished_after_s": round(wall, 3),
     }
@@ -85,18 +100,40 @@ def estimate_table(est: dict[str, Any]) -> str:
 Event = Callable[..., None]
 
 
-def _prepare(seed: str, cfg: EvolveConfig) -> tuple[PromptSet, list[Record], list, str]:
-    """The prompts, the seed's records and quarantine, and the run's fingerprint."""
+@dataclass
+class Seed:
+    """The seed as a run needs it: read through once for its fingerprint and count, and again (`records()`) to
+    write round 0, so it is never all in memory."""
+
+    path: str
+    cfg: EvolveConfig
+    count: int
+    quarantined: list
+
+    def records(self) -> Iterator[Record]:
+        return (r for r in iter_seed(self.path, self.cfg.seed, self.cfg.limit) if isinstance(r, Record))
+
+
+def _prepare(seed: str, cfg: EvolveConfig) -> tuple[PromptSet, Seed, str]:
+    """The prompts, the seed, and the run's fingerprint."""
     for name in ROLES:
         cfg.role(name)  # a config mistake fails now, before any file or server
     if cfg.batch.enabled and any(cfg.served_locally(n) for n in ROLES):
         raise InputError("--batch needs a provider's Batch API (backend: api); the local model has none")
     prompts = PromptSet.load(cfg.prompts_dir)
-    records, quarantined = load_seed(seed, cfg.seed, cfg.limit)
     prompt_blob = json.dumps([[t.chat, t.completion, t.stop] for t in (prompts.evolve, prompts.respond, prompts.judge)]
                              + [prompts.methods, prompts.headings, prompts.markers, prompts.leak_phrases], sort_keys=True)
-    seed_blob = "".join(json.dumps(r.to_json(), sort_keys=True) for r in records)
-    return prompts, records, quarantined, _digest(cfg.fingerprint(), seed_blob, prompt_blob)
+    h = hashlib.sha256()  # config, seed (streamed record by record) and prompts, each followed by a NUL
+    h.update(cfg.fingerprint().encode("utf-8") + b"\x00")
+    count, quarantined = 0, []
+    for item in iter_seed(seed, cfg.seed, cfg.limit):
+        if isinstance(item, Record):
+            count += 1
+            h.update(json.dumps(item.to_json(), sort_keys=True).encode("utf-8"))
+        else:
+            quarantined.append(item)
+    h.update(b"\x00" + prompt_blob.encode("utf-8") + b"\x00")
+    return prompts, Seed(seed, cfg, count, quarantined), h.hexdigest()[:16]
 
 
 def _roles(cfg: EvolveConfig, local_url: str | None) -> dict[str, Any]:
@@ -104,17 +141,30 @@ def _roles(cfg: EvolveConfig, local_url: str | None) -> dict[str, Any]:
     return {n: cfg.role(n, local_url) for n in names}
 
 
+def _stream(path) -> Iterator[Record]:
+    """A pool file's records, read one at a time."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield Record.from_json(json.loads(line))
+
+
+def _count_lines(path) -> int:
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
 def dry_run(seed: str, out: str, cfg: EvolveConfig) -> dict[str, Any]:
     """`evolve --dry-run`: calls, tokens and cost of the rounds left to run, from the seed and the config. No
     call is made, no server started and nothing written; a run folder's finished rounds lend their measured
     tokens per call."""
-    prompts, records, _, fingerprint = _prepare(seed, cfg)
+    prompts, seed_info, fingerprint = _prepare(seed, cfg)
     folder = RunFolder(out)
     done = []
     if folder.manifest().exists() and json.loads(folder.manifest().read_text()).get("fingerprint") == fingerprint:
         done = [d for k in range(1, cfg.rounds + 1) if (d := folder.read_done(k)) is not None]
     left = [k for k in range(1, cfg.rounds + 1) if k not in {d["round"] for d in done}]
-    return estimate(records, left, cfg, prompts, _roles(cfg, None), measured_per_call(done))
+    return estimate(seed_info.records, left, cfg, prompts, _roles(cfg, None), measured_per_call(done))
 
 
 def run_evolve(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = None) -> dict[str, Any]:
@@ -131,7 +181,8 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = 
         return run_evol_stop(seed, out, cfg, on_event)
     emit = on_event or (lambda event, **data: None)
     started = time.time()
-    prompts, records, quarantined, fingerprint = _prepare(seed, cfg)
+    prompts, seed_info, fingerprint = _prepare(seed, cfg)
+    quarantined = seed_info.quarantined
     folder = RunFolder(out)
     folder.prepare(fingerprint)
     if quarantined:
@@ -140,11 +191,11 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = 
                           f"{folder.quarantine()}")
     work_left = any(folder.read_done(k) is None for k in range(1, cfg.rounds + 1))
     with open_session(cfg, folder, ROLES if work_left else (), lambda text: emit("note", text=text)) as session:
-        return _run(seed, folder, session, prompts, records, quarantined, fingerprint, started, emit)
+        return _run(seed_info, folder, session, prompts, fingerprint, started, emit)
 
 
-def _run(seed: str, folder: RunFolder, session: Session, prompts: PromptSet, records: list[Record],
-         quarantined: list, fingerprint: str, started: float, emit: Event) -> dict[str, Any]:
+def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fingerprint: str, started: float,
+         emit: Event) -> dict[str, Any]:
     cfg, llm, usage = session.cfg, session.llm, session.usage
     roles = Roles(
         evolver=cfg.role("evolver", session.local_url),
@@ -154,7 +205,7 @@ def _run(seed: str, folder: RunFolder, session: Session, prompts: PromptSet, rec
     manifest: dict[str, Any] = {
         "wizevol_version": __version__,
         "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
-        "seed": {"path": str(seed), "records": len(records), "quarantined": len(quarantined)},
+        "seed": {"path": str(seed.path), "records": seed.count, "quarantined": len(seed.quarantined)},
         "fingerprint": fingerprint,
         "config": cfg.model_dump(mode="json"),
         "roles": {n: (getattr(roles, n).model_dump() if getattr(roles, n) else None) for n in ROLES},
@@ -164,8 +215,8 @@ def _run(seed: str, folder: RunFolder, session: Session, prompts: PromptSet, rec
     }
 
     if folder.read_done(0) is None:
-        write_jsonl(folder.kept(0), (r.to_json() for r in records))
-        folder.mark_done(0, {"round": 0, "pool": len(records), "kept": len(records), "eliminated": 0,
+        write_jsonl(folder.kept(0), (r.to_json() for r in seed.records()))
+        folder.mark_done(0, {"round": 0, "pool": seed.count, "kept": seed.count, "eliminated": 0,
                              "eliminated_by_rule": {}, "failed": 0, "tokens": {}, "finished_after_s": 0.0})
     manifest["rounds"].append(folder.read_done(0))
 
@@ -179,15 +230,12 @@ def _run(seed: str, folder: RunFolder, session: Session, prompts: PromptSet, rec
     left = list(range(first, cfg.rounds + 1))
     priced = _roles(cfg, session.local_url)
     prices = {name: price_of(role, cfg) for name, role in priced.items()}
-    pool0 = [Record.from_json(d) for d in read_jsonl(folder.pool(first - 1))] if left else []
-    manifest["estimate"] = estimate(pool0, left, cfg, prompts, priced, measured_per_call(manifest["rounds"][1:]))
+    manifest["estimate"] = estimate(lambda: _stream(folder.pool(first - 1)) if left else iter(()), left, cfg, prompts,
+                                    priced, measured_per_call(manifest["rounds"][1:]))
     t0 = time.time()
 
-    def finish_round(k: int, outcomes: list[Outcome]) -> None:
-        for kind, path in (("kept", folder.kept(k)), ("eliminated", folder.eliminated(k)), ("failed", folder.failed(k))):
-            write_jsonl(path, (o.record.to_json() for o in outcomes if o.kind == kind))
-        write_jsonl(folder.pool(k), (o.next_pool.to_json() for o in outcomes))
-        stats = _round_stats(k, len(outcomes), outcomes, usage, time.time() - t0)
+    def finish_round(k: int, outcomes: Iterator[Outcome]) -> None:
+        stats = _write_round(folder, k, outcomes, usage, time.time() - t0)
         stats["cost"] = round_cost(stats["tokens"], prices, cfg.batch.discount)
         stats["fingerprint"] = fingerprint
         folder.mark_done(k, stats)
@@ -198,14 +246,14 @@ def _run(seed: str, folder: RunFolder, session: Session, prompts: PromptSet, rec
     async def _all_rounds() -> None:
         if first > cfg.rounds:
             return
-        pool = [Record.from_json(d) for d in read_jsonl(folder.pool(first - 1))]
+        n = _count_lines(folder.pool(first - 1))
         rules = build_rules(cfg.rules, prompts.leak_markers(), prompts.evolve_texts(roles.evolver.mode),
                             prompts.methods)
         ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=rules, roles=roles)
-        emit("rounds", first=first, last=cfg.rounds, pool=len(pool))
+        emit("rounds", first=first, last=cfg.rounds, pool=n)
         try:
             if not cfg.batch.enabled:
-                await run_rounds(pool, first, cfg.rounds, ctx, finish_round,
+                await run_rounds(_stream(folder.pool(first - 1)), n, first, cfg.rounds, ctx, finish_round, folder.root,
                                  lambda k, counts: emit("record", round=k, counts=counts))
                 return
             from wizevol.evolve.chain import evolve_one
@@ -214,9 +262,9 @@ def _run(seed: str, folder: RunFolder, session: Session, prompts: PromptSet, rec
             runner = BatchRunner(llm, folder, cfg.batch, cfg.endpoint.max_attempts, lambda t: emit("note", text=t))
             llm.batch_only = True  # every answer comes from a batch job; nothing is sent online
             for k in range(first, cfg.rounds + 1):  # a round's stages need the round before it
-                pool = [Record.from_json(d) for d in read_jsonl(folder.pool(k - 1))]
-                await prefetch_round(pool, k, ctx, evolve_one, runner)
-                await run_rounds(pool, k, k, ctx, finish_round, lambda k, counts: emit("record", round=k, counts=counts))
+                await prefetch_round(lambda k=k: _stream(folder.pool(k - 1)), k, ctx, evolve_one, runner)
+                await run_rounds(_stream(folder.pool(k - 1)), n, k, k, ctx, finish_round, folder.root,
+                                 lambda k, counts: emit("record", round=k, counts=counts))
         finally:
             await llm.aclose()
 

@@ -1,73 +1,141 @@
-"""The scheduler: rounds first..last with continuous scheduling and no barrier between rounds."""
+"""The scheduler: rounds first..last with continuous scheduling and no barrier between rounds, in memory that does
+not grow with the pool.
+
+The pool is streamed from the previous round's pool file; each outcome is appended to the round's spool file
+(`spool_K.jsonl`) as it comes, and only its byte offset is kept (8 bytes a record). When a round's last outcome
+arrives, `finish_round(k, outcomes)` gets them in pool order, read back from the spool, whatever the finishing order.
+A lineage's next round reads its record back from the spool when a worker takes it. So the process holds the calls
+in flight and two offsets per record, not the records: the same files at 10k or 10M records.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import json
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 from wizevol.evolve.chain import Outcome, RoundContext, evolve_one
 from wizevol.record import Record
 
 
-async def run_rounds(pool: list[Record], first: int, last: int, ctx: RoundContext,
-                     finish_round: Callable[[int, list[Outcome]], None],
+class Spool:
+    """One round's outcomes in arrival order on disk, found again by pool index."""
+
+    def __init__(self, path: Path, n: int):
+        self.path = path
+        self._w = path.open("wb")  # a killed round starts again: its spool is rewritten
+        self._r = path.open("rb")
+        self.offsets = array("q", [-1]) * n
+
+    def write(self, i: int, out: Outcome) -> int:
+        line = json.dumps({"i": i, "kind": out.kind, "record": out.record.to_json(),
+                           "next": out.next_pool.to_json() if out.next_pool is not out.record else None,
+                           "unparsed": out.judge_unparsed}, ensure_ascii=False).encode("utf-8") + b"\n"
+        offset = self._w.tell()
+        self._w.write(line)
+        self.offsets[i] = offset
+        return offset
+
+    def _line(self, offset: int) -> dict:
+        self._w.flush()
+        self._r.seek(offset)
+        return json.loads(self._r.readline())
+
+    def next_pool(self, offset: int) -> Record:
+        d = self._line(offset)
+        return Record.from_json(d["next"] if d["next"] is not None else d["record"])
+
+    def ordered(self) -> Iterator[Outcome]:
+        """The round's outcomes in pool order."""
+        for i, offset in enumerate(self.offsets):
+            if offset < 0:
+                raise RuntimeError(f"{self.path}: record {i} has no outcome")
+            d = self._line(offset)
+            record = Record.from_json(d["record"])
+            nxt = Record.from_json(d["next"]) if d["next"] is not None else record
+            yield Outcome(d["kind"], record, nxt, d["unparsed"])
+
+    def close(self, remove: bool = True) -> None:
+        self._w.close()
+        self._r.close()
+        if remove:
+            self.path.unlink(missing_ok=True)
+
+
+async def run_rounds(pool: Iterable[Record], n: int, first: int, last: int, ctx: RoundContext,
+                     finish_round: Callable[[int, Iterator[Outcome]], None], spool_dir: Path,
                      on_record: Callable[[int, dict[str, int]], None] | None = None) -> None:
-    """Evolve rounds first..last with continuous scheduling and no barrier between rounds.
+    """Evolve rounds first..last of an `n`-record pool (an iterable read once, in pool order).
 
     `concurrency` workers each take the next job, lowest round first. A job is one record's chain in one round;
-    when it ends, the same lineage's next round is queued at once, so nobody waits for a round's slowest call.
-    When a round's last outcome arrives, `finish_round(k, outcomes)` gets them in pool order, whatever the
-    finishing order. Lineages are independent, so round k always completes before round k+1.
+    when it ends, the same lineage's next round is ready at once, so nobody waits for a round's slowest call.
+    Lineages are independent, so round k always completes before round k+1.
     """
-    n = len(pool)
     if n == 0:
         for k in range(first, last + 1):
-            finish_round(k, [])
+            finish_round(k, iter(()))
         return
-    results: dict[int, list[Outcome | None]] = {k: [None] * n for k in range(first, last + 1)}
-    remaining = dict.fromkeys(results, n)
-    counts = {k: {"kept": 0, "eliminated": 0, "failed": 0} for k in results}
-    queue: asyncio.PriorityQueue = asyncio.PriorityQueue()
-    for i, record in enumerate(pool):
-        queue.put_nowait((first, i, record))
-    workers = min(ctx.cfg.concurrency, n)
-    finished_lineages = 0
+    spools = {k: Spool(spool_dir / f"spool_{k}.jsonl", n) for k in range(first, last + 1)}
+    source = enumerate(pool)  # round `first`'s input, read lazily
+    ready: dict[int, deque[tuple[int, int]]] = {k: deque() for k in range(first + 1, last + 1)}  # (index, offset)
+    remaining = dict.fromkeys(spools, n)
+    counts = {k: {"kept": 0, "eliminated": 0, "failed": 0} for k in spools}
+    wake = asyncio.Condition()
+    state = {"source_left": True, "done": False}
+
+    def take() -> tuple[int, int, Record] | None:
+        if state["source_left"]:
+            item = next(source, None)
+            if item is not None:
+                return first, item[0], item[1]
+            state["source_left"] = False
+        for k in range(first + 1, last + 1):
+            if ready[k]:
+                i, offset = ready[k].popleft()
+                return k, i, spools[k - 1].next_pool(offset)
+        return None
 
     async def worker() -> None:
-        nonlocal finished_lineages
         while True:
-            k, i, record = await queue.get()
-            if record is None:
-                return
+            async with wake:
+                await wake.wait_for(lambda: state["done"] or state["source_left"] or any(ready.values()))
+                if state["done"]:
+                    return
+                job = take()
+            if job is None:
+                continue
+            k, i, record = job
             out = await evolve_one(record, k, ctx)
-            results[k][i] = out
+            offset = spools[k].write(i, out)
             remaining[k] -= 1
             counts[k][out.kind] += 1
             if on_record is not None:
                 on_record(k, counts[k])
             if remaining[k] == 0:
-                done = results.pop(k)
-                missing = [pool[j].id for j, r in enumerate(done) if r is None]
-                if missing:
-                    raise RuntimeError(f"round {k}: records without an outcome: {missing[:5]}")
-                finish_round(k, done)  # type: ignore[arg-type]
-            if k < last:
-                queue.put_nowait((k + 1, i, out.next_pool))
-            else:
-                finished_lineages += 1
-                if finished_lineages == n:
-                    for j in range(workers):
-                        queue.put_nowait((last + 1, j, None))
+                finish_round(k, spools[k].ordered())
+                if k - 1 in spools:
+                    spools.pop(k - 1).close()  # round k read its inputs from it
+            async with wake:
+                if k < last:
+                    ready[k + 1].append((i, offset))
+                elif remaining[last] == 0:
+                    state["done"] = True
+                wake.notify_all()
 
-    tasks = [asyncio.create_task(worker()) for _ in range(workers)]
+    workers = [asyncio.create_task(worker()) for _ in range(min(ctx.cfg.concurrency, n))]
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
         for t in done:
             if t.exception() is not None:
                 raise t.exception()
     finally:
-        for t in tasks:
+        for t in workers:
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    if results:
-        raise RuntimeError(f"rounds {sorted(results)} did not complete")
+        await asyncio.gather(*workers, return_exceptions=True)
+        for spool in spools.values():
+            spool.close(remove=state["done"])
+    if not state["done"]:
+        raise RuntimeError(f"rounds {first}-{last} did not complete")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,10 +211,10 @@ def _line_error(row: dict[str, Any]) -> str:
     return f"HTTP {resp.get('status_code')}: {msg}"[:300]
 
 
-async def prefetch_round(pool: list, k: int, ctx, evolve_one: Callable[..., Awaitable[Any]],
+async def prefetch_round(pool: Callable[[], Iterable[Any]], k: int, ctx, evolve_one: Callable[..., Awaitable[Any]],
                          runner: BatchRunner) -> int:
     """Run round k's stages as batch jobs until every call of the round is cached (or failed for good); the
-    number of passes that sent something."""
+    number of passes that sent something. `pool()` streams the round's input, once per pass."""
     from wizevol.llm.client import Usage
 
     llm = ctx.llm
@@ -223,7 +223,7 @@ async def prefetch_round(pool: list, k: int, ctx, evolve_one: Callable[..., Awai
         real, llm.usage = llm.usage, Usage()  # a collecting pass counts nothing: the real pass does
         llm.collect = {}
         try:
-            for record in pool:
+            for record in pool():
                 try:
                     await evolve_one(record, k, ctx)
                 except Deferred:
