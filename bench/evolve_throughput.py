@@ -12,6 +12,12 @@ The server is tests/scripted_server.py in its own process, with log-normal laten
 sigma 0.8: a heavy tail).
 
     python bench/evolve_throughput.py [--rounds 2] [--records-per-slot 4] [--latency lognormal:0.5:0.8]
+
+--vs-plain: `wizevol evolve --rounds 1` on 200 seeds at concurrency 64, next to bench/plain_chains.py (AsyncOpenAI
+and a semaphore making the same evolve -> judge -> respond chains), each meeting the same server latencies in
+arrival order (log-normal, median 0.2 s, sigma 0.5), both as processes from start to exit; the median of 3 runs.
+
+    python bench/evolve_throughput.py --vs-plain [--seeds 200] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -121,13 +128,67 @@ def one(server: Server, concurrency: int, records: int, rounds: int, scheduler: 
             "ratio": wall / ideal}
 
 
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of a command run to its end."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if status != 0:
+        raise SystemExit(f"{cmd[:3]} failed: {proc.stderr.read().decode()[-500:]}")
+    return wall, ru.ru_utime + ru.ru_stime
+
+
+def vs_plain(latency: str, seeds: int, concurrency: int, repeats: int) -> None:
+    """`wizevol evolve --rounds 1` next to bench/plain_chains.py: the same seeds, calls and latencies."""
+    tmp = Path(tempfile.mkdtemp(prefix="wizevol-vs-plain-"))
+    seed = tmp / "seed.jsonl"
+    seed.write_text("".join(json.dumps({"instruction": f"Task {i}: write a function that returns the {i}-th "
+                                                       "prime number, with tests."}) + "\n" for i in range(seeds)))
+    server = Server(latency)
+    url = f"http://127.0.0.1:{server.port}/v1"
+    cfg = tmp / "cfg.yaml"
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{url}'}}\nevolver: {{model: m}}\n"
+                   f"concurrency: {concurrency}\n")
+    wizevol = str(Path(sys.executable).parent / "wizevol")
+    rows = {"wizevol evolve": [], "plain script": []}
+    try:
+        for rep in range(repeats):
+            for name in rows:
+                server.ask("reset")
+                if name == "plain script":
+                    cmd = [sys.executable, str(ROOT / "bench" / "plain_chains.py"), str(seed), url,
+                           str(tmp / f"plain{rep}.jsonl"), "--concurrency", str(concurrency)]
+                else:
+                    cmd = [wizevol, "evolve", "--seed", str(seed), "--rounds", "1", "--out", str(tmp / f"run{rep}"),
+                           "--config", str(cfg), "--no-progress"]
+                wall, cpu = timed(cmd)
+                stats = server.ask("stats")
+                rows[name].append((wall, cpu, stats["calls"], stats["slept"]))
+                print(f"{name:>15} run {rep + 1}: {stats['calls']} calls, wall {wall:.2f} s, CPU {cpu:.2f} s",
+                      flush=True)
+    finally:
+        server.close()
+    med = {n: sorted(r)[len(r) // 2] for n, r in rows.items()}
+    w, p = med["wizevol evolve"], med["plain script"]
+    print(f"median wall: wizevol {w[0]:.2f} s, plain {p[0]:.2f} s, ratio {w[0] / p[0]:.2f}; CPU: wizevol "
+          f"{w[1]:.2f} s, plain {p[1]:.2f} s (each process from start to exit, imports included)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--vs-plain", action="store_true", help="wizevol evolve next to bench/plain_chains.py")
+    ap.add_argument("--seeds", type=int, default=200, help="--vs-plain: seed records")
+    ap.add_argument("--repeats", type=int, default=3, help="--vs-plain: runs of each client")
     ap.add_argument("--records-per-slot", type=int, default=4, help="records = concurrency x this")
     ap.add_argument("--latency", default="lognormal:0.5:0.8")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
+    if args.vs_plain:
+        latency = "lognormal:0.2:0.5" if args.latency == ap.get_default("latency") else args.latency
+        return vs_plain(latency, args.seeds, args.concurrency[0] if args.concurrency != [64, 256] else 64,
+                        args.repeats)
     server = Server(args.latency)
     try:
         print(f"{'scheduler':>10} {'conc':>5} {'records':>7} {'calls':>6} {'mean_lat':>8} {'wall_s':>7} "

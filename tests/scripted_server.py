@@ -366,7 +366,8 @@ def main() -> None:
             if line.strip() == "stats":
                 print(json.dumps({"calls": len(server.calls), "slept": round(server.slept, 3),
                                   "limited": server.limited}), flush=True)
-            elif line.strip() == "reset":
+            elif line.strip() == "reset":  # the same latencies again, in arrival order
+                random.seed(args.seed)
                 server.calls.clear()
                 server.slept = 0.0
                 server.limited = 0

@@ -30,6 +30,21 @@ from wizevol.prompts import Request
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 
+def _raw_response_type() -> type:
+    """The HTTP response class the SDK returns for `cast_to` (its README's way to call an endpoint raw)."""
+    try:
+        from openai._response import http_response_types  # SDKs built on httpx2
+
+        return http_response_types()[0]
+    except ImportError:
+        import httpx
+
+        return httpx.Response
+
+
+_RAW = _raw_response_type()
+
+
 @dataclass(frozen=True)
 class Completion:
     """One answer: its text, why it stopped, and its token counts."""
@@ -388,14 +403,15 @@ class LLM:
                     epoch = await limit.acquire() if limit else 0
                     headers = None
                     try:
-                        api = client.chat.completions if request.mode == "chat" else client.completions
-                        body = {"messages": request.messages} if request.mode == "chat" else {"prompt": request.prompt}
-                        if limit is None:
-                            response = await api.create(model=role.model, **body, **params)
-                        else:  # the raw response too, for its rate-limit headers
-                            raw = await api.with_raw_response.create(model=role.model, **body, **params)
-                            headers, response = raw.headers, raw.parse()
-                        completion = _parse(response, request.mode)
+                        # the SDK's own request path (its errors, headers, timeouts), without re-validating a body
+                        # wizevol built itself or building typed models of the answer: a third of its CPU per call
+                        if request.mode == "chat":
+                            path, body = "/chat/completions", {"model": role.model, "messages": request.messages}
+                        else:
+                            path, body = "/completions", {"model": role.model, "prompt": request.prompt}
+                        raw = await client.post(path, body={**body, **params}, cast_to=_RAW)
+                        headers = raw.headers
+                        completion = _parse_body(raw, request.mode)
                     except BaseException as e:
                         route.done(url, is_endpoint_failure(e))
                         if limit:
@@ -418,6 +434,29 @@ class LLM:
         self.usage.add(round_k, role.name, calls=attempts, retries=attempts - 1,
                        prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens)
         return completion
+
+
+def _parse_body(raw: Any, mode: str) -> Completion:
+    """A completion from the raw HTTP answer's JSON body; an unusable body is a BadResponse (retried)."""
+    try:
+        data = json.loads(raw.content)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadResponse("response body is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadResponse("response body is not a JSON object")
+    choices = data.get("choices")
+    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
+        raise BadResponse("response has no choices")
+    choice = choices[0]
+    text = (choice.get("message") or {}).get("content") if mode == "chat" else choice.get("text")
+    if text is not None and not isinstance(text, str):
+        raise BadResponse("message content is not text")
+    usage = data.get("usage") or {}
+    if not isinstance(usage, dict):
+        usage = {}
+    return Completion(text=text or "", finish_reason=choice.get("finish_reason"),
+                      prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                      completion_tokens=int(usage.get("completion_tokens") or 0))
 
 
 def _parse(response: Any, mode: str) -> Completion:
