@@ -155,6 +155,8 @@ def evolve(
     evol_stop: Annotated[Path | None, typer.Option(
         "--evol-stop", help="Evol Stop YAML (configs/evol_stop.yaml): after each round, fine-tune on rounds 0..k, "
                             "eval on a dev set, stop when pass@1 stops rising.")] = None,
+    shard: Annotated[str | None, typer.Option(help="I/N: evolve only the I-th of N contiguous slices of the seed "
+                                                     "(0-based) in its own run folder; `wizevol merge` joins them.")] = None,
     batch: Annotated[bool | None, typer.Option("--batch", help="Send each stage of a round as one provider batch job "
                                                                "(half price, hours); resumable.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate calls, tokens and cost per round and role; "
@@ -171,7 +173,7 @@ def evolve(
         "backend": backend, "rounds": rounds, "evolver.model": model, "endpoint.base_url": base_url, "concurrency": concurrency,
         "limit": limit, "seed_rng": seed_rng, "seed.instruction_field": instruction_field,
         "seed.input_field": input_field, "seed.output_field": output_field, "seed.skip_bad": skip_bad,
-        "batch.enabled": batch,
+        "batch.enabled": batch, "shard": shard,
     }
     cfg = load_config(config, overrides)
     if evol_stop is not None:
@@ -199,7 +201,8 @@ def evolve(
 @app.command()
 @one_line_errors
 def merge(
-    run: Annotated[Path, typer.Argument(help="Run folder made by `wizevol evolve`.")],
+    run: Annotated[list[Path], typer.Argument(help="Run folder made by `wizevol evolve`, or every shard folder of one "
+                                                   "sharded run (--shard I/N), in any order.")],
     out: Annotated[Path, typer.Option(help="Output file (.jsonl, or .parquet).")] = Path("merged.jsonl"),
     rounds: Annotated[str | None, typer.Option(help="Rounds: a range (0-3) or a list (0,2,3); default all.")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="alpaca | prompt-completion | messages")] = (
@@ -215,7 +218,7 @@ def merge(
     """Join rounds of a run into one training set: dedup, seeded shuffle, lineage in `metadata`."""
     from wizevol.train.merge import merge as do_merge
 
-    report = do_merge(run, rounds, out, format, seed, parquet, hf_dataset, push_to_hub, clean, min_pass_rate)
+    report = do_merge(run if len(run) > 1 else run[0], rounds, out, format, seed, parquet, hf_dataset, push_to_hub, clean, min_pass_rate)
     typer.echo(report.table())
     typer.echo(f"wrote {out} ({format})")
 

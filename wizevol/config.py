@@ -222,6 +222,8 @@ class EvolveConfig(_Strict):
     seed: SeedConfig = SeedConfig()
     filters: FiltersConfig = FiltersConfig()
     evol_stop: EvolStopConfig | None = None
+    shard: str | None = Field(None, pattern=r"^\d+/\d+$", description="I/N: evolve only the I-th of N contiguous "
+                                                                        "slices of the seed (0-based)")
     batch: BatchConfig = BatchConfig()
     prices: dict[str, ModelPrice] = Field(default_factory=dict, description="model -> USD per 1M tokens; else "
                                                                              "genai-prices; a local endpoint is free")
@@ -232,6 +234,19 @@ class EvolveConfig(_Strict):
     def _old_names(cls, data: Any) -> Any:
         """Accept the names of wizevol 0.1 for one release, each with a one-line deprecation warning."""
         return migrate_old_names(data) if isinstance(data, dict) else data
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_in_range(cls, v: str | None) -> str | None:
+        if v is not None:
+            i, n = (int(x) for x in v.split("/"))
+            if n < 1 or i >= n:
+                raise ValueError(f"shard {v}: want I/N with 0 <= I < N")
+        return v
+
+    def shard_of(self) -> tuple[int, int] | None:
+        """(I, N) of `shard`, or None."""
+        return tuple(int(x) for x in self.shard.split("/")) if self.shard else None  # type: ignore[return-value]
 
     @field_validator("batch", mode="before")
     @classmethod
@@ -296,7 +311,7 @@ class EvolveConfig(_Strict):
     def fingerprint(self) -> str:
         """Hash of everything that changes the data; `rounds`, `concurrency`, the filters, Evol Stop, the prices
         and how calls travel may change between resumes."""
-        d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters", "evol_stop", "prices", "batch"})
+        d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters", "evol_stop", "prices", "batch", "shard"})
         for key in ("startup_timeout", "concurrency", "n_threads", "cache_dir"):  # speed and places, not data
             d["local"].pop(key)
         for key in ENDPOINT_RUNTIME:  # how calls travel, not what they ask

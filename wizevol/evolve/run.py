@@ -107,11 +107,31 @@ class Seed:
 
     path: str
     cfg: EvolveConfig
-    count: int
+    total: int  # usable records in the whole seed
     quarantined: list
 
+    @property
+    def span(self) -> tuple[int, int]:
+        """The [lo, hi) slice of the seed's records this run evolves: all of them, or its shard's."""
+        shard = self.cfg.shard_of()
+        if shard is None:
+            return 0, self.total
+        i, n = shard
+        return i * self.total // n, (i + 1) * self.total // n
+
+    @property
+    def count(self) -> int:
+        lo, hi = self.span
+        return hi - lo
+
     def records(self) -> Iterator[Record]:
-        return (r for r in iter_seed(self.path, self.cfg.seed, self.cfg.limit) if isinstance(r, Record))
+        lo, hi = self.span
+        seen = 0
+        for r in iter_seed(self.path, self.cfg.seed, self.cfg.limit):
+            if isinstance(r, Record):
+                if lo <= seen < hi:
+                    yield r
+                seen += 1
 
 
 def _prepare(seed: str, cfg: EvolveConfig) -> tuple[PromptSet, Seed, str]:
@@ -184,7 +204,7 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = 
     prompts, seed_info, fingerprint = _prepare(seed, cfg)
     quarantined = seed_info.quarantined
     folder = RunFolder(out)
-    folder.prepare(fingerprint)
+    folder.prepare(fingerprint + (f" shard {cfg.shard}" if cfg.shard else ""))
     if quarantined:
         write_jsonl(folder.quarantine(), (q.to_json() for q in quarantined))
         emit("note", text=f"warning: quarantined {len(quarantined)} bad seed line(s) -> "
@@ -206,6 +226,8 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
         "wizevol_version": __version__,
         "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
         "seed": {"path": str(seed.path), "records": seed.count, "quarantined": len(seed.quarantined)},
+        **({"shard": {"index": cfg.shard_of()[0], "of": cfg.shard_of()[1], "seed_records": seed.total,
+                      "span": list(seed.span)}} if cfg.shard else {}),
         "fingerprint": fingerprint,
         "config": cfg.model_dump(mode="json"),
         "roles": {n: (getattr(roles, n).model_dump() if getattr(roles, n) else None) for n in ROLES},

@@ -68,52 +68,95 @@ def _key(rec: Record) -> str:
     return " ".join(rec.prompt_text().split())
 
 
-def collect(run: str | Path, rounds_spec: str | None, clean: bool = False,
+def shards_of(runs: list[str | Path]) -> list[RunFolder]:
+    """The shard folders of one sharded run, in shard order; refused unless they share one fingerprint (config,
+    seed and prompts) and split the seed into disjoint shards that cover it."""
+    folders, seen = [], {}
+    for run in runs:
+        folder = RunFolder(run)
+        if not folder.manifest().exists():
+            raise InputError(f"{run}: not a wizevol run folder (no manifest.json)")
+        m = json.loads(folder.manifest().read_text())
+        if "shard" not in m:
+            raise InputError(f"{run}: not a shard (made without --shard); merge it on its own")
+        folders.append((m["shard"]["index"], m["shard"]["of"], m["fingerprint"], folder))
+    first = folders[0]
+    for i, n, fp, folder in folders:
+        if fp != first[2]:
+            raise InputError(f"{folder.root} and {first[3].root} are not shards of one run (fingerprints {fp} != "
+                             f"{first[2]}: another config, seed or prompts)")
+        if n != first[1]:
+            raise InputError(f"{folder.root} is shard {i}/{n} but {first[3].root} is shard {first[0]}/{first[1]}")
+        if i in seen:
+            raise InputError(f"{folder.root} and {seen[i]} are the same shard {i}/{n}")
+        seen[i] = folder.root
+    missing = sorted(set(range(first[1])) - set(seen))
+    if missing:
+        raise InputError(f"shard{'s' if len(missing) > 1 else ''} {', '.join(f'{i}/{first[1]}' for i in missing)} "
+                         "missing: a merge of part of a run would silently lose records")
+    return [f for _, _, _, f in sorted(folders, key=lambda x: x[0])]
+
+
+def collect(run: str | Path | list, rounds_spec: str | None, clean: bool = False,
             min_pass_rate: float | None = None) -> tuple[list[Record], MergeReport]:
     """The records of the chosen rounds that can be trained on, in round order: exact duplicates across
     rounds removed (the lowest round wins), records without a response counted and left out; with
-    `min_pass_rate`, only records the verified filter gave at least that pass rate (the others counted)."""
-    folder = RunFolder(run)
-    if not folder.root.is_dir():
-        raise InputError(f"{run}: run folder not found")
-    report = MergeReport(rounds=parse_rounds(rounds_spec, folder.finished_rounds()))
+    `min_pass_rate`, only records the verified filter gave at least that pass rate (the others counted).
+
+    `run` may be the shard folders of one sharded run: each round is then its shards' records in shard order,
+    which is the unsharded run's pool order, so the merge is the one a single process would have made."""
+    folders = shards_of(run) if isinstance(run, list) else [RunFolder(run)]
+    for folder in folders:
+        if not folder.root.is_dir():
+            raise InputError(f"{folder.root}: run folder not found")
+    finished = sorted(set.intersection(*(set(f.finished_rounds()) for f in folders)))
+    report = MergeReport(rounds=parse_rounds(rounds_spec, finished))
     seen: set[str] = set()
     merged: list[Record] = []
     for k in report.rounds:
         counts = {"read": 0, "duplicate": 0, "no_output": 0, "merged": 0}
-        source = folder.clean(k) if clean else folder.kept(k)
-        if not source.exists():
-            raise InputError(f"{source}: not found; run `wizevol filter {run}` first")
-        rates = None
         if min_pass_rate is not None:
-            results = folder.filter_results("verified", k)
-            if not results.exists():
-                raise InputError(f"{results}: not found; run `wizevol filter {run} --only verified` first "
-                                 "(with filters.verified.enabled or --only)")
-            rates = {r["id"]: r["pass_rate"] for r in read_jsonl(results)}
             counts.update(below_pass_rate=0, unverified=0)
-        for rec in map(Record.from_json, read_jsonl(source)):
-            counts["read"] += 1
-            if not rec.output.strip():
-                counts["no_output"] += 1
-                continue
-            if rates is not None:
-                rate = rates.get(rec.id)
-                if rate is None:
-                    counts["unverified"] += 1
-                    continue
-                if rate < min_pass_rate:
-                    counts["below_pass_rate"] += 1
-                    continue
-            key = _key(rec)
-            if key in seen:
-                counts["duplicate"] += 1
-                continue
-            seen.add(key)
-            counts["merged"] += 1
-            merged.append(rec)
+        for folder in folders:
+            _collect_round(folder, k, clean, min_pass_rate, counts, seen, merged)
         report.per_round[k] = counts
     return merged, report
+
+
+def _collect_round(folder: RunFolder, k: int, clean: bool, min_pass_rate: float | None, counts: dict[str, int],
+                   seen: set[str], merged: list[Record]) -> None:
+    """Add one folder's round k to `merged` (and its counts), skipping what was seen."""
+    run = folder.root
+    source = folder.clean(k) if clean else folder.kept(k)
+    if not source.exists():
+        raise InputError(f"{source}: not found; run `wizevol filter {run}` first")
+    rates = None
+    if min_pass_rate is not None:
+        results = folder.filter_results("verified", k)
+        if not results.exists():
+            raise InputError(f"{results}: not found; run `wizevol filter {run} --only verified` first "
+                             "(with filters.verified.enabled or --only)")
+        rates = {r["id"]: r["pass_rate"] for r in read_jsonl(results)}
+    for rec in map(Record.from_json, read_jsonl(source)):
+        counts["read"] += 1
+        if not rec.output.strip():
+            counts["no_output"] += 1
+            continue
+        if rates is not None:
+            rate = rates.get(rec.id)
+            if rate is None:
+                counts["unverified"] += 1
+                continue
+            if rate < min_pass_rate:
+                counts["below_pass_rate"] += 1
+                continue
+        key = _key(rec)
+        if key in seen:
+            counts["duplicate"] += 1
+            continue
+        seen.add(key)
+        counts["merged"] += 1
+        merged.append(rec)
 
 
 def training_rows(records: list[Record], fmt: str = "prompt-completion", seed: int = 42) -> list[dict]:

@@ -1,0 +1,60 @@
+"""`--shard I/N` evolves a deterministic slice of the seed in its own run folder; `wizevol merge` joins the shard
+folders of one run, and the result is byte for byte what one process makes."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import evolve, rows
+from typer.testing import CliRunner
+
+from wizevol.cli import app
+
+FILES = ("round", "eliminated", "failed", "pool")
+
+
+def merge(*args):
+    return CliRunner().invoke(app, ["merge", *map(str, args)])
+
+
+def test_three_shards_merge_into_exactly_the_unsharded_run(tmp_path, server):
+    assert evolve(tmp_path, server, "--rounds", "2", out="full").exit_code == 0
+    for i in (2, 0, 1):  # any order, any machine
+        result = evolve(tmp_path, server, "--rounds", "2", "--shard", f"{i}/3", out=f"s{i}")
+        assert result.exit_code == 0, result.output
+    shards = [tmp_path / f"s{i}" for i in range(3)]
+    spans = [json.loads((s / "manifest.json").read_text())["shard"]["span"] for s in shards]
+    assert spans == [[0, 6], [6, 13], [13, 20]]
+    for k in (0, 1, 2):
+        for name in FILES:
+            if k == 0 and name != "round":
+                continue
+            joined = b"".join((s / f"{name}_{k}.jsonl").read_bytes() for s in shards)
+            assert joined == (tmp_path / "full" / f"{name}_{k}.jsonl").read_bytes(), (name, k)
+    assert merge(tmp_path / "full", "--out", tmp_path / "one.jsonl").exit_code == 0
+    result = merge(shards[2], shards[0], shards[1], "--out", tmp_path / "sharded.jsonl")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "sharded.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
+    assert len(rows(tmp_path / "one.jsonl")) > 20
+
+
+def test_merge_refuses_shards_that_are_not_one_whole_run(tmp_path, server):
+    for i in (0, 1, 2):
+        assert evolve(tmp_path, server, "--rounds", "1", "--shard", f"{i}/3", out=f"s{i}").exit_code == 0
+    other = evolve(tmp_path, server, "--rounds", "1", "--shard", "2/3", "--seed-rng", "7", out="other")
+    assert other.exit_code == 0
+    s0, s1, s2 = (tmp_path / f"s{i}" for i in range(3))
+    cases = [
+        ((s0, s1), "Error: shard 2/3 missing: a merge of part of a run would silently lose records"),
+        ((s0, s1, tmp_path / "other"), f"Error: {tmp_path / 'other'} and {s0} are not shards of one run"),
+        ((s0, s0, s1, s2), f"Error: {s0} and {s0} are the same shard 0/3"),
+    ]
+    for folders, message in cases:
+        result = merge(*folders, "--out", tmp_path / "m.jsonl")
+        assert result.exit_code == 2 and result.stderr.strip().startswith(message), result.stderr
+    assert not (tmp_path / "m.jsonl").exists()
+    # a shard folder resumed as another shard is refused
+    result = evolve(tmp_path, server, "--rounds", "1", "--shard", "1/3", out="s0")
+    assert result.exit_code == 1 and "holds a run made with a different config or seed" in result.stderr
+    bad = evolve(tmp_path, server, "--rounds", "1", "--shard", "3/3", out="bad")
+    assert bad.exit_code == 2 and "shard 3/3: want I/N with 0 <= I < N" in bad.stderr
