@@ -15,7 +15,7 @@ EVOLVER ?= configs/openai.yaml
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,local,train,quality]'
+	$(PY) -m pip install --quiet -e '.[dev,local,train,quality,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -157,6 +157,9 @@ def evolve(
                             "eval on a dev set, stop when pass@1 stops rising.")] = None,
     shard: Annotated[str | None, typer.Option(help="I/N: evolve only the I-th of N contiguous slices of the seed "
                                                      "(0-based) in its own run folder; `wizevol merge` joins them.")] = None,
+    ray: Annotated[bool, typer.Option("--ray", help="Run --shards N shards as Ray tasks on the cluster ray.init() "
+                                                    "reaches (RAY_ADDRESS, else a local one), into OUT/shard-I-of-N.")] = False,
+    shards: Annotated[int | None, typer.Option(help="With --ray: how many shards.")] = None,
     batch: Annotated[bool | None, typer.Option("--batch", help="Send each stage of a round as one provider batch job "
                                                                "(half price, hours); resumable.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate calls, tokens and cost per round and role; "
@@ -178,6 +181,18 @@ def evolve(
     cfg = load_config(config, overrides)
     if evol_stop is not None:
         cfg = cfg.model_copy(update={"evol_stop": load_section(EvolStopConfig, evol_stop, {}, "evol_stop")})
+    if ray or shards is not None:
+        from wizevol.errors import InputError
+        from wizevol.evolve.shards import run_on_ray
+
+        if not (ray and shards):
+            raise InputError("--ray and --shards N go together")
+        results = run_on_ray(seed, out, cfg, shards, notify=typer.echo)
+        for r in results:
+            kept = "/".join(str(s["kept"]) for s in r["rounds"][1:])
+            typer.echo(f"{r['out']}: kept per round {kept or '-'} (new calls: {r['calls_made']})")
+        typer.echo(f"join them: wizevol merge {out}/shard-*-of-{shards}")
+        return
     if dry_run:
         est = estimate_run(seed, str(out), cfg)
         typer.echo(estimate_table(est))
