@@ -3,7 +3,8 @@ the seed, the seed's own fields, and, once a rule or a filter drops it, its reje
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+import copy
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 # What a rule or a filter says of a record: keep it, or drop it with a reason and details.
@@ -76,15 +77,16 @@ class Record:
 
     def to_json(self) -> dict[str, Any]:
         """One JSONL row: the fields, `source`/`extra` when not empty, and the rejection's columns, if any."""
-        d = asdict(self)
-        del d["rejection"]
+        d = {name: getattr(self, name) for name in _PLAIN_FIELDS}  # as dataclasses.asdict, without its deep walk
         for key in ("source", "extra"):
-            if not d[key]:
-                del d[key]
+            value = getattr(self, key)
+            if value:
+                d[key] = copy.deepcopy(value)
         return {**d, **self.rejection.to_json()} if self.rejection else d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Record:
+        """The record of a JSONL row (unknown keys ignored)."""
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d and k != "rejection"}
         return cls(**known, rejection=Rejection.from_json(d))
 
@@ -107,3 +109,6 @@ class Record:
             rejection=None,
             **models,
         )
+
+
+_PLAIN_FIELDS = tuple(f for f in Record.__dataclass_fields__ if f not in ("source", "extra", "rejection"))
