@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,22 +26,8 @@ from wizevol.llm.cache import ResponseCache  # noqa: E402
 from wizevol.llm.client import LLM, Usage  # noqa: E402
 from wizevol.prompts import Request  # noqa: E402
 
-
-class Server:
-    def __init__(self, latency: float, rate: float):
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "scripted_server.py"), "--latency",
-                                      str(latency), "--rate-limit", str(rate)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.port = json.loads(self.proc.stdout.readline())["port"]
-
-    def ask(self, cmd: str) -> dict:
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(10)
+sys.path.insert(0, str(ROOT / "bench"))
+from evolve_throughput import Server  # noqa: E402
 
 
 def one(server: Server, calls: int, concurrency: int, adaptive: bool, tag: str) -> dict:
@@ -88,7 +72,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--fixed", type=int, nargs="+", default=[2, 4, 8, 12, 16, 32, 64])
     args = ap.parse_args()
-    server = Server(args.latency, args.rate)
+    server = Server(str(args.latency), "--rate-limit", str(args.rate))
     try:
         print(f"hidden limit {args.rate:.0f} requests/s, latency {args.latency} s, {args.calls} calls per row "
               f"(the limit x latency = {args.rate * args.latency:.0f} calls in flight)")

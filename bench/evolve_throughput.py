@@ -46,9 +46,11 @@ from wizevol.record import Record  # noqa: E402
 
 
 class Server:
-    def __init__(self, latency: str):
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "scripted_server.py"), "--latency", latency],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    """tests/scripted_server.py in its own process, driven through stdin (stats, reset)."""
+
+    def __init__(self, latency: str, *extra: str):
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "scripted_server.py"), "--latency", latency,
+                                      *extra], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.port = json.loads(self.proc.stdout.readline())["port"]
 
     def ask(self, cmd: str) -> dict:
