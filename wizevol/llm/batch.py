@@ -24,6 +24,7 @@ from typing import Any
 
 from wizevol.config import BatchConfig, ResolvedRole
 from wizevol.errors import WizevolError
+from wizevol.llm.client import BadResponse, completion_from_json
 from wizevol.prompts import Request
 from wizevol.run_folder import RunFolder
 
@@ -56,16 +57,9 @@ class Pending:
 
 def parse_body(body: dict[str, Any], mode: str) -> dict[str, Any]:
     """A batch output line's response body as a cache entry (the shape of an online answer), marked batch."""
-    choice = (body.get("choices") or [None])[0]
-    if not isinstance(choice, dict):
-        raise ValueError("response has no choices")
-    text = (choice.get("message") or {}).get("content") if mode == "chat" else choice.get("text")
-    if text is not None and not isinstance(text, str):
-        raise ValueError("message content is not text")
-    usage = body.get("usage") or {}
-    return {"text": text or "", "finish_reason": choice.get("finish_reason"),
-            "prompt_tokens": int(usage.get("prompt_tokens") or 0),
-            "completion_tokens": int(usage.get("completion_tokens") or 0), "batch": True}
+    c = completion_from_json(body, mode)
+    return {"text": c.text, "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
+            "completion_tokens": c.completion_tokens, "batch": True}
 
 
 class BatchRunner:
@@ -166,7 +160,7 @@ class BatchRunner:
                         self.llm.cache.put(key, parse_body(resp.get("body") or {}, event["mode"]))
                         answered.add(key)
                         continue
-                    except ValueError as e:
+                    except BadResponse as e:
                         failed[key] = f"BadResponse: {e}"
                 else:
                     failed[key] = _line_error(row)

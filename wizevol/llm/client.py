@@ -442,6 +442,11 @@ def _parse_body(raw: Any, mode: str) -> Completion:
         data = json.loads(raw.content)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise BadResponse("response body is not JSON") from None
+    return completion_from_json(data, mode)
+
+
+def completion_from_json(data: Any, mode: str) -> Completion:
+    """A completion from a chat or text completion object (an HTTP body, or a batch output line's body)."""
     if not isinstance(data, dict):
         raise BadResponse("response body is not a JSON object")
     choices = data.get("choices")
@@ -451,31 +456,7 @@ def _parse_body(raw: Any, mode: str) -> Completion:
     text = (choice.get("message") or {}).get("content") if mode == "chat" else choice.get("text")
     if text is not None and not isinstance(text, str):
         raise BadResponse("message content is not text")
-    usage = data.get("usage") or {}
-    if not isinstance(usage, dict):
-        usage = {}
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     return Completion(text=text or "", finish_reason=choice.get("finish_reason"),
                       prompt_tokens=int(usage.get("prompt_tokens") or 0),
                       completion_tokens=int(usage.get("completion_tokens") or 0))
-
-
-def _parse(response: Any, mode: str) -> Completion:
-    if isinstance(response, (str, bytes)):
-        raise BadResponse("response body is not JSON")
-    choices = getattr(response, "choices", None)
-    if not choices:
-        raise BadResponse("response has no choices")
-    choice = choices[0]
-    if mode == "chat":
-        text = getattr(getattr(choice, "message", None), "content", None) or ""
-    else:
-        text = getattr(choice, "text", None) or ""
-    if not isinstance(text, str):
-        raise BadResponse("message content is not text")
-    usage = getattr(response, "usage", None)
-    return Completion(
-        text=text,
-        finish_reason=getattr(choice, "finish_reason", None),
-        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-    )
