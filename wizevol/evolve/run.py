@@ -31,7 +31,6 @@ ROLES = ("evolver", "responder", "judge")
 RULES_ORDER = ("no_gain", "refusal", "stopwords_only", "prompt_leak", "truncated", "empty")
 
 
-
 def _write_round(folder: RunFolder, k: int, outcomes: Iterator[Outcome], usage: Usage, wall: float
                  ) -> dict[str, Any]:
     """Write round k's files from its outcomes in pool order, in one pass; its stats."""
