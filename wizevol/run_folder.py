@@ -98,10 +98,17 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 raise InputError(f"{path}:{n}: invalid JSON: {e.msg}") from None
 
 
+def stream_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The rows of a JSONL file written by wizevol, one at a time."""
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Read a JSONL file written by wizevol."""
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return list(stream_jsonl(path))
 
 
 class RunFolder:

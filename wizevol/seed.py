@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wizevol.config import SeedConfig
+from wizevol.config import EvolveConfig, SeedConfig
 from wizevol.errors import InputError
 from wizevol.record import Record
 
@@ -186,3 +186,37 @@ def _to_record(obj: Any, n: int, cfg: SeedConfig) -> Record:
     source = json.loads(json.dumps({k: v for k, v in obj.items() if k not in mapped}, ensure_ascii=False,
                                    default=str))
     return Record(id=rid, root_id=rid, round=0, source=source, extra={"seed_line": n}, **fields)
+
+
+@dataclass
+class Seed:
+    """The seed as a run needs it: read through once for its fingerprint and count, and again (`records()`) to
+    write round 0, so it is never all in memory."""
+
+    path: str
+    cfg: EvolveConfig
+    total: int  # usable records in the whole seed
+    quarantined: list
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """The [lo, hi) slice of the seed's records this run evolves: all of them, or its shard's."""
+        shard = self.cfg.shard_of()
+        if shard is None:
+            return 0, self.total
+        i, n = shard
+        return i * self.total // n, (i + 1) * self.total // n
+
+    @property
+    def count(self) -> int:
+        lo, hi = self.span
+        return hi - lo
+
+    def records(self) -> Iterator[Record]:
+        lo, hi = self.span
+        seen = 0
+        for r in iter_seed(self.path, self.cfg.seed, self.cfg.limit):
+            if isinstance(r, Record):
+                if lo <= seen < hi:
+                    yield r
+                seen += 1

@@ -8,7 +8,6 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,8 +22,8 @@ from wizevol.llm.client import Usage
 from wizevol.llm.session import Session, open_session
 from wizevol.prompts import PromptSet
 from wizevol.record import Record
-from wizevol.run_folder import JsonlWriter, RunFolder, write_jsonl
-from wizevol.seed import iter_seed
+from wizevol.run_folder import JsonlWriter, RunFolder, stream_jsonl, write_jsonl
+from wizevol.seed import Seed, iter_seed
 from wizevol.table import aligned
 
 ROLES = ("evolver", "responder", "judge")
@@ -99,40 +98,6 @@ def estimate_table(est: dict[str, Any]) -> str:
 Event = Callable[..., None]
 
 
-@dataclass
-class Seed:
-    """The seed as a run needs it: read through once for its fingerprint and count, and again (`records()`) to
-    write round 0, so it is never all in memory."""
-
-    path: str
-    cfg: EvolveConfig
-    total: int  # usable records in the whole seed
-    quarantined: list
-
-    @property
-    def span(self) -> tuple[int, int]:
-        """The [lo, hi) slice of the seed's records this run evolves: all of them, or its shard's."""
-        shard = self.cfg.shard_of()
-        if shard is None:
-            return 0, self.total
-        i, n = shard
-        return i * self.total // n, (i + 1) * self.total // n
-
-    @property
-    def count(self) -> int:
-        lo, hi = self.span
-        return hi - lo
-
-    def records(self) -> Iterator[Record]:
-        lo, hi = self.span
-        seen = 0
-        for r in iter_seed(self.path, self.cfg.seed, self.cfg.limit):
-            if isinstance(r, Record):
-                if lo <= seen < hi:
-                    yield r
-                seen += 1
-
-
 def _prepare(seed: str, cfg: EvolveConfig) -> tuple[PromptSet, Seed, str]:
     """The prompts, the seed, and the run's fingerprint."""
     for name in ROLES:
@@ -162,15 +127,7 @@ def _roles(cfg: EvolveConfig, local_url: str | None) -> dict[str, Any]:
 
 def _stream(path) -> Iterator[Record]:
     """A pool file's records, read one at a time."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield Record.from_json(json.loads(line))
-
-
-def _count_lines(path) -> int:
-    with open(path, "rb") as f:
-        return sum(1 for line in f if line.strip())
+    return map(Record.from_json, stream_jsonl(path))
 
 
 def dry_run(seed: str, out: str, cfg: EvolveConfig) -> dict[str, Any]:
@@ -267,7 +224,7 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
     async def _all_rounds() -> None:
         if first > cfg.rounds:
             return
-        n = _count_lines(folder.pool(first - 1))
+        n = folder.read_done(first - 1)["pool"]  # every round's pool has the seed's size
         rules = build_rules(cfg.rules, prompts.leak_markers(), prompts.evolve_texts(roles.evolver.mode),
                             prompts.methods)
         ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=rules, roles=roles)
