@@ -46,6 +46,7 @@ def test_merge_refuses_shards_that_are_not_one_whole_run(tmp_path, server):
     s0, s1, s2 = (tmp_path / f"s{i}" for i in range(3))
     cases = [
         ((s0, s1), "Error: shard 2/3 missing: a merge of part of a run would silently lose records"),
+        ((s1,), "Error: shards 0/3, 2/3 missing: a merge of part of a run would silently lose records"),
         ((s0, s1, tmp_path / "other"), f"Error: {tmp_path / 'other'} and {s0} are not shards of one run"),
         ((s0, s0, s1, s2), f"Error: {s0} and {s0} are the same shard 0/3"),
     ]

@@ -97,6 +97,11 @@ def shards_of(runs: list[str | Path]) -> list[RunFolder]:
     return [f for _, _, _, f in sorted(folders, key=lambda x: x[0])]
 
 
+def _is_shard(run: str | Path) -> bool:
+    manifest = RunFolder(run).manifest()
+    return manifest.exists() and "shard" in json.loads(manifest.read_text())
+
+
 def collect(run: str | Path | list, rounds_spec: str | None, clean: bool = False,
             min_pass_rate: float | None = None) -> tuple[list[Record], MergeReport]:
     """The records of the chosen rounds that can be trained on, in round order: exact duplicates across
@@ -105,7 +110,8 @@ def collect(run: str | Path | list, rounds_spec: str | None, clean: bool = False
 
     `run` may be the shard folders of one sharded run: each round is then its shards' records in shard order,
     which is the unsharded run's pool order, so the merge is the one a single process would have made."""
-    folders = shards_of(run) if isinstance(run, list) else [RunFolder(run)]
+    runs = run if isinstance(run, list) else [run]
+    folders = shards_of(runs) if len(runs) > 1 or _is_shard(runs[0]) else [RunFolder(runs[0])]
     for folder in folders:
         if not folder.root.is_dir():
             raise InputError(f"{folder.root}: run folder not found")
