@@ -108,6 +108,7 @@ def estimate(pool: Callable[[], Iterable], rounds: list[int], cfg: EvolveConfig,
     measured = measured or {}
     prices = {name: price_of(role, cfg) for name, role in roles.items()}
     out: dict[str, Any] = {"rounds": {}, "how": _how(measured)}
+
     def add(per_role: dict[str, dict[str, float]], role: str, prompt: float, completion: float) -> None:
         if role in measured:
             prompt, completion = measured[role]

@@ -115,7 +115,7 @@ class BatchRunner:
         await self._wait(open_jobs, pending)
 
     async def _submit(self, url: str, key_env: str, mode: str, items: list[Pending]) -> dict[str, Any]:
-        client = self.llm._client(url, key_env)
+        client = self.llm.client_at(url, key_env)
         data = "".join(json.dumps(p.line(), ensure_ascii=False) + "\n" for p in items).encode("utf-8")
         try:
             f = await client.files.create(file=("wizevol-batch.jsonl", data), purpose="batch")
@@ -136,7 +136,7 @@ class BatchRunner:
         left = dict(jobs)
         while left:
             for jid, event in list(left.items()):
-                client = self.llm._client(event["url"], event["key_env"])
+                client = self.llm.client_at(event["url"], event["key_env"])
                 job = await _retrieve(client, jid)
                 if job.status in FINAL:
                     await self._collect(client, job, event)

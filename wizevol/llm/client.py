@@ -271,10 +271,11 @@ class LLM:
     def client_for(self, role: ResolvedRole) -> openai.AsyncOpenAI:
         """The SDK client for a role's first endpoint; a missing key for any of its endpoints fails here."""
         for url in role.base_urls[1:]:
-            self._client(url, role.api_key_env)
-        return self._client(role.base_url, role.api_key_env)
+            self.client_at(url, role.api_key_env)
+        return self.client_at(role.base_url, role.api_key_env)
 
-    def _client(self, url: str, key_env: str) -> openai.AsyncOpenAI:
+    def client_at(self, url: str, key_env: str) -> openai.AsyncOpenAI:
+        """The SDK client for one endpoint URL and key (made once); a missing key fails here."""
         ident = (url, key_env)
         if ident not in self._clients:
             key = os.environ.get(key_env)
@@ -398,7 +399,7 @@ class LLM:
                     attempts += 1
                     self.new_calls += 1
                     url = last[0] = route.pick(avoid=last[0])
-                    client = self._client(url, role.api_key_env)
+                    client = self.client_at(url, role.api_key_env)
                     limit = self._limit(url)
                     epoch = await limit.acquire() if limit else 0
                     headers = None
