@@ -113,6 +113,7 @@ class ScriptedServer:
     batches: dict[str, dict] = field(default_factory=dict)  # Batch API: jobs by id
     batch_steps: int = 2  # polls a job stays in_progress before it completes
     batch_polls: int = 0
+    admitted: int = 0  # requests let through to be answered (drop_after counts these)
     drop_after: int | None = None  # after this many calls, every request's connection is closed unanswered
 
     def fault(self, action: str, **kw) -> Fault:
@@ -158,10 +159,11 @@ class ScriptedServer:
             self.in_flight -= 1
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
-        if self.drop_after is not None and len(self.calls) >= self.drop_after:
+        if self.drop_after is not None and self.admitted >= self.drop_after:
             self.dropped += 1
             request.transport.close()  # the server is gone: the client sees a connection error
             return web.Response(status=500)
+        self.admitted += 1  # counted before the first await: requests arriving together cannot all slip past
         body = await request.json()
         action, fault, role, text = self._fault(request.path, body)
         delay = self._latency()
