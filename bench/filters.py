@@ -8,7 +8,7 @@ share, and the total. Aim: 120 s or less on 2 cores.
   buckets and the n-gram index as real data does (about 5% near-duplicates of an earlier record).
 --text synthetic: random words from a 5000-word vocabulary (the earlier bench; nearly empty buckets).
 
-    python bench/filters.py [--records 100000] [--text real|synthetic]
+    python bench/filters.py [--records 100000] [--text real|synthetic] [--device auto|cpu|cuda]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wizevol.filters.contamination import Contamination  # noqa: E402
+from wizevol.filters.contamination import Contamination, embedding_device  # noqa: E402
 from wizevol.filters.near_dup import NearDup  # noqa: E402
 from wizevol.record import Record  # noqa: E402
 
@@ -79,7 +79,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--text", choices=("real", "synthetic"), default="real")
+    ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where MiniLM encodes")
     args = ap.parse_args()
+    import os
+
+    import torch
+
+    device = embedding_device(args.device)
+    print(f"embedding on {device}" + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else "")
+          + f"; {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}", flush=True)
     recs = real_like(args.records) if args.text == "real" else synthetic(args.records)
     total, shares = 0.0, {}
     near_dup = NearDup()

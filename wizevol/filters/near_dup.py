@@ -60,8 +60,9 @@ class NearDup(Filter):
         if short:
             from wizevol.filters.contamination import _embedder
 
-            vecs = _embedder().encode([r.prompt_text() for r in short], batch_size=64, normalize_embeddings=True,
-                                      convert_to_numpy=True, show_progress_bar=False)
+            model = _embedder()
+            vecs = model.encode([r.prompt_text() for r in short], batch_size=256 if model.device.type == "cuda" else 64,
+                                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
             self._vec_of = {r.id: v for r, v in zip(short, vecs, strict=True)}
 
     def _embedding_twin(self, record: Record, root: str) -> tuple[str, float] | None:
