@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12}
 
 
-def build_model(tiny: bool):
-    from transformers import LlamaConfig, LlamaForCausalLM
+def build_config(tiny: bool):
+    from transformers import LlamaConfig
 
     if tiny:
         cfg = LlamaConfig(vocab_size=1024, hidden_size=64, intermediate_size=172, num_hidden_layers=2,
@@ -34,7 +34,13 @@ def build_model(tiny: bool):
     else:  # TinyLlama-1.1B's shape
         cfg = LlamaConfig(vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
                           num_attention_heads=32, num_key_value_heads=4, max_position_embeddings=2048)
-    return cfg, LlamaForCausalLM(cfg)
+    return cfg
+
+
+def build_model(cfg):
+    from transformers import LlamaForCausalLM
+
+    return LlamaForCausalLM(cfg)
 
 
 def build_tokenizer(vocab: int):
@@ -144,20 +150,31 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--tiny", action="store_true", help="tiny model on CPU: checks the script, not the numbers")
     ap.add_argument("--peak-tflops", type=float, default=None, help="bf16 dense peak of this card")
-    ap.add_argument("--only", choices=["trl-defaults", "wizevol"], help=argparse.SUPPRESS)
+    ap.add_argument("--also", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                    help="also run wizevol's configuration with these keys over it, e.g. "
+                         "sft.per_device_train_batch_size=1 or attn_implementation=flex_attention")
+    ap.add_argument("--skip", action="append", default=[], choices=["trl-defaults", "wizevol"])
+    ap.add_argument("--only", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.only is None:  # each configuration in its own process: accelerate's state is process-global
         import subprocess
 
         passthrough = [a for a in sys.argv[1:]]
         results = []
-        for name in ("trl-defaults", "wizevol"):
+        names = [n for n in ("trl-defaults", "wizevol") if n not in args.skip] + [f"wizevol:{a}" for a in args.also]
+        for name in names:
             proc = subprocess.run([sys.executable, __file__, *passthrough, "--only", name], capture_output=True,
                                   text=True)
             if proc.returncode != 0:
+                if name.startswith("wizevol:"):  # an extra attention that does not run here: say so, keep the rest
+                    why = [ln for ln in proc.stderr.splitlines() if "Error" in ln][-1:] or proc.stderr.splitlines()[-1:]
+                    print(f"{name} failed: {why}", flush=True)
+                    continue
                 sys.exit(f"{name} failed:\n{proc.stderr[-3000:]}")
             header, line = proc.stdout.strip().splitlines()[-2:]
             results.append(json.loads(line))
+            print(f"{name}: {results[-1]['tokens_per_s']:.0f} tokens/s", flush=True)
+            print(json.dumps({k: v for k, v in results[-1].items()}), flush=True)  # kept if a later one runs out
         report(header, results)
         return
 
@@ -170,17 +187,24 @@ def main() -> None:
 
     gpu = torch.cuda.is_available()
     seq = 256 if args.tiny else 2048
-    cfg, _ = build_model(args.tiny)
+    cfg = build_config(args.tiny)
     tokenizer = build_tokenizer(cfg.vocab_size)
     data = build_data(64 if args.tiny else 4096, cfg.vocab_size, seq)
     flash = importlib.util.find_spec("flash_attn") is not None
     attn = "flash_attention_2" if (gpu and flash) else "sdpa"
+    extra = {}
+    if args.only.startswith("wizevol:"):
+        for kv in args.only.split(":", 1)[1].split(","):
+            key, value = kv.split("=", 1)
+            extra[key] = int(value) if value.isdigit() else value
+        attn = extra.get("attn_implementation", attn)
     ours = load_finetune_config(ROOT / "configs" / "finetune" / "h100.yaml",
                                 {"sft.max_steps": args.steps, "sft.max_length": seq, "attn_implementation": attn,
                                  "effective_batch_size": 8 if gpu else 2,
                                  "sft.per_device_train_batch_size": 8 if gpu else 2,
                                  "precision": "bf16" if gpu else "fp32", "sft.warmup_steps": 0,
-                                 "sft.use_liger_kernel": gpu and importlib.util.find_spec("liger_kernel") is not None})
+                                 "sft.use_liger_kernel": gpu and importlib.util.find_spec("liger_kernel") is not None,
+                                 **extra})
     dtype = torch.bfloat16 if gpu else torch.float32
     with tempfile.TemporaryDirectory() as tmp:
         # TRL's plain defaults, only the length, the step count and the batch matched
@@ -190,7 +214,8 @@ def main() -> None:
         targs, attn_impl = ((trl_args, "sdpa") if args.only == "trl-defaults"
                             else (sft_config(ours, f"{tmp}/ours"), attn))
         torch.manual_seed(0)
-        model = build_model(args.tiny)[1].to(dtype)
+        with torch.device("cuda" if gpu else "cpu"):  # a GPU initialises 1.1B weights in a second
+            model = build_model(cfg).to(dtype)
         model.config._attn_implementation = attn_impl
         if gpu:
             model = model.cuda()
@@ -226,7 +251,8 @@ def report(header: str, results: list[dict]) -> None:
         mem = f"{r['peak_mem_gb']:.1f}" if r["peak_mem_gb"] is not None else "n/a"
         st = " ".join(f"{k}={v}" for k, v in r["settings"].items())
         print(f"{r['config']:>14} {r['tokens_per_s']:>10.0f} {r['s_per_step']:>7.2f} {mfu:>6} {mem:>8}  {st}")
-    print(f"ratio wizevol / trl-defaults: {results[1]['tokens_per_s'] / results[0]['tokens_per_s']:.2f}x")
+    for r in results[1:]:
+        print(f"ratio {r['config']} / trl-defaults: {r['tokens_per_s'] / results[0]['tokens_per_s']:.2f}x")
     print(json.dumps(results))
 
 

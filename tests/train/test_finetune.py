@@ -83,6 +83,27 @@ def test_small_data_and_no_gpu_say_so_in_one_line(tiny, tmp_path):
         "configs/finetune/demo-cpu.yaml"]
 
 
+def test_padding_free_batches_without_flash_attention_say_so(recwarn):
+    """A padding-free batch of 8 is one row of up to 8 x 2048 tokens; sdpa attends over all of it, masked."""
+    from wizevol.train.finetune import FinetuneWarning, _warn_if_unsuited
+
+    h100 = ROOT / "configs" / "finetune" / "h100.yaml"
+
+    def warned(overrides):
+        recwarn.clear()
+        _warn_if_unsuited(load_finetune_config(h100, overrides), 10_000)
+        return [str(w.message) for w in recwarn if w.category is FinetuneWarning and "padding-free" in str(w.message)]
+
+    assert warned({"attn_implementation": "sdpa"}) == [
+        "padding-free batches of 8 rows become one row that sdpa attends over whole, masked; install flash-attn, or "
+        "set sft.per_device_train_batch_size: 1 (bench/finetune_throughput.py on an H100 with sdpa: 14.2k against "
+        "11.6k tokens/s)"]
+    assert warned({"attn_implementation": "sdpa", "sft.per_device_train_batch_size": 1}) == []
+    assert warned({"attn_implementation": "flash_attention_2"}) == []
+    assert warned({"attn_implementation": "sdpa", "sft.packing": False, "sft.padding_free": False}) == []
+    assert len(warned({"attn_implementation": "eager", "sft.padding_free": False})) == 1  # packing's BFD is padding-free
+
+
 def test_prompt_tokens_are_masked_in_the_labels(tiny, tmp_path):
     trainer, _, _ = build_trainer(tiny / "merged.jsonl", tmp_path / "out", tiny_cfg(tiny))
     assert trainer.args.completion_only_loss is True and trainer.args.lr_scheduler_type == "cosine"

@@ -272,6 +272,14 @@ def _warn_if_unsuited(cfg: FinetuneConfig, records: int) -> None:
     if not _has_cuda() and cfg.effective_batch_size > 64:
         warnings.warn(f"no GPU: an effective batch of {cfg.effective_batch_size} takes minutes per step on a CPU; "
                       f"the CPU config is {CPU_CONFIG}", FinetuneWarning, stacklevel=3)
+    sft = cfg.sft_args()
+    per_device = cfg.per_device_batch_size
+    padding_free = sft.get("padding_free") or (sft.get("packing") and sft.get("packing_strategy", "bfd") != "wrapped")
+    if padding_free and per_device > 1 and not str(cfg.attn_implementation or "").startswith("flash"):
+        warnings.warn(f"padding-free batches of {per_device} rows become one row that {cfg.attn_implementation} "
+                      f"attends over whole, masked; install flash-attn, or set sft.per_device_train_batch_size: 1 "
+                      f"(bench/finetune_throughput.py on an H100 with sdpa: 14.2k against 11.6k tokens/s)",
+                      FinetuneWarning, stacklevel=3)
 
 
 def build_trainer(data: str | Path, out: str | Path, cfg: FinetuneConfig):
