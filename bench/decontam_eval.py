@@ -13,11 +13,16 @@ the lowest one (0.50-0.99, step 0.01) that keeps false positives on the tune neg
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections import defaultdict
 from pathlib import Path
 
 from wizevol.config import ContaminationConfig
 from wizevol.filters.contamination import Contamination
+from wizevol.filters.sandbox import layers
+from wizevol.filters.solves_benchmark import SolvesBenchmark, tested_problems
+from wizevol.filters.verified import python_of
 from wizevol.record import Record
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "decontam"
@@ -38,6 +43,12 @@ def half(item: dict) -> str:
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check-s", type=float, default=ContaminationConfig().check_s,
+                    help="seconds one benchmark check may take (layer 4)")
+    args = ap.parse_args()
     para, neg = load()
     items = para + neg
     detector = Contamination(embedding=True)
@@ -94,6 +105,46 @@ def main() -> None:
     print(f"nearest HumanEval problem by embedding is the right one for {right}/{len(rep_p)} report paraphrases")
     top_neg = sorted(((cosine[n["id"]], nearest[n["id"]], n["text"][:60]) for n in neg), reverse=True)[:3]
     print("closest negatives: " + "; ".join(f"{c:.2f} {t} '{s}'" for c, t, s in top_neg))
+    execution(para, neg, tune_p, tune_n, rep_p, rep_n, rejected, args.check_s)
+
+
+def execution(para, neg, tune_p, tune_n, rep_p, rep_n, text_rejected, check_s: float) -> None:
+    """Layer 4: each item's response (data/decontam/responses.jsonl) runs against HumanEval's tests."""
+    responses = {r["id"]: r["response"] for r in map(json.loads, (DATA / "responses.jsonl").read_text().splitlines())}
+    layer = SolvesBenchmark(tested_problems(), check_s=check_s)
+    t0 = time.perf_counter()
+    solved = layer.run(((i, python_of(r)) for i, r in responses.items()), any_agreement=True)
+    took = time.perf_counter() - t0
+    print(f"\nexecution (layer 4, check_s {check_s}): {layer.ran} responses run against HumanEval's tests in {took:.1f} s "
+          f"({layer.ran / took:.1f}/s, {os.cpu_count()} CPUs, sandbox {', '.join(layers())}), {layer.timeouts} timeouts")
+
+    def caught(items, t):  # a paraphrase counts when its own problem is solved; a negative when any is
+        return [x for x in items if any(a >= t and (task == x.get("task", task)) for _, task, a in solved.get(x["id"], []))]
+
+    grid = [round(0.5 + 0.05 * i, 2) for i in range(11)]
+    ok = [t for t in grid if len(caught(tune_n, t)) <= 0.01 * len(tune_n)]
+    best = ok[0] if ok else max(grid, key=lambda t: (len(caught(tune_p, t)) / len(tune_p)
+                                                      - len(caught(tune_n, t)) / len(tune_n), t))
+    rule = "FP <= 1%" if ok else "no agreement keeps FP <= 1%: the best recall minus FP rate"
+    print(f"agreement with the canonical solution on mutated inputs, chosen on the tune half ({rule}): {best:.2f}")
+    print(f"{'layers (report half)':<34}{'recall':>8}{'FP':>10}  " + "  ".join(f"{s:>8}" for s in STYLES))
+    for name, t in (("execution, tests only", 0.0), (f"execution, agreement >= {best:.2f}", best)):
+        hit, fp = caught(rep_p, t), caught(rep_n, t)
+        styles = "  ".join(f"{sum(p in hit for p in v) / len(v):>8.2f}"
+                           for v in ([p for p in rep_p if p["style"] == s] for s in STYLES))
+        print(f"{name:<34}{len(hit) / len(rep_p):>8.2f}{len(fp):>6}/{len(rep_n):<3}  {styles}")
+    hit = {p["id"] for p in caught(para, best)} | {p["id"] for p in para if p["id"] in text_rejected}
+    fps = [n for n in neg if n["id"] in text_rejected] + caught(neg, best)
+    print(f"shipped text layers + execution (agreement >= {best:.2f}) on the whole set: recall "
+          f"{len(hit) / len(para):.2f}, FP {len(fps)}/{len(neg)}")
+    for n in caught(neg, 0.0):
+        print(f"  negative {n['id']} '{n['text'][:70]}': " + ", ".join(
+            f"{f}() passes {task} (agreement {a:.2f})" for f, task, a in solved[n["id"]]))
+    for p in para:
+        if p not in caught(para, best):
+            got = solved.get(p["id"], [])
+            print(f"  missed {p['id']} ({p['style']}, {p['task']}): "
+                  + (", ".join(f"{task} at agreement {a:.2f}" for _, task, a in got) or "passes no problem's tests"))
 
 
 if __name__ == "__main__":

@@ -102,6 +102,14 @@ class ContaminationConfig(_Strict):
     top_k: int = Field(5, ge=0, description="each benchmark problem's nearest records that become candidates; "
                                              "0: every record at or above the threshold")
     llm_judge: bool = False  # confirm embedding hits with the judge role (the run's endpoint or local model)
+    execution: bool | Literal["auto"] = Field(
+        "auto", description="layer 4: run each Python response against HumanEval's tests in the sandbox; auto: "
+                            "where the sandbox isolates the code (else skipped, with a note)")
+    allow_weak_sandbox: bool = False  # execution where only rlimits and the audit hook hold (no OS isolation)
+    check_s: float = Field(0.25, gt=0, description="seconds one benchmark check may take (at least; a problem whose "
+                                                   "own check is slow gets 20x its time)")
+    min_agreement: float = Field(0.75, ge=0, le=1, description="share of mutated inputs on which a function that "
+                                                               "passes the tests must answer as the canonical solution")
 
 
 class CodeCheckConfig(_Strict):

@@ -36,8 +36,26 @@ def _contamination(c: FiltersConfig, judge: Judge | None) -> Filter:
     from wizevol.filters.contamination import Contamination
 
     k = c.contamination
+    execution = None
+    if execution_on(c):
+        from wizevol.filters.sandbox import require_isolation
+        from wizevol.filters.solves_benchmark import SolvesBenchmark, tested_problems
+
+        require_isolation(k.allow_weak_sandbox, "set filters.contamination.allow_weak_sandbox: true")
+        execution = SolvesBenchmark(tested_problems(k.humaneval), check_s=k.check_s, min_agreement=k.min_agreement)
     return Contamination(k.ngram, k.coverage, k.benchmarks, k.humaneval, k.embedding, k.embedding_threshold,
-                         judge if k.llm_judge else None, k.top_k)
+                         judge if k.llm_judge else None, k.top_k, execution)
+
+
+def execution_on(c: FiltersConfig) -> bool:
+    """Layer 4 of contamination: `auto` runs it where the sandbox isolates the code (OS layers beyond rlimits and
+    the audit hook), or where the user allowed a weak sandbox."""
+    k = c.contamination
+    if k.execution != "auto":
+        return bool(k.execution)
+    from wizevol.filters.sandbox import isolated
+
+    return k.allow_weak_sandbox or isolated()
 
 
 def _code_check(c: FiltersConfig, judge: Judge | None) -> Filter:
@@ -173,6 +191,14 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
                 from wizevol.filters.sandbox import layers
 
                 emit("note", text=f"sandbox layers: {', '.join(layers())}")
+            if name == "contamination" and c.execution == "auto" and not execution_on(cfg.filters):
+                emit("note", text="contamination: execution layer skipped: the sandbox here does not isolate code "
+                                  "(set filters.contamination.execution: true and allow_weak_sandbox: true to run it)")
+            elif name == "contamination" and execution_on(cfg.filters):
+                from wizevol.filters.sandbox import layers
+
+                emit("note", text=f"contamination: responses run against HumanEval's tests; sandbox layers: "
+                                  f"{', '.join(layers())}")
             emit("phase", name=name, total=total)
             results[name] = run_filter(folder, flt, lambda: emit("step"))
     clean = write_clean(folder, enabled) if not only else {}

@@ -24,6 +24,8 @@ from typing import Any
 
 from wizevol.errors import InputError
 from wizevol.filters.base import Filter
+from wizevol.filters.solves_benchmark import SolvesBenchmark
+from wizevol.filters.verified import python_of
 from wizevol.record import Record, Verdict, drop
 from wizevol.run_folder import iter_jsonl
 from wizevol.text import words
@@ -97,9 +99,12 @@ class Contamination(Filter):
 
     def __init__(self, ngram: int = 10, coverage: float = 0.5, benchmarks: list[dict[str, Any]] | None = None,
                  humaneval: bool = True, embedding: bool = False, embedding_threshold: float = 0.88,
-                 judge: Callable[[str, str], bool] | None = None, top_k: int = 5):
+                 judge: Callable[[str, str], bool] | None = None, top_k: int = 5,
+                 execution: SolvesBenchmark | None = None):
         self.n, self.coverage, self.extra, self.humaneval = ngram, coverage, benchmarks or [], humaneval
         self.embedding, self.embedding_threshold, self.judge, self.top_k = embedding, embedding_threshold, judge, top_k
+        self.execution = execution  # layer 4: the response passes a benchmark problem's tests (solves_benchmark)
+        self._solved: dict[str, list[tuple[str, str, float]]] | None = None
         self._record_vecs: dict[str, Any] = {}
         self._candidates: dict[str, list[tuple[float, int]]] | None = None  # record id -> [(cosine, text index)]
         self.texts = load_benchmarks(self.extra, humaneval)
@@ -122,17 +127,27 @@ class Contamination(Filter):
         return {"ngram": self.n, "coverage": self.coverage, "benchmarks": self.extra, "humaneval": self.humaneval,
                 "texts": len(self.texts), "embedding": self.embedding,
                 "embedding_threshold": self.embedding_threshold, "top_k": self.top_k,
-                "llm_judge": self.judge is not None}
+                "llm_judge": self.judge is not None,
+                **({"execution": self.execution.settings()} if self.execution is not None else {})}
+
+    def report(self) -> dict[str, Any]:
+        """Layer 4's work: the responses run against benchmark tests, and those that ran out of time."""
+        if self.execution is None:
+            return {}
+        return {"execution": {"responses_run": self.execution.ran, "timeouts": self.execution.timeouts}}
 
     @staticmethod
     def _embed(texts: list[str]):
         model = _embedder()
-        return model.encode(texts, batch_size=256 if model.device.type == "cuda" else 64, normalize_embeddings=True, convert_to_numpy=True,
-                            show_progress_bar=False)
+        return model.encode(texts, batch_size=256 if model.device.type == "cuda" else 64, normalize_embeddings=True,
+                            convert_to_numpy=True, show_progress_bar=False)
 
     def prepare_run(self, records: list[Record]) -> None:
-        """The paper's direction: each benchmark problem picks its top_k nearest records over the whole run."""
+        """The paper's direction: each benchmark problem picks its top_k nearest records over the whole run. Layer 4
+        runs every response against the benchmark tests here, in parallel."""
         self._candidates = None
+        if self.execution is not None:
+            self._solved = self.execution.run((r.id, python_of(r.output or "")) for r in records)
         if not self.embedding:
             return
         import numpy as np
@@ -213,6 +228,14 @@ class Contamination(Filter):
                     layer = "embedding+judge"
                 return drop(f"{layer}: instruction is close to {bench.task} {bench.kind} (cosine {sim:.2f})",
                             task=bench.task, layer=layer, field="instruction", kind=bench.kind, cosine=round(sim, 3))
+        if self.execution is not None:
+            solved = (self._solved.get(record.id, []) if self._solved is not None
+                      else self.execution.solved(python_of(record.output or "")))
+            if solved:
+                function, task, agreement = solved[0]
+                return drop(f"execution: the response's {function}() passes the tests of {task}", task=task,
+                            layer="execution", field="output", function=function, agreement=agreement,
+                            solves=sorted({t for _, t, _ in solved}))
         return True
 
 

@@ -1,0 +1,136 @@
+"""Layer 4 of the contamination filter: a response that passes a benchmark problem's tests leaks it, whatever
+language or names its instruction uses. Each rule on its own, adversarial functions, and the CLI end to end."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import rows
+from test_filters import cli, make_run
+
+from wizevol.filters.solves_benchmark import SolvesBenchmark, answer_functions
+from wizevol.filters.solves_benchmark import tested_problems as humaneval_with_tests
+
+ES_PRIMO = """```python
+def es_primo(numero):
+    if numero < 2:
+        return False
+    divisor = 2
+    while divisor * divisor <= numero:
+        if numero % divisor == 0:
+            return False
+        divisor += 1
+    return True
+```"""
+COUNT_PRIMES = """```python
+def is_prime(n):
+    return n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))
+
+
+def count_primes(limit):
+    return sum(1 for n in range(limit) if is_prime(n))
+
+
+print(count_primes(10))
+```"""
+# passes HumanEval/23's three asserts (strlen of '', 'x' and 'asdasnakj') without being strlen
+FITS_THE_ASSERTS = """```python
+def looks_like_strlen(s):
+    return 0 if not s else 1 if len(s) == 1 else 9
+```"""
+
+
+@pytest.fixture(scope="module")
+def problems():
+    chosen = {"HumanEval/23", "HumanEval/31", "HumanEval/53"}
+    return [p for p in humaneval_with_tests() if p.task in chosen]
+
+
+def test_answer_functions_skip_helpers_and_keep_demo_calls():
+    from wizevol.filters.verified import python_of
+
+    assert answer_functions(python_of(COUNT_PRIMES)) == [("count_primes", 1, 1)]  # is_prime is a helper
+    assert answer_functions("def f(a, b=1, *rest):\n    return a\n\nprint(f(1))\n") == [("f", 1, float("inf"))]
+    assert answer_functions("def f(:\n") == []
+    assert answer_functions("class A:\n    def go(self):\n        return helper()\n\ndef helper():\n    return 1\n") == []
+
+
+def test_a_spanish_prime_check_solves_humaneval_31(problems):
+    from wizevol.filters.verified import python_of
+
+    layer = SolvesBenchmark(problems)
+    assert layer.solved(python_of(ES_PRIMO)) == [("es_primo", "HumanEval/31", 1.0)]
+    assert layer.solved(python_of(COUNT_PRIMES)) == []  # its helper is HumanEval/31, but the answer is not
+
+
+def test_a_function_that_only_fits_the_asserts_disagrees_on_mutated_inputs(problems):
+    from wizevol.filters.verified import python_of
+
+    layer = SolvesBenchmark(problems, min_agreement=0.75)
+    (hit,) = layer.solved_any(python_of(FITS_THE_ASSERTS))
+    assert hit[:2] == ("looks_like_strlen", "HumanEval/23") and hit[2] < 0.5  # the tests alone would call it strlen
+    assert layer.solved(python_of(FITS_THE_ASSERTS)) == []
+
+
+def test_loops_prints_and_crashes_cost_a_bounded_time_and_lose_nothing(problems):
+    layer = SolvesBenchmark(problems, check_s=0.2)
+    spin = "def spin(x):\n    while True:\n        pass\n"
+    t0 = time.perf_counter()
+    assert layer.solved(spin) == []
+    assert time.perf_counter() - t0 < 10  # each check is cut at 0.2 s
+    loud = "print('x' * 100000)\n\ndef add(a, b):\n    print('y' * 10000)\n    return a + b\n"
+    assert layer.solved(loud) == [("add", "HumanEval/53", 1.0)]  # its output does not push the result out
+    crash = "def add(a, b):\n    return a + b\n\nraise SystemExit(3)\n"
+    assert layer.solved(crash) == [("add", "HumanEval/53", 1.0)]  # what was defined before the exit counts
+
+
+def test_cli_rejects_a_leak_in_another_language_by_default(tmp_path):
+    records = [{"id": "leak", "instruction": "Escribe una función que diga si un número es primo.",
+                "output": ES_PRIMO},
+               {"id": "helper", "instruction": "Count the primes below a limit.", "output": COUNT_PRIMES},
+               {"id": "fits", "instruction": "Classify short strings.", "output": FITS_THE_ASSERTS}]
+    run = make_run(tmp_path, [records])
+    (tmp_path / "off.yaml").write_text("filters: {contamination: {embedding: false, execution: false}}\n")
+    result = cli("filter", run, "--only", "contamination", "--config", tmp_path / "off.yaml")
+    assert result.exit_code == 0, result.output
+    assert rows(run / "filters" / "contamination" / "rejected_0.jsonl") == []  # no text layer sees the Spanish one
+
+    # the default, execution: auto, runs where the sandbox isolates code; allow_weak_sandbox runs it anywhere
+    (tmp_path / "on.yaml").write_text("filters: {contamination: {embedding: false, allow_weak_sandbox: true}}\n")
+    result = cli("filter", run, "--only", "contamination", "--config", tmp_path / "on.yaml")
+    assert result.exit_code == 0, result.output
+    assert "contamination: responses run against HumanEval's tests; sandbox layers: " in result.output
+    (rej,) = rows(run / "filters" / "contamination" / "rejected_0.jsonl")
+    assert rej["id"] == "leak"
+    assert rej["reason"] == "execution: the response's es_primo() passes the tests of HumanEval/31"
+    assert (rej["details"]["layer"], rej["details"]["task"], rej["details"]["agreement"]) == (
+        "execution", "HumanEval/31", 1.0)
+    stats = (run / "filters" / "contamination" / "stats.json")
+    assert '"responses_run": 3' in stats.read_text()
+
+
+def test_a_problem_whose_own_check_is_slow_gets_more_time(problems):
+    slow = [p for p in humaneval_with_tests() if p.task in ("HumanEval/75", "HumanEval/53")]
+    layer = SolvesBenchmark(slow, check_s=0.01)
+    limits = dict(zip((p.task for p in slow), layer.seconds(), strict=True))
+    assert limits["HumanEval/53"] < 0.1  # its check takes about a millisecond
+    assert limits["HumanEval/75"] > 1.0  # its canonical check takes ~0.3 s: 20x that, measured in the sandbox
+    canonical = next(p for p in humaneval_with_tests() if p.task == "HumanEval/75")
+    code = "def is_multiply_prime(a):" + canonical.source.split("def is_multiply_prime(a):", 1)[1].split("\ndef check")[0]
+    assert ("is_multiply_prime", "HumanEval/75") in [h[:2] for h in layer.solved_any(code)]
+
+
+def test_auto_skips_the_layer_with_a_note_where_the_sandbox_does_not_isolate(tmp_path, monkeypatch):
+    import wizevol.filters.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "isolated", lambda: False)  # a machine with only rlimits and the audit hook
+    run = make_run(tmp_path, [[{"id": "leak", "instruction": "Dime si un número es primo.", "output": ES_PRIMO}]])
+    (tmp_path / "auto.yaml").write_text("filters: {contamination: {embedding: false}}\n")
+    result = cli("filter", run, "--only", "contamination", "--config", tmp_path / "auto.yaml")
+    assert result.exit_code == 0, result.output
+    assert "contamination: execution layer skipped: the sandbox here does not isolate code" in result.output
+    assert rows(run / "filters" / "contamination" / "rejected_0.jsonl") == []
+    (tmp_path / "true.yaml").write_text("filters: {contamination: {embedding: false, execution: true}}\n")
+    result = cli("filter", run, "--only", "contamination", "--config", tmp_path / "true.yaml")
+    assert result.exit_code == 2 and "allow_weak_sandbox: true to run it anyway" in result.output
