@@ -53,7 +53,9 @@ def test_answer_functions_skip_helpers_and_keep_demo_calls():
     assert answer_functions(python_of(COUNT_PRIMES)) == [("count_primes", 1, 1)]  # is_prime is a helper
     assert answer_functions("def f(a, b=1, *rest):\n    return a\n\nprint(f(1))\n") == [("f", 1, float("inf"))]
     assert answer_functions("def f(:\n") == []
-    assert answer_functions("class A:\n    def go(self):\n        return helper()\n\ndef helper():\n    return 1\n") == []
+    # helper() is called by a method: not an answer; the method is
+    assert answer_functions("class A:\n    def go(self):\n        return helper()\n\ndef helper():\n    return 1\n") == [
+        ("A.go", 0, 0)]
 
 
 def test_a_spanish_prime_check_solves_humaneval_31(problems):
@@ -134,3 +136,33 @@ def test_auto_skips_the_layer_with_a_note_where_the_sandbox_does_not_isolate(tmp
     (tmp_path / "true.yaml").write_text("filters: {contamination: {embedding: false, execution: true}}\n")
     result = cli("filter", run, "--only", "contamination", "--config", tmp_path / "true.yaml")
     assert result.exit_code == 2 and "allow_weak_sandbox: true to run it anyway" in result.output
+
+
+def test_a_leetcode_style_method_is_an_answer_too(problems):
+    solution = ("class Solution:\n"
+                "    def isPrime(self, n):\n"
+                "        return n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))\n\n"
+                "    def countPrimes(self, limit):\n"
+                "        return sum(self.isPrime(n) for n in range(limit))\n\n"
+                "    def _debug(self, x):\n"
+                "        return x\n\n\n"
+                "class NeedsArgs:\n"
+                "    def __init__(self, size):\n"
+                "        self.size = size\n\n"
+                "    def add(self, a, b):\n"
+                "        return a + b\n")
+    assert answer_functions(solution) == [("Solution.countPrimes", 1, 1), ("NeedsArgs.add", 2, 2)]
+    layer = SolvesBenchmark(problems)
+    assert layer.solved(solution) == []  # isPrime is countPrimes' helper; NeedsArgs cannot be made without args
+    lone = solution.replace("    def countPrimes(self, limit):\n        return sum(self.isPrime(n) for n in range(limit))\n\n", "")
+    assert layer.solved(lone) == [("Solution.isPrime", "HumanEval/31", 1.0)]
+
+
+def test_a_completion_without_a_fence_is_run_too():
+    from wizevol.filters.solves_benchmark import response_python
+
+    bare = "def add(x, y):\n    return x + y\n"
+    assert response_python(bare) == bare
+    assert response_python("The answer is to add x and y.") == ""  # prose: nothing to run
+    assert response_python("Use this:\n```python\ndef f(a):\n    return a\n```\nand not: def g(): pass") == (
+        "def f(a):\n    return a\n")

@@ -24,8 +24,7 @@ from typing import Any
 
 from wizevol.errors import InputError
 from wizevol.filters.base import Filter
-from wizevol.filters.solves_benchmark import SolvesBenchmark
-from wizevol.filters.verified import python_of
+from wizevol.filters.solves_benchmark import SolvesBenchmark, response_python
 from wizevol.record import Record, Verdict, drop
 from wizevol.run_folder import iter_jsonl
 from wizevol.text import words
@@ -147,7 +146,7 @@ class Contamination(Filter):
         runs every response against the benchmark tests here, in parallel."""
         self._candidates = None
         if self.execution is not None:
-            self._solved = self.execution.run((r.id, python_of(r.output or "")) for r in records)
+            self._solved = self.execution.run((r.id, response_python(r.output)) for r in records)
         if not self.embedding:
             return
         import numpy as np
@@ -230,7 +229,7 @@ class Contamination(Filter):
                             task=bench.task, layer=layer, field="instruction", kind=bench.kind, cosine=round(sim, 3))
         if self.execution is not None:
             solved = (self._solved.get(record.id, []) if self._solved is not None
-                      else self.execution.solved(python_of(record.output or "")))
+                      else self.execution.solved(response_python(record.output)))
             if solved:
                 function, task, agreement = solved[0]
                 return drop(f"execution: the response's {function}() passes the tests of {task}", task=task,

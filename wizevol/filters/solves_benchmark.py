@@ -133,7 +133,14 @@ _ns = {"__name__": "__record__"}
 _guarded(JOB["load_s"], exec, compile(JOB["code"], "response.py", "exec"), _ns)  # defs before an error stay
 _compiled = {}
 for _name, _problems in JOB["try"]:
-    _fn = _ns.get(_name)
+    _cls, _, _method = _name.rpartition(".")
+    if _cls:  # a method: bound to an instance made without arguments (a class that needs some is skipped)
+        _made = []
+        if not _guarded(JOB["load_s"], lambda: _made.append(_ns[_cls]())):
+            continue
+        _fn = getattr(_made[0], _method, None)
+    else:
+        _fn = _ns.get(_name)
     if not callable(_fn):
         continue
     for _i in _problems:
@@ -181,8 +188,27 @@ def _arity(fn: ast.FunctionDef) -> tuple[int, float]:
     return required, float("inf") if a.vararg else positional
 
 
+def _methods(cls: ast.ClassDef) -> list[tuple[str, int, float]]:
+    """A class's public methods that no other method of it calls (`self.x(...)`), as `Class.method`, their
+    arity without `self` (LeetCode's `class Solution: def isPrime(self, n)` is an answer too)."""
+    defs = [n for n in cls.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
+    called = {sub.func.attr for n in cls.body if isinstance(n, ast.FunctionDef) for sub in ast.walk(n)
+              if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr != n.name}
+    out = []
+    for fn in defs:
+        decorators = {d.id for d in fn.decorator_list if isinstance(d, ast.Name)}
+        if fn.name in called or decorators - {"staticmethod"}:
+            continue
+        lo, hi = _arity(fn)
+        bound = 0 if "staticmethod" in decorators else 1
+        if lo >= bound:
+            out.append((f"{cls.name}.{fn.name}", lo - bound, hi - bound))
+    return out
+
+
 def answer_functions(code: str) -> list[tuple[str, int, float]]:
-    """The response's top-level functions that no other function or class of it calls: (name, fewest, most)."""
+    """The response's top-level functions and class methods that no other function or method of it calls:
+    (name, fewest, most positional arguments)."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -194,7 +220,27 @@ def answer_functions(code: str) -> list[tuple[str, int, float]]:
             for sub in ast.walk(node):
                 if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id != node.name:
                     called.add(sub.func.id)
-    return [(name, *_arity(fn)) for name, fn in top.items() if name not in called]
+    out = [(name, *_arity(fn)) for name, fn in top.items() if name not in called]
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            out += _methods(node)
+    return out
+
+
+def response_python(text: str) -> str:
+    """The Python a response holds: its Python blocks, or (a completion with no fence) the whole text when it
+    parses and looks like Python."""
+    from wizevol.filters.code_check import _LOOKS_PYTHON
+    from wizevol.filters.verified import python_of
+
+    code = python_of(text or "")
+    if code or "```" in (text or ""):
+        return code
+    try:
+        ast.parse(text or "")
+    except SyntaxError:
+        return ""
+    return text if _LOOKS_PYTHON.search(text or "") else ""
 
 
 def tested_problems(humaneval: bool = True) -> list[TestedProblem]:
