@@ -310,6 +310,8 @@ def eval_(
     batch_size: Annotated[int, typer.Option(help="Model folders: prompts per generate() call.")] = 8,
     allow_weak_sandbox: Annotated[bool, typer.Option(
         "--allow-weak-sandbox", help="Run completions even where the sandbox has no OS isolation.")] = False,
+    sandbox_image: Annotated[str | None, typer.Option(
+        help="Run completions in docker containers of this image (pulled already, with python3).")] = None,
 ) -> None:
     """pass@k of a model on HumanEval (or a benchmark in its shape), with a 95% interval."""
     from wizevol.eval import EvalSettings, run_eval
@@ -317,7 +319,7 @@ def eval_(
     settings = EvalSettings(benchmark, limit, n_samples, temperature, max_new_tokens, prompt, mode)
     with PhaseProgress() as bars:
         report = run_eval(model, out, settings, base_url, config, workers, batch_size, on_event=bars.on_event,
-                          allow_weak_sandbox=allow_weak_sandbox)
+                          allow_weak_sandbox=allow_weak_sandbox, sandbox_image=sandbox_image)
     scores = "  ".join(f"{k} {v['score']:.3f} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]"
                        for k, v in report.items() if k.startswith("pass@"))
     counts = ", ".join(f"{n} {k}" for k, n in report["counts"].items())

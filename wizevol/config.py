@@ -147,6 +147,13 @@ class FiltersConfig(_Strict):
                             "auto: the GPU when torch sees one")
 
 
+class SandboxConfig(_Strict):
+    """Where generated Python runs (filters' execution, verified, code_check's execute)."""
+
+    backend: Literal["local", "docker"] = "local"  # local: a subprocess under the OS layers that hold here
+    image: str = Field("python:3.12-slim", description="docker: an image already pulled, with python3")
+
+
 class TrialConfig(_Strict):
     """How a trial fine-tunes and evaluates (`wizevol ablate --config`; the base of `evol_stop:`)."""
 
@@ -232,6 +239,7 @@ class EvolveConfig(_Strict):
     rules: RulesConfig = RulesConfig()
     seed: SeedConfig = SeedConfig()
     filters: FiltersConfig = FiltersConfig()
+    sandbox: SandboxConfig = SandboxConfig()
     evol_stop: EvolStopConfig | None = None
     shard: str | None = Field(None, pattern=r"^\d+/\d+$", description="I/N: evolve only the I-th of N contiguous "
                                                                         "slices of the seed (0-based)")
@@ -322,7 +330,8 @@ class EvolveConfig(_Strict):
     def fingerprint(self) -> str:
         """Hash of everything that changes the data; `rounds`, `concurrency`, the filters, Evol Stop, the prices
         and how calls travel may change between resumes."""
-        d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters", "evol_stop", "prices", "batch", "shard"})
+        d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters", "evol_stop", "prices", "batch", "shard",
+                                                  "sandbox"})
         for key in ("startup_timeout", "concurrency", "n_threads", "cache_dir"):  # speed and places, not data
             d["local"].pop(key)
         for key in ENDPOINT_RUNTIME:  # how calls travel, not what they ask

@@ -79,7 +79,8 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 
 def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str | None = None,
              config: str | Path | None = None, workers: int | None = None, batch_size: int = 8,
-             on_event: Event | None = None, allow_weak_sandbox: bool = False) -> dict[str, Any]:
+             on_event: Event | None = None, allow_weak_sandbox: bool = False,
+             sandbox_image: str | None = None) -> dict[str, Any]:
     """Evaluate `model` and write completions.jsonl, samples.jsonl and eval.json into `out`.
 
     `on_event(event, **data)`: "phase" (name, total: generation or execution starts), "step" (one more done),
@@ -93,8 +94,9 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
     if settings.n_samples < 1:
         raise InputError("--n-samples must be at least 1")
     check_model(model, base_url)
-    from wizevol.filters.sandbox import require_isolation
+    from wizevol.filters.sandbox import require_isolation, use_backend
 
+    use_backend("docker" if sandbox_image else "local", sandbox_image or "")
     sandbox_layers = require_isolation(allow_weak_sandbox, "pass --allow-weak-sandbox")
     bench, problems = load_benchmark(settings.benchmark, settings.limit)
     by_id = {p.task_id: p for p in problems}

@@ -175,6 +175,9 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
     if only is not None and only not in REGISTRY:
         raise InputError(f"--only {only!r}: choose one of {', '.join(REGISTRY)}")
     cfg = run_config(folder, config)
+    from wizevol.filters.sandbox import use_backend
+
+    use_backend(cfg.sandbox.backend, cfg.sandbox.image)
     enabled = [n for n in REGISTRY if getattr(cfg.filters, n).enabled]
     names = [only] if only else enabled
     with contextlib.ExitStack() as stack:

@@ -159,9 +159,40 @@ def _netns_ok() -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
-@functools.lru_cache(maxsize=1)
+_DOCKER_IMAGE: str | None = None  # the container backend's image, when it is the backend
+
+
+def use_backend(backend: str = "local", image: str = "") -> None:
+    """Where run_python runs code: `local` (a subprocess under the OS layers below) or `docker` (a container of
+    `image`: no network, read-only root, `nobody`, CPU/memory/process/file limits, only its temp dir writable).
+    The image must be there already and hold `python3`; one Error line when docker or the image is missing."""
+    global _DOCKER_IMAGE
+    if backend == "local":
+        _DOCKER_IMAGE = None
+        return
+    from wizevol.errors import InputError
+
+    docker = shutil.which("docker")
+    if docker is None:
+        raise InputError("sandbox.backend is docker, but there is no docker command here")
+    probe = subprocess.run([docker, "image", "inspect", "--format", "{{.Id}}", image], capture_output=True,
+                           text=True)
+    if probe.returncode != 0:
+        why = (probe.stderr.strip().splitlines() or ["no answer"])[-1]
+        raise InputError(f"sandbox.image {image!r} is not usable: {why} (docker pull it first)")
+    _DOCKER_IMAGE = image
+
+
 def layers() -> tuple[str, ...]:
-    """The sandbox's layers that hold on this machine for this user, in the order they are applied."""
+    """The sandbox's layers that hold for the backend in use, in the order they are applied."""
+    if _DOCKER_IMAGE is not None:
+        return ("docker", "audit_hook")
+    return _local_layers()
+
+
+@functools.lru_cache(maxsize=1)
+def _local_layers() -> tuple[str, ...]:
+    """The local backend's layers that hold on this machine for this user, in the order they are applied."""
     root = os.geteuid() == 0
     found = ["rlimits"]
     if _netns_ok():
@@ -175,8 +206,9 @@ def layers() -> tuple[str, ...]:
 
 
 def isolated() -> bool:
-    """Does any layer beyond rlimits and the (defeatable) audit hook hold: a namespace, a user, Landlock?"""
-    return any(layer in layers() for layer in ("netns", "nobody", "landlock"))
+    """Does any layer beyond rlimits and the (defeatable) audit hook hold: a container, a namespace, a user,
+    Landlock?"""
+    return any(layer in layers() for layer in ("docker", "netns", "nobody", "landlock"))
 
 
 def require_isolation(allow_weak: bool, how_to_allow: str) -> tuple[str, ...]:
@@ -243,17 +275,51 @@ def run_python(code: str, limits: Limits = Limits(), active: tuple[str, ...] | N
     """Run untrusted Python in the sandbox (limits, temp dir, no network) and say how it ended. `active`: the
     layers to apply (default: every layer that holds here; tests pass fewer to see what each one stops)."""
     active = layers() if active is None else active
+    if "docker" in active:
+        return _run_docker(code, limits)
     python, drop_user = interpreter()
     return run_program([python, "-I", "_sandbox.py"], {"main.py": code, "_sandbox.py": BOOTSTRAP}, limits, active,
                        drop_user and "nobody" in active, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
+
+
+def _run_docker(code: str, limits: Limits) -> ExecResult:
+    """run_python in a container: its temp dir is the only writable place, mounted at /work."""
+    with tempfile.TemporaryDirectory(prefix="wizevol-sandbox-") as tmp:
+        for name, text in {"main.py": code, "_sandbox.py": BOOTSTRAP}.items():
+            Path(tmp, name).write_text(text, encoding="utf-8")
+        os.chmod(tmp, 0o777)  # the container's `nobody` writes there, whoever runs wizevol
+        name = f"wizevol-sandbox-{os.getpid()}-{os.path.basename(tmp)}"
+        argv = ["docker", "run", "--rm", "--name", name, "--network", "none", "--read-only",
+                "--tmpfs", "/tmp:rw,size=64m", "--user", f"{NOBODY}:{NOBODY}", "--cap-drop", "ALL",
+                "--security-opt", "no-new-privileges", "--memory", f"{limits.memory_mb}m",
+                "--memory-swap", f"{limits.memory_mb}m", "--pids-limit", str(limits.max_procs),
+                "--ulimit", f"cpu={limits.cpu_s}:{limits.cpu_s}",
+                "--ulimit", f"fsize={limits.file_mb * 2**20}:{limits.file_mb * 2**20}",
+                "--ulimit", f"nofile={limits.max_files}:{limits.max_files}",
+                "-v", f"{os.path.realpath(tmp)}:/work:rw", "-w", "/work",
+                "-e", "HOME=/work", "-e", "TMPDIR=/work", "-e", "PYTHONDONTWRITEBYTECODE=1", "-e", "PYTHONHASHSEED=0",
+                _DOCKER_IMAGE or "", "python3", "-I", "_sandbox.py"]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = proc.communicate(timeout=limits.wall_s + 5)  # + the container's start
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+            out, err = proc.communicate()
+    text = lambda b: b.decode("utf-8", "replace")[-4000:]  # noqa: E731
+    # 137: killed (out of memory, or removed at the wall limit); 152: SIGXCPU at the CPU limit
+    if timed_out or proc.returncode in (137, 152):
+        return ExecResult("timeout", proc.returncode, text(out), text(err))
+    return ExecResult("pass" if proc.returncode == 0 else "fail", proc.returncode, text(out), text(err))
 
 
 def run_program(argv: list[str], files: dict[str, str], limits: Limits = Limits(),
                 active: tuple[str, ...] | None = None, drop_user: bool | None = None,
                 env: dict[str, str] | None = None) -> ExecResult:
     """Run a program (a compiler or checker over generated code) in a fresh temp dir holding `files`, under the
-    same OS layers as run_python (the audit hook is Python's own and applies only there)."""
-    active = layers() if active is None else active
+    same OS layers as run_python's local backend (the audit hook is Python's own and applies only there)."""
+    active = _local_layers() if active is None else active
     if drop_user is None:
         drop_user = "nobody" in active and _world_executable(argv[0])
     with tempfile.TemporaryDirectory(prefix="wizevol-sandbox-") as tmp:
