@@ -114,3 +114,24 @@ def test_filter_runs_the_execution_layer_in_docker(docker_backend, tmp_path):
     result = cli("filter", run, "--only", "contamination", "--config", tmp_path / "missing.yaml")
     assert result.exit_code == 2
     assert result.output.startswith("Error: sandbox.image 'wizevol-no-such-image:0' is not usable: ")
+
+
+def test_eval_runs_completions_in_docker(docker_backend, tmp_path, server):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eval"))
+    from test_eval import PROBLEMS, fenced, served_eval
+
+    good, bad = PROBLEMS[:2], PROBLEMS[2]
+    for p in good:
+        server.fault("text", match=p.prompt[-120:], arg=fenced(p), times=None)
+    server.fault("text", match=bad.prompt[-120:], arg=f"```python\n{bad.prompt}    return 'wrong'\n```", times=None)
+    result = served_eval(tmp_path, server, "--limit", "3", "--sandbox-image", docker_backend)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert report["pass@1"]["score"] == 2 / 3
+    assert report["sandbox_layers"] == ["docker", "audit_hook"]
+    missing = served_eval(tmp_path / "other", server, "--limit", "1", "--sandbox-image", "wizevol-no-such-image:0")
+    assert missing.exit_code == 2 and "sandbox.image 'wizevol-no-such-image:0' is not usable" in missing.output
