@@ -166,7 +166,7 @@ def main() -> None:
             proc = subprocess.run([sys.executable, __file__, *passthrough, "--only", name], capture_output=True,
                                   text=True)
             if proc.returncode != 0:
-                if name.startswith("wizevol:"):  # an extra attention that does not run here: say so, keep the rest
+                if name.startswith("wizevol:"):  # an extra configuration that does not run here: say so, keep the rest
                     why = [ln for ln in proc.stderr.splitlines() if "Error" in ln][-1:] or proc.stderr.splitlines()[-1:]
                     print(f"{name} failed: {why}", flush=True)
                     continue
@@ -174,7 +174,7 @@ def main() -> None:
             header, line = proc.stdout.strip().splitlines()[-2:]
             results.append(json.loads(line))
             print(f"{name}: {results[-1]['tokens_per_s']:.0f} tokens/s", flush=True)
-            print(json.dumps({k: v for k, v in results[-1].items()}), flush=True)  # kept if a later one runs out
+            print(json.dumps(results[-1]), flush=True)  # kept if a later configuration runs out of time
         report(header, results)
         return
 
@@ -251,8 +251,9 @@ def report(header: str, results: list[dict]) -> None:
         mem = f"{r['peak_mem_gb']:.1f}" if r["peak_mem_gb"] is not None else "n/a"
         st = " ".join(f"{k}={v}" for k, v in r["settings"].items())
         print(f"{r['config']:>14} {r['tokens_per_s']:>10.0f} {r['s_per_step']:>7.2f} {mfu:>6} {mem:>8}  {st}")
-    for r in results[1:]:
-        print(f"ratio {r['config']} / trl-defaults: {r['tokens_per_s'] / results[0]['tokens_per_s']:.2f}x")
+    if results[0]["config"] == "trl-defaults":  # not with --skip trl-defaults
+        for r in results[1:]:
+            print(f"ratio {r['config']} / trl-defaults: {r['tokens_per_s'] / results[0]['tokens_per_s']:.2f}x")
     print(json.dumps(results))
 
 
