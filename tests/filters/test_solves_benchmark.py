@@ -166,3 +166,20 @@ def test_a_completion_without_a_fence_is_run_too():
     assert response_python("The answer is to add x and y.") == ""  # prose: nothing to run
     assert response_python("Use this:\n```python\ndef f(a):\n    return a\n```\nand not: def g(): pass") == (
         "def f(a):\n    return a\n")
+
+
+def test_the_layer_shows_its_own_progress_before_the_checks(tmp_path):
+    from wizevol.filters import run_filters
+
+    records = [{"id": f"r{i}", "instruction": f"Task {i}.", "output": ES_PRIMO if i % 2 else "No code here."}
+               for i in range(6)]
+    run = make_run(tmp_path, [records])
+    (tmp_path / "c.yaml").write_text("filters: {contamination: {embedding: false, allow_weak_sandbox: true}}\n")
+    events = []
+    run_filters(run, "contamination", tmp_path / "c.yaml", lambda event, **data: events.append((event, data)))
+    phases = [(i, data["name"], data["total"]) for i, (event, data) in enumerate(events) if event == "phase"]
+    assert [(name, total) for _, name, total in phases] == [
+        ("contamination", 6), ("contamination: responses against HumanEval's tests", 3), ("contamination", 6)]
+    between = [event for event, _ in events[phases[1][0] + 1:phases[2][0]]]
+    assert between == ["step"] * 3  # one per response with code, as each finishes
+    assert [event for event, _ in events[phases[2][0] + 1:]] == ["step"] * 6

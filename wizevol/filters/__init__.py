@@ -202,6 +202,7 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
 
                 emit("note", text=f"contamination: responses run against HumanEval's tests; sandbox layers: "
                                   f"{', '.join(layers())}")
+            flt.events = emit
             emit("phase", name=name, total=total)
             results[name] = run_filter(folder, flt, lambda: emit("step"))
     clean = write_clean(folder, enabled) if not only else {}

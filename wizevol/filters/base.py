@@ -24,6 +24,8 @@ class Filter:
     """A filter over a finished run: `check` keeps a record or drops it with a reason."""
 
     name = ""
+    # events of long whole-run work, as run_filters renders them: ("phase", name=, total=), ("step",), ("note", text=)
+    events: Callable[..., None] | None = None
 
     def fingerprint(self) -> str:
         """What changes the filter's output: its settings."""

@@ -146,7 +146,11 @@ class Contamination(Filter):
         runs every response against the benchmark tests here, in parallel."""
         self._candidates = None
         if self.execution is not None:
-            self._solved = self.execution.run((r.id, response_python(r.output)) for r in records)
+            codes = [(r.id, code) for r in records if (code := response_python(r.output))]
+            emit = self.events or (lambda event, **data: None)
+            emit("phase", name="contamination: responses against HumanEval's tests", total=len(codes))
+            self._solved = self.execution.run(codes, on_done=lambda: emit("step"))
+            emit("phase", name=self.name, total=len(records))  # the records' checks, next
         if not self.embedding:
             return
         import numpy as np

@@ -11,8 +11,8 @@ import ast
 import json
 import os
 import threading
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from wizevol.filters.sandbox import Limits, run_python
@@ -331,11 +331,19 @@ class SolvesBenchmark:
             self.timeouts += 1
         return [tuple(json.loads(ln[len(MARK):])) for ln in result.stdout.splitlines() if ln.startswith(MARK)]
 
-    def run(self, codes: Iterable[tuple[str, str]], any_agreement: bool = False
-            ) -> dict[str, list[tuple[str, str, float]]]:
-        """{record id: [(function, task, agreement)]} for (id, response code) pairs, in parallel."""
+    def run(self, codes: Iterable[tuple[str, str]], any_agreement: bool = False,
+            on_done: Callable[[], None] | None = None) -> dict[str, list[tuple[str, str, float]]]:
+        """{record id: [(function, task, agreement)]} for (id, response code) pairs, in parallel; `on_done` is
+        called (in this thread) as each response finishes."""
         items = [(rid, code) for rid, code in codes if code]
         one = self.solved_any if any_agreement else self.solved
+        found: dict[str, list[tuple[str, str, float]]] = {}
         with ThreadPoolExecutor(self.workers) as pool:
-            found = pool.map(lambda item: one(item[1]), items)
-            return {rid: hits for (rid, _), hits in zip(items, found, strict=True) if hits}
+            futures = {pool.submit(one, code): rid for rid, code in items}
+            for future in as_completed(futures):
+                hits = future.result()
+                if hits:
+                    found[futures[future]] = hits
+                if on_done is not None:
+                    on_done()
+        return {rid: found[rid] for rid, _ in items if rid in found}
