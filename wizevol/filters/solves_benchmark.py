@@ -262,7 +262,7 @@ def tested_problems(humaneval: bool = True) -> list[TestedProblem]:
 class SolvesBenchmark:
     """Which records' responses pass a benchmark problem's tests, run in the sandbox one record at a time."""
 
-    def __init__(self, problems: list[TestedProblem], limits: Limits = Limits(),
+    def __init__(self, problems: list[TestedProblem], limits: Limits = Limits(),  # its memory; times: job()
                  check_s: float = 0.25, min_agreement: float = 0.75, workers: int | None = None,
                  active: tuple[str, ...] | None = None):
         self.problems, self.limits, self.check_s, self.min_agreement = problems, limits, check_s, min_agreement
@@ -288,7 +288,7 @@ class SolvesBenchmark:
         from wizevol.filters.sandbox import layers
 
         return {"problems": len(self.problems), "check_s": self.check_s, "min_agreement": self.min_agreement,
-                "limits": self.limits.__dict__,
+                "memory_mb": self.limits.memory_mb,  # time limits follow each response's checks (job)
                 "sandbox_layers": list(self.active if self.active is not None else layers())}
 
     def job(self, code: str) -> tuple[str, Limits] | None:
