@@ -111,18 +111,32 @@ def settings(args, attn_impl: str) -> dict:
             "attn": attn_impl, "liger": bool(getattr(args, "use_liger_kernel", False))}
 
 
-def run(name: str, args, model, tokenizer, data) -> dict:
+def run(name: str, args, model, tokenizer, data, profile: str | None = None) -> dict:
     import torch
     from transformers import TrainerCallback
     from trl import SFTTrainer
 
     marks = []
+    prof = None
+    if profile:  # steps 3-4 (after two warm-up steps), kernels by their total time, written to PROFILE.<config>.txt
+        from torch.profiler import ProfilerActivity, schedule
+
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+        prof = torch.profiler.profile(activities=activities, schedule=schedule(wait=1, warmup=1, active=2))
+        prof.start()
 
     class Clock(TrainerCallback):
         def on_step_end(self, a, state, control, **kw):
             if torch.cuda.is_available():
                 torch.cuda.synchronize()
             marks.append((time.perf_counter(), state.num_input_tokens_seen))
+            if prof is not None and len(marks) <= 4:
+                prof.step()
+                if len(marks) == 4:
+                    prof.stop()
+                    key = "cuda_time_total" if torch.cuda.is_available() else "cpu_time_total"
+                    Path(f"{profile}.{name.replace(':', '_').replace('=', '-')}.txt").write_text(
+                        prof.key_averages().table(sort_by=key, row_limit=25, max_name_column_width=70))
 
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer, callbacks=[Clock()])
     lengths: list[int] = []  # every sample of every batch trained, as attended (see segment_lengths)
@@ -154,6 +168,8 @@ def main() -> None:
                     help="also run wizevol's configuration with these keys over it, e.g. "
                          "sft.per_device_train_batch_size=1 or attn_implementation=flex_attention")
     ap.add_argument("--skip", action="append", default=[], choices=["trl-defaults", "wizevol"])
+    ap.add_argument("--profile", metavar="PREFIX", help="write each configuration's top kernels (steps 3-4) to "
+                                                         "PREFIX.<config>.txt")
     ap.add_argument("--only", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.only is None:  # each configuration in its own process: accelerate's state is process-global
@@ -219,7 +235,7 @@ def main() -> None:
         model.config._attn_implementation = attn_impl
         if gpu:
             model = model.cuda()
-        result = run(args.only, targs, model, tokenizer, data)
+        result = run(args.only, targs, model, tokenizer, data, args.profile)
         result["settings"] = settings(targs, attn_impl)
     device = torch.cuda.get_device_name() if gpu else "cpu"
     peak = (args.peak_tflops * 1e12 if args.peak_tflops else
