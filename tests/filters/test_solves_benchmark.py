@@ -183,3 +183,15 @@ def test_the_layer_shows_its_own_progress_before_the_checks(tmp_path):
     between = [event for event, _ in events[phases[1][0] + 1:phases[2][0]]]
     assert between == ["step"] * 3  # one per response with code, as each finishes
     assert [event for event, _ in events[phases[2][0] + 1:]] == ["step"] * 6
+
+
+def test_a_function_that_loops_on_other_problems_inputs_gets_less_time_after_three():
+    """It still passes its own problem: the shorter limit is a fifth of each problem's, at least 0.05 s."""
+    spin_add = ("def spin_add(x, y):\n    if type(x) is not int or type(y) is not int:\n        while True:\n"
+                "            pass\n    return x + y\n")
+    layer = SolvesBenchmark(humaneval_with_tests(), check_s=0.2)
+    assert layer.solved(spin_add) == [("spin_add", "HumanEval/53", 1.0)]
+    two_args = sum(p.arity == 2 for p in layer.problems)
+    assert layer.checks_out_of_time >= 3
+    # HumanEval's first three 2-argument problems take strings or lists: every later check is shortened
+    assert layer.checks_shortened == two_args - 3

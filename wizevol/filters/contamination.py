@@ -133,7 +133,9 @@ class Contamination(Filter):
         """Layer 4's work: the responses run against benchmark tests, and those that ran out of time."""
         if self.execution is None:
             return {}
-        return {"execution": {"responses_run": self.execution.ran, "timeouts": self.execution.timeouts}}
+        e = self.execution
+        return {"execution": {"responses_run": e.ran, "timeouts": e.timeouts, "checks_out_of_time": e.checks_out_of_time,
+                              "checks_shortened": e.checks_shortened}}
 
     @staticmethod
     def _embed(texts: list[str]):
