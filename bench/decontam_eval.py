@@ -21,8 +21,7 @@ from pathlib import Path
 from wizevol.config import ContaminationConfig
 from wizevol.filters.contamination import Contamination
 from wizevol.filters.sandbox import layers
-from wizevol.filters.solves_benchmark import SolvesBenchmark, tested_problems
-from wizevol.filters.verified import python_of
+from wizevol.filters.solves_benchmark import SolvesBenchmark, response_python, tested_problems
 from wizevol.record import Record
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "decontam"
@@ -113,7 +112,7 @@ def execution(para, neg, tune_p, tune_n, rep_p, rep_n, text_rejected, check_s: f
     responses = {r["id"]: r["response"] for r in map(json.loads, (DATA / "responses.jsonl").read_text().splitlines())}
     layer = SolvesBenchmark(tested_problems(), check_s=check_s)
     t0 = time.perf_counter()
-    solved = layer.run(((i, python_of(r)) for i, r in responses.items()), any_agreement=True)
+    solved = layer.run(((i, response_python(r)) for i, r in responses.items()), any_agreement=True)
     took = time.perf_counter() - t0
     print(f"\nexecution (layer 4, check_s {check_s}): {layer.ran} responses run against HumanEval's tests in {took:.1f} s "
           f"({layer.ran / took:.1f}/s, {os.cpu_count()} CPUs, sandbox {', '.join(layers())}), {layer.timeouts} timeouts")

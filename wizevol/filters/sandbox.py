@@ -300,16 +300,29 @@ def _run_docker(code: str, limits: Limits) -> ExecResult:
                 "-e", "HOME=/work", "-e", "TMPDIR=/work", "-e", "PYTHONDONTWRITEBYTECODE=1", "-e", "PYTHONHASHSEED=0",
                 _DOCKER_IMAGE or "", "python3", "-I", "_sandbox.py"]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            out, err = proc.communicate(timeout=limits.wall_s + 5)  # + the container's start
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            subprocess.run(["docker", "rm", "-f", name], capture_output=True)
-            out, err = proc.communicate()
+        # + 5 s for the container's start; 137: killed (out of memory, or removed at the wall limit); 152: SIGXCPU
+        return _ended(proc, limits.wall_s + 5, lambda: subprocess.run(["docker", "rm", "-f", name],
+                                                                      capture_output=True), (137, 152))
+
+
+def _ended(proc: subprocess.Popen, wall_s: float, kill, timeout_codes: tuple[int, ...],
+           always_kill: bool = False) -> ExecResult:
+    """Wait for a sandboxed program up to wall_s, kill it past that (or always, for what it left running), and
+    say how it ended: timeout at the wall or on one of `timeout_codes` (the CPU limit, a kill), else pass or fail."""
+    try:
+        out, err = proc.communicate(timeout=wall_s)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        if always_kill:
+            kill()
+    if timed_out:
+        if not always_kill:
+            kill()
+        out, err = proc.communicate()
     text = lambda b: b.decode("utf-8", "replace")[-4000:]  # noqa: E731
-    # 137: killed (out of memory, or removed at the wall limit); 152: SIGXCPU at the CPU limit
-    if timed_out or proc.returncode in (137, 152):
+    if timed_out or proc.returncode in timeout_codes:
         return ExecResult("timeout", proc.returncode, text(out), text(err))
     return ExecResult("pass" if proc.returncode == 0 else "fail", proc.returncode, text(out), text(err))
 
@@ -335,17 +348,9 @@ def run_program(argv: list[str], files: dict[str, str], limits: Limits = Limits(
         proc = subprocess.Popen(argv, cwd=tmp, env=full_env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                                 preexec_fn=_preexec(limits, active, tmp))
-        try:
-            out, err = proc.communicate(timeout=limits.wall_s)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
+
+        def kill() -> None:  # the whole group: nothing it started survives
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)  # the whole group: nothing it started survives
-        if timed_out:
-            out, err = proc.communicate()
-        text = lambda b: b.decode("utf-8", "replace")[-4000:]  # noqa: E731
-        if timed_out or proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
-            return ExecResult("timeout", proc.returncode, text(out), text(err))
-        return ExecResult("pass" if proc.returncode == 0 else "fail", proc.returncode, text(out), text(err))
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        return _ended(proc, limits.wall_s, kill, (-signal.SIGXCPU, -signal.SIGKILL), always_kill=True)
