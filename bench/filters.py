@@ -75,11 +75,46 @@ def real_like(n: int, seed: int = 0) -> list[Record]:
     return recs
 
 
+def planted(seed: int = 0) -> list[Record]:
+    """What layer 3 should find in the haystack: the evaluation set's 173 items (data/decontam/) and 60 HumanEval
+    docstrings copied with three words inserted."""
+    import json
+
+    data = Path(__file__).resolve().parent.parent / "data" / "decontam"
+    recs = [Record(id=x["id"], root_id=x["id"], instruction=x["text"]) for f in ("paraphrases", "negatives")
+            for x in map(json.loads, (data / f"{f}.jsonl").read_text().splitlines())]
+    rng = random.Random(seed)
+    docs = [t for t in Contamination(embedding=False, execution=None).texts if t.kind == "docstring"][:60]
+    for i, d in enumerate(docs):
+        w = d.norm.split()
+        for _ in range(3):
+            w.insert(rng.randrange(len(w) + 1), rng.choice(["please", "also", "carefully", "python"]))
+        recs.append(Record(id=f"copy-{i}", root_id=f"copy-{i}", instruction="Write a function. " + " ".join(w)))
+    return recs
+
+
+def layer3(recs: list[Record], shortlist: int) -> tuple[Contamination, dict[str, float]]:
+    """Layer 3 over the whole run as the filter does it, with the time of the static pass and of the encode."""
+    contamination = Contamination(embedding=True, shortlist=shortlist)
+    marks: dict[str, float] = {}
+    contamination.events = lambda event, **data: marks.setdefault(data.get("name") or data.get("text", "")[:14],
+                                                                    time.perf_counter())
+    t0 = time.perf_counter()
+    contamination.prepare_run(recs)  # layer 3: (static shortlist,) MiniLM encode, then top-k per problem
+    end = time.perf_counter()
+    encode_from = marks["contamination: MiniLM encode"]
+    return contamination, {"contamination: static shortlist": encode_from - t0,
+                           "contamination: MiniLM encode + top-k": end - encode_from}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--text", choices=("real", "synthetic"), default="real")
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where MiniLM encodes")
+    ap.add_argument("--shortlist", type=int, default=32, help="filters.contamination.shortlist (0: encode all)")
+    ap.add_argument("--compare-full", action="store_true",
+                    help="also encode every record, and print what the shortlist missed")
     args = ap.parse_args()
     import os
 
@@ -89,7 +124,9 @@ def main() -> None:
     print(f"embedding on {device}" + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else "")
           + f"; {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}", flush=True)
     recs = real_like(args.records) if args.text == "real" else synthetic(args.records)
-    total, shares = 0.0, {}
+    plants = planted()
+    recs = recs[:len(recs) - len(plants)] + plants
+    shares = {}
     near_dup = NearDup()
     near_dup.start()
     t0 = time.perf_counter()
@@ -97,21 +134,35 @@ def main() -> None:
     shares["near_dup (MinHash LSH)"] = time.perf_counter() - t0
     print(f"{'near_dup':>13}: {len(recs)} records in {shares['near_dup (MinHash LSH)']:6.1f} s, rejected {rejected}",
           flush=True)
-    contamination = Contamination(embedding=True)
-    t0 = time.perf_counter()
-    contamination.prepare_run(recs)  # layer 3: one batched encode of every instruction, then top-k per problem
-    shares["contamination: embedding encode"] = time.perf_counter() - t0
+    contamination, times = layer3(recs, args.shortlist)
+    shares.update(times)
     t0 = time.perf_counter()
     lexical = sum(any(contamination.nearest(t)[3] for t in (r.prompt_text(), r.output)) for r in recs)
     shares["contamination: exact + n-gram"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    embedded = sum(contamination.nearest_embedding(r)[1] >= contamination.embedding_threshold for r in recs)
-    shares["contamination: embedding nearest"] = time.perf_counter() - t0
-    print(f"{'contamination':>13}: exact/n-gram hits {lexical}, embedding hits {embedded}")
+    found = {(r.id, b.task) for r in recs for b, _ in contamination.candidates(r)}
+    print(f"{'contamination':>13}: exact/n-gram hits {lexical}; layer 3: MiniLM encoded {contamination.encoded} "
+          f"of {len(recs)} records, {len(found)} (record, problem) candidates at cosine >= "
+          f"{contamination.embedding_threshold}")
     total = sum(shares.values())
     for name, dt in shares.items():
-        print(f"{name:>34}: {dt:7.1f} s  {100 * dt / total:5.1f}%  ({len(recs) / dt:8.0f} records/s)")
-    print(f"{'total':>34}: {total:7.1f} s  (aim: <= 120 s)")
+        print(f"{name:>38}: {dt:7.1f} s  {100 * dt / total:5.1f}%  ({len(recs) / max(dt, 1e-9):8.0f} records/s)")
+    print(f"{'total':>38}: {total:7.1f} s  (aim: <= 120 s)", flush=True)
+    if args.compare_full:
+        full, times = layer3(recs, 0)
+        print(f"every record encoded: {times['contamination: MiniLM encode + top-k']:.1f} s. What the shortlist "
+              f"changes (a (record, problem) pair: the problem's top {full.top_k} holds the record at or above the "
+              f"threshold):")
+        plant_ids = {r.id for r in plants}
+        for threshold in sorted({full.embedding_threshold, 0.77, 0.6}, reverse=True):
+            want, got = (pairs(c.top_candidates(threshold)) for c in (full, contamination))
+            planted_want = {p for p in want if p[0] in plant_ids}
+            print(f"  threshold {threshold:.2f}: {len(want)} pairs with every record encoded, {len(want - got)} "
+                  f"missed and {len(got - want)} different with the shortlist; of the planted records' "
+                  f"{len(planted_want)} pairs, {len(planted_want - got)} missed")
+
+
+def pairs(candidates: dict[str, list[tuple[float, int]]]) -> set[tuple[str, int]]:
+    return {(rid, i) for rid, hits in candidates.items() for _, i in hits}
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ class PhaseProgress:
                 self.bar.close()
             self.bar = tqdm(total=data["total"], initial=data.get("done", 0), desc=data["name"], disable=None)
         elif event == "step" and self.bar is not None:
-            self.bar.update(1)
+            self.bar.update(data.get("n", 1))
 
 
 @app.command()

@@ -101,6 +101,9 @@ class ContaminationConfig(_Strict):
     embedding_threshold: float = Field(0.88, gt=0, le=1)
     top_k: int = Field(5, ge=0, description="each benchmark problem's nearest records that become candidates; "
                                              "0: every record at or above the threshold")
+    shortlist: int = Field(32, ge=0, description="in a run of more than shortlist x problems records, MiniLM "
+                                                 "encodes only each problem's shortlist nearest records by a "
+                                                 "static embedding (0: encode every record)")
     llm_judge: bool = False  # confirm embedding hits with the judge role (the run's endpoint or local model)
     execution: bool | Literal["auto"] = Field(
         "auto", description="layer 4: run each Python response against HumanEval's tests in the sandbox; auto: "

@@ -44,7 +44,7 @@ def _contamination(c: FiltersConfig, judge: Judge | None) -> Filter:
         require_isolation(k.allow_weak_sandbox, "set filters.contamination.allow_weak_sandbox: true")
         execution = SolvesBenchmark(tested_problems(k.humaneval), check_s=k.check_s, min_agreement=k.min_agreement)
     return Contamination(k.ngram, k.coverage, k.benchmarks, k.humaneval, k.embedding, k.embedding_threshold,
-                         judge if k.llm_judge else None, k.top_k, execution)
+                         judge if k.llm_judge else None, k.top_k, execution, k.shortlist)
 
 
 def execution_on(c: FiltersConfig) -> bool:

@@ -9,7 +9,9 @@ Layers, cheapest first:
             paper's way round (WizardCoder v2, Appendix C): every benchmark problem is a query over all the
             run's records, its top_k nearest records are the candidates, and a candidate at or above the
             threshold is rejected, or sent to the LLM judge when one is configured ("embedding+judge").
-            top_k: 0 makes every record at or above the threshold a candidate.
+            top_k: 0 makes every record at or above the threshold a candidate. In a run with more records than
+            shortlist x problems, MiniLM encodes only each problem's `shortlist` nearest records by a static
+            embedding of the same model (shortlist.py); the top_k and the threshold stay MiniLM's.
 Records name the benchmark task, the layer that matched and its score.
 """
 
@@ -99,13 +101,17 @@ class Contamination(Filter):
     def __init__(self, ngram: int = 10, coverage: float = 0.5, benchmarks: list[dict[str, Any]] | None = None,
                  humaneval: bool = True, embedding: bool = False, embedding_threshold: float = 0.88,
                  judge: Callable[[str, str], bool] | None = None, top_k: int = 5,
-                 execution: SolvesBenchmark | None = None):
+                 execution: SolvesBenchmark | None = None, shortlist: int = 32):
         self.n, self.coverage, self.extra, self.humaneval = ngram, coverage, benchmarks or [], humaneval
         self.embedding, self.embedding_threshold, self.judge, self.top_k = embedding, embedding_threshold, judge, top_k
+        self.shortlist = shortlist  # records per problem that MiniLM re-scores in a large run (0: encode all)
+        self.encoded = 0  # records MiniLM encoded in prepare_run (all of them, or the shortlists' union)
         self.execution = execution  # layer 4: the response passes a benchmark problem's tests (solves_benchmark)
         self._solved: dict[str, list[tuple[str, str, float]]] | None = None
         self._record_vecs: dict[str, Any] = {}
         self._candidates: dict[str, list[tuple[float, int]]] | None = None  # record id -> [(cosine, text index)]
+        self.records_seen = 0
+        self._encoded: tuple[list[str], Any] = ([], None)  # layer 3 in prepare_run: record ids, their MiniLM vectors
         self.texts = load_benchmarks(self.extra, humaneval)
         self.index: dict[int, list[int]] = defaultdict(list)
         self.totals: list[int] = []
@@ -126,52 +132,94 @@ class Contamination(Filter):
         return {"ngram": self.n, "coverage": self.coverage, "benchmarks": self.extra, "humaneval": self.humaneval,
                 "texts": len(self.texts), "embedding": self.embedding,
                 "embedding_threshold": self.embedding_threshold, "top_k": self.top_k,
-                "llm_judge": self.judge is not None,
+                "shortlist": self.shortlist, "llm_judge": self.judge is not None,
                 **({"execution": self.execution.settings()} if self.execution is not None else {})}
 
     def report(self) -> dict[str, Any]:
-        """Layer 4's work: the responses run against benchmark tests, and those that ran out of time."""
+        """Layer 3's encode (records in the run, records MiniLM encoded) and layer 4's work: the responses run
+        against benchmark tests, and those that ran out of time."""
+        out: dict[str, Any] = {}
+        if self.embedding:
+            out["embedding"] = {"records": self.records_seen, "encoded": self.encoded}
         if self.execution is None:
-            return {}
+            return out
         e = self.execution
-        return {"execution": {"responses_run": e.ran, "timeouts": e.timeouts, "checks_out_of_time": e.checks_out_of_time,
+        return {**out, "execution": {"responses_run": e.ran, "timeouts": e.timeouts, "checks_out_of_time": e.checks_out_of_time,
                               "checks_shortened": e.checks_shortened}}
 
     @staticmethod
-    def _embed(texts: list[str]):
+    def _embed(texts: list[str], on_batch: Callable[[int], None] | None = None):
+        import numpy as np
+
         model = _embedder()
-        return model.encode(texts, batch_size=256 if model.device.type == "cuda" else 64, normalize_embeddings=True,
-                            convert_to_numpy=True, show_progress_bar=False)
+        size = 256 if model.device.type == "cuda" else 64
+        if on_batch is None or len(texts) <= 4 * size:
+            return model.encode(texts, batch_size=size, normalize_embeddings=True, convert_to_numpy=True,
+                                show_progress_bar=False)
+        parts = []  # in slices, so that a long encode shows progress
+        for s in range(0, len(texts), 16 * size):
+            chunk = texts[s:s + 16 * size]
+            parts.append(model.encode(chunk, batch_size=size, normalize_embeddings=True, convert_to_numpy=True,
+                                      show_progress_bar=False))
+            on_batch(len(chunk))
+        return np.concatenate(parts)
 
     def prepare_run(self, records: list[Record]) -> None:
         """The paper's direction: each benchmark problem picks its top_k nearest records over the whole run. Layer 4
-        runs every response against the benchmark tests here, in parallel."""
+        runs every response against the benchmark tests here, in parallel. Each part is its own progress phase."""
         self._candidates = None
+        emit = self.events or (lambda event, **data: None)
         if self.execution is not None:
             codes = [(r.id, code) for r in records if (code := response_python(r.output))]
-            emit = self.events or (lambda event, **data: None)
             emit("phase", name="contamination: responses against HumanEval's tests", total=len(codes))
             self._solved = self.execution.run(codes, on_done=lambda: emit("step"))
+        if self.embedding:
+            self._nearest_records(records, emit)
+        if self.execution is not None or self.embedding:
             emit("phase", name=self.name, total=len(records))  # the records' checks, next
-        if not self.embedding:
-            return
+
+    def _nearest_records(self, records: list[Record], emit: Callable[..., None]) -> None:
+        """Layer 3 over the whole run: MiniLM encodes the records (or, in a large run, the shortlists' union),
+        then each problem's top_k at or above the threshold become candidates."""
         import numpy as np
 
-        vecs = self._embed([r.prompt_text() for r in records]) if records else np.zeros((0, 1))
+        self.records_seen = len(records)
+        texts = [r.prompt_text() for r in records]
+        if self.shortlist and self.top_k and len(records) > self.shortlist * len(self._by_task):
+            from wizevol.filters.shortlist import shortlist
+
+            emit("note", text=f"contamination: {len(records)} records; MiniLM encodes each benchmark problem's "
+                              f"{self.shortlist} nearest by a static embedding (filters.contamination.shortlist)")
+            chosen = shortlist(_embedder(), texts, [self.texts[i].norm for i in self._problems],
+                               self._by_task.values(), self.shortlist)
+            records, texts = [records[j] for j in chosen], [texts[j] for j in chosen]
+        self.encoded = len(records)
+        emit("phase", name="contamination: MiniLM encode", total=len(texts))
+        vecs = self._embed(texts, lambda n: emit("step", n=n)) if records else np.zeros((0, 1))
         self._record_vecs = {r.id: v for r, v in zip(records, vecs, strict=True)}
-        self._candidates = defaultdict(list)
-        if not records:
-            return
+        self._encoded = ([r.id for r in records], vecs)
+        self._candidates = self.top_candidates(self.embedding_threshold)
+
+    def top_candidates(self, threshold: float) -> dict[str, list[tuple[float, int]]]:
+        """After prepare_run: record id -> [(cosine, text index)] of the problems that chose it, nearest first:
+        each problem's top_k encoded records at or above `threshold`."""
+        import numpy as np
+
+        ids, vecs = self._encoded
+        out: dict[str, list[tuple[float, int]]] = defaultdict(list)
+        if not ids:
+            return out
         for rows in self._by_task.values():
             sims = self._bench_vecs[rows] @ vecs.T  # (texts of the task) x records
             best_row, best = sims.argmax(0), sims.max(0)
-            k = len(records) if self.top_k == 0 else min(self.top_k, len(records))
+            k = len(ids) if self.top_k == 0 else min(self.top_k, len(ids))
             top = np.argpartition(-best, k - 1)[:k]
             for j in top:
-                if best[j] >= self.embedding_threshold:
-                    self._candidates[records[j].id].append((float(best[j]), self._problems[rows[best_row[j]]]))
-        for hits in self._candidates.values():
+                if best[j] >= threshold:
+                    out[ids[j]].append((float(best[j]), self._problems[rows[best_row[j]]]))
+        for hits in out.values():
             hits.sort(reverse=True)
+        return out
 
     def candidates(self, record: Record) -> list[tuple[BenchText, float]]:
         """The benchmark problems that chose this record (nearest first). Without prepare_run (one record checked
