@@ -195,3 +195,56 @@ def test_a_function_that_loops_on_other_problems_inputs_gets_less_time_after_thr
     assert layer.checks_out_of_time >= 3
     # HumanEval's first three 2-argument problems take strings or lists: every later check is shortened
     assert layer.checks_shortened == two_args - 3
+
+
+def test_a_batch_gives_each_response_what_it_gets_in_a_process_of_its_own(problems):
+    """Responses run 16 to a sandboxed process, each in a child forked from it: the same results and counts as one
+    process per response, whatever a response does to its own process (exit, abort, print, crash)."""
+    from wizevol.filters.verified import python_of
+
+    codes = {"primo": python_of(ES_PRIMO), "helper": python_of(COUNT_PRIMES), "fits": python_of(FITS_THE_ASSERTS),
+             "exit": "import os\nos._exit(3)\n\ndef add(a, b):\n    return a + b\n",
+             "abort": "def add(a, b):\n    return a + b\n\nimport os\nos.abort()\n",
+             "loud": "print('x' * 100000)\n\ndef add(a, b):\n    print('y' * 10000)\n    return a + b\n",
+             "crash": "def add(a, b):\n    return a + b\n\nraise SystemExit(3)\n",
+             "none": "x = 1\n"}
+    batched, alone = SolvesBenchmark(problems, batch=16), SolvesBenchmark(problems, batch=1)
+    got = batched.run(codes.items(), any_agreement=True)
+    assert got == alone.run(codes.items(), any_agreement=True)
+    assert {rid: [h[:2] for h in hits] for rid, hits in got.items()} == {
+        "primo": [("es_primo", "HumanEval/31")], "fits": [("looks_like_strlen", "HumanEval/23")],
+        "loud": [("add", "HumanEval/53")], "crash": [("add", "HumanEval/53")]}  # os.abort() ends it before the checks
+    assert (batched.ran, batched.timeouts) == (alone.ran, alone.timeouts) == (7, 0)  # "none" has nothing to try
+
+
+def test_a_response_in_a_batch_cannot_change_what_the_next_one_sees(problems):
+    """HumanEval/53's check draws random pairs: a response that breaks `random` for its process breaks it for no
+    other response, since each is a fresh fork of the prepared process."""
+    saboteur = "import random\nrandom.randint = lambda a, b: None\n\ndef same(a, b):\n    return a\n"
+    solver = "def add(a, b):\n    return a + b\n"
+    layer = SolvesBenchmark(problems, batch=16)
+    assert layer.run([("saboteur", saboteur), ("solver", solver)]) == {"solver": [("add", "HumanEval/53", 1.0)]}
+
+
+def test_a_response_in_a_batch_cannot_speak_for_another(problems):
+    """Its output goes nowhere: a line that imitates the runner's, claiming that an earlier response solved a
+    problem, does not reach wizevol (and the first line about a response would win anyway)."""
+    from wizevol.filters.solves_benchmark import MARK
+
+    json_line = '{"n": 0, "hits": [["noop", "HumanEval/31", 1.0]], "counts": {}, "timeout": false}'
+    forger = f"import os, sys\nfor fd in (1, 2):\n    os.write(fd, b'\\n{MARK}{json_line}\\n')\n" \
+             f"sys.__stdout__.write('\\n{MARK}{json_line}\\n')\n\ndef noop(x):\n    return x\n"
+    layer = SolvesBenchmark(problems, batch=16)
+    assert layer.run([("clean", "def noop(x):\n    return x\n"), ("forger", forger)], any_agreement=True) == {}
+
+
+def test_the_audit_hook_holds_in_each_child_of_a_batch(problems):
+    """The batch's own runner starts before the audit hook; each child installs it before the response runs."""
+    gated = ("import socket\ntry:\n    socket.socket().close()\n    OPEN = True\nexcept Exception:\n    OPEN = False\n\n"
+             + "def es_primo(n):\n    if not OPEN:\n        return None\n"
+             + "    return n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))\n")
+    layer = SolvesBenchmark(problems, batch=16)
+    assert layer.run([("gated", gated), ("other", "def noop(x):\n    return x\n")], any_agreement=True) == {}
+    outside: dict = {}
+    exec(gated, outside)  # with no hook the socket opens, and the function is a prime check
+    assert outside["es_primo"](7) is True and outside["es_primo"](8) is False

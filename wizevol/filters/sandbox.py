@@ -63,6 +63,12 @@ def _hook(event, args):
                  "os.link", "os.truncate", "shutil.rmtree"):
         if args and not _inside(args[0]):
             raise PermissionError(f"sandbox: {event} outside the sandbox is not allowed")
+if os.path.exists("trusted.py"):  # wizevol's own runner: it installs the hook in each child before generated code
+    with open("trusted.py", encoding="utf-8") as _f:
+        _code = compile(_f.read(), "trusted.py", "exec")
+    del _f
+    exec(_code, {"__name__": "__main__", "__file__": "trusted.py", "sandbox_hook": lambda: sys.addaudithook(_hook)})
+    sys.exit(0)
 sys.addaudithook(_hook)
 del _hook
 with open("main.py", encoding="utf-8") as _f:
@@ -271,21 +277,26 @@ def interpreter() -> tuple[str, bool]:
     return sys.executable, False  # other layers still hold: limits, audit hook, network namespace
 
 
-def run_python(code: str, limits: Limits = Limits(), active: tuple[str, ...] | None = None) -> ExecResult:
+def run_python(code: str, limits: Limits = Limits(), active: tuple[str, ...] | None = None,
+               files: dict[str, str] | None = None, trusted: str | None = None, tail: int = 4000) -> ExecResult:
     """Run untrusted Python in the sandbox (limits, temp dir, no network) and say how it ended. `active`: the
-    layers to apply (default: every layer that holds here; tests pass fewer to see what each one stops)."""
+    layers to apply (default: every layer that holds here; tests pass fewer to see what each one stops).
+    `files`: more files in its temp dir. `trusted`: wizevol's own runner, run in place of `code` under the OS
+    layers but before the audit hook, which it installs (`sandbox_hook()`) in each child it forks to run
+    generated code. `tail`: the characters of output kept."""
     active = layers() if active is None else active
+    files = {**(files or {}), "main.py": code, "_sandbox.py": BOOTSTRAP, **({"trusted.py": trusted} if trusted else {})}
     if "docker" in active:
-        return _run_docker(code, limits)
+        return _run_docker(files, limits, tail)
     python, drop_user = interpreter()
-    return run_program([python, "-I", "_sandbox.py"], {"main.py": code, "_sandbox.py": BOOTSTRAP}, limits, active,
-                       drop_user and "nobody" in active, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
+    return run_program([python, "-I", "_sandbox.py"], files, limits, active, drop_user and "nobody" in active,
+                       {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}, tail)
 
 
-def _run_docker(code: str, limits: Limits) -> ExecResult:
+def _run_docker(files: dict[str, str], limits: Limits, tail: int) -> ExecResult:
     """run_python in a container: its temp dir is the only writable place, mounted at /work."""
     with tempfile.TemporaryDirectory(prefix="wizevol-sandbox-") as tmp:
-        for name, text in {"main.py": code, "_sandbox.py": BOOTSTRAP}.items():
+        for name, text in files.items():
             Path(tmp, name).write_text(text, encoding="utf-8")
         os.chmod(tmp, 0o777)  # the container's `nobody` writes there, whoever runs wizevol
         name = f"wizevol-sandbox-{os.getpid()}-{os.path.basename(tmp)}"
@@ -302,11 +313,11 @@ def _run_docker(code: str, limits: Limits) -> ExecResult:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # + 5 s for the container's start; 137: killed (out of memory, or removed at the wall limit); 152: SIGXCPU
         return _ended(proc, limits.wall_s + 5, lambda: subprocess.run(["docker", "rm", "-f", name],
-                                                                      capture_output=True), (137, 152))
+                                                                      capture_output=True), (137, 152), tail=tail)
 
 
 def _ended(proc: subprocess.Popen, wall_s: float, kill, timeout_codes: tuple[int, ...],
-           always_kill: bool = False) -> ExecResult:
+           always_kill: bool = False, tail: int = 4000) -> ExecResult:
     """Wait for a sandboxed program up to wall_s, kill it past that (or always, for what it left running), and
     say how it ended: timeout at the wall or on one of `timeout_codes` (the CPU limit, a kill), else pass or fail."""
     try:
@@ -321,7 +332,7 @@ def _ended(proc: subprocess.Popen, wall_s: float, kill, timeout_codes: tuple[int
         if not always_kill:
             kill()
         out, err = proc.communicate()
-    text = lambda b: b.decode("utf-8", "replace")[-4000:]  # noqa: E731
+    text = lambda b: b.decode("utf-8", "replace")[-tail:]  # noqa: E731
     if timed_out or proc.returncode in timeout_codes:
         return ExecResult("timeout", proc.returncode, text(out), text(err))
     return ExecResult("pass" if proc.returncode == 0 else "fail", proc.returncode, text(out), text(err))
@@ -329,7 +340,7 @@ def _ended(proc: subprocess.Popen, wall_s: float, kill, timeout_codes: tuple[int
 
 def run_program(argv: list[str], files: dict[str, str], limits: Limits = Limits(),
                 active: tuple[str, ...] | None = None, drop_user: bool | None = None,
-                env: dict[str, str] | None = None) -> ExecResult:
+                env: dict[str, str] | None = None, tail: int = 4000) -> ExecResult:
     """Run a program (a compiler or checker over generated code) in a fresh temp dir holding `files`, under the
     same OS layers as run_python's local backend (the audit hook is Python's own and applies only there)."""
     active = _local_layers() if active is None else active
@@ -353,4 +364,4 @@ def run_program(argv: list[str], files: dict[str, str], limits: Limits = Limits(
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
 
-        return _ended(proc, limits.wall_s, kill, (-signal.SIGXCPU, -signal.SIGKILL), always_kill=True)
+        return _ended(proc, limits.wall_s, kill, (-signal.SIGXCPU, -signal.SIGKILL), always_kill=True, tail=tail)

@@ -10,19 +10,30 @@ from __future__ import annotations
 import ast
 import json
 import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
+from wizevol.filters import sandbox
 from wizevol.filters.sandbox import Limits, run_python
 
 MARK = "@@wizevol-solves@@"
 
-RUNNER = r'''
-import copy, json, signal, sys
-JOB = json.loads(%s)
-_OUT = sys.stdout
+COMMON = r'''
+import base64, copy, json, marshal, signal, sys
+_compiled = {}
+PROBLEMS = []  # set from the job: each problem's task, entry point, seconds, and code (or source), or None
+
+
+def _code(i):
+    """Problem i's code: compiled outside the sandbox by the same interpreter (marshalled), or compiled here."""
+    if i not in _compiled:
+        p = PROBLEMS[i]
+        _compiled[i] = (marshal.loads(base64.b64decode(p["code"])) if "code" in p
+                        else compile(p["source"], p["task"], "exec"))
+    return _compiled[i]
 
 
 class _Quiet:  # what the response prints is not wanted, and must not push the results out of the output's tail
@@ -33,18 +44,12 @@ class _Quiet:  # what the response prints is not wanted, and must not push the r
         pass
 
 
-sys.stdout = _Quiet()
-
-
 class _Timeout(BaseException):
     pass
 
 
 def _alarm(*_):
     raise _Timeout()
-
-
-signal.signal(signal.SIGALRM, _alarm)
 
 
 _timed_out = False
@@ -100,15 +105,16 @@ def _same(a, b):
 _probes = {}
 
 
-def _probe(p):
-    """(args, the canonical solution's answer) for inputs mutated from the ones the problem's tests pass."""
+def _probe(i):
+    """(args, the canonical solution's answer) for inputs mutated from the ones problem i's tests pass."""
+    p = PROBLEMS[i]
     if p["task"] in _probes:
         return _probes[p["task"]]
     env, calls = {"__name__": "__benchmark__"}, []
     def _record(*args):
         calls.append(copy.deepcopy(args))
         return env[p["entry"]](*args)
-    _guarded(p["s"] * 5, lambda: (exec(compile(p["source"], p["task"], "exec"), env), env["check"](_record)))
+    _guarded(p["s"] * 5, lambda: (exec(_code(i), env), env["check"](_record)))
     seen, probes = set(), []
     for args in calls:
         for i, value in enumerate(args):
@@ -125,8 +131,9 @@ def _probe(p):
     return probes
 
 
-def _agreement(fn, p):
-    probes = _probe(p)
+def _agreement(fn, i):
+    p = PROBLEMS[i]
+    probes = _probe(i)
     if not probes:
         return 1.0
     agree = 0
@@ -137,35 +144,110 @@ def _agreement(fn, p):
     return agree / len(probes)
 
 
-_ns = {"__name__": "__record__"}
-_guarded(JOB["load_s"], exec, compile(JOB["code"], "response.py", "exec"), _ns)  # defs before an error stay
-_compiled, _short, _out_of_time = {}, 0, 0
-for _name, _problems in JOB["try"]:
-    _cls, _, _method = _name.rpartition(".")
-    if _cls:  # a method: bound to an instance made without arguments (a class that needs some is skipped)
-        _made = []
-        if not _guarded(JOB["load_s"], lambda: _made.append(_ns[_cls]())):
+def _solve(job, load_s, emit):
+    """Run one response's answer functions against the problems it may solve; emit([function, task, agreement])
+    for each passed one, then emit({"out_of_time", "shortened"})."""
+    signal.signal(signal.SIGALRM, _alarm)
+    sys.stdout = _Quiet()  # what the response prints is not wanted
+    ns = {"__name__": "__record__"}
+    _guarded(load_s, exec, compile(job["code"], "response.py", "exec"), ns)  # defs before an error stay
+    short = out_of_time = 0
+    for name, problems in job["try"]:
+        cls, _, method = name.rpartition(".")
+        if cls:  # a method: bound to an instance made without arguments (a class that needs some is skipped)
+            made = []
+            if not _guarded(load_s, lambda: made.append(ns[cls]())):
+                continue
+            fn = getattr(made[0], method, None)
+        else:
+            fn = ns.get(name)
+        if not callable(fn):
             continue
-        _fn = getattr(_made[0], _method, None)
-    else:
-        _fn = _ns.get(_name)
-    if not callable(_fn):
-        continue
-    _slow = 0  # a function that runs out of time on other problems' inputs gets less time on the rest
-    for _i in _problems:
-        _p = JOB["problems"][_i]
-        if _i not in _compiled:
-            _compiled[_i] = compile(_p["source"], _p["task"], "exec")
-        _env = {"__name__": "__benchmark__"}
-        _limit = _p["s"] if _slow < 3 else max(0.05, _p["s"] / 5)
-        _short += _slow >= 3
-        _passed = _guarded(_limit, lambda: (exec(_compiled[_i], _env), _env["check"](_fn)))
-        _slow += _timed_out
-        _out_of_time += _timed_out
-        if _passed:
-            _OUT.write("\n" + %r + json.dumps([_name, _p["task"], round(_agreement(_fn, _p), 3)]) + "\n")
-            _OUT.flush()
-_OUT.write("\n" + %r + json.dumps({"out_of_time": _out_of_time, "shortened": _short}) + "\n")
+        slow = 0  # a function that runs out of time on other problems' inputs gets less time on the rest
+        for i in problems:
+            p = PROBLEMS[i]
+            env = {"__name__": "__benchmark__"}
+            limit = p["s"] if slow < 3 else max(0.05, p["s"] / 5)
+            short += slow >= 3
+            passed = _guarded(limit, lambda: (exec(_code(i), env), env["check"](fn)))
+            slow += _timed_out
+            out_of_time += _timed_out
+            if passed:
+                emit([name, p["task"], round(_agreement(fn, i), 3)])
+    emit({"out_of_time": out_of_time, "shortened": short})
+'''
+
+# one response in one process (main.py, under the audit hook from the start)
+RUNNER = COMMON + r'''
+JOB = json.loads(%s)
+PROBLEMS[:] = JOB["problems"]
+_OUT = sys.stdout
+
+
+def _emit(mark):
+    _OUT.write("\n" + %r + json.dumps(mark) + "\n")
+    _OUT.flush()
+
+
+_solve(JOB, JOB["load_s"], _emit)
+'''
+
+# many responses in one process (trusted.py: wizevol's own code under the OS layers, before the audit hook). It
+# loads the problems once, then forks a child per response: the child installs the hook, runs the response with
+# its output going nowhere, and sends its marks through its own pipe; past its wall time it is killed. A child is
+# a copy of the prepared process, so no response sees what another one changed.
+BATCH = COMMON + r'''
+import os, resource, select, time
+JOB = json.load(open("batch.json", encoding="utf-8"))
+PROBLEMS[:] = JOB["problems"]
+signal.signal(signal.SIGALRM, _alarm)
+for _i, _p in enumerate(PROBLEMS):  # compiled, and their imports made, once for every child
+    if _p is not None:
+        _guarded(_p["s"] * 5, exec, _code(_i), {"__name__": "__benchmark__"})
+_OUT = os.fdopen(os.dup(1), "w")
+_NULL = os.open(os.devnull, os.O_WRONLY)
+for _n, _job in enumerate(JOB["responses"]):
+    _r, _w = os.pipe()
+    _pid = os.fork()
+    if _pid == 0:
+        try:
+            os.close(_r)
+            os.close(_OUT.fileno())  # the child cannot write to wizevol's channel, only to its own pipe
+            os.dup2(_NULL, 1)
+            os.dup2(_NULL, 2)
+            _hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+            resource.setrlimit(resource.RLIMIT_CPU, (_job["cpu_s"] if _hard == resource.RLIM_INFINITY else min(_job["cpu_s"], _hard), _hard))
+            _pipe = os.fdopen(_w, "w")
+            sandbox_hook()
+            _solve(_job, JOB["load_s"], lambda mark: (_pipe.write(json.dumps(mark) + "\n"), _pipe.flush()))
+        finally:
+            os._exit(0)
+    os.close(_w)
+    _data, _deadline, _killed = b"", time.monotonic() + _job["wall_s"], False
+    while True:
+        _left = _deadline - time.monotonic()
+        if _left <= 0:
+            os.kill(_pid, signal.SIGKILL)
+            _killed = True
+            break
+        if select.select([_r], [], [], _left)[0]:
+            _chunk = os.read(_r, 65536)
+            if not _chunk:
+                break
+            _data += _chunk[: 1 << 20]
+    os.close(_r)
+    _status = os.waitpid(_pid, 0)[1]
+    _killed = _killed or (os.WIFSIGNALED(_status) and os.WTERMSIG(_status) in (signal.SIGXCPU, signal.SIGKILL))
+    _marks = []
+    for _line in _data.decode("utf-8", "replace").splitlines():
+        try:
+            _marks.append(json.loads(_line))
+        except ValueError:
+            pass
+    _hits = [m for m in _marks if isinstance(m, list) and len(m) == 3]
+    _counts = next((m for m in _marks if isinstance(m, dict)), None)
+    _OUT.write("\n" + %r + json.dumps({"n": _n, "hits": _hits, "counts": _counts or {}, "timeout": _killed}) + "\n")
+    _OUT.flush()
 '''
 
 
@@ -182,6 +264,13 @@ for p in json.loads(%s):
     except BaseException:
         out.append(None)
 print("\n" + %r + json.dumps(out))
+'''
+
+
+COMPILE = r'''
+import base64, json, marshal, sys
+print(json.dumps([base64.b64encode(marshal.dumps(compile(p["source"], p["task"], "exec"))).decode()
+                  for p in json.load(sys.stdin)]))
 '''
 
 
@@ -279,7 +368,7 @@ class SolvesBenchmark:
 
     def __init__(self, problems: list[TestedProblem], limits: Limits = Limits(),  # its memory; times: job()
                  check_s: float = 0.25, min_agreement: float = 0.75, workers: int | None = None,
-                 active: tuple[str, ...] | None = None):
+                 active: tuple[str, ...] | None = None, precompile: bool = True, batch: int = 16):
         self.problems, self.limits, self.check_s, self.min_agreement = problems, limits, check_s, min_agreement
         self.workers = workers or os.cpu_count() or 1
         self.active = active
@@ -287,6 +376,9 @@ class SolvesBenchmark:
         # checks that ran out of time, and checks given a fifth of the time after a function's third such check
         self.checks_out_of_time = self.checks_shortened = 0
         self._seconds: list[float] | None = None
+        self.precompile = precompile
+        self.batch = max(1, batch)  # responses per sandboxed process (1: a process each, nothing forked)
+        self._blobs: list[str] | None = None
         self._lock = threading.Lock()
 
     def seconds(self) -> list[float]:
@@ -301,18 +393,34 @@ class SolvesBenchmark:
                 self._seconds = [max(self.check_s, 20 * (t or 0.0)) for t in took]
             return self._seconds
 
-    def settings(self) -> dict:
-        from wizevol.filters.sandbox import layers
+    def compiled(self) -> list[str] | None:
+        """Each problem's code as the sandbox's own interpreter compiles it, marshalled, so that each response's
+        process loads it instead of compiling every problem again (compiling 120 problems took 42 ms of the
+        72 ms a response took). Compiling runs nothing, and the benchmark's text is trusted, so it runs outside
+        the sandbox; in a container (whose Python may differ) or if it fails, the sandbox compiles the source."""
+        with self._lock:
+            if self._blobs is None:
+                self._blobs = []
+                if self.precompile and "docker" not in (self.active if self.active is not None else sandbox.layers()):
+                    payload = json.dumps([{"task": p.task, "source": p.source} for p in self.problems])
+                    try:
+                        done = subprocess.run([sandbox.interpreter()[0], "-I", "-c", COMPILE], input=payload,
+                                              capture_output=True, text=True, timeout=300, check=True)
+                        self._blobs = json.loads(done.stdout)
+                    except (OSError, subprocess.SubprocessError, ValueError):
+                        pass
+            return self._blobs or None
 
+    def settings(self) -> dict:
         return {"problems": len(self.problems), "check_s": self.check_s, "min_agreement": self.min_agreement,
                 "memory_mb": self.limits.memory_mb,  # time limits follow each response's checks (job)
-                "sandbox_layers": list(self.active if self.active is not None else layers())}
+                "sandbox_layers": list(self.active if self.active is not None else sandbox.layers())}
 
-    def job(self, code: str) -> tuple[str, Limits] | None:
-        """The sandboxed program for one response and its limits, or None when it has no function a problem could
-        call. Each check may take its problem's seconds, and a passed one that again per mutated input (two runs
-        of up to 24): the wall and CPU limits grow with the checks (a function that loops on other problems'
-        inputs spends each one's share, not the next one's)."""
+    def _plan(self, code: str) -> tuple[list, float] | None:
+        """(the answer functions with the problems each may solve, the response's seconds), or None when it has no
+        function a problem could call. Each check may take its problem's seconds, and a passed one that again per
+        mutated input (two runs of up to 24): the time grows with the checks (a function that loops on other
+        problems' inputs spends each one's share, not the next one's)."""
         tries = []
         for name, lo, hi in answer_functions(code):
             fits = [i for i, p in enumerate(self.problems) if lo <= p.arity <= hi]
@@ -321,14 +429,62 @@ class SolvesBenchmark:
         if not tries:
             return None
         limit = self.seconds()
-        used = sorted({i for _, fits in tries for i in fits})
-        problems = [{"task": p.task, "source": p.source, "entry": p.entry, "s": limit[i]} if i in used else None
-                    for i, p in enumerate(self.problems)]
-        job = {"code": code, "try": tries, "problems": problems, "load_s": self.check_s * 5}
-        seconds = 10 + self.check_s * 5 + sum(2 * limit[i] for _, fits in tries for i in fits) + 50 * max(
+        used = {i for _, fits in tries for i in fits}
+        return tries, 10 + self.check_s * 5 + sum(2 * limit[i] for _, fits in tries for i in fits) + 50 * max(
             limit[i] for i in used)
-        return RUNNER % (repr(json.dumps(job)), MARK, MARK), Limits(cpu_s=int(seconds) + 1, wall_s=seconds,
-                                                            memory_mb=self.limits.memory_mb)
+
+    def _problem_rows(self, used: set[int]) -> list[dict | None]:
+        limit, blobs = self.seconds(), self.compiled()
+        return [{"task": p.task, "entry": p.entry, "s": limit[i],
+                 **({"code": blobs[i]} if blobs else {"source": p.source})} if i in used else None
+                for i, p in enumerate(self.problems)]
+
+    def job(self, code: str) -> tuple[str, Limits] | None:
+        """The sandboxed program for one response on its own and its limits, or None (nothing to try)."""
+        plan = self._plan(code)
+        if plan is None:
+            return None
+        tries, seconds = plan
+        job = {"code": code, "try": tries, "problems": self._problem_rows({i for _, f in tries for i in f}),
+               "load_s": self.check_s * 5}
+        return RUNNER % (repr(json.dumps(job)), MARK), Limits(cpu_s=int(seconds) + 1, wall_s=seconds,
+                                                              memory_mb=self.limits.memory_mb)
+
+    def _batch(self, codes: list[str]) -> list[list[tuple[str, str, float]]]:
+        """Every (function, task, agreement) whose tests pass, for each of several responses run in one sandboxed
+        process (BATCH: a forked child each). A response whose result did not come back (the process died or ran
+        out of time) runs again on its own."""
+        if len(codes) == 1:
+            return [self.solved_any(codes[0])]
+        plans = [self._plan(c) for c in codes]
+        todo = [n for n, plan in enumerate(plans) if plan is not None]
+        out: list[list[tuple[str, str, float]] | None] = [[] if plan is None else None for plan in plans]
+        if todo:
+            used = {i for n in todo for _, fits in plans[n][0] for i in fits}
+            limit = self.seconds()
+            batch = {"problems": self._problem_rows(used), "load_s": self.check_s * 5,
+                     "responses": [{"code": codes[n], "try": plans[n][0], "wall_s": plans[n][1],
+                                    "cpu_s": int(plans[n][1]) + 1} for n in todo]}
+            seconds = 10 + sum(5 * limit[i] for i in used) + sum(plans[n][1] for n in todo)
+            result = run_python("", Limits(cpu_s=int(seconds) + 1, wall_s=seconds, memory_mb=self.limits.memory_mb),
+                                self.active, files={"batch.json": json.dumps(batch)}, trusted=BATCH % MARK,
+                                tail=1 << 22)
+            for line in result.stdout.splitlines():
+                if line.startswith(MARK):
+                    mark = json.loads(line[len(MARK):])
+                    n = todo[mark["n"]]
+                    if out[n] is None:  # the runner's own line (children write nowhere near it)
+                        out[n] = [tuple(h) for h in mark["hits"]]
+                        self._count(mark["timeout"], [mark["counts"]] if mark["counts"] else [])
+        return [hits if hits is not None else self.solved_any(codes[n]) for n, hits in enumerate(out)]
+
+    def _count(self, timed_out: bool, counts: list[dict]) -> None:
+        with self._lock:
+            self.ran += 1
+            self.timeouts += timed_out
+            for c in counts:
+                self.checks_out_of_time += c.get("out_of_time", 0)
+                self.checks_shortened += c.get("shortened", 0)
 
     def solved(self, code: str) -> list[tuple[str, str, float]]:
         """[(function, task, agreement)]: the problems whose tests a function of the response passes, and the share
@@ -344,27 +500,23 @@ class SolvesBenchmark:
         program, limits = job
         result = run_python(program, limits, self.active)
         marks = [json.loads(ln[len(MARK):]) for ln in result.stdout.splitlines() if ln.startswith(MARK)]
-        with self._lock:
-            self.ran += 1
-            self.timeouts += result.status == "timeout"
-            for counts in (m for m in marks if isinstance(m, dict)):
-                self.checks_out_of_time += counts["out_of_time"]
-                self.checks_shortened += counts["shortened"]
+        self._count(result.status == "timeout", [m for m in marks if isinstance(m, dict)])
         return [tuple(m) for m in marks if isinstance(m, list)]
 
     def run(self, codes: Iterable[tuple[str, str]], any_agreement: bool = False,
             on_done: Callable[[], None] | None = None) -> dict[str, list[tuple[str, str, float]]]:
-        """{record id: [(function, task, agreement)]} for (id, response code) pairs, in parallel; `on_done` is
-        called (in this thread) as each response finishes."""
+        """{record id: [(function, task, agreement)]} for (id, response code) pairs, `batch` responses to a
+        sandboxed process, processes in parallel; `on_done` is called (in this thread) as each response finishes."""
         items = [(rid, code) for rid, code in codes if code]
-        one = self.solved_any if any_agreement else self.solved
         found: dict[str, list[tuple[str, str, float]]] = {}
+        chunks = [items[s:s + self.batch] for s in range(0, len(items), self.batch)]
         with ThreadPoolExecutor(self.workers) as pool:
-            futures = {pool.submit(one, code): rid for rid, code in items}
+            futures = {pool.submit(self._batch, [code for _, code in chunk]): chunk for chunk in chunks}
             for future in as_completed(futures):
-                hits = future.result()
-                if hits:
-                    found[futures[future]] = hits
-                if on_done is not None:
-                    on_done()
+                for (rid, _), hits in zip(futures[future], future.result(), strict=True):
+                    hits = hits if any_agreement else [h for h in hits if h[2] >= self.min_agreement]
+                    if hits:
+                        found[rid] = hits
+                    if on_done is not None:
+                        on_done()
         return {rid: found[rid] for rid, _ in items if rid in found}
