@@ -31,9 +31,9 @@ def filter_run(tmp_path, run, name: str, shortlist: int) -> tuple[dict, dict]:
     (tmp_path / "bench.jsonl").write_text("".join(json.dumps({"task_id": i, "text": t}) + "\n"
                                                   for i, t in enumerate(PROBLEMS)))
     cfg = tmp_path / f"{name}.yaml"
-    cfg.write_text("filters: {contamination: {humaneval: false, execution: false, shortlist: %d, embedding_threshold: 0.8, "
-                   "benchmarks: "
-                   "[{name: mine, path: %s, fields: [text]}]}}\n" % (shortlist, tmp_path / "bench.jsonl"))
+    cfg.write_text(f"filters: {{contamination: {{humaneval: false, execution: false, shortlist: {shortlist}, "
+                   f"embedding_threshold: 0.8, benchmarks: [{{name: mine, path: {tmp_path / 'bench.jsonl'}, "
+                   f"fields: [text]}}]}}}}\n")
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0, result.output
     folder = run / "filters" / "contamination"
