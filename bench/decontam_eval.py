@@ -7,7 +7,11 @@ of HumanEval/0-3, 8-11, 16-19, ... (each block of four has one paraphrase of eac
 negatives, the report half the rest. The threshold is
 the lowest one (0.50-0.99, step 0.01) that keeps false positives on the tune negatives at or under 1%.
 
-    .venv/bin/python bench/decontam_eval.py
+With --judge CONFIG (a wizevol config whose judge role is the judge: an endpoint and model, or the local model),
+layer 3 also runs with that judge at --judge-threshold (0.50): each problem's top 5 records at or above it are
+asked about, and the judge's recall and false positives are printed (what a judge adds to the embedding layer).
+
+    .venv/bin/python bench/decontam_eval.py [--judge configs/judge.yaml [--judge-threshold 0.5]]
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check-s", type=float, default=ContaminationConfig().check_s,
                     help="seconds one benchmark check may take (layer 4)")
+    ap.add_argument("--judge", help="a wizevol config whose judge role confirms layer 3's candidates")
+    ap.add_argument("--judge-threshold", type=float, default=0.5, help="cosine of the candidates the judge sees")
     args = ap.parse_args()
     para, neg = load()
     items = para + neg
@@ -104,7 +110,55 @@ def main() -> None:
     print(f"nearest HumanEval problem by embedding is the right one for {right}/{len(rep_p)} report paraphrases")
     top_neg = sorted(((cosine[n["id"]], nearest[n["id"]], n["text"][:60]) for n in neg), reverse=True)[:3]
     print("closest negatives: " + "; ".join(f"{c:.2f} {t} '{s}'" for c, t, s in top_neg))
+    if args.judge:
+        with_judge(args.judge, args.judge_threshold, para, neg, records)
     execution(para, neg, tune_p, tune_n, rep_p, rep_n, rejected, args.check_s)
+
+
+def judged(judge, threshold: float, para: list[dict], neg: list[dict], records: list[Record]) -> dict:
+    """Layers 1-3, layer 3 with a judge, over the whole set: each problem's top 5 records at or above `threshold`
+    are asked about; the rejects, and recall and false positives on each half and on the whole set."""
+    calls = []
+
+    def counted(benchmark: str, candidate: str) -> bool:
+        calls.append(1)
+        return judge(benchmark, candidate)
+
+    layer = Contamination(embedding=True, embedding_threshold=threshold, judge=counted,
+                          top_k=ContaminationConfig().top_k)
+    layer.prepare_run(records)
+    verdicts = {r.id: layer.check(r) for r in records}
+    caught = {i: v[2]["task"] for i, v in verdicts.items() if v is not True}  # layers 1-2, or 3 with the judge
+    out = {"calls": len(calls), "caught": caught}
+    for name, sel in (("report", "report"), ("tune", "tune"), ("whole", None)):
+        ps = [p for p in para if sel is None or half(p) == sel]
+        ns = [n for n in neg if sel is None or half(n) == sel]
+        out[name] = {"recall": sum(p["id"] in caught for p in ps) / len(ps),
+                     "right": sum(caught.get(p["id"]) == p["task"] for p in ps) / len(ps),
+                     "fp": sum(n["id"] in caught for n in ns), "negatives": len(ns)}
+    return out
+
+
+def with_judge(config: str, threshold: float, para: list[dict], neg: list[dict], records: list[Record]) -> None:
+    import contextlib
+    import tempfile
+
+    from wizevol.config import load_config
+    from wizevol.filters import llm_judge
+    from wizevol.run_folder import RunFolder
+
+    cfg = load_config(config)
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
+        judge = llm_judge(RunFolder(tmp), cfg, stack, lambda text: print(text, flush=True))
+        role = cfg.role("judge")
+        t0 = time.perf_counter()
+        out = judged(judge, threshold, para, neg, records)
+    print(f"\nlayers 1-3, layer 3 with the judge {role.model} (candidates: each problem's top 5 at cosine >= {threshold:.2f}): "
+          f"{out['calls']} judge calls in {time.perf_counter() - t0:.0f} s")
+    for name in ("report", "tune", "whole"):
+        o = out[name]
+        print(f"  {name + (' half' if name != 'whole' else ' set'):<12} recall {o['recall']:.2f} (the right problem: "
+              f"{o['right']:.2f}), FP {o['fp']}/{o['negatives']}")
 
 
 def execution(para, neg, tune_p, tune_n, rep_p, rep_n, text_rejected, check_s: float) -> None:

@@ -49,3 +49,35 @@ def test_the_default_filter_runs_the_embedding_layer_on_paraphrases_and_hard_neg
     (run / "filters").rename(tmp_path / "filters-default")
     lexical = cli("filter", run, "--only", "contamination", "--config", tmp_path / "lex.yaml")
     assert lexical.exit_code == 0 and rows(run / "filters" / "contamination" / "rejected_0.jsonl") == []
+
+
+def test_the_bench_measures_what_a_judge_adds():
+    """bench/decontam_eval.py --judge: a perfect judge catches exactly the paraphrases whose problem is among their
+    candidates and no negative; a judge that always says yes is the embedding layer alone at that threshold."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import decontam_eval
+
+    para, neg = decontam_eval.load()
+    records = [Record(id=x["id"], instruction=x["text"]) for x in para + neg]
+    task_of = {x["text"]: x.get("task") for x in para + neg}
+    problem_of = {t.text: t.task for t in Contamination(embedding=False, execution=None).texts}
+
+    perfect = decontam_eval.judged(lambda bench, cand: problem_of[bench] == task_of[cand], 0.5, para, neg, records)
+    wide = Contamination(embedding=True, embedding_threshold=0.5)
+    wide.prepare_run(records)
+    lexical = {r.id for r in records if any(wide.nearest(t)[3] for t in (r.prompt_text(), r.output))}  # layers 1-2
+    reach = [p for p, r in zip(para, records[:len(para)], strict=True)
+             if p["id"] in lexical or p["task"] in {b.task for b, _ in wide.candidates(r)}]
+    assert 0 < len(reach) < len(para)
+    assert perfect["whole"] == {"recall": len(reach) / len(para), "right": len(reach) / len(para), "fp": 0,
+                                "negatives": len(neg)}
+    assert perfect["report"]["fp"] == perfect["tune"]["fp"] == 0
+
+    always = decontam_eval.judged(lambda bench, cand: True, 0.5, para, neg, records)
+    alone = {r.id for r in records if wide.check(r) is not True}
+    assert always["whole"]["fp"] == sum(n["id"] in alone for n in neg) > 0
+    assert always["whole"]["recall"] == sum(p["id"] in alone for p in para) / len(para)
+    # one question per record the text layers let through with a candidate
+    assert always["calls"] == len({r.id for r in records if wide.candidates(r) and r.id not in lexical})

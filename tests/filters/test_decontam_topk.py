@@ -50,7 +50,7 @@ def test_the_judge_sees_only_each_problems_top_k_and_can_name_a_second_problem()
         return problem_of[benchmark] != "HumanEval/31" and candidate == COPIES[0]  # "no" for the nearest one
 
     detector = Contamination(embedding=True, embedding_threshold=0.5, judge=judge, top_k=2)
-    problem_of.update({t.norm: t.task for t in detector.texts})
+    problem_of.update({t.text: t.task for t in detector.texts})
     detector.prepare_run(records)
     verdicts = {r.id: detector.check(r) for r in records}
     pairs = {(t.task, r.id) for r in records for t, _ in detector.candidates(r)}

