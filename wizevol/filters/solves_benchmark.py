@@ -215,8 +215,9 @@ for _n, _job in enumerate(JOB["responses"]):
             os.close(_OUT.fileno())  # the child cannot write to wizevol's channel, only to its own pipe
             os.dup2(_NULL, 1)
             os.dup2(_NULL, 2)
-            _hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-            resource.setrlimit(resource.RLIMIT_CPU, (_job["cpu_s"] if _hard == resource.RLIM_INFINITY else min(_job["cpu_s"], _hard), _hard))
+            _hard = resource.getrlimit(resource.RLIMIT_CPU)[1]  # the CPU limit of this one response
+            _soft = _job["cpu_s"] if _hard == resource.RLIM_INFINITY else min(_job["cpu_s"], _hard)
+            resource.setrlimit(resource.RLIMIT_CPU, (_soft, _hard))
             _pipe = os.fdopen(_w, "w")
             sandbox_hook()
             _solve(_job, JOB["load_s"], lambda mark: (_pipe.write(json.dumps(mark) + "\n"), _pipe.flush()))
@@ -234,7 +235,8 @@ for _n, _job in enumerate(JOB["responses"]):
             _chunk = os.read(_r, 65536)
             if not _chunk:
                 break
-            _data += _chunk[: 1 << 20]
+            if len(_data) < 1 << 20:  # a child that writes without end is read, not kept
+                _data += _chunk
     os.close(_r)
     _status = os.waitpid(_pid, 0)[1]
     _killed = _killed or (os.WIFSIGNALED(_status) and os.WTERMSIG(_status) in (signal.SIGXCPU, signal.SIGKILL))
