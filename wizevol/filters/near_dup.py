@@ -50,7 +50,7 @@ class NearDup(Filter):
         self.sigs: dict[str, LeanMinHash] = {}
         self.lineage: dict[str, str] = {}  # record id -> root_id
         self._vec_of: dict[str, Any] = {}  # this round's short instructions -> their embedding
-        self._kept_vecs: list[Any] = []  # embeddings of kept short instructions, in order
+        self._kept_vecs: Any = None  # embeddings of kept short instructions, in order (rows; grown by doubling)
         self._kept_ids: list[str] = []
 
     def prepare_round(self, records: list[Record]) -> None:
@@ -68,17 +68,28 @@ class NearDup(Filter):
     def _embedding_twin(self, record: Record, root: str) -> tuple[str, float] | None:
         """The most similar kept short instruction of another lineage at or above the threshold."""
         vec = self._vec_of.get(record.id)
-        if vec is None or not self._kept_vecs:
+        if vec is None or not self._kept_ids:
             return None
         import numpy as np
 
-        sims = np.stack(self._kept_vecs) @ vec
-        for i in np.argsort(-sims):
-            if sims[i] < self.embedding_threshold:
-                return None
+        sims = self._kept_vecs[:len(self._kept_ids)] @ vec
+        above = np.flatnonzero(sims >= self.embedding_threshold)
+        for i in above[np.argsort(-sims[above], kind="stable")]:
             if self.lineage[self._kept_ids[i]] != root:
                 return self._kept_ids[i], float(sims[i])
         return None
+
+    def _keep_vec(self, record_id: str, vec: Any) -> None:
+        import numpy as np
+
+        n = len(self._kept_ids)
+        if self._kept_vecs is None or n == len(self._kept_vecs):  # room for twice as many, copied once
+            grown = np.zeros((max(1024, 2 * n), len(vec)), dtype=vec.dtype)
+            if n:
+                grown[:n] = self._kept_vecs
+            self._kept_vecs = grown
+        self._kept_vecs[n] = vec
+        self._kept_ids.append(record_id)
 
     def signature(self, text: str) -> LeanMinHash:
         """The MinHash signature of a text's word n-grams."""
@@ -111,7 +122,6 @@ class NearDup(Filter):
         self.sigs[key] = sig
         self.lineage[key] = root
         if record.id in self._vec_of:
-            self._kept_vecs.append(self._vec_of[record.id])
-            self._kept_ids.append(record.id)
+            self._keep_vec(record.id, self._vec_of[record.id])
         return True
 
