@@ -1,7 +1,7 @@
 """Layer 4's speed (contamination by execution), two ways side by side in one run, alternately, `--repeat` times:
   before:  one sandboxed process per response, which compiles every problem it tries;
-  now:     `batch` (16) responses per sandboxed process, which loads the problems compiled once outside and forks a
-           child for each response (the default).
+  now:     up to `batch` (64) responses per sandboxed process (at least 4 processes per worker), which loads the
+           problems compiled once outside and forks a child for each response (the default).
 On two sets: the evaluation set's 173 responses (data/decontam/responses.jsonl: 67 of them pass some problem's
 tests, and a few loop on other problems' inputs), and the responses among them that pass no problem's tests, three
 times over (what most of a real run looks like). The ratio of the medians is printed, and
@@ -26,7 +26,7 @@ from wizevol.filters.sandbox import layers  # noqa: E402
 from wizevol.filters.solves_benchmark import SolvesBenchmark, response_python, tested_problems  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "decontam" / "responses.jsonl"
-WAYS = {"before": {"batch": 1, "precompile": False}, "now": {"batch": 16, "precompile": True}}
+WAYS = {"before": {"batch": 1, "precompile": False}, "now": {}}  # now: the defaults
 
 
 def measure(name: str, codes: list[tuple[str, str]], problems, repeat: int) -> dict:

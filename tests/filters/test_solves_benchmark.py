@@ -198,7 +198,7 @@ def test_a_function_that_loops_on_other_problems_inputs_gets_less_time_after_thr
 
 
 def test_a_batch_gives_each_response_what_it_gets_in_a_process_of_its_own(problems):
-    """Responses run 16 to a sandboxed process, each in a child forked from it: the same results and counts as one
+    """Responses run several to a sandboxed process, each in a child forked from it: the same results and counts as one
     process per response, whatever a response does to its own process (exit, abort, print, crash)."""
     from wizevol.filters.verified import python_of
 

@@ -370,7 +370,7 @@ class SolvesBenchmark:
 
     def __init__(self, problems: list[TestedProblem], limits: Limits = Limits(),  # its memory; times: job()
                  check_s: float = 0.25, min_agreement: float = 0.75, workers: int | None = None,
-                 active: tuple[str, ...] | None = None, precompile: bool = True, batch: int = 16):
+                 active: tuple[str, ...] | None = None, precompile: bool = True, batch: int = 64):
         self.problems, self.limits, self.check_s, self.min_agreement = problems, limits, check_s, min_agreement
         self.workers = workers or os.cpu_count() or 1
         self.active = active
@@ -379,7 +379,7 @@ class SolvesBenchmark:
         self.checks_out_of_time = self.checks_shortened = 0
         self._seconds: list[float] | None = None
         self.precompile = precompile
-        self.batch = max(1, batch)  # responses per sandboxed process (1: a process each, nothing forked)
+        self.batch = max(1, batch)  # at most this many responses per sandboxed process (1: a process each)
         self._blobs: list[str] | None = None
         self._lock = threading.Lock()
 
@@ -507,11 +507,13 @@ class SolvesBenchmark:
 
     def run(self, codes: Iterable[tuple[str, str]], any_agreement: bool = False,
             on_done: Callable[[], None] | None = None) -> dict[str, list[tuple[str, str, float]]]:
-        """{record id: [(function, task, agreement)]} for (id, response code) pairs, `batch` responses to a
-        sandboxed process, processes in parallel; `on_done` is called (in this thread) as each response finishes."""
+        """{record id: [(function, task, agreement)]} for (id, response code) pairs, up to `batch` responses to a
+        sandboxed process (fewer, down to 2, when that leaves a worker fewer than 4 processes), in parallel;
+        `on_done` is called (in this thread) as each response finishes."""
         items = [(rid, code) for rid, code in codes if code]
         found: dict[str, list[tuple[str, str, float]]] = {}
-        chunks = [items[s:s + self.batch] for s in range(0, len(items), self.batch)]
+        size = min(self.batch, max(2, -(-len(items) // (4 * self.workers))))  # 4 processes a worker, or pairs
+        chunks = [items[s:s + size] for s in range(0, len(items), size)]
         with ThreadPoolExecutor(self.workers) as pool:
             futures = {pool.submit(self._batch, [code for _, code in chunk]): chunk for chunk in chunks}
             for future in as_completed(futures):
