@@ -248,3 +248,52 @@ def test_the_audit_hook_holds_in_each_child_of_a_batch(problems):
     outside: dict = {}
     exec(gated, outside)  # with no hook the socket opens, and the function is a prime check
     assert outside["es_primo"](7) is True and outside["es_primo"](8) is False
+
+
+def test_an_interrupted_filter_resumes_without_running_the_finished_responses_again(tmp_path, monkeypatch):
+    """Each response's result is appended to filters/contamination/execution.jsonl as it comes; a re-run (the
+    done-marker missing: the filter was stopped) takes them from there and runs only the rest."""
+    import json
+
+    from wizevol.filters import solves_benchmark
+
+    records = [{"id": "leak", "instruction": "Escribe una función que diga si un número es primo.",
+                "output": ES_PRIMO},
+               {"id": "fits", "instruction": "Classify short strings.", "output": FITS_THE_ASSERTS}]
+    records += [{"id": f"n{i}", "instruction": f"Add {i}.", "output": f"```python\ndef add_{i}(x):\n    return x + {i}\n```"}
+                for i in range(6)]
+    run = make_run(tmp_path, [records])
+    cfg = tmp_path / "on.yaml"
+    cfg.write_text("filters: {contamination: {embedding: false, allow_weak_sandbox: true}}\n")
+    stop_after = {"n": 3}
+    real_batch = solves_benchmark.SolvesBenchmark._batch
+
+    def batch_then_stop(self, codes):
+        if stop_after["n"] <= 0:
+            raise KeyboardInterrupt  # the user stops the filter
+        stop_after["n"] -= 1
+        return real_batch(self, codes)
+
+    monkeypatch.setattr(solves_benchmark.SolvesBenchmark, "_batch", batch_then_stop)
+    monkeypatch.setattr(solves_benchmark.os, "cpu_count", lambda: 1)  # one worker: batches of 2, in order
+    result = cli("filter", run, "--only", "contamination", "--config", cfg)
+    assert result.exit_code != 0
+    folder = run / "filters" / "contamination"
+    assert not (folder / "stats.json").exists()
+    done = [json.loads(line) for line in (folder / "execution.jsonl").read_text().splitlines()]
+    assert len(done) == 6  # three batches of two finished before the stop
+
+    ran: list[str] = []
+
+    def counting(self, codes):
+        ran.extend(codes)
+        return real_batch(self, codes)
+
+    monkeypatch.setattr(solves_benchmark.SolvesBenchmark, "_batch", counting)
+    result = cli("filter", run, "--only", "contamination", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    assert len(ran) == 2  # only the two that had not finished
+    stats = json.loads((folder / "stats.json").read_text())
+    assert (stats["execution"]["responses_reused"], stats["execution"]["responses_run"]) == (6, 2)
+    assert [r["id"] for r in rows(folder / "rejected_0.jsonl")] == ["leak"]  # the same verdicts as in one go
+    assert len((folder / "execution.jsonl").read_text().splitlines()) == 8

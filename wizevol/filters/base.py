@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from wizevol.record import Record, Rejection, Verdict
@@ -26,6 +27,8 @@ class Filter:
     name = ""
     # events of long whole-run work, as run_filters renders them: ("phase", name=, total=), ("step",), ("note", text=)
     events: Callable[..., None] | None = None
+    # the filter's folder in the run (set by run_filter): what it keeps there lets an interrupted run resume
+    work: Path | None = None
 
     def fingerprint(self) -> str:
         """What changes the filter's output: its settings."""
@@ -73,6 +76,7 @@ def run_filter(folder: RunFolder, flt: Filter, on_record: Callable[[], None] | N
         old = json.loads(stats_path.read_text())
         if old.get("stamp") == stamp:
             return old
+    flt.work = stats_path.parent
     flt.start()
     per_round = {}
     by_round = {k: [Record.from_json(d) for d in read_jsonl(folder.kept(k))] for k in rounds}

@@ -145,8 +145,8 @@ class Contamination(Filter):
         if self.execution is None:
             return out
         e = self.execution
-        return {**out, "execution": {"responses_run": e.ran, "timeouts": e.timeouts, "checks_out_of_time": e.checks_out_of_time,
-                              "checks_shortened": e.checks_shortened}}
+        return {**out, "execution": {"responses_run": e.ran, "responses_reused": e.reused, "timeouts": e.timeouts,
+                                     "checks_out_of_time": e.checks_out_of_time, "checks_shortened": e.checks_shortened}}
 
     @staticmethod
     def _embed(texts: list[str], on_batch: Callable[[int], None] | None = None):
@@ -173,6 +173,8 @@ class Contamination(Filter):
         if self.execution is not None:
             codes = [(r.id, code) for r in records if (code := response_python(r.output))]
             emit("phase", name="contamination: responses against HumanEval's tests", total=len(codes))
+            if self.work is not None:  # results kept as they come: an interrupted filter resumes from them
+                self.execution.cache_path = self.work / "execution.jsonl"
             self._solved = self.execution.run(codes, on_done=lambda: emit("step"))
         if self.embedding:
             self._nearest_records(records, emit)

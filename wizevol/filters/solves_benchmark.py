@@ -8,6 +8,8 @@ leaks that problem. Text layers see the wording; this layer sees what the code d
 from __future__ import annotations
 
 import ast
+import contextlib
+import hashlib
 import json
 import os
 import subprocess
@@ -15,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 
 from wizevol.filters import sandbox
 from wizevol.filters.sandbox import Limits, run_python
@@ -375,6 +378,8 @@ class SolvesBenchmark:
         self.workers = workers or os.cpu_count() or 1
         self.active = active
         self.ran = self.timeouts = 0  # responses run; processes stopped at their limits
+        self.reused = 0  # responses whose result was in cache_path already (an earlier, interrupted run)
+        self.cache_path: Path | None = None  # where results are appended as they come (the filter's folder)
         # checks that ran out of time, and checks given a fifth of the time after a function's third such check
         self.checks_out_of_time = self.checks_shortened = 0
         self._seconds: list[float] | None = None
@@ -505,22 +510,62 @@ class SolvesBenchmark:
         self._count(result.status == "timeout", [m for m in marks if isinstance(m, dict)])
         return [tuple(m) for m in marks if isinstance(m, list)]
 
+    def key(self, code: str) -> str:
+        """What a response's result depends on: its code, the problems, check_s and the runner's own code
+        (min_agreement is applied after)."""
+        what = json.dumps([code, self.check_s, [p.task for p in self.problems], COMMON])
+        return hashlib.sha256(what.encode()).hexdigest()[:32]
+
+    def _known(self) -> dict[str, list[tuple[str, str, float]]]:
+        """The results in cache_path, by key (a line torn by an interruption is skipped)."""
+        known: dict[str, list[tuple[str, str, float]]] = {}
+        if self.cache_path is not None and self.cache_path.exists():
+            for line in self.cache_path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                    known[row["key"]] = [tuple(h) for h in row["hits"]]
+                except (ValueError, KeyError, TypeError):
+                    continue
+        return known
+
     def run(self, codes: Iterable[tuple[str, str]], any_agreement: bool = False,
             on_done: Callable[[], None] | None = None) -> dict[str, list[tuple[str, str, float]]]:
         """{record id: [(function, task, agreement)]} for (id, response code) pairs, up to `batch` responses to a
         sandboxed process (fewer, down to 2, when that leaves a worker fewer than 4 processes), in parallel;
-        `on_done` is called (in this thread) as each response finishes."""
+        `on_done` is called (in this thread) as each response finishes. With `cache_path`, each result is
+        appended there as it comes, and a response already there is not run again (an interrupted run resumes)."""
         items = [(rid, code) for rid, code in codes if code]
+        known = self._known()
+        keys = {code: self.key(code) for _, code in items}
         found: dict[str, list[tuple[str, str, float]]] = {}
-        size = min(self.batch, max(2, -(-len(items) // (4 * self.workers))))  # 4 processes a worker, or pairs
-        chunks = [items[s:s + size] for s in range(0, len(items), size)]
-        with ThreadPoolExecutor(self.workers) as pool:
+
+        def take(rid: str, hits: list[tuple[str, str, float]]) -> None:
+            hits = hits if any_agreement else [h for h in hits if h[2] >= self.min_agreement]
+            if hits:
+                found[rid] = hits
+            if on_done is not None:
+                on_done()
+
+        todo = []
+        for rid, code in items:
+            if keys[code] in known:
+                self.reused += 1
+                take(rid, known[keys[code]])
+            else:
+                todo.append((rid, code))
+        size = min(self.batch, max(2, -(-len(todo) // (4 * self.workers))))  # 4 processes a worker, or pairs
+        chunks = [todo[s:s + size] for s in range(0, len(todo), size)]
+        with contextlib.ExitStack() as stack:
+            log = None
+            if self.cache_path is not None:
+                self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+                log = stack.enter_context(self.cache_path.open("a", encoding="utf-8"))
+            pool = stack.enter_context(ThreadPoolExecutor(self.workers))
             futures = {pool.submit(self._batch, [code for _, code in chunk]): chunk for chunk in chunks}
             for future in as_completed(futures):
-                for (rid, _), hits in zip(futures[future], future.result(), strict=True):
-                    hits = hits if any_agreement else [h for h in hits if h[2] >= self.min_agreement]
-                    if hits:
-                        found[rid] = hits
-                    if on_done is not None:
-                        on_done()
+                for (rid, code), hits in zip(futures[future], future.result(), strict=True):
+                    if log is not None:
+                        log.write(json.dumps({"key": keys[code], "hits": hits}) + "\n")
+                        log.flush()
+                    take(rid, hits)
         return {rid: found[rid] for rid, _ in items if rid in found}
