@@ -261,27 +261,30 @@ def test_an_interrupted_filter_resumes_without_running_the_finished_responses_ag
                 "output": ES_PRIMO},
                {"id": "fits", "instruction": "Classify short strings.", "output": FITS_THE_ASSERTS}]
     records += [{"id": f"n{i}", "instruction": f"Add {i}.", "output": f"```python\ndef add_{i}(x):\n    return x + {i}\n```"}
-                for i in range(6)]
+                for i in range(8)]
     run = make_run(tmp_path, [records])
     cfg = tmp_path / "on.yaml"
     cfg.write_text("filters: {contamination: {embedding: false, allow_weak_sandbox: true}}\n")
-    stop_after = {"n": 3}
+    calls = []
     real_batch = solves_benchmark.SolvesBenchmark._batch
 
     def batch_then_stop(self, codes):
-        if stop_after["n"] <= 0:
-            raise KeyboardInterrupt  # the user stops the filter
-        stop_after["n"] -= 1
+        calls.append(codes)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the user stops the filter during the second batch
+        if len(calls) > 2:
+            time.sleep(1)  # one batch may start before the stop is seen; none after it
         return real_batch(self, codes)
 
     monkeypatch.setattr(solves_benchmark.SolvesBenchmark, "_batch", batch_then_stop)
-    monkeypatch.setattr(solves_benchmark.os, "cpu_count", lambda: 1)  # one worker: batches of 2, in order
+    monkeypatch.setattr(solves_benchmark.os, "cpu_count", lambda: 1)  # one worker: 4 batches of 3, 3, 3, 1
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code != 0
     folder = run / "filters" / "contamination"
     assert not (folder / "stats.json").exists()
     done = [json.loads(line) for line in (folder / "execution.jsonl").read_text().splitlines()]
-    assert len(done) == 6  # three batches of two finished before the stop
+    assert len(done) == 3  # the first batch finished before the stop
+    assert len(calls) <= 3  # the last batch never started
 
     ran: list[str] = []
 
@@ -292,8 +295,8 @@ def test_an_interrupted_filter_resumes_without_running_the_finished_responses_ag
     monkeypatch.setattr(solves_benchmark.SolvesBenchmark, "_batch", counting)
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0, result.output
-    assert len(ran) == 2  # only the two that had not finished
+    assert len(ran) == 7  # only the seven that had not finished
     stats = json.loads((folder / "stats.json").read_text())
-    assert (stats["execution"]["responses_reused"], stats["execution"]["responses_run"]) == (6, 2)
+    assert (stats["execution"]["responses_reused"], stats["execution"]["responses_run"]) == (3, 7)
     assert [r["id"] for r in rows(folder / "rejected_0.jsonl")] == ["leak"]  # the same verdicts as in one go
-    assert len((folder / "execution.jsonl").read_text().splitlines()) == 8
+    assert len((folder / "execution.jsonl").read_text().splitlines()) == 10

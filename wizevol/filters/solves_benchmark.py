@@ -562,10 +562,15 @@ class SolvesBenchmark:
                 log = stack.enter_context(self.cache_path.open("a", encoding="utf-8"))
             pool = stack.enter_context(ThreadPoolExecutor(self.workers))
             futures = {pool.submit(self._batch, [code for _, code in chunk]): chunk for chunk in chunks}
-            for future in as_completed(futures):
-                for (rid, code), hits in zip(futures[future], future.result(), strict=True):
-                    if log is not None:
-                        log.write(json.dumps({"key": keys[code], "hits": hits}) + "\n")
-                        log.flush()
-                    take(rid, hits)
+            try:
+                for future in as_completed(futures):
+                    for (rid, code), hits in zip(futures[future], future.result(), strict=True):
+                        if log is not None:
+                            log.write(json.dumps({"key": keys[code], "hits": hits}) + "\n")
+                            log.flush()
+                        take(rid, hits)
+            except BaseException:  # stopped (Ctrl-C) or failed: the batches not started yet never start
+                for future in futures:
+                    future.cancel()
+                raise
         return {rid: found[rid] for rid, _ in items if rid in found}
