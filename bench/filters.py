@@ -119,6 +119,8 @@ def main() -> None:
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where MiniLM encodes")
     ap.add_argument("--shortlist", default="32", help="filters.contamination.shortlist (0: encode all); with "
                     "--compare-full, several sizes (16,32,64): each is compared, the first is timed above")
+    ap.add_argument("--vocabulary", action="store_true",
+                    help="only time the shortlist's static vectors of MiniLM's whole vocabulary (a run's worst case)")
     ap.add_argument("--compare-full", action="store_true",
                     help="also encode every record, and print what the shortlist missed")
     args = ap.parse_args()
@@ -129,6 +131,17 @@ def main() -> None:
     device = embedding_device(args.device)
     print(f"embedding on {device}" + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else "")
           + f"; {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}", flush=True)
+    if args.vocabulary:
+        import numpy as np
+
+        from wizevol.filters.contamination import _embedder
+        from wizevol.filters.shortlist import token_vectors
+
+        model = _embedder()
+        t0 = time.perf_counter()
+        token_vectors(model, np.arange(model.tokenizer.vocab_size))
+        print(f"static vectors of all {model.tokenizer.vocab_size} tokens: {time.perf_counter() - t0:.1f} s")
+        return
     recs = real_like(args.records) if args.text == "real" else synthetic(args.records)
     plants = planted()
     recs = recs[:len(recs) - len(plants)] + plants
