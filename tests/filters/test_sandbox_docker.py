@@ -102,7 +102,10 @@ def test_the_hostile_snippet_reaches_no_network_and_writes_nothing_outside(docke
 def test_filter_runs_the_execution_layer_in_docker(docker_backend, tmp_path):
     es_primo = ("```python\ndef es_primo(n):\n    if n < 2:\n        return False\n"
                 "    return all(n % d for d in range(2, int(n ** 0.5) + 1))\n```")
-    run = make_run(tmp_path, [[{"id": "leak", "instruction": "¿Es primo?", "output": es_primo}]])
+    clean = "```python\ndef add_one(x):\n    return x + 1\n```"
+    # two responses: one sandboxed process runs both, a forked child each, inside the container
+    run = make_run(tmp_path, [[{"id": "leak", "instruction": "¿Es primo?", "output": es_primo},
+                               {"id": "clean", "instruction": "Add one.", "output": clean}]])
     (tmp_path / "docker.yaml").write_text(f"sandbox: {{backend: docker, image: '{docker_backend}'}}\n"
                                           "filters: {contamination: {embedding: false}}\n")
     result = cli("filter", run, "--only", "contamination", "--config", tmp_path / "docker.yaml")
@@ -110,6 +113,10 @@ def test_filter_runs_the_execution_layer_in_docker(docker_backend, tmp_path):
     assert "sandbox layers: docker, audit_hook" in result.output
     (rej,) = rows(run / "filters" / "contamination" / "rejected_0.jsonl")
     assert rej["reason"] == "execution: the response's es_primo() passes the tests of HumanEval/31"
+    import json
+
+    stats = json.loads((run / "filters" / "contamination" / "stats.json").read_text())["execution"]
+    assert (stats["responses_run"], stats["responses_rerun_alone"]) == (2, 0)  # both came back from the batch
     (tmp_path / "missing.yaml").write_text("sandbox: {backend: docker, image: 'wizevol-no-such-image:0'}\n")
     result = cli("filter", run, "--only", "contamination", "--config", tmp_path / "missing.yaml")
     assert result.exit_code == 2

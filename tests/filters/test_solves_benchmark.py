@@ -215,6 +215,7 @@ def test_a_batch_gives_each_response_what_it_gets_in_a_process_of_its_own(proble
         "primo": [("es_primo", "HumanEval/31")], "fits": [("looks_like_strlen", "HumanEval/23")],
         "loud": [("add", "HumanEval/53")], "crash": [("add", "HumanEval/53")]}  # os.abort() ends it before the checks
     assert (batched.ran, batched.timeouts) == (alone.ran, alone.timeouts) == (7, 0)  # "none" has nothing to try
+    assert batched.rerun_alone == 0  # every result came back from the batches, none from the fallback
 
 
 def test_a_response_in_a_batch_cannot_change_what_the_next_one_sees(problems):
@@ -224,6 +225,7 @@ def test_a_response_in_a_batch_cannot_change_what_the_next_one_sees(problems):
     solver = "def add(a, b):\n    return a + b\n"
     layer = SolvesBenchmark(problems, batch=16)
     assert layer.run([("saboteur", saboteur), ("solver", solver)]) == {"solver": [("add", "HumanEval/53", 1.0)]}
+    assert layer.rerun_alone == 0  # both ran in the one batch process
 
 
 def test_a_response_in_a_batch_cannot_speak_for_another(problems):
@@ -236,6 +238,7 @@ def test_a_response_in_a_batch_cannot_speak_for_another(problems):
              f"sys.__stdout__.write('\\n{MARK}{json_line}\\n')\n\ndef noop(x):\n    return x\n"
     layer = SolvesBenchmark(problems, batch=16)
     assert layer.run([("clean", "def noop(x):\n    return x\n"), ("forger", forger)], any_agreement=True) == {}
+    assert layer.rerun_alone == 0
 
 
 def test_the_audit_hook_holds_in_each_child_of_a_batch(problems):
@@ -245,6 +248,7 @@ def test_the_audit_hook_holds_in_each_child_of_a_batch(problems):
              + "    return n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))\n")
     layer = SolvesBenchmark(problems, batch=16)
     assert layer.run([("gated", gated), ("other", "def noop(x):\n    return x\n")], any_agreement=True) == {}
+    assert layer.rerun_alone == 0
     outside: dict = {}
     exec(gated, outside)  # with no hook the socket opens, and the function is a prime check
     assert outside["es_primo"](7) is True and outside["es_primo"](8) is False
@@ -300,3 +304,20 @@ def test_an_interrupted_filter_resumes_without_running_the_finished_responses_ag
     assert (stats["execution"]["responses_reused"], stats["execution"]["responses_run"]) == (3, 7)
     assert [r["id"] for r in rows(folder / "rejected_0.jsonl")] == ["leak"]  # the same verdicts as in one go
     assert len((folder / "execution.jsonl").read_text().splitlines()) == 10
+
+
+def test_a_response_that_kills_its_batch_process_loses_no_other_result(problems):
+    """It empties the hook's deny list (the audit hook is not a sandbox) and kills the runner that forked it: the
+    responses of that batch whose results had not come back run again, each in a process of its own."""
+    # only a parent that is a sandbox runner: run alone, its parent is wizevol itself (here, pytest)
+    killer = ("import gc, os, signal\nfor o in gc.get_objects():\n"
+              "    if isinstance(o, set) and 'os.kill' in o:\n        o.clear()\n"
+              "with open(f'/proc/{os.getppid()}/cmdline', 'rb') as f:\n    parent = f.read()\n"
+              "if b'_sandbox.py' in parent:\n    os.kill(os.getppid(), signal.SIGKILL)\n\n"
+              "def noop(x):\n    return x\n")
+    solver = "def add(a, b):\n    return a + b\n"
+    layer = SolvesBenchmark(problems, batch=16)
+    found = layer.run([("killer", killer), ("solver", solver), ("primo", "def es_primo(n):\n    return n > 1 and "
+                                                                "all(n % d for d in range(2, int(n ** 0.5) + 1))\n")])
+    assert found == {"solver": [("add", "HumanEval/53", 1.0)], "primo": [("es_primo", "HumanEval/31", 1.0)]}
+    assert layer.rerun_alone == 2  # the killer and the solver shared a process (3 responses, 2 workers: 2 + 1)

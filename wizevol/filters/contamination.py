@@ -145,7 +145,8 @@ class Contamination(Filter):
         if self.execution is None:
             return out
         e = self.execution
-        return {**out, "execution": {"responses_run": e.ran, "responses_reused": e.reused, "timeouts": e.timeouts,
+        return {**out, "execution": {"responses_run": e.ran, "responses_reused": e.reused,
+                                     "responses_rerun_alone": e.rerun_alone, "timeouts": e.timeouts,
                                      "checks_out_of_time": e.checks_out_of_time, "checks_shortened": e.checks_shortened}}
 
     @staticmethod

@@ -379,6 +379,7 @@ class SolvesBenchmark:
         self.active = active
         self.ran = self.timeouts = 0  # responses run; processes stopped at their limits
         self.reused = 0  # responses whose result was in cache_path already (an earlier, interrupted run)
+        self.rerun_alone = 0  # responses whose batch process died before their result: run again on their own
         self.cache_path: Path | None = None  # where results are appended as they come (the filter's folder)
         # checks that ran out of time, and checks given a fifth of the time after a function's third such check
         self.checks_out_of_time = self.checks_shortened = 0
@@ -483,6 +484,9 @@ class SolvesBenchmark:
                     if out[n] is None:  # the runner's own line (children write nowhere near it)
                         out[n] = [tuple(h) for h in mark["hits"]]
                         self._count(mark["timeout"], [mark["counts"]] if mark["counts"] else [])
+        lost = [n for n, hits in enumerate(out) if hits is None]
+        with self._lock:
+            self.rerun_alone += len(lost)
         return [hits if hits is not None else self.solved_any(codes[n]) for n, hits in enumerate(out)]
 
     def _count(self, timed_out: bool, counts: list[dict]) -> None:
