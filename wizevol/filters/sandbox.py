@@ -38,6 +38,7 @@ PR_SET_NO_NEW_PRIVS = 38
 LANDLOCK_WRITE = sum(1 << b for b in (1, 4, 5, 6, 7, 8, 9, 10, 11, 12))  # write file, remove, make *
 LANDLOCK_REFER, LANDLOCK_TRUNCATE = 1 << 13, 1 << 14  # ABI 2, ABI 3
 LANDLOCK_NET_TCP = (1 << 0) | (1 << 1)  # bind, connect (ABI 4)
+LANDLOCK_SCOPE = (1 << 0) | (1 << 1)  # abstract unix sockets and signals of processes outside the domain (ABI 6)
 
 BOOTSTRAP = r'''
 import os, sys
@@ -116,12 +117,13 @@ def landlock_abi() -> int:
 
 def _landlock_plan(root: str, abi: int):
     """Everything Landlock needs, built in the parent (the child may run under a tight memory limit); calling
-    the result in the child makes files writable only under `root` (and /dev/null) and, with ABI >= 4,
-    refuses TCP. It raises if the kernel refuses, so a layer reported as active is active."""
+    the result in the child makes files writable only under `root` (and /dev/null), with ABI >= 4 refuses TCP,
+    and with ABI >= 6 refuses signals to processes outside the sandbox (wizevol itself, other sandboxes) and
+    abstract unix sockets outside it. It raises if the kernel refuses, so a layer reported as active is active."""
     libc = ctypes.CDLL(None, use_errno=True)
     fs = LANDLOCK_WRITE | (LANDLOCK_REFER if abi >= 2 else 0) | (LANDLOCK_TRUNCATE if abi >= 3 else 0)
-    attr = (ctypes.c_uint64 * 2)(fs, LANDLOCK_NET_TCP if abi >= 4 else 0)
-    attr_size = 16 if abi >= 4 else 8
+    attr = (ctypes.c_uint64 * 3)(fs, LANDLOCK_NET_TCP if abi >= 4 else 0, LANDLOCK_SCOPE if abi >= 6 else 0)
+    attr_size = 24 if abi >= 6 else 16 if abi >= 4 else 8
     file_rights = (1 << 1) | (LANDLOCK_TRUNCATE if abi >= 3 else 0)  # a file may be written, not made or removed
     rules = []
     for path, allowed in ((root, fs), ("/dev/null", file_rights)):  # compilers write to /dev/null
