@@ -149,7 +149,7 @@ def with_judge(config: str, threshold: float, para: list[dict], neg: list[dict],
 
     cfg = load_config(config)
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        judge = llm_judge(RunFolder(tmp), cfg, stack, lambda text: print(text, flush=True))
+        judge = llm_judge(RunFolder(tmp), cfg, stack, lambda text: print(text, flush=True)).same_problem
         role = cfg.role("judge")
         t0 = time.perf_counter()
         out = judged(judge, threshold, para, neg, records)

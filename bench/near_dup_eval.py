@@ -1,19 +1,35 @@
-"""near_dup on short reworded instructions: which measure tells a reworded duplicate from a different task?
-data/near_dup/pairs.jsonl holds 40 pairs of the same short instruction reworded (synonyms, words moved, voice)
-and 40 pairs on the same topic that ask for different things. Each measure's threshold is chosen on one half
-(even-numbered pairs: the highest recall with no false positive there) and reported on the other.
+"""near_dup on short reworded instructions: which measure tells a reworded duplicate from a different task, and
+what the judge adds.
 
-    .venv/bin/python bench/near_dup_eval.py
+data/near_dup/pairs.jsonl, the tune set: 40 pairs of one short instruction reworded (synonyms, words moved,
+voice) and 40 same-topic pairs that ask for different things. data/near_dup/heldout.jsonl, the report set, was
+written before the judge check was built: 40 and 40 more, its different pairs mostly a word or two apart
+("uppercase" / "lowercase", "union" / "intersection"). Each measure's threshold is set on the tune set (the
+highest recall there with no false positive) and reported on the held-out set.
+
+With --judge CONFIG, near_dup itself runs on each pair with the config's judge role (`llm_judge: true`): the
+first text is kept, the second is checked, and a pair at MiniLM cosine >= --judge-threshold (0.75) is asked
+about with the paper's equality prompt. A perfect judge's recall is the share of duplicates at that cosine.
+
+    .venv/bin/python bench/near_dup_eval.py [--judge configs/default.yaml [--judge-threshold 0.75]]
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+from wizevol.filters.near_dup import NearDup
+from wizevol.record import Record
 from wizevol.text import ngrams, words
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "near_dup" / "pairs.jsonl"
+DATA = Path(__file__).resolve().parent.parent / "data" / "near_dup"
+
+
+def load(name: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA / name).read_text().splitlines()]
 
 
 def jaccard(a: set, b: set) -> float:
@@ -30,37 +46,90 @@ def char_grams(text: str, n: int) -> set:
     return {t[i:i + n] for i in range(max(1, len(t) - n + 1))}
 
 
-def measures(pairs: list[dict]) -> dict[str, list[float]]:
+def cosines(pairs: list[dict]) -> list[float]:
     from wizevol.filters.contamination import _embedder
 
-    out = {
-        "word 5-gram Jaccard (today)": [jaccard(word_grams(p["a"], 5), word_grams(p["b"], 5)) for p in pairs],
-        "word 3-gram Jaccard": [jaccard(word_grams(p["a"], 3), word_grams(p["b"], 3)) for p in pairs],
-        "word 1-gram Jaccard": [jaccard(word_grams(p["a"], 1), word_grams(p["b"], 1)) for p in pairs],
-        "char 5-gram Jaccard": [jaccard(char_grams(p["a"], 5), char_grams(p["b"], 5)) for p in pairs],
-    }
     model = _embedder()
     va = model.encode([p["a"] for p in pairs], normalize_embeddings=True, show_progress_bar=False)
     vb = model.encode([p["b"] for p in pairs], normalize_embeddings=True, show_progress_bar=False)
-    out["MiniLM cosine"] = [float(x @ y) for x, y in zip(va, vb, strict=True)]
-    return out
+    return [float(x @ y) for x, y in zip(va, vb, strict=True)]
+
+
+def measures(pairs: list[dict]) -> dict[str, list[float]]:
+    return {
+        "word 5-gram Jaccard (MinHash)": [jaccard(word_grams(p["a"], 5), word_grams(p["b"], 5)) for p in pairs],
+        "word 3-gram Jaccard": [jaccard(word_grams(p["a"], 3), word_grams(p["b"], 3)) for p in pairs],
+        "word 1-gram Jaccard": [jaccard(word_grams(p["a"], 1), word_grams(p["b"], 1)) for p in pairs],
+        "char 5-gram Jaccard": [jaccard(char_grams(p["a"], 5), char_grams(p["b"], 5)) for p in pairs],
+        "MiniLM cosine": cosines(pairs),
+    }
+
+
+def rates(caught: list[bool], pairs: list[dict]) -> tuple[float, int, int]:
+    """(recall on the duplicates, false positives, different pairs)."""
+    dup = [c for c, p in zip(caught, pairs, strict=True) if p["duplicate"]]
+    diff = [c for c, p in zip(caught, pairs, strict=True) if not p["duplicate"]]
+    return sum(dup) / len(dup), sum(diff), len(diff)
+
+
+def judged(equal: Callable[[str, str], bool | None], threshold: float, pairs: list[dict]) -> dict:
+    """near_dup with a judge on each pair on its own (two lineages: a kept, b checked): which pairs it rejects,
+    and the judge's answers."""
+    caught, asked = [], {"calls": 0, "equal": 0, "not_equal": 0, "unanswered": 0}
+    for p in pairs:
+        nd = NearDup(judge=equal, judge_threshold=threshold)
+        nd.start()
+        a, b = (Record(id=f"{p['id']}-{s}", instruction=p[s], root_id=f"{p['id']}-{s}") for s in "ab")
+        nd.prepare_round([a, b])
+        assert nd.check(a) is True
+        caught.append(nd.check(b) is not True)
+        asked = {k: asked[k] + v for k, v in nd.report()["judge"].items()}
+    return {"caught": caught, "asked": asked}
 
 
 def main() -> None:
-    pairs = [json.loads(line) for line in DATA.read_text().splitlines()]
-    tune = [i for i, p in enumerate(pairs) if int(p["id"].split("-")[1]) % 2 == 0]
-    report = [i for i in range(len(pairs)) if i not in tune]
-    print(f"{len(pairs)} pairs ({sum(p['duplicate'] for p in pairs)} reworded duplicates); tune {len(tune)}, "
-          f"report {len(report)}")
-    print(f"{'measure':<30}{'threshold':>10}{'recall':>8}{'false pos':>11}")
-    for name, score in measures(pairs).items():
-        neg = max(score[i] for i in tune if not pairs[i]["duplicate"])
-        threshold = round(neg + 0.005, 3)  # just above every different pair of the tune half
-        dup = [i for i in report if pairs[i]["duplicate"]]
-        diff = [i for i in report if not pairs[i]["duplicate"]]
-        recall = sum(score[i] >= threshold for i in dup) / len(dup)
-        fp = sum(score[i] >= threshold for i in diff)
-        print(f"{name:<30}{threshold:>10.3f}{recall:>8.2f}{fp:>7}/{len(diff)}")
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--judge", help="a wizevol config whose judge role decides the candidate pairs")
+    ap.add_argument("--judge-threshold", type=float, default=0.75, help="MiniLM cosine of the pairs the judge sees")
+    args = ap.parse_args()
+    tune, report = load("pairs.jsonl"), load("heldout.jsonl")
+    print(f"tune: pairs.jsonl, {len(tune)} pairs; report: heldout.jsonl, {len(report)} pairs")
+    print(f"{'measure':<31}{'threshold':>10}{'tune recall':>13}{'report recall':>15}{'report false pos':>18}")
+    scores_tune, scores_report = measures(tune), measures(report)
+    for name, score in scores_tune.items():
+        threshold = round(max(s for s, p in zip(score, tune, strict=True) if not p["duplicate"]) + 0.005, 3)
+        recall_t, _, _ = rates([s >= threshold for s in score], tune)
+        recall, fp, n = rates([s >= threshold for s in scores_report[name]], report)
+        print(f"{name:<31}{threshold:>10.3f}{recall_t:>13.2f}{recall:>15.2f}{fp:>12}/{n}")
+    cos = scores_report["MiniLM cosine"]
+    for t in (0.89, 0.80, 0.75):
+        recall, fp, n = rates([c >= t for c in cos], report)
+        print(f"  MiniLM cosine >= {t:.2f} on the report set: recall {recall:.2f}, false positives {fp}/{n}")
+    if args.judge:
+        with_judge(args.judge, args.judge_threshold, tune, report)
+
+
+def with_judge(config: str, threshold: float, tune: list[dict], report: list[dict]) -> None:
+    import contextlib
+    import tempfile
+
+    from wizevol.config import load_config
+    from wizevol.filters import llm_judge
+    from wizevol.run_folder import RunFolder
+
+    cfg = load_config(config)
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
+        equal = llm_judge(RunFolder(tmp), cfg, stack, lambda text: print(text, flush=True)).equal
+        print(f"\nnear_dup with the judge {cfg.role('judge').model} on pairs at MiniLM cosine >= {threshold:.2f}:")
+        for name, pairs in (("tune", tune), ("report", report)):
+            t0 = time.perf_counter()
+            out = judged(equal, threshold, pairs)
+            recall, fp, n = rates(out["caught"], pairs)
+            bound, _, _ = rates([c >= threshold for c in cosines(pairs)], pairs)
+            print(f"  {name:<7} recall {recall:.2f} (a perfect judge: {bound:.2f}), false positives {fp}/{n}; "
+                  f"judge {out['asked']} in {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

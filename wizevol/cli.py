@@ -284,6 +284,10 @@ def filter_(
         rejected = sum(r["rejected"] for r in stats["rounds"].values())
         kept = sum(r["kept"] for r in stats["rounds"].values())
         typer.echo(f"{name:>13}: kept {kept}, rejected {rejected} -> {run}/filters/{name}/")
+        judge = stats.get("judge")
+        if judge and judge["unanswered"]:
+            typer.echo(f"{'':>13}  the judge did not answer {judge['unanswered']} of {judge['calls']} questions: "
+                       "those records were kept")
     if clean:
         typer.echo("clean records per round: " + ", ".join(f"{k}: {n}" for k, n in clean.items()))
 

@@ -5,6 +5,7 @@ duplicate, and long instructions are left to MinHash."""
 from __future__ import annotations
 
 import json
+import re
 
 from conftest import ROOT, rows
 from test_filters import cli
@@ -67,3 +68,126 @@ def test_the_embedding_check_keeps_lineage_and_leaves_long_texts_to_minhash(tmp_
                    [{**r, "root_id": r["id"]} for r in second])
     assert filter_with(tmp_path, apart, {"embedding_threshold": THRESHOLD, "short_words": 3}) == {}  # all "long"
     assert filter_with(tmp_path, apart, {"embedding_threshold": THRESHOLD}) != {}  # the same run, short enough
+
+
+HELDOUT = [json.loads(line) for line in (ROOT / "data" / "near_dup" / "heldout.jsonl").read_text().splitlines()]
+
+
+def judge_run(tmp_path, pairs):
+    """Round 0: every distinct first text; round 1: every second text. Each round is one lineage, so that a text is
+    compared only with the other round's (a lineage is never its own duplicate)."""
+    firsts = list(dict.fromkeys(p["a"] for p in pairs))
+    first = [{"id": f"a{i}", "instruction": t, "root_id": "A"} for i, t in enumerate(firsts)]
+    second = [{"id": p["id"], "instruction": p["b"], "root_id": "B"} for p in pairs]
+    return run_of(tmp_path, first, second), first
+
+
+def test_the_judge_decides_each_embedding_candidate_with_the_papers_equality_check(tmp_path, server):
+    """With llm_judge, MiniLM only proposes: each round-1 text is asked about its nearest kept texts of other
+    lineages (cosine >= 0.75, at most 3, nearest first) with the no_gain judge's prompt, over real HTTP. A judge
+    that knows the answers rejects exactly the reworded pairs whose original is among those candidates, naming
+    it, and none of the different pairs, which MiniLM puts as close as 0.99 ("uppercase" / "lowercase")."""
+    run, first = judge_run(tmp_path, HELDOUT)
+    id_of = {r["instruction"]: r["id"] for r in first}
+    for p in HELDOUT:
+        if p["duplicate"]:  # the chat prompt holds the kept text, then the checked one
+            server.fault("text", role="judge", match=f"{p['a']}\n\nThe Second Instruction:\n{p['b']}", arg="Equal",
+                         times=None)
+    model = _embedder()
+    va = model.encode([r["instruction"] for r in first], normalize_embeddings=True)
+    vb = model.encode([p["b"] for p in HELDOUT], normalize_embeddings=True)
+    sims = vb @ va.T
+    asked = {p["id"]: [first[j]["id"] for j in sims[i].argsort()[::-1][:3] if sims[i, j] >= 0.75]
+             for i, p in enumerate(HELDOUT)}
+    expected = {p["id"] for p in HELDOUT if p["duplicate"] and id_of[p["a"]] in asked[p["id"]]}
+    assert 20 <= len(expected) < 40
+    assert sum(sims[i, first.index(next(r for r in first if r["instruction"] == p["a"]))] >= 0.89
+               for i, p in enumerate(HELDOUT) if not p["duplicate"]) >= 5  # the threshold alone would drop these
+
+    cfg = tmp_path / "judge.yaml"
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
+                   "evolver: {model: judge-model}\nfilters: {near_dup: {llm_judge: true}}\n")
+    result = cli("filter", run, "--only", "near_dup", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    rej = {r["id"]: r for r in rows(run / "filters" / "near_dup" / "rejected_1.jsonl")}
+    assert set(rej) == expected
+    for i, r in rej.items():
+        p = next(p for p in HELDOUT if p["id"] == i)
+        assert r["details"]["duplicate_of"] == id_of[p["a"]] and r["details"]["judge"] == "equal"
+        assert re.fullmatch(rf"near-duplicate of {id_of[p['a']]} \(judge: Equal; embedding cosine 0\.\d\d\)",
+                            r["reason"])
+        assert abs(r["details"]["cosine"] - sims[HELDOUT.index(p), first.index(
+            next(f for f in first if f["id"] == id_of[p["a"]]))]) < 1e-3
+    calls = [c for c in server.calls if c.role == "judge"]
+    # a duplicate's questions stop at its original's Equal; every other text is asked about all its candidates
+    per_text = {i: v.index(id_of[next(p["a"] for p in HELDOUT if p["id"] == i)]) + 1 if i in expected else len(v)
+                for i, v in asked.items()}
+    assert len(calls) == sum(per_text.values())
+    assert {c.model for c in calls} == {"judge-model"}
+    stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
+    assert stats["judge"] == {"calls": len(calls), "equal": len(expected), "not_equal": len(calls) - len(expected),
+                              "unanswered": 0}
+
+    # at cosine 0.5 most texts have several candidates: judge_top_k: 1 asks about the nearest only
+    (tmp_path / "top1").mkdir()
+    run, _ = judge_run(tmp_path / "top1", HELDOUT)
+    cfg.write_text(cfg.read_text().replace("llm_judge: true", "llm_judge: true, judge_threshold: 0.5, judge_top_k: 1"))
+    before = server.count("judge")
+    assert cli("filter", run, "--only", "near_dup", "--config", cfg).exit_code == 0
+    rej = {r["id"] for r in rows(run / "filters" / "near_dup" / "rejected_1.jsonl")}
+    assert rej == {p["id"] for i, p in enumerate(HELDOUT) if p["duplicate"] and sims[i].max() >= 0.5
+                   and first[sims[i].argmax()]["instruction"] == p["a"]}
+    assert server.count("judge") - before == sum(sims.max(1) >= 0.5) < sum((sims >= 0.5).sum(1).clip(max=3))
+
+
+def test_a_judge_that_cannot_answer_loses_nothing_and_says_so(tmp_path, server):
+    """A failed call or an answer that is neither Equal nor Not Equal keeps the record, counted as unanswered;
+    without llm_judge no judge is asked, even with a judge configured."""
+    pairs = [p for p in HELDOUT if p["duplicate"]][:8]
+    run, _ = judge_run(tmp_path, pairs)
+    server.fault("500", role="judge", times=None)
+    cfg = tmp_path / "judge.yaml"
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
+                   "evolver: {model: judge-model}\nfilters: {near_dup: {llm_judge: true}}\n")
+    result = cli("filter", run, "--only", "near_dup", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    assert rows(run / "filters" / "near_dup" / "rejected_1.jsonl") == []
+    stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
+    assert stats["judge"]["calls"] == stats["judge"]["unanswered"] == server.count("judge") >= 6
+    n = stats["judge"]["calls"]
+    assert f"the judge did not answer {n} of {n} questions: those records were kept" in result.output
+
+    server.faults.clear()
+    server.fault("text", role="judge", arg="Maybe", times=None)
+    (tmp_path / "again").mkdir()
+    run, _ = judge_run(tmp_path / "again", pairs)
+    assert cli("filter", run, "--only", "near_dup", "--config", cfg).exit_code == 0
+    assert rows(run / "filters" / "near_dup" / "rejected_1.jsonl") == []
+    assert json.loads((run / "filters" / "near_dup" / "stats.json").read_text())["judge"]["unanswered"] >= 6
+
+    before = server.count("judge")
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
+                   "evolver: {model: judge-model}\n")
+    (tmp_path / "off").mkdir()
+    run, _ = judge_run(tmp_path / "off", pairs)
+    assert cli("filter", run, "--only", "near_dup", "--config", cfg).exit_code == 0
+    assert server.count("judge") == before and "judge" not in \
+        json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
+
+
+def test_the_bench_measures_what_the_judge_adds():
+    """bench/near_dup_eval.py --judge: a perfect judge reaches exactly the duplicates at the candidate cosine with no
+    false positive; a judge that always says Equal is the embedding threshold alone."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import near_dup_eval
+
+    label = {(p["a"], p["b"]): p["duplicate"] for p in HELDOUT}
+    cos = near_dup_eval.cosines(HELDOUT)
+    perfect = near_dup_eval.judged(lambda a, b: label[(a, b)], 0.75, HELDOUT)
+    bound = near_dup_eval.rates([c >= 0.75 for c in cos], HELDOUT)
+    assert near_dup_eval.rates(perfect["caught"], HELDOUT) == (bound[0], 0, 40) and 0.5 < bound[0] < 1
+    always = near_dup_eval.judged(lambda a, b: True, 0.75, HELDOUT)
+    assert near_dup_eval.rates(always["caught"], HELDOUT) == bound and bound[1] > 10
+    assert always["asked"]["calls"] == sum(c >= 0.75 for c in cos)

@@ -21,18 +21,17 @@ from wizevol.errors import InputError
 from wizevol.filters.base import Filter, run_filter, write_clean
 from wizevol.run_folder import RunFolder, read_jsonl
 
-Judge = Callable[[str, str], bool]
 
-
-def _near_dup(c: FiltersConfig, judge: Judge | None) -> Filter:
+def _near_dup(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
     from wizevol.filters.near_dup import NearDup
 
     k = c.near_dup
     return NearDup(k.num_perm, k.threshold, k.ngram, embedding_threshold=k.embedding_threshold,
-                   short_words=k.short_words)
+                   short_words=k.short_words, judge=judge.equal if judge is not None and k.llm_judge else None,
+                   judge_threshold=k.judge_threshold, judge_top_k=k.judge_top_k)
 
 
-def _contamination(c: FiltersConfig, judge: Judge | None) -> Filter:
+def _contamination(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
     from wizevol.filters.contamination import Contamination
 
     k = c.contamination
@@ -44,7 +43,8 @@ def _contamination(c: FiltersConfig, judge: Judge | None) -> Filter:
         require_isolation(k.allow_weak_sandbox, "set filters.contamination.allow_weak_sandbox: true")
         execution = SolvesBenchmark(tested_problems(k.humaneval), check_s=k.check_s, min_agreement=k.min_agreement)
     return Contamination(k.ngram, k.coverage, k.benchmarks, k.humaneval, k.embedding, k.embedding_threshold,
-                         judge if k.llm_judge else None, k.top_k, execution, k.shortlist)
+                         judge.same_problem if judge is not None and k.llm_judge else None, k.top_k, execution,
+                         k.shortlist)
 
 
 def execution_on(c: FiltersConfig) -> bool:
@@ -58,7 +58,7 @@ def execution_on(c: FiltersConfig) -> bool:
     return k.allow_weak_sandbox or isolated()
 
 
-def _code_check(c: FiltersConfig, judge: Judge | None) -> Filter:
+def _code_check(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
     from wizevol.filters.code_check import CodeCheck
     from wizevol.filters.sandbox import Limits
 
@@ -70,16 +70,16 @@ def _code_check(c: FiltersConfig, judge: Judge | None) -> Filter:
     return CodeCheck(k.execute, Limits(cpu_s=k.cpu_s, wall_s=k.wall_s, memory_mb=k.memory_mb), k.languages)
 
 
-def _verified(c: FiltersConfig, judge: Judge | None) -> Filter:
+def _verified(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
     raise InputError("the verified filter needs the run's endpoint: run it through `wizevol filter`")
 
 
-REGISTRY: dict[str, Callable[[FiltersConfig, Judge | None], Filter]] = {
+REGISTRY: dict[str, Callable[[FiltersConfig, JudgeRole | None], Filter]] = {
     "near_dup": _near_dup, "contamination": _contamination, "code_check": _code_check, "verified": _verified}
 OLD_NAMES = {"contaminated": "contamination"}
 
 
-def build(name: str, cfg: FiltersConfig, judge: Judge | None = None) -> Filter:
+def build(name: str, cfg: FiltersConfig, judge: JudgeRole | None = None) -> Filter:
     """The filter registered under `name`, from its config section; an unknown name is an error."""
     if name not in REGISTRY:
         raise InputError(f"unknown filter {name!r}; choose one of {', '.join(REGISTRY)}")
@@ -102,16 +102,37 @@ def run_config(folder: RunFolder, config: str | Path | None) -> EvolveConfig:
     return EvolveConfig()
 
 
+class JudgeRole:
+    """The judge role's yes/no questions to the filters, one call each, through the run's cache (a rerun asks
+    nothing again). `ask(template, **values)` returns the answer's text, or None when the call failed."""
+
+    def __init__(self, ask: Callable[..., str | None], prompts: Any):
+        self.ask, self.prompts = ask, prompts
+
+    def same_problem(self, benchmark: str, candidate: str) -> bool:
+        """contamination: does the candidate pose the benchmark problem? A failed call: the embedding hit stands."""
+        answer = self.ask(self.prompts.contamination_judge, benchmark=benchmark, candidate=candidate)
+        return True if answer is None else answer.strip().lower().lstrip("*\"' ").startswith("yes")
+
+    def equal(self, first: str, second: str) -> bool | None:
+        """near_dup: the paper's equality check (the no_gain judge's prompt): are the two instructions equal?
+        None when the call failed or the answer says neither."""
+        from wizevol.evolve.rules import parse_judgement
+
+        answer = self.ask(self.prompts.judge, first=first, second=second)
+        verdict = "unparsed" if answer is None else parse_judgement(answer)
+        return None if verdict == "unparsed" else verdict == "equal"
+
+
 def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
-              notify: Callable[[str], None] | None = None) -> Judge:
-    """A sync yes/no judge over the judge role, through the run's cache (and the local model if it is local)."""
+              notify: Callable[[str], None] | None = None) -> JudgeRole:
+    """The judge role over the run's endpoint (or the local model if it is local), through the run's cache."""
     from wizevol.llm.client import CallFailed
     from wizevol.llm.session import open_session
     from wizevol.prompts import PromptSet
 
     session = stack.enter_context(open_session(cfg, folder, ("judge",), notify))
     role = cfg.role("judge", session.local_url).model_copy(update={"max_tokens": 8, "temperature": 0.0})
-    prompts = PromptSet.load(cfg.prompts_dir)
     loop = asyncio.new_event_loop()
 
     def close() -> None:
@@ -120,15 +141,13 @@ def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
 
     stack.callback(close)
 
-    def judge(benchmark: str, candidate: str) -> bool:
-        request = prompts.contamination_judge.request(role.mode, benchmark=benchmark, candidate=candidate)
+    def ask(template: Any, **values: str) -> str | None:
         try:
-            answer = loop.run_until_complete(session.llm.complete(role, request, 0)).text
+            return loop.run_until_complete(session.llm.complete(role, template.request(role.mode, **values), 0)).text
         except CallFailed:
-            return True  # unconfirmed: the embedding hit stands
-        return answer.strip().lower().lstrip("*\"' ").startswith("yes")
+            return None
 
-    return judge
+    return JudgeRole(ask, PromptSet.load(cfg.prompts_dir))
 
 
 def verified_filter(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
@@ -183,7 +202,8 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
     with contextlib.ExitStack() as stack:
         judge = None
         c = cfg.filters.contamination
-        if "contamination" in names and c.embedding and c.llm_judge:
+        if ("contamination" in names and c.embedding and c.llm_judge) or \
+                ("near_dup" in names and cfg.filters.near_dup.llm_judge):
             judge = llm_judge(folder, cfg, stack, lambda text: emit("note", text=text))
         total = sum(len(read_jsonl(folder.kept(k))) for k in folder.finished_rounds())
         results = {}

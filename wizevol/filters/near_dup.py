@@ -5,7 +5,11 @@ Word n-grams cannot see two short instructions with the words moved or swapped f
 (bench/near_dup_eval.py: 0 of 20 reworded pairs at any threshold without false positives). The opt-in
 embedding check (`embedding_threshold`) compares each instruction of at most `short_words` words with the kept
 ones of other lineages by all-MiniLM-L6-v2 cosine: on the same bench it finds half of them, with 2 of 20
-same-topic, different-task pairs taken for duplicates, which is why it is off by default.
+same-topic, different-task pairs taken for duplicates, which is why it is off by default. MiniLM cannot tell
+"uppercase" from "lowercase" (cosine 0.99). With `judge` (the paper's equality check, the no_gain judge's prompt)
+the embedding only finds candidates, each kept text of another lineage at or above `judge_threshold`, nearest
+first, at most `judge_top_k`, and the judge decides: Equal rejects; Not Equal, an unparsed answer or a failed
+call keeps the record (counted in the stats).
 
 A record is never compared with its own lineage (same `root_id`): evolution makes a child close to its parent by
 design ("add ~10 words"), so at 60+ words a child's 5-gram Jaccard with its parent is above 0.8. Two seeds (or
@@ -13,6 +17,7 @@ branches) that reach the same text are duplicates: the earliest stays."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from datasketch import LeanMinHash, MinHash, MinHashLSH
@@ -36,14 +41,24 @@ class NearDup(Filter):
     name = "near_dup"
 
     def __init__(self, num_perm: int = 128, threshold: float = 0.8, ngram: int = 5, seed: int = 1,
-                 embedding_threshold: float | None = None, short_words: int = 40):
+                 embedding_threshold: float | None = None, short_words: int = 40,
+                 judge: Callable[[str, str], bool | None] | None = None, judge_threshold: float = 0.75,
+                 judge_top_k: int = 3):
         self.num_perm, self.threshold, self.ngram, self.seed = num_perm, threshold, ngram, seed
         self.embedding_threshold, self.short_words = embedding_threshold, short_words
+        self.judge, self.judge_threshold, self.judge_top_k = judge, judge_threshold, judge_top_k
         self._template = MinHash(num_perm=num_perm, seed=seed)  # permutations are computed once
 
     def settings(self) -> dict[str, Any]:
-        return {"num_perm": self.num_perm, "threshold": self.threshold, "ngram": self.ngram, "seed": self.seed,
-                "embedding_threshold": self.embedding_threshold, "short_words": self.short_words}
+        out = {"num_perm": self.num_perm, "threshold": self.threshold, "ngram": self.ngram, "seed": self.seed,
+               "embedding_threshold": self.embedding_threshold, "short_words": self.short_words}
+        if self.judge is not None:
+            out |= {"llm_judge": True, "judge_threshold": self.judge_threshold, "judge_top_k": self.judge_top_k}
+        return out
+
+    @property
+    def embedding(self) -> bool:
+        return self.embedding_threshold is not None or self.judge is not None
 
     def start(self) -> None:
         self.lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
@@ -52,9 +67,11 @@ class NearDup(Filter):
         self._vec_of: dict[str, Any] = {}  # this round's short instructions -> their embedding
         self._kept_vecs: Any = None  # embeddings of kept short instructions, in order (rows; grown by doubling)
         self._kept_ids: list[str] = []
+        self._text: dict[str, str] = {}  # kept short instructions, as written (what the judge reads)
+        self.asked = {"calls": 0, "equal": 0, "not_equal": 0, "unanswered": 0}
 
     def prepare_round(self, records: list[Record]) -> None:
-        if self.embedding_threshold is None:
+        if not self.embedding:
             return
         short = [r for r in records if len(words(r.prompt_text())) <= self.short_words]
         if short:
@@ -65,19 +82,36 @@ class NearDup(Filter):
                                 normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
             self._vec_of = {r.id: v for r, v in zip(short, vecs, strict=True)}
 
-    def _embedding_twin(self, record: Record, root: str) -> tuple[str, float] | None:
-        """The most similar kept short instruction of another lineage at or above the threshold."""
+    def _neighbours(self, record: Record, root: str, threshold: float) -> list[tuple[str, float]]:
+        """Kept short instructions of other lineages at or above the cosine threshold, nearest first."""
         vec = self._vec_of.get(record.id)
         if vec is None or not self._kept_ids:
-            return None
+            return []
         import numpy as np
 
         sims = self._kept_vecs[:len(self._kept_ids)] @ vec
-        above = np.flatnonzero(sims >= self.embedding_threshold)
-        for i in above[np.argsort(-sims[above], kind="stable")]:
-            if self.lineage[self._kept_ids[i]] != root:
-                return self._kept_ids[i], float(sims[i])
-        return None
+        above = np.flatnonzero(sims >= threshold)
+        return [(self._kept_ids[i], float(sims[i])) for i in above[np.argsort(-sims[above], kind="stable")]
+                if self.lineage[self._kept_ids[i]] != root]
+
+    def _twin(self, record: Record, root: str) -> Verdict:
+        """Without a judge: the nearest neighbour at embedding_threshold. With one: the first of the nearest
+        judge_top_k at judge_threshold that the judge calls Equal."""
+        if self.judge is None:
+            near = self._neighbours(record, root, self.embedding_threshold)
+            if not near:
+                return True
+            (other, cos), = near[:1]
+            return drop(f"near-duplicate of {other} (embedding cosine {cos:.2f})", duplicate_of=other,
+                        cosine=round(cos, 3))
+        for other, cos in self._neighbours(record, root, self.judge_threshold)[:self.judge_top_k]:
+            equal = self.judge(self._text[other], record.prompt_text())
+            self.asked["calls"] += 1
+            self.asked[{True: "equal", False: "not_equal", None: "unanswered"}[equal]] += 1
+            if equal:
+                return drop(f"near-duplicate of {other} (judge: Equal; embedding cosine {cos:.2f})",
+                            duplicate_of=other, cosine=round(cos, 3), judge="equal")
+        return True
 
     def _keep_vec(self, record_id: str, vec: Any) -> None:
         import numpy as np
@@ -112,16 +146,20 @@ class NearDup(Filter):
         if best is not None:
             return drop(f"near-duplicate of {best} (estimated Jaccard {best_j:.2f})", duplicate_of=best,
                         jaccard=round(float(best_j), 3))
-        if self.embedding_threshold is not None:
-            twin = self._embedding_twin(record, root)
-            if twin is not None:
-                return drop(f"near-duplicate of {twin[0]} (embedding cosine {twin[1]:.2f})", duplicate_of=twin[0],
-                            cosine=round(twin[1], 3))
+        if self.embedding:
+            twin = self._twin(record, root)
+            if twin is not True:
+                return twin
         key = record.id
         self.lsh.insert(key, sig)
         self.sigs[key] = sig
         self.lineage[key] = root
         if record.id in self._vec_of:
             self._keep_vec(record.id, self._vec_of[record.id])
+            self._text[record.id] = record.prompt_text()
         return True
+
+    def report(self) -> dict[str, Any]:
+        """The judge's answers (calls, equal, not_equal, unanswered: a failed call or neither verdict)."""
+        return {"judge": dict(self.asked)} if self.judge is not None else {}
 
