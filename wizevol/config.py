@@ -114,7 +114,7 @@ class ContaminationConfig(_Strict):
     allow_weak_sandbox: bool = False  # execution where only rlimits and the audit hook hold (no OS isolation)
     check_s: float = Field(0.25, gt=0, description="seconds one benchmark check may take (at least; a problem whose "
                                                    "own check is slow gets 20x its time)")
-    min_agreement: float = Field(0.75, ge=0, le=1, description="share of mutated inputs on which a function that "
+    min_agreement: float = Field(0.8, ge=0, le=1, description="share of mutated inputs on which a function that "
                                                                "passes the tests must answer as the canonical solution")
 
 

@@ -75,6 +75,28 @@ def test_a_function_that_only_fits_the_asserts_disagrees_on_mutated_inputs(probl
     assert layer.solved(python_of(FITS_THE_ASSERTS)) == []
 
 
+PALINDROMIC_SUBSTRINGS = """def count_palindromic_substrings(s):
+    count = 0
+    for center in range(2 * len(s) - 1):
+        left, right = center // 2, center // 2 + center % 2
+        while left >= 0 and right < len(s) and s[left] == s[right]:
+            count += 1
+            left -= 1
+            right += 1
+    return count
+"""
+
+
+def test_a_repeated_letter_tells_a_palindrome_counter_from_strlen(problems):
+    """HumanEval/23's tests use strings without a repeated letter, where every palindromic substring is one letter
+    long: a palindromic-substring counter passes them (the evaluation set's neg-000). Of the mutated inputs, the
+    one that repeats the last letter twice gives it palindromes that strlen does not count."""
+    layer = SolvesBenchmark(problems)
+    (hit,) = layer.solved_any(PALINDROMIC_SUBSTRINGS)
+    assert hit[:2] == ("count_palindromic_substrings", "HumanEval/23") and hit[2] < 0.7
+    assert layer.solved(PALINDROMIC_SUBSTRINGS) == []
+
+
 def test_loops_prints_and_crashes_cost_a_bounded_time_and_lose_nothing(problems):
     layer = SolvesBenchmark(problems, check_s=0.2)
     spin = "def spin(x):\n    while True:\n        pass\n"

@@ -83,7 +83,7 @@ def _mutants(value):
     if isinstance(value, float):
         return [value + 0.5, value * 2.5]
     if isinstance(value, str):
-        return [value[::-1], value + "ab", value[1:], value.swapcase(), "a" + value + "aba"]
+        return [value[::-1], value + "ab", value[1:], value.swapcase(), "a" + value + "aba", value + value[-1:] * 2]
     if isinstance(value, list):
         out = [value[::-1], value[1:], value + value[:1], value[:1] + value]
         try:
@@ -372,7 +372,7 @@ class SolvesBenchmark:
     """Which records' responses pass a benchmark problem's tests, run in the sandbox one record at a time."""
 
     def __init__(self, problems: list[TestedProblem], limits: Limits = Limits(),  # its memory; times: job()
-                 check_s: float = 0.25, min_agreement: float = 0.75, workers: int | None = None,
+                 check_s: float = 0.25, min_agreement: float = 0.8, workers: int | None = None,
                  active: tuple[str, ...] | None = None, precompile: bool = True, batch: int = 64):
         self.problems, self.limits, self.check_s, self.min_agreement = problems, limits, check_s, min_agreement
         self.workers = workers or os.cpu_count() or 1
