@@ -26,9 +26,11 @@ def _near_dup(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
     from wizevol.filters.near_dup import NearDup
 
     k = c.near_dup
+    on = judge is not None and k.llm_judge
     return NearDup(k.num_perm, k.threshold, k.ngram, embedding_threshold=k.embedding_threshold,
-                   short_words=k.short_words, judge=judge.equal if judge is not None and k.llm_judge else None,
-                   judge_threshold=k.judge_threshold, judge_top_k=k.judge_top_k)
+                   short_words=k.short_words, judge=judge.equal if on else None,
+                   judge_ahead=judge.equal_ahead if on else None, judge_threshold=k.judge_threshold,
+                   judge_top_k=k.judge_top_k)
 
 
 def _contamination(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
@@ -106,8 +108,9 @@ class JudgeRole:
     """The judge role's yes/no questions to the filters, one call each, through the run's cache (a rerun asks
     nothing again). `ask(template, **values)` returns the answer's text, or None when the call failed."""
 
-    def __init__(self, ask: Callable[..., str | None], prompts: Any):
-        self.ask, self.prompts = ask, prompts
+    def __init__(self, ask: Callable[..., str | None], prompts: Any,
+                 ask_many: Callable[[Any, list[dict[str, str]]], None] | None = None):
+        self.ask, self.prompts, self.ask_many = ask, prompts, ask_many
 
     def same_problem(self, benchmark: str, candidate: str) -> bool:
         """contamination: does the candidate pose the benchmark problem? A failed call: the embedding hit stands."""
@@ -122,6 +125,11 @@ class JudgeRole:
         answer = self.ask(self.prompts.judge, first=first, second=second)
         verdict = "unparsed" if answer is None else parse_judgement(answer)
         return None if verdict == "unparsed" else verdict == "equal"
+
+    def equal_ahead(self, pairs: list[tuple[str, str]]) -> None:
+        """Ask about many pairs at once, up to the config's concurrency, so that `equal` finds them answered."""
+        if self.ask_many is not None:
+            self.ask_many(self.prompts.judge, [{"first": a, "second": b} for a, b in pairs])
 
 
 def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
@@ -147,7 +155,13 @@ def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
         except CallFailed:
             return None
 
-    return JudgeRole(ask, PromptSet.load(cfg.prompts_dir))
+    def ask_many(template: Any, values: list[dict[str, str]]) -> None:  # answers land in the run's cache
+        from wizevol.llm.session import ask_all
+
+        requests = [(str(i), template.request(role.mode, **v), 0) for i, v in enumerate(values)]
+        loop.run_until_complete(ask_all(session, role, requests, shared=True))
+
+    return JudgeRole(ask, PromptSet.load(cfg.prompts_dir), ask_many)
 
 
 def verified_filter(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,

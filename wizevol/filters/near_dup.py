@@ -43,10 +43,11 @@ class NearDup(Filter):
     def __init__(self, num_perm: int = 128, threshold: float = 0.8, ngram: int = 5, seed: int = 1,
                  embedding_threshold: float | None = None, short_words: int = 40,
                  judge: Callable[[str, str], bool | None] | None = None, judge_threshold: float = 0.75,
-                 judge_top_k: int = 3):
+                 judge_top_k: int = 3, judge_ahead: Callable[[list[tuple[str, str]]], None] | None = None):
         self.num_perm, self.threshold, self.ngram, self.seed = num_perm, threshold, ngram, seed
         self.embedding_threshold, self.short_words = embedding_threshold, short_words
         self.judge, self.judge_threshold, self.judge_top_k = judge, judge_threshold, judge_top_k
+        self.judge_ahead = judge_ahead
         self._template = MinHash(num_perm=num_perm, seed=seed)  # permutations are computed once
 
     def settings(self) -> dict[str, Any]:
@@ -69,6 +70,7 @@ class NearDup(Filter):
         self._kept_ids: list[str] = []
         self._text: dict[str, str] = {}  # kept short instructions, as written (what the judge reads)
         self.asked = {"calls": 0, "equal": 0, "not_equal": 0, "unanswered": 0}
+        self.asked_ahead = 0
 
     def prepare_round(self, records: list[Record]) -> None:
         if not self.embedding:
@@ -81,6 +83,33 @@ class NearDup(Filter):
             vecs = model.encode([r.prompt_text() for r in short], batch_size=256 if model.device.type == "cuda" else 64,
                                 normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
             self._vec_of = {r.id: v for r, v in zip(short, vecs, strict=True)}
+            if self.judge is not None and self.judge_ahead is not None:
+                pairs = self._pairs_ahead(short, vecs)
+                self.asked_ahead += len(pairs)
+                if pairs:
+                    self.judge_ahead(pairs)
+
+    def _pairs_ahead(self, short: list[Record], vecs: Any) -> list[tuple[str, str]]:
+        """Before a round is checked one by one: every (kept text, text) pair that check() may ask the judge
+        about, so that they can be asked all at once. A record's candidates are its judge_top_k nearest at
+        judge_threshold among the kept texts and the round's earlier records. One of those may be rejected
+        before its turn, and then a candidate beyond them is asked in check(), one at a time."""
+        import numpy as np
+
+        n = len(self._kept_ids)
+        texts = [self._text[i] for i in self._kept_ids] + [r.prompt_text() for r in short]
+        roots = [self.lineage[i] for i in self._kept_ids] + [r.root_id or r.id for r in short]
+        pool = np.concatenate([self._kept_vecs[:n], vecs]) if n else vecs
+        pairs = []
+        for start in range(0, len(short), 256):  # a block of records against all before them
+            block = vecs[start:start + 256]
+            sims = block @ pool[:n + start + len(block)].T
+            for row in range(len(block)):
+                me = n + start + row
+                above = np.flatnonzero(sims[row, :me] >= self.judge_threshold)
+                nearest = [j for j in above[np.argsort(-sims[row, above], kind="stable")] if roots[j] != roots[me]]
+                pairs += [(texts[j], texts[me]) for j in nearest[:self.judge_top_k]]
+        return pairs
 
     def _neighbours(self, record: Record, root: str, threshold: float) -> list[tuple[str, float]]:
         """Kept short instructions of other lineages at or above the cosine threshold, nearest first."""
@@ -160,6 +189,10 @@ class NearDup(Filter):
         return True
 
     def report(self) -> dict[str, Any]:
-        """The judge's answers (calls, equal, not_equal, unanswered: a failed call or neither verdict)."""
-        return {"judge": dict(self.asked)} if self.judge is not None else {}
+        """The judge's answers (calls, equal, not_equal, unanswered: a failed call or neither verdict), and the
+        questions asked ahead, all at once, before each round was checked (their answers are in the run's cache:
+        `calls` counts each question check() asked, answered from there or not)."""
+        if self.judge is None:
+            return {}
+        return {"judge": dict(self.asked), **({"judge_asked_ahead": self.asked_ahead} if self.judge_ahead else {})}
 
