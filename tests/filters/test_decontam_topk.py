@@ -66,6 +66,16 @@ def test_the_judge_sees_only_each_problems_top_k_and_can_name_a_second_problem()
     assert set(rejected) == {"p0"} and rejected["p0"][2]["task"] == chose[1]
     assert rejected["p0"][2]["layer"] == "embedding+judge"
 
+    # asked ahead: every candidate pair at once, before any check; the same verdicts, and check() asks nothing new
+    ahead: list[tuple[str, str]] = []
+    again = Contamination(embedding=True, embedding_threshold=0.5, judge=judge, top_k=2, judge_ahead=ahead.extend)
+    asked.clear()
+    again.prepare_run(records)
+    assert {(problem_of[b], next(r.id for r in records if r.prompt_text() == c)) for b, c in ahead} == pairs
+    assert len(ahead) == len(pairs) and asked == []
+    assert {r.id: again.check(r) for r in records} == verdicts
+    assert set(asked) <= set(ahead) and again.report()["judge_asked_ahead"] == len(pairs)
+
     wide = Contamination(embedding=True, embedding_threshold=0.5, judge=lambda b, c: asked.append(("", c)) or False,
                          top_k=0)
     before = len(asked)

@@ -273,6 +273,9 @@ def test_llm_judge_confirms_embedding_hits(tmp_path, server):
     assert rej["h0"]["details"]["task"] == "HumanEval/0"
     judged = [c for c in server.calls if c.role == "contamination_judge"]
     assert len(judged) > 2 and {c.model for c in judged} == {"judge-model"}
+    # every candidate was asked ahead, at once, and check() found the answers in the run's cache
+    stats = json.loads((run / "filters" / "contamination" / "stats.json").read_text())
+    assert stats["judge_asked_ahead"] == len(judged) == len({c.text for c in judged})
 
 
 def test_merge_clean_uses_the_filtered_records(tmp_path):

@@ -44,9 +44,10 @@ def _contamination(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
 
         require_isolation(k.allow_weak_sandbox, "set filters.contamination.allow_weak_sandbox: true")
         execution = SolvesBenchmark(tested_problems(k.humaneval), check_s=k.check_s, min_agreement=k.min_agreement)
+    on = judge is not None and k.llm_judge
     return Contamination(k.ngram, k.coverage, k.benchmarks, k.humaneval, k.embedding, k.embedding_threshold,
-                         judge.same_problem if judge is not None and k.llm_judge else None, k.top_k, execution,
-                         k.shortlist)
+                         judge.same_problem if on else None, k.top_k, execution, k.shortlist,
+                         judge.same_problem_ahead if on else None)
 
 
 def execution_on(c: FiltersConfig) -> bool:
@@ -116,6 +117,11 @@ class JudgeRole:
         """contamination: does the candidate pose the benchmark problem? A failed call: the embedding hit stands."""
         answer = self.ask(self.prompts.contamination_judge, benchmark=benchmark, candidate=candidate)
         return True if answer is None else answer.strip().lower().lstrip("*\"' ").startswith("yes")
+
+    def same_problem_ahead(self, pairs: list[tuple[str, str]]) -> None:
+        """Ask about many (benchmark, candidate) pairs at once, so that `same_problem` finds them answered."""
+        if self.ask_many is not None:
+            self.ask_many(self.prompts.contamination_judge, [{"benchmark": b, "candidate": c} for b, c in pairs])
 
     def equal(self, first: str, second: str) -> bool | None:
         """near_dup: the paper's equality check (the no_gain judge's prompt): are the two instructions equal?

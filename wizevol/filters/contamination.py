@@ -102,10 +102,13 @@ class Contamination(Filter):
     def __init__(self, ngram: int = 10, coverage: float = 0.5, benchmarks: list[dict[str, Any]] | None = None,
                  humaneval: bool = True, embedding: bool = False, embedding_threshold: float = 0.88,
                  judge: Callable[[str, str], bool] | None = None, top_k: int = 5,
-                 execution: SolvesBenchmark | None = None, shortlist: int = 32):
+                 execution: SolvesBenchmark | None = None, shortlist: int = 32,
+                 judge_ahead: Callable[[list[tuple[str, str]]], None] | None = None):
         self.n, self.coverage, self.extra, self.humaneval = ngram, coverage, benchmarks or [], humaneval
         self.embedding, self.embedding_threshold, self.judge, self.top_k = embedding, embedding_threshold, judge, top_k
         self.shortlist = shortlist  # records per problem that MiniLM re-scores in a large run (0: encode all)
+        self.judge_ahead = judge_ahead  # asks many (problem, instruction) pairs at once; answers land in the cache
+        self.asked_ahead = 0
         self.encoded = 0  # records MiniLM encoded in prepare_run (all of them, or the shortlists' union)
         self.execution = execution  # layer 4: the response passes a benchmark problem's tests (solves_benchmark)
         self._solved: dict[str, list[tuple[str, str, float]]] | None = None
@@ -142,6 +145,8 @@ class Contamination(Filter):
         out: dict[str, Any] = {}
         if self.embedding:
             out["embedding"] = {"records": self.records_seen, "encoded": self.encoded}
+        if self.judge is not None and self.judge_ahead is not None:
+            out["judge_asked_ahead"] = self.asked_ahead
         if self.execution is None:
             return out
         e = self.execution
@@ -203,6 +208,13 @@ class Contamination(Filter):
         self._record_vecs = {r.id: v for r, v in zip(records, vecs, strict=True)}
         self._encoded = ([r.id for r in records], vecs)
         self._candidates = self.top_candidates(self.embedding_threshold)
+        if self.judge is not None and self.judge_ahead is not None:  # every question check() may ask, at once
+            text_of = {r.id: r.prompt_text() for r in records}
+            pairs = [(self.texts[i].text or self.texts[i].norm, text_of[rid])
+                     for rid, hits in self._candidates.items() for _, i in hits]
+            self.asked_ahead = len(pairs)
+            if pairs:
+                self.judge_ahead(pairs)
 
     def top_candidates(self, threshold: float) -> dict[str, list[tuple[float, int]]]:
         """After prepare_run: record id -> [(cosine, text index)] of the problems that chose it, nearest first:
