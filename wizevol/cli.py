@@ -288,6 +288,9 @@ def filter_(
         if judge and judge["unanswered"]:
             typer.echo(f"{'':>13}  the judge did not answer {judge['unanswered']} of {judge['calls']} questions: "
                        "those records were kept")
+        if stats.get("judge_unanswered"):
+            typer.echo(f"{'':>13}  the judge did not answer {stats['judge_unanswered']} questions: those embedding "
+                       "hits stand (rejected)")
     if clean:
         typer.echo("clean records per round: " + ", ".join(f"{k}: {n}" for k, n in clean.items()))
 

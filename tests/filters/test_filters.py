@@ -278,6 +278,27 @@ def test_llm_judge_confirms_embedding_hits(tmp_path, server):
     assert stats["judge_asked_ahead"] == len(judged) == len({c.text for c in judged})
 
 
+def test_a_contamination_judge_that_cannot_answer_leaves_the_embedding_hit_standing_and_says_so(tmp_path, server):
+    """A failed judge call rejects as the embedding layer alone would, names it in the reason, counts it in the
+    stats and says so on the console: a leak is not let through by an outage."""
+    clean = [{"id": f"c{i}", "instruction": r["instruction"]} for i, r in enumerate(rows(SEED))]
+    heavy = [{"id": f"h{i}", "instruction": h} for i, h in enumerate(HEAVY)]
+    run = make_run(tmp_path, [heavy + clean])
+    server.fault("500", role="contamination_judge", times=None)
+    cfg = tmp_path / "q.yaml"
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
+                   "evolver: {model: judge-model}\n"
+                   "filters: {contamination: {embedding: true, embedding_threshold: 0.55, llm_judge: true}}\n")
+    result = cli("filter", run, "--only", "contamination", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    rej = {r["id"]: r for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")}
+    assert {"h0", "h1"} <= set(rej)
+    assert {r["details"]["layer"] for r in rej.values()} == {"embedding (the judge did not answer)"}
+    stats = json.loads((run / "filters" / "contamination" / "stats.json").read_text())
+    assert stats["judge_unanswered"] == len(rej)
+    assert f"the judge did not answer {len(rej)} questions: those embedding hits stand (rejected)" in result.output
+
+
 def test_merge_clean_uses_the_filtered_records(tmp_path):
     run = make_run(tmp_path, [[{"id": "a", "instruction": BASE, "output": "```python\nprint(1)\n```"},
                                {"id": "c", "instruction": "Add two numbers.", "output": "```python\ndef f(:\n```"}]])

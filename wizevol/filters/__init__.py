@@ -113,10 +113,10 @@ class JudgeRole:
                  ask_many: Callable[[Any, list[dict[str, str]]], None] | None = None):
         self.ask, self.prompts, self.ask_many = ask, prompts, ask_many
 
-    def same_problem(self, benchmark: str, candidate: str) -> bool:
-        """contamination: does the candidate pose the benchmark problem? A failed call: the embedding hit stands."""
+    def same_problem(self, benchmark: str, candidate: str) -> bool | None:
+        """contamination: does the candidate pose the benchmark problem? None when the call failed."""
         answer = self.ask(self.prompts.contamination_judge, benchmark=benchmark, candidate=candidate)
-        return True if answer is None else answer.strip().lower().lstrip("*\"' ").startswith("yes")
+        return None if answer is None else answer.strip().lower().lstrip("*\"' ").startswith("yes")
 
     def same_problem_ahead(self, pairs: list[tuple[str, str]]) -> None:
         """Ask about many (benchmark, candidate) pairs at once, so that `same_problem` finds them answered."""

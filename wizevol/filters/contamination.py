@@ -101,7 +101,7 @@ class Contamination(Filter):
 
     def __init__(self, ngram: int = 10, coverage: float = 0.5, benchmarks: list[dict[str, Any]] | None = None,
                  humaneval: bool = True, embedding: bool = False, embedding_threshold: float = 0.88,
-                 judge: Callable[[str, str], bool] | None = None, top_k: int = 5,
+                 judge: Callable[[str, str], bool | None] | None = None, top_k: int = 5,
                  execution: SolvesBenchmark | None = None, shortlist: int = 32,
                  judge_ahead: Callable[[list[tuple[str, str]]], None] | None = None):
         self.n, self.coverage, self.extra, self.humaneval = ngram, coverage, benchmarks or [], humaneval
@@ -109,6 +109,7 @@ class Contamination(Filter):
         self.shortlist = shortlist  # records per problem that MiniLM re-scores in a large run (0: encode all)
         self.judge_ahead = judge_ahead  # asks many (problem, instruction) pairs at once; answers land in the cache
         self.asked_ahead = 0
+        self.unanswered = 0  # judge calls that failed: the embedding hit stood
         self.encoded = 0  # records MiniLM encoded in prepare_run (all of them, or the shortlists' union)
         self.execution = execution  # layer 4: the response passes a benchmark problem's tests (solves_benchmark)
         self._solved: dict[str, list[tuple[str, str, float]]] | None = None
@@ -145,6 +146,8 @@ class Contamination(Filter):
         out: dict[str, Any] = {}
         if self.embedding:
             out["embedding"] = {"records": self.records_seen, "encoded": self.encoded}
+        if self.judge is not None:
+            out["judge_unanswered"] = self.unanswered
         if self.judge is not None and self.judge_ahead is not None:
             out["judge_asked_ahead"] = self.asked_ahead
         if self.execution is None:
@@ -292,9 +295,11 @@ class Contamination(Filter):
             for bench, sim in self.candidates(record):
                 layer = "embedding"
                 if self.judge is not None:
-                    if not self.judge(bench.text or bench.norm, record.prompt_text()):
+                    same = self.judge(bench.text or bench.norm, record.prompt_text())
+                    if same is False:
                         continue  # the judge says this problem is not the record's; ask about the next one
-                    layer = "embedding+judge"
+                    self.unanswered += same is None
+                    layer = "embedding+judge" if same else "embedding (the judge did not answer)"
                 return drop(f"{layer}: instruction is close to {bench.task} {bench.kind} (cosine {sim:.2f})",
                             task=bench.task, layer=layer, field="instruction", kind=bench.kind, cosine=round(sim, 3))
         if self.execution is not None:
