@@ -182,6 +182,21 @@ def test_a_judge_that_cannot_answer_loses_nothing_and_says_so(tmp_path, server):
         json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
 
 
+def test_another_judge_model_judges_again(tmp_path, server):
+    """The judge's model is part of the filter's settings: the same run with another model is not skipped as
+    done, and the new model is asked."""
+    run, _ = judge_run(tmp_path, [p for p in HELDOUT if p["duplicate"]][:6])
+    cfg = tmp_path / "judge.yaml"
+    for model in ("judge-a", "judge-a", "judge-b"):
+        cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
+                       f"evolver: {{model: {model}}}\nfilters: {{near_dup: {{llm_judge: true}}}}\n")
+        assert cli("filter", run, "--only", "near_dup", "--config", cfg).exit_code == 0
+        stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
+        assert stats["settings"]["judge_model"] == model
+    asked = [c.model for c in server.calls if c.role == "judge"]
+    assert asked.count("judge-b") == asked.count("judge-a") >= 4  # a second judge-a run asks nothing anew
+
+
 def test_the_bench_measures_what_the_judge_adds():
     """bench/near_dup_eval.py --judge: a perfect judge reaches exactly the duplicates at the candidate cosine with no
     false positive; a judge that always says Equal is the embedding threshold alone."""

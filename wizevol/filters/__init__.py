@@ -30,7 +30,7 @@ def _near_dup(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
     return NearDup(k.num_perm, k.threshold, k.ngram, embedding_threshold=k.embedding_threshold,
                    short_words=k.short_words, judge=judge.equal if on else None,
                    judge_ahead=judge.equal_ahead if on else None, judge_threshold=k.judge_threshold,
-                   judge_top_k=k.judge_top_k)
+                   judge_top_k=k.judge_top_k, judge_model=judge.model if on else None)
 
 
 def _contamination(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
@@ -47,7 +47,7 @@ def _contamination(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
     on = judge is not None and k.llm_judge
     return Contamination(k.ngram, k.coverage, k.benchmarks, k.humaneval, k.embedding, k.embedding_threshold,
                          judge.same_problem if on else None, k.top_k, execution, k.shortlist,
-                         judge.same_problem_ahead if on else None)
+                         judge.same_problem_ahead if on else None, judge.model if on else None)
 
 
 def execution_on(c: FiltersConfig) -> bool:
@@ -110,8 +110,8 @@ class JudgeRole:
     nothing again). `ask(template, **values)` returns the answer's text, or None when the call failed."""
 
     def __init__(self, ask: Callable[..., str | None], prompts: Any,
-                 ask_many: Callable[[Any, list[dict[str, str]]], None] | None = None):
-        self.ask, self.prompts, self.ask_many = ask, prompts, ask_many
+                 ask_many: Callable[[Any, list[dict[str, str]]], None] | None = None, model: str = ""):
+        self.ask, self.prompts, self.ask_many, self.model = ask, prompts, ask_many, model
 
     def same_problem(self, benchmark: str, candidate: str) -> bool | None:
         """contamination: does the candidate pose the benchmark problem? None when the call failed."""
@@ -167,7 +167,7 @@ def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
         requests = [(str(i), template.request(role.mode, **v), 0) for i, v in enumerate(values)]
         loop.run_until_complete(ask_all(session, role, requests, shared=True))
 
-    return JudgeRole(ask, PromptSet.load(cfg.prompts_dir), ask_many)
+    return JudgeRole(ask, PromptSet.load(cfg.prompts_dir), ask_many, role.model)
 
 
 def verified_filter(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,

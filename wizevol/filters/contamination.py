@@ -103,11 +103,12 @@ class Contamination(Filter):
                  humaneval: bool = True, embedding: bool = False, embedding_threshold: float = 0.88,
                  judge: Callable[[str, str], bool | None] | None = None, top_k: int = 5,
                  execution: SolvesBenchmark | None = None, shortlist: int = 32,
-                 judge_ahead: Callable[[list[tuple[str, str]]], None] | None = None):
+                 judge_ahead: Callable[[list[tuple[str, str]]], None] | None = None, judge_model: str | None = None):
         self.n, self.coverage, self.extra, self.humaneval = ngram, coverage, benchmarks or [], humaneval
         self.embedding, self.embedding_threshold, self.judge, self.top_k = embedding, embedding_threshold, judge, top_k
         self.shortlist = shortlist  # records per problem that MiniLM re-scores in a large run (0: encode all)
         self.judge_ahead = judge_ahead  # asks many (problem, instruction) pairs at once; answers land in the cache
+        self.judge_model = judge_model  # in the settings: another judge model runs the filter again
         self.asked_ahead = 0
         self.unanswered = 0  # judge calls that failed: the embedding hit stood
         self.encoded = 0  # records MiniLM encoded in prepare_run (all of them, or the shortlists' union)
@@ -138,6 +139,7 @@ class Contamination(Filter):
                 "texts": len(self.texts), "embedding": self.embedding,
                 "embedding_threshold": self.embedding_threshold, "top_k": self.top_k,
                 "shortlist": self.shortlist, "llm_judge": self.judge is not None,
+                **({"judge_model": self.judge_model} if self.judge is not None else {}),
                 **({"execution": self.execution.settings()} if self.execution is not None else {})}
 
     def report(self) -> dict[str, Any]:

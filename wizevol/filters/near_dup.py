@@ -43,18 +43,20 @@ class NearDup(Filter):
     def __init__(self, num_perm: int = 128, threshold: float = 0.8, ngram: int = 5, seed: int = 1,
                  embedding_threshold: float | None = None, short_words: int = 40,
                  judge: Callable[[str, str], bool | None] | None = None, judge_threshold: float = 0.75,
-                 judge_top_k: int = 3, judge_ahead: Callable[[list[tuple[str, str]]], None] | None = None):
+                 judge_top_k: int = 3, judge_ahead: Callable[[list[tuple[str, str]]], None] | None = None,
+                 judge_model: str | None = None):
         self.num_perm, self.threshold, self.ngram, self.seed = num_perm, threshold, ngram, seed
         self.embedding_threshold, self.short_words = embedding_threshold, short_words
         self.judge, self.judge_threshold, self.judge_top_k = judge, judge_threshold, judge_top_k
-        self.judge_ahead = judge_ahead
+        self.judge_ahead, self.judge_model = judge_ahead, judge_model  # the model: a new one judges again
         self._template = MinHash(num_perm=num_perm, seed=seed)  # permutations are computed once
 
     def settings(self) -> dict[str, Any]:
         out = {"num_perm": self.num_perm, "threshold": self.threshold, "ngram": self.ngram, "seed": self.seed,
                "embedding_threshold": self.embedding_threshold, "short_words": self.short_words}
         if self.judge is not None:
-            out |= {"llm_judge": True, "judge_threshold": self.judge_threshold, "judge_top_k": self.judge_top_k}
+            out |= {"llm_judge": True, "judge_model": self.judge_model, "judge_threshold": self.judge_threshold,
+                    "judge_top_k": self.judge_top_k}
         return out
 
     @property
