@@ -8,10 +8,11 @@ written before the judge check was built: 40 and 40 more, its different pairs mo
 highest recall there with no false positive) and reported on the held-out set.
 
 With --judge CONFIG, near_dup itself runs on each pair with the config's judge role (`llm_judge: true`): the
-first text is kept, the second is checked, and a pair at MiniLM cosine >= --judge-threshold (0.75) is asked
-about with the paper's equality prompt. A perfect judge's recall is the share of duplicates at that cosine.
+first text is kept, the second is checked, and a pair at MiniLM cosine >= --judge-threshold (the config's
+judge_threshold, 0.70) is asked about with the paper's equality prompt. A perfect judge's recall is the share of
+duplicates at that cosine; the default is the highest cosine where it reaches 95% on the tune set.
 
-    .venv/bin/python bench/near_dup_eval.py [--judge configs/default.yaml [--judge-threshold 0.75]]
+    .venv/bin/python bench/near_dup_eval.py [--judge configs/default.yaml [--judge-threshold 0.70]]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from wizevol.config import NearDupConfig
 from wizevol.filters.near_dup import NearDup
 from wizevol.record import Record
 from wizevol.text import ngrams, words
@@ -92,7 +94,8 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--judge", help="a wizevol config whose judge role decides the candidate pairs")
-    ap.add_argument("--judge-threshold", type=float, default=0.75, help="MiniLM cosine of the pairs the judge sees")
+    ap.add_argument("--judge-threshold", type=float, default=NearDupConfig().judge_threshold,
+                    help="MiniLM cosine of the pairs the judge sees (default: the config's)")
     args = ap.parse_args()
     tune, report = load("pairs.jsonl"), load("heldout.jsonl")
     print(f"tune: pairs.jsonl, {len(tune)} pairs; report: heldout.jsonl, {len(report)} pairs")
@@ -107,6 +110,16 @@ def main() -> None:
     for t in (0.89, 0.80, 0.75):
         recall, fp, n = rates([c >= t for c in cos], report)
         print(f"  MiniLM cosine >= {t:.2f} on the report set: recall {recall:.2f}, false positives {fp}/{n}")
+    print("candidates for a judge (judge_threshold): a perfect judge's recall, and the different pairs it must refuse")
+    reach = {}
+    for t in (0.60, 0.65, 0.70, 0.75, 0.80, 0.85):
+        (rt, ft, _), (rr, fr, _) = (rates([c >= t for c in sc["MiniLM cosine"]], ps)
+                                    for sc, ps in ((scores_tune, tune), (scores_report, report)))
+        reach[t] = rt
+        print(f"  cosine >= {t:.2f}: tune {rt:.2f} ({ft} to refuse), report {rr:.2f} ({fr} to refuse)")
+    chosen = max(t for t, r in reach.items() if r >= 0.95)
+    print(f"  the highest where a perfect judge reaches 95% on the tune set: {chosen:.2f} "
+          f"(the default judge_threshold: {NearDupConfig().judge_threshold:.2f})")
     if args.judge:
         with_judge(args.judge, args.judge_threshold, tune, report)
 

@@ -84,9 +84,10 @@ def judge_run(tmp_path, pairs):
 
 def test_the_judge_decides_each_embedding_candidate_with_the_papers_equality_check(tmp_path, server):
     """With llm_judge, MiniLM only proposes: each round-1 text is asked about its nearest kept texts of other
-    lineages (cosine >= 0.75, at most 3, nearest first) with the no_gain judge's prompt, over real HTTP. A judge
-    that knows the answers rejects exactly the reworded pairs whose original is among those candidates, naming
-    it, and none of the different pairs, which MiniLM puts as close as 0.99 ("uppercase" / "lowercase")."""
+    lineages (cosine >= 0.70, the default; at most 3, nearest first) with the no_gain judge's prompt, over real
+    HTTP. A judge that knows the answers rejects exactly the reworded pairs whose original is among those
+    candidates, naming it, and none of the different pairs, which MiniLM puts as close as 0.99 ("uppercase" /
+    "lowercase")."""
     run, first = judge_run(tmp_path, HELDOUT)
     id_of = {r["instruction"]: r["id"] for r in first}
     for p in HELDOUT:
@@ -97,10 +98,10 @@ def test_the_judge_decides_each_embedding_candidate_with_the_papers_equality_che
     va = model.encode([r["instruction"] for r in first], normalize_embeddings=True)
     vb = model.encode([p["b"] for p in HELDOUT], normalize_embeddings=True)
     sims = vb @ va.T
-    asked = {p["id"]: [first[j]["id"] for j in sims[i].argsort()[::-1][:3] if sims[i, j] >= 0.75]
+    asked = {p["id"]: [first[j]["id"] for j in sims[i].argsort()[::-1][:3] if sims[i, j] >= 0.70]
              for i, p in enumerate(HELDOUT)}
     expected = {p["id"] for p in HELDOUT if p["duplicate"] and id_of[p["a"]] in asked[p["id"]]}
-    assert 20 <= len(expected) < 40
+    assert 30 <= len(expected) < 40
     assert sum(sims[i, first.index(next(r for r in first if r["instruction"] == p["a"]))] >= 0.89
                for i, p in enumerate(HELDOUT) if not p["duplicate"]) >= 5  # the threshold alone would drop these
 

@@ -52,7 +52,7 @@ class NearDup(Filter):
 
     def __init__(self, num_perm: int = 128, threshold: float = 0.8, ngram: int = 5, seed: int = 1,
                  embedding_threshold: float | None = None, short_words: int = 40,
-                 judge: Callable[[str, str], bool | None] | None = None, judge_threshold: float = 0.75,
+                 judge: Callable[[str, str], bool | None] | None = None, judge_threshold: float = 0.7,
                  judge_top_k: int = 3, judge_ahead: Callable[[list[tuple[str, str]]], None] | None = None,
                  judge_model: str | None = None):
         self.num_perm, self.threshold, self.ngram, self.seed = num_perm, threshold, ngram, seed
