@@ -68,7 +68,8 @@ def test_the_judge_sees_only_each_problems_top_k_and_can_name_a_second_problem()
 
     # asked ahead: every candidate pair at once, before any check; the same verdicts, and check() asks nothing new
     ahead: list[tuple[str, str]] = []
-    again = Contamination(embedding=True, embedding_threshold=0.5, judge=judge, top_k=2, judge_ahead=ahead.extend)
+    again = Contamination(embedding=True, embedding_threshold=0.5, judge=judge, top_k=2,
+                          judge_ahead=lambda pairs, done: ahead.extend(pairs))
     asked.clear()
     again.prepare_run(records)
     assert {(problem_of[b], next(r.id for r in records if r.prompt_text() == c)) for b, c in ahead} == pairs

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import ROOT, rows
-from test_filters import cli
+from conftest import ROOT, SEED, rows
+from test_filters import HEAVY, cli
 
 from wizevol.filters.contamination import _embedder
 
@@ -231,7 +231,7 @@ def test_asking_ahead_changes_no_verdict_and_leaves_check_little_to_ask():
     def run(ahead: bool):
         questions, before = [], []
         nd = NearDup(judge=lambda a, b: questions.append((a, b)) or frozenset((a, b)) in same,
-                     judge_ahead=before.extend if ahead else None)
+                     judge_ahead=(lambda pairs, done: before.extend(pairs)) if ahead else None)
         nd.start()
         verdicts = {}
         for k in (0, 1):
@@ -250,3 +250,37 @@ def test_asking_ahead_changes_no_verdict_and_leaves_check_little_to_ask():
     for _first, second in late:  # a nearer candidate asked ahead was rejected before this text's turn
         assert any(a in rejected for a, b in ahead if b == second)
     assert len(set(ahead)) == len(ahead) > len(set(asked) & set(ahead))
+
+
+def test_asking_ahead_has_its_own_progress_bar_and_the_checks_resume_theirs(tmp_path, server):
+    """run_filters' events: near_dup's bar, then the judge's questions (one step each), then near_dup's bar again
+    from the records checked so far; the same for contamination's judge."""
+    from wizevol.filters import run_filters
+
+    run, first = judge_run(tmp_path, [p for p in HELDOUT if p["duplicate"]][:10])
+    cfg = tmp_path / "judge.yaml"
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
+                   "evolver: {model: judge-model}\nfilters: {near_dup: {llm_judge: true}}\n")
+    events = []
+    stats, _ = run_filters(run, "near_dup", cfg, on_event=lambda event, **data: events.append((event, data)))
+    phases = [(i, d) for i, (e, d) in enumerate(events) if e == "phase"]
+    assert [d["name"] for _, d in phases] == ["near_dup", "near_dup: the judge's questions, asked ahead", "near_dup"]
+    (start, _), (ask, asked), (back, resumed) = phases
+    assert asked["total"] == stats["near_dup"]["judge_asked_ahead"] == back - ask - 1 >= 5  # a step per question
+    assert resumed == {"name": "near_dup", "total": len(first) + 10, "done": len(first)}  # round 1 is next
+    assert sum(e == "step" for e, _ in events[back:]) == 10
+
+    clean = [{"id": f"c{i}", "instruction": r["instruction"]} for i, r in enumerate(rows(SEED))]
+    (tmp_path / "c").mkdir()
+    crun = run_of(tmp_path / "c", [{"id": f"h{i}", "instruction": h} for i, h in enumerate(HEAVY)], clean)
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
+                   "evolver: {model: judge-model}\n"
+                   "filters: {contamination: {embedding_threshold: 0.55, llm_judge: true, execution: false}}\n")
+    events.clear()
+    stats, _ = run_filters(crun, "contamination", cfg, on_event=lambda event, **data: events.append((event, data)))
+    names = [d["name"] for e, d in events if e == "phase"]
+    assert names[-2:] == ["contamination: the judge's questions, asked ahead", "contamination"]
+    ask = next(i for i, (e, d) in enumerate(events) if e == "phase" and "asked ahead" in d["name"])
+    assert events[ask][1]["total"] == stats["contamination"]["judge_asked_ahead"] >= 2
+    back = next(i for i, (e, _) in enumerate(events) if e == "phase" and i > ask)
+    assert back - ask - 1 == events[ask][1]["total"] and events[back][1]["total"] == len(HEAVY) + len(clean)

@@ -110,7 +110,7 @@ class JudgeRole:
     nothing again). `ask(template, **values)` returns the answer's text, or None when the call failed."""
 
     def __init__(self, ask: Callable[..., str | None], prompts: Any,
-                 ask_many: Callable[[Any, list[dict[str, str]]], None] | None = None, model: str = ""):
+                 ask_many: Callable[..., None] | None = None, model: str = ""):
         self.ask, self.prompts, self.ask_many, self.model = ask, prompts, ask_many, model
 
     def same_problem(self, benchmark: str, candidate: str) -> bool | None:
@@ -118,10 +118,11 @@ class JudgeRole:
         answer = self.ask(self.prompts.contamination_judge, benchmark=benchmark, candidate=candidate)
         return None if answer is None else answer.strip().lower().lstrip("*\"' ").startswith("yes")
 
-    def same_problem_ahead(self, pairs: list[tuple[str, str]]) -> None:
+    def same_problem_ahead(self, pairs: list[tuple[str, str]], on_done: Callable[[], None] | None = None) -> None:
         """Ask about many (benchmark, candidate) pairs at once, so that `same_problem` finds them answered."""
         if self.ask_many is not None:
-            self.ask_many(self.prompts.contamination_judge, [{"benchmark": b, "candidate": c} for b, c in pairs])
+            self.ask_many(self.prompts.contamination_judge, [{"benchmark": b, "candidate": c} for b, c in pairs],
+                          on_done)
 
     def equal(self, first: str, second: str) -> bool | None:
         """near_dup: the paper's equality check (the no_gain judge's prompt): are the two instructions equal?
@@ -132,10 +133,10 @@ class JudgeRole:
         verdict = "unparsed" if answer is None else parse_judgement(answer)
         return None if verdict == "unparsed" else verdict == "equal"
 
-    def equal_ahead(self, pairs: list[tuple[str, str]]) -> None:
+    def equal_ahead(self, pairs: list[tuple[str, str]], on_done: Callable[[], None] | None = None) -> None:
         """Ask about many pairs at once, up to the config's concurrency, so that `equal` finds them answered."""
         if self.ask_many is not None:
-            self.ask_many(self.prompts.judge, [{"first": a, "second": b} for a, b in pairs])
+            self.ask_many(self.prompts.judge, [{"first": a, "second": b} for a, b in pairs], on_done)
 
 
 def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
@@ -161,11 +162,20 @@ def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
         except CallFailed:
             return None
 
-    def ask_many(template: Any, values: list[dict[str, str]]) -> None:  # answers land in the run's cache
-        from wizevol.llm.session import ask_all
+    def ask_many(template: Any, values: list[dict[str, str]], on_done: Callable[[], None] | None = None) -> None:
+        bound = asyncio.Semaphore(session.cfg.concurrency)  # the answers land in the run's cache
 
-        requests = [(str(i), template.request(role.mode, **v), 0) for i, v in enumerate(values)]
-        loop.run_until_complete(ask_all(session, role, requests, shared=True))
+        async def one(v: dict[str, str]) -> None:
+            async with bound:
+                with contextlib.suppress(CallFailed):  # asked again, one at a time, when it is needed
+                    await session.llm.complete(role, template.request(role.mode, **v), 0)
+            if on_done is not None:
+                on_done()
+
+        async def every() -> None:
+            await asyncio.gather(*(one(v) for v in values))
+
+        loop.run_until_complete(every())
 
     return JudgeRole(ask, PromptSet.load(cfg.prompts_dir), ask_many, role.model)
 

@@ -103,7 +103,7 @@ class Contamination(Filter):
                  humaneval: bool = True, embedding: bool = False, embedding_threshold: float = 0.88,
                  judge: Callable[[str, str], bool | None] | None = None, top_k: int = 5,
                  execution: SolvesBenchmark | None = None, shortlist: int = 32,
-                 judge_ahead: Callable[[list[tuple[str, str]]], None] | None = None, judge_model: str | None = None):
+                 judge_ahead: Callable[..., None] | None = None, judge_model: str | None = None):
         self.n, self.coverage, self.extra, self.humaneval = ngram, coverage, benchmarks or [], humaneval
         self.embedding, self.embedding_threshold, self.judge, self.top_k = embedding, embedding_threshold, judge, top_k
         self.shortlist = shortlist  # records per problem that MiniLM re-scores in a large run (0: encode all)
@@ -219,7 +219,8 @@ class Contamination(Filter):
                      for rid, hits in self._candidates.items() for _, i in hits]
             self.asked_ahead = len(pairs)
             if pairs:
-                self.judge_ahead(pairs)
+                emit("phase", name="contamination: the judge's questions, asked ahead", total=len(pairs))
+                self.judge_ahead(pairs, lambda: emit("step"))
 
     def top_candidates(self, threshold: float) -> dict[str, list[tuple[float, int]]]:
         """After prepare_run: record id -> [(cosine, text index)] of the problems that chose it, nearest first:

@@ -53,7 +53,7 @@ class NearDup(Filter):
     def __init__(self, num_perm: int = 128, threshold: float = 0.8, ngram: int = 5, seed: int = 1,
                  embedding_threshold: float | None = None, short_words: int = 40,
                  judge: Callable[[str, str], bool | None] | None = None, judge_threshold: float = 0.7,
-                 judge_top_k: int = 3, judge_ahead: Callable[[list[tuple[str, str]]], None] | None = None,
+                 judge_top_k: int = 3, judge_ahead: Callable[..., None] | None = None,
                  judge_model: str | None = None):
         self.num_perm, self.threshold, self.ngram, self.seed = num_perm, threshold, ngram, seed
         self.embedding_threshold, self.short_words = embedding_threshold, short_words
@@ -83,6 +83,10 @@ class NearDup(Filter):
         self._text: dict[str, str] = {}  # kept short instructions, as written (what the judge reads)
         self.asked = {"calls": 0, "equal": 0, "not_equal": 0, "unanswered": 0}
         self.asked_ahead = 0
+        self._total = self._checked = 0  # records in the run, and checked so far (the progress bar's)
+
+    def prepare_run(self, records: list[Record]) -> None:
+        self._total = len(records)
 
     def prepare_round(self, records: list[Record]) -> None:
         if not self.embedding:
@@ -99,7 +103,10 @@ class NearDup(Filter):
                 pairs = self._pairs_ahead(short, vecs)
                 self.asked_ahead += len(pairs)
                 if pairs:
-                    self.judge_ahead(pairs)
+                    emit = self.events or (lambda event, **data: None)
+                    emit("phase", name="near_dup: the judge's questions, asked ahead", total=len(pairs))
+                    self.judge_ahead(pairs, lambda: emit("step"))
+                    emit("phase", name=self.name, total=self._total, done=self._checked)  # the checks go on
 
     def _pairs_ahead(self, short: list[Record], vecs: Any) -> list[tuple[str, str]]:
         """Before a round is checked one by one: every (kept text, text) pair that check() may ask the judge
@@ -177,6 +184,7 @@ class NearDup(Filter):
         return LeanMinHash(m)
 
     def check(self, record: Record) -> Verdict:
+        self._checked += 1
         sig = self.signature(record.prompt_text())
         root = record.root_id or record.id
         best, best_j = None, 0.0

@@ -27,17 +27,15 @@ class Session:
     local_url: str | None  # the embedded model's URL when it runs
 
 
-async def ask_all(session: Session, role, requests: list[tuple[str, Request, int]],
-                  shared: bool = False) -> dict[str, str | None]:
+async def ask_all(session: Session, role, requests: list[tuple[str, Request, int]]) -> dict[str, str | None]:
     """Many calls of one role, at most `concurrency` in flight, each through the cache at its own place:
-    (place, request, round) -> place -> the answer's text, or None where the call failed for good. `shared`:
-    the cache is keyed by the request alone (a judge's question has one answer wherever it is asked)."""
+    (place, request, round) -> place -> the answer's text, or None where the call failed for good."""
     bound = asyncio.Semaphore(session.cfg.concurrency)
 
     async def one(at: str, request: Request, round_k: int) -> tuple[str, str | None]:
         async with bound:
             try:
-                return at, (await session.llm.complete(role, request, round_k, at=None if shared else at)).text
+                return at, (await session.llm.complete(role, request, round_k, at=at)).text
             except CallFailed:
                 return at, None
 
