@@ -287,10 +287,13 @@ def filter_(
         judge = stats.get("judge")
         if judge and judge["unanswered"]:
             typer.echo(f"{'':>13}  the judge did not answer {judge['unanswered']} of {judge['calls']} questions: "
-                       "those records were kept")
+                       "those records were kept; `wizevol filter` again asks them again")
+        if stats.get("calls_failed"):
+            typer.echo(f"{'':>13}  {stats['calls_failed']} calls failed: their records are unverified or have fewer "
+                       "samples; `wizevol filter` again asks them again")
         if stats.get("judge_unanswered"):
             typer.echo(f"{'':>13}  the judge did not answer {stats['judge_unanswered']} questions: those embedding "
-                       "hits stand (rejected)")
+                       "hits stand (rejected); `wizevol filter` again asks them again")
     if clean:
         typer.echo("clean records per round: " + ", ".join(f"{k}: {n}" for k, n in clean.items()))
 

@@ -163,7 +163,20 @@ def test_a_judge_that_cannot_answer_loses_nothing_and_says_so(tmp_path, server):
     assert stats["judge"]["calls"] == stats["judge"]["unanswered"] == stats["judge_asked_ahead"] >= 6
     assert server.count("judge") == 2 * stats["judge"]["calls"]
     n = stats["judge"]["calls"]
-    assert f"the judge did not answer {n} of {n} questions: those records were kept" in result.output
+    assert f"the judge did not answer {n} of {n} questions: those records were kept; `wizevol filter` again asks " \
+        "them again" in result.output
+    # no done-marker: once the judge answers, the same command runs the filter again and asks again
+    server.faults.clear()
+    for p in pairs[:3]:
+        server.fault("text", role="judge", match=f"{p['a']}\n\nThe Second Instruction:\n{p['b']}", arg="Equal",
+                     times=None)
+    again = cli("filter", run, "--only", "near_dup", "--config", cfg)
+    assert again.exit_code == 0 and "did not answer" not in again.output
+    assert {r["id"] for r in rows(run / "filters" / "near_dup" / "rejected_1.jsonl")} == {p["id"] for p in pairs[:3]}
+    stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
+    assert stats["judge"]["unanswered"] == 0 and "incomplete" not in stats["stamp"]
+    assert cli("filter", run, "--only", "near_dup", "--config", cfg).exit_code == 0  # done now: skipped
+    assert json.loads((run / "filters" / "near_dup" / "stats.json").read_text()) == stats
 
     server.faults.clear()
     server.fault("text", role="judge", arg="Maybe", times=None)
@@ -181,6 +194,19 @@ def test_a_judge_that_cannot_answer_loses_nothing_and_says_so(tmp_path, server):
     assert cli("filter", run, "--only", "near_dup", "--config", cfg).exit_code == 0
     assert server.count("judge") == before and "judge" not in \
         json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
+
+
+def test_a_judge_without_its_api_key_is_one_error_line_before_any_record_is_judged(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    run, _ = judge_run(tmp_path, [p for p in HELDOUT if p["duplicate"]][:4])
+    cfg = tmp_path / "judge.yaml"
+    cfg.write_text("backend: api\nendpoint: {base_url: 'https://api.example.invalid/v1'}\n"
+                   "evolver: {model: judge-model}\nfilters: {near_dup: {llm_judge: true}}\n")
+    result = cli("filter", run, "--only", "near_dup", "--config", cfg)
+    assert result.exit_code != 0
+    assert result.stderr.strip() == ("Error: environment variable OPENAI_API_KEY is not set (the API key for "
+                                     "https://api.example.invalid/v1)")
+    assert not (run / "filters" / "near_dup" / "stats.json").exists()
 
 
 def test_another_judge_model_judges_again(tmp_path, server):

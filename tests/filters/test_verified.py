@@ -59,3 +59,33 @@ def test_min_pass_rate_needs_the_verified_results(tmp_path):
     run = make_run(tmp_path, [RECORDS])
     result = cli("merge", run, "--min-pass-rate", "0.5", "--out", tmp_path / "m.jsonl")
     assert result.exit_code == 2 and "run `wizevol filter" in result.stderr and "--only verified" in result.stderr
+
+
+def test_a_failed_call_is_no_answer_and_the_filter_asks_again(tmp_path, server):
+    """A sampled answer whose call failed is left out of the pass rate (not counted as a failing answer), a tester
+    call that failed leaves its record unverified with that reason, and the stats are no done-marker: once the
+    endpoint answers, the same command runs the filter again and fills both in."""
+    run = make_run(tmp_path, [RECORDS[:2]])
+    tester = "Write unit tests for a solution to this programming task.\n\nTask:\n"
+    server.fault("text", match=tester + "Add two", arg="```python\nassert add(1, 2) == 3\n```", times=None)
+    server.fault("500", match=tester + "Subtract", times=None)
+    server.fault("500", match="Add two numbers.", times=None)  # the two sampled answers of "good"
+    cfg = write_config(tmp_path / "cfg.yaml", server, filters={"verified": {"samples": 3}})
+    cfg.write_text(cfg.read_text().replace("max_attempts: 3", "max_attempts: 1"))
+    result = cli("filter", run, "--only", "verified", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    results = {r["id"]: r for r in rows(run / "filters" / "verified" / "results_0.jsonl")}
+    assert (results["good"]["passed"], results["good"]["pass_rate"], results["good"]["samples"]) == (True, 1.0, 1)
+    assert results["bad"]["passed"] is None and results["bad"]["error"] == "the tester's call failed"
+    stats = json.loads((run / "filters" / "verified" / "stats.json").read_text())
+    assert stats["calls_failed"] == 3 and stats["records"] == {"passed": 1, "unverified: the tester's call failed": 1}
+    assert "3 calls failed: their records are unverified or have fewer samples" in result.output
+
+    server.faults.clear()
+    server.fault("text", match=tester + "Add two", arg="```python\nassert add(1, 2) == 3\n```", times=None)
+    server.fault("text", match=tester + "Subtract", arg="```python\nassert sub(5, 5) == 0\n```", times=None)
+    again = cli("filter", run, "--only", "verified", "--config", cfg)
+    assert again.exit_code == 0 and "calls failed" not in again.output
+    results = {r["id"]: r for r in rows(run / "filters" / "verified" / "results_0.jsonl")}
+    assert results["good"]["samples"] == 3 and results["bad"]["passed"] is False
+    assert json.loads((run / "filters" / "verified" / "stats.json").read_text())["calls_failed"] == 0

@@ -148,6 +148,7 @@ def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
 
     session = stack.enter_context(open_session(cfg, folder, ("judge",), notify))
     role = cfg.role("judge", session.local_url).model_copy(update={"max_tokens": 8, "temperature": 0.0})
+    session.llm.client_for(role)  # a missing key fails now, not as every question unanswered
     loop = asyncio.new_event_loop()
 
     def close() -> None:

@@ -59,6 +59,11 @@ class Filter:
         """Counts of the whole run beyond kept / rejected (e.g. what could not be checked), for its stats."""
         return {}
 
+    def complete(self) -> bool:
+        """False when part of the work could not be done (a judge that did not answer): the stats are written,
+        but they are no done-marker, and the next `wizevol filter` runs the filter again."""
+        return True
+
 
 def _input_digest(folder: RunFolder, rounds: list[int]) -> str:
     h = hashlib.sha256()
@@ -100,6 +105,8 @@ def run_filter(folder: RunFolder, flt: Filter, on_record: Callable[[], None] | N
             write_jsonl(folder.filter_results(flt.name, k), results)
         per_round[str(k)] = {"records": len(records), "kept": len(records) - len(rejected),
                              "rejected": len(rejected), "rejected_by_reason": dict(sorted(reasons.items()))}
+    if not flt.complete():
+        stamp["incomplete"] = True  # never equal to a later run's stamp: that run does the filter again
     stats = {"filter": flt.name, "stamp": stamp, "settings": flt.settings(), "rounds": per_round, **flt.report()}
     write_atomic(stats_path, json.dumps(stats, indent=2) + "\n")
     return stats

@@ -142,6 +142,9 @@ class Contamination(Filter):
                 **({"judge_model": self.judge_model} if self.judge is not None else {}),
                 **({"execution": self.execution.settings()} if self.execution is not None else {})}
 
+    def complete(self) -> bool:
+        return not self.unanswered
+
     def report(self) -> dict[str, Any]:
         """Layer 3's encode (records in the run, records MiniLM encoded) and layer 4's work: the responses run
         against benchmark tests, and those that ran out of time."""

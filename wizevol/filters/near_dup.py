@@ -210,6 +210,9 @@ class NearDup(Filter):
             self._text[record.id] = record.prompt_text()
         return True
 
+    def complete(self) -> bool:
+        return self.judge is None or not self.asked["unanswered"]
+
     def report(self) -> dict[str, Any]:
         """The judge's answers (calls, equal, not_equal, unanswered: a failed call or neither verdict), and the
         questions asked ahead, all at once, before each round was checked (their answers are in the run's cache:

@@ -7,7 +7,9 @@ the responder also writes n-1 more answers to the same instruction. Each answer'
 in the sandbox. The record's own answer failing rejects it with the failing assertion; every Python record
 gets a row in filters/verified/results_K.jsonl (passed, pass_rate over the n answers, difficulty, error),
 which `wizevol merge --min-pass-rate` selects by. A record without Python, or whose tests came back without
-code, is counted, kept, and marked unverified (pass_rate null).
+code, is counted, kept, and marked unverified (pass_rate null). A call that failed for good is not an answer:
+a record whose tester call failed is kept unverified, a sampled answer whose call failed is left out of the pass
+rate, and the filter's stats are then no done-marker, so that the next `wizevol filter` asks again.
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class Verified(Filter):
         self.counts: Counter[str] = Counter()
         self.rows: list[dict[str, Any]] = []
         self.work: dict[str, tuple[str | None, list[str | None]]] = {}
+        self.failed_calls = 0  # tester or sample calls that failed for good
 
     def prepare_round(self, records: list[Record]) -> None:
         python = [r for r in records if python_of(r.output)]
@@ -104,7 +107,7 @@ class Verified(Filter):
             requests += [(f"{r.id}#sample{j}", self.prompts.respond.request(self.mode, instruction=r.prompt_text()))
                          for j in range(1, self.samples)]
         answers = self.ask(requests) if requests else {}
-        self.work = {r.id: (tests_of(answers.get(f"{r.id}#tests")),
+        self.work = {r.id: (answers.get(f"{r.id}#tests"),  # None: the call failed for good
                             [r.output] + [answers.get(f"{r.id}#sample{j}") for j in range(1, self.samples)])
                      for r in python}
         self.rows = []
@@ -113,12 +116,21 @@ class Verified(Filter):
         if record.id not in self.work:
             self.counts["no python"] += 1
             return True
-        tests, answers = self.work[record.id]
+        tester, answers = self.work[record.id]
+        if tester is None:
+            self.counts["unverified: the tester's call failed"] += 1
+            self.failed_calls += 1
+            self.rows.append({"id": record.id, "passed": None, "pass_rate": None, "samples": 0,
+                              "difficulty": None, "error": "the tester's call failed"})
+            return True
+        tests = tests_of(tester)
         if tests is None:
             self.counts["unverified: no usable tests"] += 1
             self.rows.append({"id": record.id, "passed": None, "pass_rate": None, "samples": 0,
                               "difficulty": None, "error": "the tester returned no Python asserts"})
             return True
+        self.failed_calls += sum(a is None for a in answers[1:])
+        answers = answers[:1] + [a for a in answers[1:] if a is not None]  # a failed call is no sampled answer
         results = [run_python(python_of(a) + "\n\n" + tests, self.limits) if a and python_of(a) else None
                    for a in answers]
         passed = [r is not None and r.status == "pass" for r in results]
@@ -136,5 +148,8 @@ class Verified(Filter):
     def finish_round(self, k: int) -> list[dict[str, Any]]:
         return self.rows
 
+    def complete(self) -> bool:
+        return not self.failed_calls
+
     def report(self) -> dict[str, Any]:
-        return {"records": dict(sorted(self.counts.items()))}
+        return {"records": dict(sorted(self.counts.items())), "calls_failed": self.failed_calls}
