@@ -74,10 +74,10 @@ def rates(caught: list[bool], pairs: list[dict]) -> tuple[float, int, int]:
     return sum(dup) / len(dup), sum(diff), len(diff)
 
 
-def judged(equal: Callable[[str, str], bool | None], threshold: float, pairs: list[dict]) -> dict:
+def judged(equal: Callable[[str, str], str | bool | None], threshold: float, pairs: list[dict]) -> dict:
     """near_dup with a judge on each pair on its own (two lineages: a kept, b checked): which pairs it rejects,
     and the judge's answers."""
-    caught, asked = [], {"calls": 0, "equal": 0, "not_equal": 0, "unanswered": 0}
+    caught, asked = [], {"calls": 0, "equal": 0, "not_equal": 0, "unparsed": 0, "failed": 0}
     for p in pairs:
         nd = NearDup(judge=equal, judge_threshold=threshold)
         nd.start()

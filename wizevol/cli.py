@@ -285,9 +285,12 @@ def filter_(
         kept = sum(r["kept"] for r in stats["rounds"].values())
         typer.echo(f"{name:>13}: kept {kept}, rejected {rejected} -> {run}/filters/{name}/")
         judge = stats.get("judge")
-        if judge and judge["unanswered"]:
-            typer.echo(f"{'':>13}  the judge did not answer {judge['unanswered']} of {judge['calls']} questions: "
+        if judge and judge["failed"]:
+            typer.echo(f"{'':>13}  the judge's call failed for {judge['failed']} of {judge['calls']} questions: "
                        "those records were kept; `wizevol filter` again asks them again")
+        if judge and judge["unparsed"]:
+            typer.echo(f"{'':>13}  {judge['unparsed']} of the judge's {judge['calls']} answers were neither Equal nor "
+                       "Not Equal: those records were kept")
         if stats.get("calls_failed"):
             typer.echo(f"{'':>13}  {stats['calls_failed']} calls failed: their records are unverified or have fewer "
                        "samples; `wizevol filter` again asks them again")

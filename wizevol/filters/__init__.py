@@ -124,14 +124,13 @@ class JudgeRole:
             self.ask_many(self.prompts.contamination_judge, [{"benchmark": b, "candidate": c} for b, c in pairs],
                           on_done)
 
-    def equal(self, first: str, second: str) -> bool | None:
+    def equal(self, first: str, second: str) -> str:
         """near_dup: the paper's equality check (the no_gain judge's prompt): are the two instructions equal?
-        None when the call failed or the answer says neither."""
+        "equal", "not_equal", "unparsed" (the answer says neither) or "failed" (the call failed for good)."""
         from wizevol.evolve.rules import parse_judgement
 
         answer = self.ask(self.prompts.judge, first=first, second=second)
-        verdict = "unparsed" if answer is None else parse_judgement(answer)
-        return None if verdict == "unparsed" else verdict == "equal"
+        return "failed" if answer is None else parse_judgement(answer)
 
     def equal_ahead(self, pairs: list[tuple[str, str]], on_done: Callable[[], None] | None = None) -> None:
         """Ask about many pairs at once, up to the config's concurrency, so that `equal` finds them answered."""
@@ -148,7 +147,7 @@ def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
 
     session = stack.enter_context(open_session(cfg, folder, ("judge",), notify))
     role = cfg.role("judge", session.local_url).model_copy(update={"max_tokens": 8, "temperature": 0.0})
-    session.llm.client_for(role)  # a missing key fails now, not as every question unanswered
+    session.llm.client_for(role)  # a missing key fails now, not as every call failed
     loop = asyncio.new_event_loop()
 
     def close() -> None:

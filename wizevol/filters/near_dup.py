@@ -8,7 +8,8 @@ cosine: at 0.89 it finds a third of the held-out reworded pairs and takes 7 of 4
 for duplicates (MiniLM puts "uppercase" and "lowercase" letters at 0.99), which is why it is off by default.
 With `judge` (the paper's equality check, the no_gain judge's prompt) the embedding only finds candidates, each
 kept text of another lineage at or above `judge_threshold`, nearest first, at most `judge_top_k`, and the judge
-decides: Equal rejects; Not Equal, an unparsed answer or a failed call keeps the record (counted in the stats).
+decides: Equal rejects; Not Equal, an answer that says neither, or a failed call keeps the record (each counted
+in the stats; a failed call makes the next `wizevol filter` run the filter again).
 
 A record is never compared with its own lineage (same `root_id`): evolution makes a child close to its parent by
 design ("add ~10 words"), so at 60+ words a child's 5-gram Jaccard with its parent is above 0.8. Two seeds (or
@@ -52,7 +53,7 @@ class NearDup(Filter):
 
     def __init__(self, num_perm: int = 128, threshold: float = 0.8, ngram: int = 5, seed: int = 1,
                  embedding_threshold: float | None = None, short_words: int = 40,
-                 judge: Callable[[str, str], bool | None] | None = None, judge_threshold: float = 0.7,
+                 judge: Callable[[str, str], str | bool | None] | None = None, judge_threshold: float = 0.7,
                  judge_top_k: int = 3, judge_ahead: Callable[..., None] | None = None,
                  judge_model: str | None = None):
         self.num_perm, self.threshold, self.ngram, self.seed = num_perm, threshold, ngram, seed
@@ -81,7 +82,7 @@ class NearDup(Filter):
         self._kept_vecs: Any = None  # embeddings of kept short instructions, in order (rows; grown by doubling)
         self._kept_ids: list[str] = []
         self._text: dict[str, str] = {}  # kept short instructions, as written (what the judge reads)
-        self.asked = {"calls": 0, "equal": 0, "not_equal": 0, "unanswered": 0}
+        self.asked = {"calls": 0, "equal": 0, "not_equal": 0, "unparsed": 0, "failed": 0}
         self.asked_ahead = 0
         self._total = self._checked = 0  # records in the run, and checked so far (the progress bar's)
 
@@ -155,10 +156,11 @@ class NearDup(Filter):
             return drop(f"near-duplicate of {other} (embedding cosine {cos:.2f})", duplicate_of=other,
                         cosine=round(cos, 3))
         for other, cos in self._neighbours(record, root, self.judge_threshold, self.judge_top_k):
-            equal = self.judge(self._text[other], record.prompt_text())
+            answer = self.judge(self._text[other], record.prompt_text())
+            verdict = {True: "equal", False: "not_equal", None: "failed"}.get(answer, answer)  # a bool is fine too
             self.asked["calls"] += 1
-            self.asked[{True: "equal", False: "not_equal", None: "unanswered"}[equal]] += 1
-            if equal:
+            self.asked[verdict] += 1
+            if verdict == "equal":
                 return drop(f"near-duplicate of {other} (judge: Equal; embedding cosine {cos:.2f})",
                             duplicate_of=other, cosine=round(cos, 3), judge="equal")
         return True
@@ -211,10 +213,10 @@ class NearDup(Filter):
         return True
 
     def complete(self) -> bool:
-        return self.judge is None or not self.asked["unanswered"]
+        return self.judge is None or not self.asked["failed"]
 
     def report(self) -> dict[str, Any]:
-        """The judge's answers (calls, equal, not_equal, unanswered: a failed call or neither verdict), and the
+        """The judge's answers (calls: equal, not_equal, unparsed: neither, failed: no answer), and the
         questions asked ahead, all at once, before each round was checked (their answers are in the run's cache:
         `calls` counts each question check() asked, answered from there or not)."""
         if self.judge is None:
