@@ -119,6 +119,7 @@ class NearDup(Filter):
         n = len(self._kept_ids)
         texts = [self._text[i] for i in self._kept_ids] + [r.prompt_text() for r in short]
         roots = [self.lineage[i] for i in self._kept_ids] + [r.root_id or r.id for r in short]
+        sigs = [self.sigs[i] for i in self._kept_ids] + [self.signature(t) for t in texts[n:]]
         pool = np.concatenate([self._kept_vecs[:n], vecs]) if n else vecs
         pairs = []
         for start in range(0, len(short), 256):  # a block of records against all before them
@@ -129,6 +130,8 @@ class NearDup(Filter):
                 above = np.flatnonzero(sims[row, :me] >= self.judge_threshold)
                 nearest = _first(above[np.argsort(-sims[row, above], kind="stable")],
                                   lambda j, me=me: roots[j] != roots[me], self.judge_top_k)
+                if any(sigs[j].jaccard(sigs[me]) >= self.threshold for j in nearest):
+                    continue  # a copy: MinHash rejects it before any question (paid for nothing if asked ahead)
                 pairs += [(texts[j], texts[me]) for j in nearest]
         return pairs
 
