@@ -254,17 +254,24 @@ def test_embedding_layer_raises_paraphrase_recall(tmp_path, capsys):
     assert "embedding" in {r["details"]["layer"] for r in rej.values()}
 
 
-def test_llm_judge_confirms_embedding_hits(tmp_path, server):
-    """A low threshold sends near misses to the judge; its No keeps them, its Yes rejects (over real HTTP)."""
+def judged_run(tmp_path, server):
+    """The seed's clean tasks and two heavy paraphrases of HumanEval/0 and /2, and a config whose judge role is the
+    scripted server, confirming layer 3's hits at cosine 0.55: (run, clean records, config)."""
     clean = [{"id": f"c{i}", "instruction": r["instruction"]} for i, r in enumerate(rows(SEED))]
     heavy = [{"id": f"h{i}", "instruction": h} for i, h in enumerate(HEAVY)]
     run = make_run(tmp_path, [heavy + clean])
-    for c in clean:
-        server.fault("text", role="contamination_judge", match=c["instruction"], arg="No", times=None)
     cfg = tmp_path / "q.yaml"
-    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 2, backoff_initial: 0.01}}\n"
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
                    "evolver: {model: judge-model}\n"
                    "filters: {contamination: {embedding: true, embedding_threshold: 0.55, llm_judge: true}}\n")
+    return run, clean, cfg
+
+
+def test_llm_judge_confirms_embedding_hits(tmp_path, server):
+    """A low threshold sends near misses to the judge; its No keeps them, its Yes rejects (over real HTTP)."""
+    run, clean, cfg = judged_run(tmp_path, server)
+    for c in clean:
+        server.fault("text", role="contamination_judge", match=c["instruction"], arg="No", times=None)
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0, result.output
     rej = {r["id"]: r for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")}
@@ -281,14 +288,8 @@ def test_llm_judge_confirms_embedding_hits(tmp_path, server):
 def test_a_contamination_judge_that_cannot_answer_leaves_the_embedding_hit_standing_and_says_so(tmp_path, server):
     """A failed judge call rejects as the embedding layer alone would, names it in the reason, counts it in the
     stats and says so on the console: a leak is not let through by an outage."""
-    clean = [{"id": f"c{i}", "instruction": r["instruction"]} for i, r in enumerate(rows(SEED))]
-    heavy = [{"id": f"h{i}", "instruction": h} for i, h in enumerate(HEAVY)]
-    run = make_run(tmp_path, [heavy + clean])
+    run, _, cfg = judged_run(tmp_path, server)
     server.fault("500", role="contamination_judge", times=None)
-    cfg = tmp_path / "q.yaml"
-    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
-                   "evolver: {model: judge-model}\n"
-                   "filters: {contamination: {embedding: true, embedding_threshold: 0.55, llm_judge: true}}\n")
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0, result.output
     rej = {r["id"]: r for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")}
