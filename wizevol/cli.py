@@ -294,8 +294,8 @@ def filter_(
         if stats.get("calls_failed"):
             typer.echo(f"{'':>13}  {stats['calls_failed']} calls failed: their records are unverified or have fewer "
                        "samples; `wizevol filter` again asks them again")
-        if stats.get("judge_unanswered"):
-            typer.echo(f"{'':>13}  the judge did not answer {stats['judge_unanswered']} questions: those embedding "
+        if stats.get("judge_failed"):
+            typer.echo(f"{'':>13}  the judge's call failed for {stats['judge_failed']} questions: those embedding "
                        "hits stand (rejected); `wizevol filter` again asks them again")
     if clean:
         typer.echo("clean records per round: " + ", ".join(f"{k}: {n}" for k, n in clean.items()))

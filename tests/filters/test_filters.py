@@ -294,16 +294,16 @@ def test_a_contamination_judge_that_cannot_answer_leaves_the_embedding_hit_stand
     assert result.exit_code == 0, result.output
     rej = {r["id"]: r for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")}
     assert {"h0", "h1"} <= set(rej)
-    assert {r["details"]["layer"] for r in rej.values()} == {"embedding (the judge did not answer)"}
+    assert {r["details"]["layer"] for r in rej.values()} == {"embedding (the judge's call failed)"}
     stats = json.loads((run / "filters" / "contamination" / "stats.json").read_text())
-    assert stats["judge_unanswered"] == len(rej)
-    assert f"the judge did not answer {len(rej)} questions: those embedding hits stand (rejected)" in result.output
+    assert stats["judge_failed"] == len(rej)
+    assert f"the judge's call failed for {len(rej)} questions: those embedding hits stand (rejected)" in result.output
     server.faults.clear()  # the judge is back: the same command judges again (the stats were no done-marker)
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
-    assert result.exit_code == 0 and "did not answer" not in result.output
+    assert result.exit_code == 0 and "call failed" not in result.output
     rej = {r["id"]: r for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")}
     assert {r["details"]["layer"] for r in rej.values()} == {"embedding+judge"}  # the scripted judge says Yes
-    assert json.loads((run / "filters" / "contamination" / "stats.json").read_text())["judge_unanswered"] == 0
+    assert json.loads((run / "filters" / "contamination" / "stats.json").read_text())["judge_failed"] == 0
 
 
 def test_merge_clean_uses_the_filtered_records(tmp_path):

@@ -110,7 +110,7 @@ class Contamination(Filter):
         self.judge_ahead = judge_ahead  # asks many (problem, instruction) pairs at once; answers land in the cache
         self.judge_model = judge_model  # in the settings: another judge model runs the filter again
         self.asked_ahead = 0
-        self.unanswered = 0  # judge calls that failed: the embedding hit stood
+        self.judge_failed = 0  # judge calls that failed: the embedding hit stood
         self.encoded = 0  # records MiniLM encoded in prepare_run (all of them, or the shortlists' union)
         self.execution = execution  # layer 4: the response passes a benchmark problem's tests (solves_benchmark)
         self._solved: dict[str, list[tuple[str, str, float]]] | None = None
@@ -143,7 +143,7 @@ class Contamination(Filter):
                 **({"execution": self.execution.settings()} if self.execution is not None else {})}
 
     def complete(self) -> bool:
-        return not self.unanswered
+        return not self.judge_failed
 
     def report(self) -> dict[str, Any]:
         """Layer 3's encode (records in the run, records MiniLM encoded) and layer 4's work: the responses run
@@ -152,7 +152,7 @@ class Contamination(Filter):
         if self.embedding:
             out["embedding"] = {"records": self.records_seen, "encoded": self.encoded}
         if self.judge is not None:
-            out["judge_unanswered"] = self.unanswered
+            out["judge_failed"] = self.judge_failed
         if self.judge is not None and self.judge_ahead is not None:
             out["judge_asked_ahead"] = self.asked_ahead
         if self.execution is None:
@@ -304,8 +304,8 @@ class Contamination(Filter):
                     same = self.judge(bench.text or bench.norm, record.prompt_text())
                     if same is False:
                         continue  # the judge says this problem is not the record's; ask about the next one
-                    self.unanswered += same is None
-                    layer = "embedding+judge" if same else "embedding (the judge did not answer)"
+                    self.judge_failed += same is None
+                    layer = "embedding+judge" if same else "embedding (the judge's call failed)"
                 return drop(f"{layer}: instruction is close to {bench.task} {bench.kind} (cosine {sim:.2f})",
                             task=bench.task, layer=layer, field="instruction", kind=bench.kind, cosine=round(sim, 3))
         if self.execution is not None:
