@@ -319,3 +319,18 @@ def test_asking_ahead_has_its_own_progress_bar_and_the_checks_resume_theirs(tmp_
     assert events[ask][1]["total"] == stats["contamination"]["judge_asked_ahead"] >= 2
     back = next(i for i, (e, _) in enumerate(events) if e == "phase" and i > ask)
     assert back - ask - 1 == events[ask][1]["total"] and events[back][1]["total"] == len(HEAVY) + len(clean)
+
+
+def test_with_both_checks_set_the_judge_decides():
+    """embedding_threshold and llm_judge together: a pair far above the threshold is kept when the judge says Not
+    Equal (the threshold alone would reject it)."""
+    from wizevol.filters.near_dup import NearDup
+    from wizevol.record import Record
+
+    p = next(p for p in HELDOUT if p["id"] == "diff-00")  # "uppercase" / "lowercase": cosine 0.99
+    a, b = (Record(id=s, instruction=p[s], root_id=s) for s in "ab")
+    for judge, kept in ((None, False), (lambda x, y: "not_equal", True), (lambda x, y: "equal", False)):
+        nd = NearDup(embedding_threshold=0.5, judge=judge)
+        nd.start()
+        nd.prepare_round([a, b])
+        assert nd.check(a) is True and (nd.check(b) is True) == kept
