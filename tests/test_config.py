@@ -41,7 +41,7 @@ def test_a_remote_model_name_with_the_local_backend_is_refused(tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip() == ("Error: the evolver model is 'gpt-4o' but the backend is local (serving "
                                      "'gemma3-270m'); pass --base-url or --backend api for an API endpoint, "
-                                     "or set local.model")
+                                     "or set local.model (or the role's model to a local model)")
 
 
 def test_unknown_key_is_one_line(tmp_path, server):

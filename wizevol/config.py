@@ -300,20 +300,42 @@ class EvolveConfig(_Strict):
         own: RoleConfig = getattr(self, name)
         return self.backend == "local" and own.base_url is None and self.evolver.base_url is None
 
-    def role(self, name: str, local_url: str | None = None) -> ResolvedRole:
-        """Fill a role's unset fields from the evolver and the endpoint (or the running local server)."""
+    def local_model(self, name: str) -> str:
+        """The local model serving a locally served role: its own `model` (or the evolver's) when that names a
+        local model (packaged name or .gguf path), else `local.model`. Another name is a config mistake."""
+        from wizevol.llm.local_server import alias_of, is_local_model
+
+        own: RoleConfig = getattr(self, name)
+        named = own.model if own.model is not None else self.evolver.model
+        if named is None or named == alias_of(self.local.model):
+            return self.local.model
+        if is_local_model(named):
+            return named
+        raise InputError(f"the {name} model is {named!r} but the backend is local (serving "
+                         f"{alias_of(self.local.model)!r}); pass --base-url or --backend api for an API endpoint, or "
+                         "set local.model (or the role's model to a local model)")
+
+    def local_models(self, roles: tuple[str, ...]) -> list[str]:
+        """The local models these roles need, in order of first use (one server each)."""
+        return list(dict.fromkeys(self.local_model(n) for n in roles if self.served_locally(n)))
+
+    def role(self, name: str, local_url: str | dict[str, str] | None = None) -> ResolvedRole:
+        """Fill a role's unset fields from the evolver and the endpoint (or the running local servers:
+        `local_url` is local.model's URL, or a map of local model -> URL)."""
         base = self.evolver
         own: RoleConfig = getattr(self, name)
         merged = {k: (getattr(own, k) if getattr(own, k) is not None else getattr(base, k)) for k in RoleConfig.model_fields}
         local = self.served_locally(name)
         if local:
-            alias = Path(self.local.model).stem if self.local.model.endswith(".gguf") else self.local.model
-            if merged["model"] not in (None, alias):
-                raise InputError(f"the {name} model is {merged['model']!r} but the backend is local (serving "
-                                 f"{alias!r}); pass --base-url or --backend api for an API endpoint, or set local.model")
-            merged["base_url"] = local_url or "http://127.0.0.1:0/v1"  # the port is known once the server runs
-            merged["model"] = alias
-            merged["mode"] = merged["mode"] or "completion"  # the packaged model is a base model
+            from wizevol.llm.local_server import alias_of, is_chat_model
+
+            model = self.local_model(name)
+            url = local_url.get(model) if isinstance(local_url, dict) else (
+                local_url if model == self.local.model else None)
+            merged["base_url"] = url or "http://127.0.0.1:0/v1"  # the port is known once the server runs
+            merged["model"] = alias_of(model)
+            # a base model continues few-shot prompts; an instruct model (its GGUF's chat template) is asked in chat
+            merged["mode"] = merged["mode"] or ("chat" if is_chat_model(model) else "completion")
         if not local:  # the URLs are inherited as a unit: the role's own, else the evolver's, else the endpoint's
             src = next((c for c in (own, base) if c.base_url or c.base_urls), None)
             urls = [src.base_url, *(src.base_urls or [])] if src else [self.endpoint.base_url, *self.endpoint.base_urls]

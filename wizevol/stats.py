@@ -49,7 +49,7 @@ def rate_complexity(folder: RunFolder, cfg, records: list[Record],
 
     prompts = PromptSet.load(cfg.prompts_dir)
     with open_session(cfg, folder, ("judge",), notify) as session:
-        role = session.cfg.role("judge", session.local_url).model_copy(update={"max_tokens": 4, "temperature": 0.0})
+        role = session.cfg.role("judge", session.local_urls).model_copy(update={"max_tokens": 4, "temperature": 0.0})
         session.llm.client_for(role)  # a missing key fails now
         requests = [(f"{r.id}#complexity", prompts.complexity_judge.request(role.mode, instruction=r.prompt_text()),
                      r.round) for r in records]

@@ -120,7 +120,7 @@ def _prepare(seed: str, cfg: EvolveConfig) -> tuple[PromptSet, Seed, str]:
     return prompts, Seed(seed, cfg, count, quarantined), h.hexdigest()[:16]
 
 
-def _roles(cfg: EvolveConfig, local_url: str | None) -> dict[str, Any]:
+def _roles(cfg: EvolveConfig, local_url: dict[str, str] | None) -> dict[str, Any]:
     names = [n for n in ROLES if n != "judge" or cfg.rules.no_gain]
     return {n: cfg.role(n, local_url) for n in names}
 
@@ -166,7 +166,8 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = 
         emit("note", text=f"warning: quarantined {len(quarantined)} bad seed line(s) -> "
                           f"{folder.quarantine()}")
     work_left = any(folder.read_done(k) is None for k in range(1, cfg.rounds + 1))
-    with open_session(cfg, folder, ROLES if work_left else (), lambda text: emit("note", text=text)) as session:
+    needed = tuple(n for n in ROLES if n != "judge" or cfg.rules.no_gain) if work_left else ()
+    with open_session(cfg, folder, needed, lambda text: emit("note", text=text)) as session:
         return _run(seed_info, folder, session, prompts, fingerprint, started, emit)
 
 
@@ -174,9 +175,9 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
          emit: Event) -> dict[str, Any]:
     cfg, llm, usage = session.cfg, session.llm, session.usage
     roles = Roles(
-        evolver=cfg.role("evolver", session.local_url),
-        responder=cfg.role("responder", session.local_url),
-        judge=cfg.role("judge", session.local_url) if cfg.rules.no_gain else None,
+        evolver=cfg.role("evolver", session.local_urls),
+        responder=cfg.role("responder", session.local_urls),
+        judge=cfg.role("judge", session.local_urls) if cfg.rules.no_gain else None,
     )
     manifest: dict[str, Any] = {
         "wizevol_version": __version__,
@@ -206,7 +207,7 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
     for k in range(1, first):
         manifest["rounds"].append(folder.read_done(k))
     left = list(range(first, cfg.rounds + 1))
-    priced = _roles(cfg, session.local_url)
+    priced = _roles(cfg, session.local_urls)
     prices = {name: price_of(role, cfg) for name, role in priced.items()}
     manifest["estimate"] = estimate(lambda: _stream(folder.pool(first - 1)) if left else iter(()), left, cfg, prompts,
                                     priced, measured_per_call(manifest["rounds"][1:]))

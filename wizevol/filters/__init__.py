@@ -146,7 +146,7 @@ def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
     from wizevol.prompts import PromptSet
 
     session = stack.enter_context(open_session(cfg, folder, ("judge",), notify))
-    role = cfg.role("judge", session.local_url).model_copy(update={"max_tokens": 8, "temperature": 0.0})
+    role = cfg.role("judge", session.local_urls).model_copy(update={"max_tokens": 8, "temperature": 0.0})
     session.llm.client_for(role)  # a missing key fails now, not as every call failed
     loop = asyncio.new_event_loop()
 
@@ -191,7 +191,7 @@ def verified_filter(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.Exit
     k = cfg.filters.verified
     require_isolation(k.allow_weak_sandbox, "set filters.verified.allow_weak_sandbox: true")
     session = stack.enter_context(open_session(cfg, folder, ("responder",), notify))
-    role = cfg.role("responder", session.local_url)
+    role = cfg.role("responder", session.local_urls)
     session.llm.client_for(role)  # a missing key fails now
     loop = asyncio.new_event_loop()
 

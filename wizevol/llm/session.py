@@ -19,12 +19,12 @@ Notify = Callable[[str], None]
 
 @dataclass
 class Session:
-    """An open LLM stack: the config as run, the client, its usage counts, the local URL."""
+    """An open LLM stack: the config as run, the client, its usage counts, the local servers' URLs."""
 
     cfg: EvolveConfig  # with the local model's concurrency clamp applied
     llm: LLM
     usage: Usage
-    local_url: str | None  # the embedded model's URL when it runs
+    local_urls: dict[str, str]  # local model -> URL of its running server (empty when none runs)
 
 
 async def ask_all(session: Session, role, requests: list[tuple[str, Request, int]]) -> dict[str, str | None]:
@@ -47,18 +47,27 @@ def open_session(cfg: EvolveConfig, folder: RunFolder, roles: tuple[str, ...],
                  notify: Notify | None = None) -> Iterator[Session]:
     """Open the stack for these roles; the local model runs only if one of them is served locally."""
     with contextlib.ExitStack() as stack:
-        local_url = None
-        if any(cfg.served_locally(name) for name in roles):
+        local_urls: dict[str, str] = {}
+        models = cfg.local_models(roles)
+        if models:
             from wizevol.llm.local_server import LocalServer, sigterm_as_interrupt
 
-            server = LocalServer.from_config(cfg.local, log_path=folder.local_server_log())
-            # the local server answers one request at a time: more calls in flight only queue there
-            cfg = cfg.model_copy(update={"concurrency": min(cfg.concurrency, cfg.local.concurrency)})
+            # a local server answers one request at a time: more calls in flight only queue there. Two servers
+            # busy at once on the same cores crawl (two llama.cpp servers of 2 threads each on 2 cores: ~1
+            # token/s), so with several models one call is in flight at a time, each on every core.
+            clamp = cfg.local.concurrency if len(models) == 1 else 1
+            cfg = cfg.model_copy(update={"concurrency": min(cfg.concurrency, clamp)})
             stack.enter_context(sigterm_as_interrupt())
-            if notify is not None:
-                notify(f"starting the local model {cfg.local.model} ({server.n_threads} threads) ...")
-            local_url = stack.enter_context(server).url
+            for i, model in enumerate(models):
+                log = folder.local_server_log()
+                if i:  # each server its own log
+                    log = log.with_name(f"{log.stem}_{i}{log.suffix}")
+                server = LocalServer.from_config(cfg.local, log_path=log, model=model)
+                if notify is not None:
+                    notify(f"starting the local model {model} ({server.n_threads} threads) ...")
+                local_urls[model] = stack.enter_context(server).url
         cache = ResponseCache(folder.cache())
         stack.callback(cache.close)
         usage = Usage()
-        yield Session(cfg=cfg, llm=LLM(cfg.endpoint, cache, usage, cfg.concurrency), usage=usage, local_url=local_url)
+        yield Session(cfg=cfg, llm=LLM(cfg.endpoint, cache, usage, cfg.concurrency), usage=usage,
+                      local_urls=local_urls)
