@@ -304,17 +304,24 @@ def filter_(
 @app.command("eval")
 @one_line_errors
 def eval_(
-    model: Annotated[str, typer.Argument(help="A `wizevol finetune` folder, local:gemma3-270m, or a served model "
-                                              "name with --base-url.")],
+    model: Annotated[str, typer.Argument(help="A `wizevol finetune` folder, local:NAME (qwen2.5-coder-1.5b, "
+                                              "qwen2.5-coder-0.5b, gemma3-270m, or a .gguf path), or a served "
+                                              "model name with --base-url.")],
     benchmark: Annotated[str, typer.Option(help="humaneval, or a JSONL with task_id/prompt/test/entry_point.")] = (
         "humaneval"),
     limit: Annotated[int | None, typer.Option(help="Only the first N problems.")] = None,
     n_samples: Annotated[int, typer.Option(help="Samples per problem (pass@k for k <= N).")] = 1,
     temperature: Annotated[float, typer.Option(help="0: greedy.")] = 0.0,
     max_new_tokens: Annotated[int, typer.Option(help="Tokens per completion.")] = 512,
-    prompt: Annotated[str, typer.Option(help="wizardcoder (Alpaca eval prompt) or raw (HumanEval prompt).")] = (
-        "wizardcoder"),
-    mode: Annotated[str, typer.Option(help="Served models: completion or chat.")] = "completion",
+    prompt: Annotated[str | None, typer.Option(
+        help="wizardcoder (Alpaca eval prompt), raw (HumanEval prompt, completion mode) or instruct (EvalPlus's "
+             "chat instruction). Default: instruct in chat mode, else wizardcoder.")] = None,
+    mode: Annotated[str | None, typer.Option(
+        help="Served models: completion or chat. Default: chat for an instruct local model (local:qwen2.5-coder-*), "
+             "else completion.")] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        help="Served models: generation calls in flight (default: the config's; 2 against a URL on this "
+             "machine).")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible URL serving MODEL.")] = None,
     out: Annotated[Path, typer.Option(help="Eval folder (an existing one with the same settings resumes).")] = Path(
         "runs/eval"),
@@ -332,7 +339,8 @@ def eval_(
     settings = EvalSettings(benchmark, limit, n_samples, temperature, max_new_tokens, prompt, mode)
     with PhaseProgress() as bars:
         report = run_eval(model, out, settings, base_url, config, workers, batch_size, on_event=bars.on_event,
-                          allow_weak_sandbox=allow_weak_sandbox, sandbox_image=sandbox_image)
+                          allow_weak_sandbox=allow_weak_sandbox, sandbox_image=sandbox_image,
+                          concurrency=concurrency)
     scores = "  ".join(f"{k} {v['score']:.3f} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]"
                        for k, v in report.items() if k.startswith("pass@"))
     counts = ", ".join(f"{n} {k}" for k, n in report["counts"].items())

@@ -102,6 +102,7 @@ def test_a_served_model_through_the_cli_with_hostile_answers_and_resume(tmp_path
     report = json.loads((tmp_path / "ev" / "eval.json").read_text())
     assert report["pass@1"]["score"] == 3 / 8 and report["pass@1"]["interval"] == "wilson"
     assert report["counts"] == {"failed": 4, "passed": 3, "timed out": 1}
+    assert sum(report["failed_by_error"].values()) == 4 and report["failed_by_error"]["MemoryError"] == 1
     by_task = {r["task_id"]: r for r in rows(tmp_path / "ev" / "samples.jsonl")}
     assert by_task[picked[3].task_id]["result"] == "timed out"
     assert "not allowed" in by_task[picked[4].task_id]["error"]  # fork
@@ -139,6 +140,74 @@ def test_raw_prompts_go_out_with_stop_sequences(tmp_path, server):
     assert {c.path for c in server.calls} == {"/v1/completions"}
     passed = {r["task_id"] for r in rows(tmp_path / "ev" / "samples.jsonl") if r["result"] == "passed"}
     assert passed == {p.task_id}  # the continuation, cut before the broken next def
+
+
+def test_raw_prompt_in_chat_mode_is_refused_before_any_call(tmp_path, server):
+    """The Codex stop sequences cut a chat answer after its first line ("from typing import List"): it scored
+    0/40 without a word. Now it is one line, and nothing is asked."""
+    result = served_eval(tmp_path, server, "--limit", "3", "--prompt", "raw", "--mode", "chat")
+    assert result.exit_code == 2 and server.count() == 0
+    assert result.stderr.strip() == (
+        "Error: --prompt raw continues the HumanEval prompt and needs --mode completion (its stop sequences would "
+        "cut a chat answer after the first line); for a chat model use --prompt instruct")
+
+
+def test_chat_mode_asks_evalplus_instruction_without_stops_and_scores_the_fenced_answer(tmp_path, server):
+    picked = PROBLEMS[:3]
+    # an instruct model's answer: a bare fence whose first line is the language (Qwen 0.5B writes this), with
+    # imports before the function, a comment line "# Test ..." inside it, and example calls after it
+    body = picked[0].canonical_solution.replace("\n", "\n    # Test every pair\n", 1)
+    answer = (f"```\npython\n{picked[0].prompt}{body}\n# Example usage\nprint({picked[0].entry_point}([1.0], 0.5))\n"
+              "```")
+    server.fault("text", match=picked[0].prompt[-120:], arg=answer, times=None)
+    result = served_eval(tmp_path, server, "--limit", "3", "--mode", "chat")
+    assert result.exit_code == 0, result.output
+    assert {c.path for c in server.calls} == {"/v1/chat/completions"}
+    assert all(c.text.startswith("Please provide a self-contained Python script that solves the following problem "
+                                 "in a markdown code block:\n```\n") for c in server.calls)
+    assert json.loads((tmp_path / "ev" / "eval.json").read_text())["settings"]["prompt"] == "instruct"
+    by_task = {r["task_id"]: r for r in rows(tmp_path / "ev" / "samples.jsonl")}
+    assert by_task[picked[0].task_id]["result"] == "passed", by_task[picked[0].task_id]["error"]
+    assert "# Test every pair" in by_task[picked[0].task_id]["completion"]
+
+
+def test_a_loopback_endpoint_gets_the_local_models_concurrency(tmp_path, server):
+    """A server on this machine answers one request at a time: 16 calls in flight only queued there past the
+    timeout. Unless --concurrency says otherwise, at most local.concurrency (2) are in flight."""
+    server.latency = 0.1
+    result = served_eval(tmp_path, server, "--limit", "8")
+    assert result.exit_code == 0, result.output
+    assert server.count() == 8 and server.peak_in_flight == 2
+    assert "is on this machine: 2 generation calls in flight (--concurrency to change)" in result.output
+    server.peak_in_flight = 0
+    result = CliRunner().invoke(app, ["eval", "served-model", "--base-url", server.url, "--out",
+                                      str(tmp_path / "ev4"), "--limit", "8", "--concurrency", "4"])
+    assert result.exit_code == 0, result.output
+    assert server.peak_in_flight == 4
+
+
+def test_a_generation_that_fails_for_good_is_a_failed_sample_not_the_end(tmp_path, server):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("endpoint: {max_attempts: 2, backoff_initial: 0, backoff_max: 0}\n")
+    picked = PROBLEMS[:4]
+    for p in picked:
+        server.fault("text", match=p.prompt[-120:], arg=fenced(p), times=None)
+    broken = server.fault("500", match=picked[1].prompt[-120:], times=None)
+    server.faults.insert(0, server.faults.pop())  # the 500 comes before the answer for that problem
+    result = served_eval(tmp_path, server, "--limit", "4", "--config", str(cfg))
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert report["counts"] == {"generation failed": 1, "passed": 3} and report["samples"] == 4
+    assert report["pass@1"]["score"] == 3 / 4
+    assert "warning: 1 generation(s) failed for good, counted as failed samples" in result.output
+    # the rerun asks again for the failed one only, and scores it once it comes
+    broken.times = 0
+    before = server.count()
+    result = served_eval(tmp_path, server, "--limit", "4", "--config", str(cfg))
+    assert result.exit_code == 0, result.output
+    assert server.count() == before + 1
+    report = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert report["counts"] == {"passed": 4} and report["pass@1"]["score"] == 1.0
 
 
 def test_a_finetune_folder_is_evaluated_with_transformers(tiny, tmp_path):

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,8 @@ class EvalSettings:
     n_samples: int = 1
     temperature: float = 0.0
     max_new_tokens: int = 512
-    prompt: str = "wizardcoder"  # wizardcoder | raw
-    mode: str = "completion"  # completion | chat (served models)
+    prompt: str | None = "wizardcoder"  # wizardcoder | raw | instruct; None: instruct for a chat model, else wizardcoder
+    mode: str | None = "completion"  # completion | chat (served models); None: chat for an instruct local model
 
 
 def _append(path: Path, row: dict[str, Any], lock: threading.Lock) -> None:
@@ -77,20 +77,48 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def resolve_settings(model: str, settings: EvalSettings, base_url: str | None = None) -> EvalSettings:
+    """Fill an unset mode and prompt: an instruct local model (local:qwen2.5-coder-1.5b, a GGUF with a chat
+    template) is asked in chat with EvalPlus's instruction; anything else is completed with WizardCoder's
+    prompt. A raw HumanEval prompt in chat mode is refused: the Codex stop sequences would cut a chat answer
+    after its first line."""
+    mode, prompt = settings.mode, settings.prompt
+    if mode is None:
+        local = model.split(":", 1)[1] if model.startswith("local:") and base_url is None else None
+        if local is not None:
+            from wizevol.llm.local_server import is_chat_model
+
+            mode = "chat" if is_chat_model(local) else "completion"
+        else:
+            mode = "chat" if prompt == "instruct" else "completion"
+    if mode not in ("completion", "chat"):
+        raise InputError(f"--mode {mode!r}: choose completion or chat")
+    if prompt is None:
+        prompt = "instruct" if mode == "chat" else "wizardcoder"
+    if prompt not in STYLES:
+        raise InputError(f"--prompt {prompt!r}: choose one of {', '.join(STYLES)}")
+    if prompt == "raw" and mode == "chat":
+        raise InputError("--prompt raw continues the HumanEval prompt and needs --mode completion (its stop "
+                         "sequences would cut a chat answer after the first line); for a chat model use "
+                         "--prompt instruct")
+    return replace(settings, mode=mode, prompt=prompt)
+
+
 def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str | None = None,
              config: str | Path | None = None, workers: int | None = None, batch_size: int = 8,
              on_event: Event | None = None, allow_weak_sandbox: bool = False,
-             sandbox_image: str | None = None) -> dict[str, Any]:
+             sandbox_image: str | None = None, concurrency: int | None = None) -> dict[str, Any]:
     """Evaluate `model` and write completions.jsonl, samples.jsonl and eval.json into `out`.
 
+    `concurrency`: generation calls in flight to a served model (default: the config's; against a loopback
+    URL, one server on this machine answering one request at a time, the config's `local.concurrency`).
     `on_event(event, **data)`: "phase" (name, total: generation or execution starts), "step" (one more done),
     "note" (text)."""
     emit = on_event or (lambda event, **data: None)
     started = time.time()
-    if settings.prompt not in STYLES:
-        raise InputError(f"--prompt {settings.prompt!r}: choose one of {', '.join(STYLES)}")
-    if settings.mode not in ("completion", "chat"):
-        raise InputError(f"--mode {settings.mode!r}: choose completion or chat")
+    settings = resolve_settings(model, settings, base_url)
+    if concurrency is not None and concurrency < 1:
+        raise InputError("--concurrency must be at least 1")
     if settings.n_samples < 1:
         raise InputError("--n-samples must be at least 1")
     check_model(model, base_url)
@@ -107,8 +135,8 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
     stop = RAW_STOPS if settings.prompt == "raw" else ()
     sampling = Sampling(settings.temperature, settings.max_new_tokens, stop)
 
-    # generation: what completions.jsonl does not hold yet
-    done = {(r["task_id"], r["sample"]) for r in _rows(folder.completions())}
+    # generation: what completions.jsonl does not hold yet (a generation that failed for good is tried again)
+    done = {(r["task_id"], r["sample"]) for r in _rows(folder.completions()) if "error" not in r}
     jobs = [(p.task_id, i, build_prompt(p, settings.prompt)) for p in problems for i in range(settings.n_samples)]
     todo = list(pending(jobs, done))
     emit("phase", name="generate", total=len(jobs), done=len(jobs) - len(todo))
@@ -118,16 +146,38 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
         _append(folder.completions(), {"task_id": task_id, "sample": i, "raw": raw, "completion": code}, lock)
         emit("step")
 
+    def failed(task_id: str, i: int, error: str) -> None:
+        _append(folder.completions(), {"task_id": task_id, "sample": i, "raw": "", "completion": "",
+                                       "error": error}, lock)
+        emit("step")
+
     if todo:
         if base_url is None and is_finetune_folder(model):
             generate_hf(model, todo, sampling, generated, batch_size)
         else:
-            generate_served(_served_config(model, base_url, config), folder, todo, sampling, settings.mode,
-                            generated, lambda text: emit("note", text=text))
+            cfg = _served_config(model, base_url, config, concurrency)
+            if base_url is not None and concurrency is None and cfg.concurrency < _config_concurrency(config):
+                emit("note", text=f"{base_url} is on this machine: {cfg.concurrency} generation calls in flight "
+                                  "(--concurrency to change)")
+            generate_served(cfg, folder, todo, sampling, settings.mode, generated, lambda text: emit("note", text=text),
+                            on_failed=failed)
+
+    # a generation that failed for good (and was not made since) is a failed sample, counted apart
+    gen_failed: dict[tuple[str, int], str] = {}
+    for r in _rows(folder.completions()):
+        if r["task_id"] in by_id:
+            key = (r["task_id"], r["sample"])
+            if "error" in r:
+                gen_failed[key] = r["error"]
+            else:
+                gen_failed.pop(key, None)
+    if gen_failed:
+        emit("note", text=f"warning: {len(gen_failed)} generation(s) failed for good, counted as failed samples "
+                          f"(rerun to try them again); first: {next(iter(gen_failed.values()))}")
 
     # execution: what samples.jsonl does not hold yet
     completions = {(r["task_id"], r["sample"]): r["completion"] for r in _rows(folder.completions())
-                   if r["task_id"] in by_id}
+                   if r["task_id"] in by_id and "error" not in r}
     executed = {(r["task_id"], r["sample"]) for r in _rows(folder.samples())}
     to_run = [key for key in sorted(completions) if key not in executed]
     if to_run:
@@ -144,6 +194,9 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
                 EVAL_LIMITS, finished)
 
     results = [r for r in _rows(folder.samples()) if r["task_id"] in by_id]
+    executed = {(r["task_id"], r["sample"]) for r in results}
+    results += [{"task_id": t, "sample": i, "completion": "", "result": "generation failed", "error": error}
+                for (t, i), error in sorted(gen_failed.items()) if (t, i) not in executed]
     per_task: dict[str, list[bool]] = defaultdict(list)
     for r in results:
         per_task[r["task_id"]].append(r["result"] == "passed")
@@ -155,6 +208,10 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
         "problems": len(problems),
         "settings": asdict(settings),
         "counts": dict(sorted(Counter(r["result"] for r in results).items())),
+        # what the failures raised (the error's last line up to its colon): AssertionError is a wrong answer;
+        # NameError / SyntaxError / IndentationError point at the prompt or the extraction
+        "failed_by_error": dict(Counter(_error_kind(r["error"]) for r in results
+                                        if r["result"] == "failed").most_common()),
         "samples": len(results),
         **summarize(correct),
         "limits": asdict(EVAL_LIMITS),
@@ -166,11 +223,31 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
     return report
 
 
-def _served_config(model: str, base_url: str | None, config: str | Path | None):
+def _error_kind(error: str) -> str:
+    """The exception's name in an error's last line ("NameError: name 'python' is not defined" -> NameError)."""
+    head = (error or "").strip().split(":", 1)[0].strip()
+    return head if head.isidentifier() else "other"
+
+
+def _config_concurrency(config: str | Path | None) -> int:
     from wizevol.config import load_config
 
+    return load_config(config, {}).concurrency
+
+
+def _served_config(model: str, base_url: str | None, config: str | Path | None, concurrency: int | None = None):
+    """The run config that serves `model`. A loopback URL is one server on this machine, as the embedded model
+    is: unless `concurrency` says otherwise, no more calls are in flight than `local.concurrency`, since the
+    rest would only queue there until their timeout."""
+    from wizevol.config import load_config
+    from wizevol.llm.client import is_loopback
+
     if base_url is not None:
-        return load_config(config, {"backend": "api", "endpoint.base_url": base_url, "evolver.model": model})
+        cfg = load_config(config, {"backend": "api", "endpoint.base_url": base_url, "evolver.model": model,
+                                   "concurrency": concurrency})
+        if concurrency is None and is_loopback(base_url):
+            cfg = cfg.model_copy(update={"concurrency": min(cfg.concurrency, cfg.local.concurrency)})
+        return cfg
     local = model.split(":", 1)[1] if model.startswith("local:") else model
-    return load_config(config, {"backend": "local", "local.model": local})
+    return load_config(config, {"backend": "local", "local.model": local, "concurrency": concurrency})
 

@@ -1,8 +1,10 @@
 """Prompts for a code model and the function taken back out of its answer.
 
-Two prompt styles: `wizardcoder`, WizardCoder's evaluation prompt (the Alpaca template with "Create a Python
+Three prompt styles: `wizardcoder`, WizardCoder's evaluation prompt (the Alpaca template with "Create a Python
 script for this problem:"), for models tuned by wizevol; `raw`, the HumanEval prompt itself, which a base model
-continues. Post-processing follows the WizardCoder and EvalPlus harnesses: the code of a fenced block (the one
+continues (completion mode only: its stop sequences would cut a chat answer after its first line);
+`instruct`, EvalPlus's instruction for chat models ("Please provide a self-contained Python script ..."), the
+prompt behind the instruct models' published HumanEval scores. Post-processing follows the WizardCoder and EvalPlus harnesses: the code of a fenced block (the one
 that defines the entry point, else the first), cut before a `__main__` block or example usage; a raw
 continuation is cut at the first line that starts a new top-level statement.
 """
@@ -14,9 +16,13 @@ import re
 from wizevol.eval.benchmark import Problem
 from wizevol.train.formats import ALPACA_PROMPT
 
-STYLES = ("wizardcoder", "raw")
+STYLES = ("wizardcoder", "raw", "instruct")
+INSTRUCT_PREFIX = ("Please provide a self-contained Python script that solves the following problem in a markdown "
+                   "code block:")
 # the Codex paper's stop sequences for a continuation of a HumanEval prompt
 RAW_STOPS = ("\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint(", "\nassert ")
+LANGUAGE_LINE = re.compile(r"\A[ \t]*(?:python3?|py)[ \t]*\n", re.I)
+TAIL = re.compile(r"^(?:if __name__ == [\"']__main__[\"']|# Example usage|# Test)", re.M)
 FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
 
 
@@ -24,13 +30,17 @@ def build_prompt(problem: Problem, style: str) -> str:
     """The text the model sees for a problem."""
     if style == "raw":
         return problem.prompt
+    if style == "instruct":
+        return f"{INSTRUCT_PREFIX}\n```\n{problem.prompt.strip()}\n```\n"
     return ALPACA_PROMPT.format(instruction=f"Create a Python script for this problem:\n{problem.prompt}")
 
 
 def extract(completion: str, problem: Problem, style: str) -> str:
     """The code to run after the problem's prompt (a later `def` of the entry point replaces the prompt's)."""
     text = completion.replace("\r", "")
-    blocks = FENCE.findall(text)
+    # a bare fence with the language on the next line ("```\npython\n...", as Qwen2.5-Coder 0.5B writes after a
+    # bare fence in the prompt) is a python block: the lone name would otherwise run as a NameError
+    blocks = [LANGUAGE_LINE.sub("", b, count=1) for b in FENCE.findall(text)]
     if blocks:
         defining = [b for b in blocks if re.search(rf"^\s*def\s+{re.escape(problem.entry_point)}\s*\(", b, re.M)]
         code = (defining or blocks)[0]
@@ -40,8 +50,7 @@ def extract(completion: str, problem: Problem, style: str) -> str:
         return code[:cut].rstrip() + "\n"
     else:
         code = text
-    for marker in ('if __name__ == "__main__"', "if __name__ == '__main__'", "# Example usage", "# Test"):
-        idx = code.find(marker)
-        if idx > 0:
-            code = code[:idx]
+    tail = TAIL.search(code)  # at the top level only: an indented "# Test ..." comment is the function's own
+    if tail and tail.start() > 0:
+        code = code[:tail.start()]
     return "\n" + code.strip("\n") + "\n"

@@ -79,15 +79,17 @@ def generate_hf(model: str, jobs: list[Job], sampling: Sampling, on_done: OnDone
 
 
 def generate_served(cfg, folder, jobs: list[Job], sampling: Sampling, mode: str, on_done: OnDone,
-                    notify: Callable[[str], None] | None = None) -> None:
+                    notify: Callable[[str], None] | None = None, on_failed: OnDone | None = None) -> None:
     """Generate through the evolver role of `cfg` (local model or an endpoint), with the run's cache: every
-    (task, sample) is its own cached call, so a rerun or a resumed eval pays nothing twice."""
+    (task, sample) is its own cached call, so a rerun or a resumed eval pays nothing twice. A call that fails for
+    good (after its retries) goes to `on_failed(task_id, i, error)` and the others go on; an endpoint that is
+    down still stops the eval."""
     from wizevol.llm.client import CallFailed
     from wizevol.llm.session import open_session
     from wizevol.prompts import Request
 
     with open_session(cfg, folder, ("evolver",), notify) as session:
-        role = session.cfg.role("evolver", session.local_url).model_copy(update={
+        role = session.cfg.role("evolver", session.local_urls).model_copy(update={
             "temperature": sampling.temperature, "top_p": sampling.top_p, "max_tokens": sampling.max_new_tokens,
             "mode": mode})
         session.llm.client_for(role)  # a missing key fails now
@@ -102,7 +104,10 @@ def generate_served(cfg, folder, jobs: list[Job], sampling: Sampling, mode: str,
                     try:
                         answer = await session.llm.complete(role, request, 0, at=f"{task_id}#{i}")
                     except CallFailed as e:
-                        raise WizevolError(f"{task_id}: generation failed: {e}") from None
+                        if on_failed is None:
+                            raise WizevolError(f"{task_id}: generation failed: {e}") from None
+                        on_failed(task_id, i, str(e))
+                        return
                 on_done(task_id, i, answer.text)
 
             try:
@@ -122,4 +127,5 @@ def check_model(model: str, base_url: str | None) -> None:
     """A model name the eval can use, or one clear line."""
     if base_url is None and not model.startswith("local:") and not is_finetune_folder(model):
         raise InputError(f"{model}: not a model folder (config.json or adapter_config.json); use a "
-                         "`wizevol finetune` output, local:gemma3-270m, or a served model with --base-url")
+                         "`wizevol finetune` output, local:NAME (local:qwen2.5-coder-1.5b, local:gemma3-270m, or "
+                         "local:PATH.gguf), or a served model with --base-url")
