@@ -76,6 +76,7 @@ class RulesConfig(_Strict):
     refusal_max_words: int = Field(80, ge=1)
     stopwords_only: bool = True
     prompt_leak: bool = True
+    answered: bool = True  # the evolved "instruction" is the evolver's answer (a solution), not a task
 
 
 class NearDupConfig(_Strict):

@@ -7,6 +7,7 @@ import pytest
 from conftest import evolve, rows, seed_instruction
 
 from wizevol.evolve.rules import (
+    Answered,
     Candidate,
     Empty,
     IdenticalToParent,
@@ -27,9 +28,10 @@ PARENT = Record(id="seed-00001", root_id="seed-00001", instruction="Sort a list.
 
 
 def cand(instruction="Sort a list in place, stably, without sort().", response="def f(xs): ...",
-         evolve_finish="stop", response_finish="stop", judge=None) -> Candidate:
-    child = PARENT.evolve_into(instruction, 1, "add_constraints")
-    return Candidate(parent=PARENT, child=child, evolve=Completion(instruction, evolve_finish),
+         evolve_finish="stop", response_finish="stop", judge=None, method="add_constraints",
+         parent=PARENT) -> Candidate:
+    child = parent.evolve_into(instruction, 1, method)
+    return Candidate(parent=parent, child=child, evolve=Completion(instruction, evolve_finish),
                      response=Completion(response, response_finish),
                      judge=Completion(judge, "stop") if judge is not None else None)
 
@@ -162,6 +164,75 @@ def test_truncated_and_empty():
     assert Empty("evolve").check(cand(instruction="  ")) == (False, "evolver returned no text", {})
     assert Empty("response").check(cand(response="")) == (False, "responder returned no text", {})
     assert Empty("response").check(cand()) is True
+
+
+# what an evolver wrote when it answered a JavaScript seed instead of rewriting it (the shape seen with Qwen 1.5B)
+JS_ANSWER = """```javascript
+function uniqueSorted(arr) {
+  return [...new Set(arr)].sort((a, b) => a - b);
+}
+```
+
+This function uses a Set to drop the duplicates, then sorts the numbers in ascending order."""
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("Sure! Here's a function that sorts a list:\n```python\ndef f(xs): return sorted(xs)\n```",
+     "instruction opens as an answer, not a task: 'Sure'"),
+    ("Certainly. Sort the list with merge sort.", "instruction opens as an answer, not a task: 'Certainly'"),
+    ("To solve this problem, we can use merge sort, which is stable.",
+     "instruction opens as an answer, not a task: 'To solve this'"),
+    ("Here is the implementation in Python:\n```python\ndef f(xs): ...\n```",
+     "instruction opens as an answer, not a task: 'Here is the implementation'"),
+    ("Here's the updated code:\n```python\ndef f(xs): ...\n```",
+     "instruction opens as an answer, not a task: \"Here's the updated code\""),
+    (JS_ANSWER, "instruction gives code and explains it, an answer, not a task: 'This function uses'"),
+    ("```python\ndef f(xs):\n    return sorted(xs)\n```\n### Explanation\nsorted() is stable.",
+     "instruction gives code and explains it, an answer, not a task: '### Explanation'"),
+])
+def test_answered_drops_a_solution_with_its_reason(text, reason):
+    assert Answered().check(cand(instruction=text)) == (False, reason, {})
+
+
+@pytest.mark.parametrize("text,method", [
+    # tasks that look a little like answers
+    ("Sort a list in place, stably, without sort(). Make sure it also handles an empty list.", "add_constraints"),
+    ("Sort a list of (name, age) pairs by age; to solve this, you may not use sorted().", "add_constraints"),
+    ("Here is a piece of erroneous code for reference:\n```python\ndef f(xs): xs.sort(reverse=True)\n```\n"
+     "This function uses sort() but orders the list the wrong way. Fix it and keep the sort stable.",
+     "erroneous_code"),
+    ("Sort a list. The function should take a list of integers and return a new list; explain its complexity.",
+     "reasoning_steps"),
+    ("Given this helper:\n```python\ndef key(x): return x[1]\n```\nSort a list of pairs with it, stably.",
+     "rare_requirement"),
+])
+def test_answered_keeps_tasks(text, method):
+    assert Answered().check(cand(instruction=text, method=method)) is True
+
+
+def test_answered_ignores_what_the_parent_already_has():
+    parent = Record(id="seed-00002", root_id="seed-00002",
+                    instruction="Here is the implementation of a stack; add a peek() method.")
+    child = "Here is the implementation of a stack; add a peek() method that runs in O(1)."
+    assert Answered().check(cand(instruction=child, parent=parent)) is True
+    assert Answered().check(cand(instruction="Sure, " + child, parent=parent)) == (
+        False, "instruction opens as an answer, not a task: 'Sure'", {})
+
+
+def test_answered_through_the_cli_and_its_switch(tmp_path, server):
+    answer = "Sure! Here is the solution:\n" + JS_ANSWER  # an opening the rule sees whatever the heuristic drawn
+    (tmp_path / "on").mkdir()
+    target, (e,) = evolve_seed4_as(tmp_path / "on", server, lambda t: answer)
+    assert (e["rule"], e["reason"], e["stage"], e["parent_id"]) == (
+        "answered", "instruction opens as an answer, not a task: 'Sure'", "evolve", "seed-00004")
+    assert not [c for c in server.calls if c.role == "judge" and "uniqueSorted" in c.text]  # no judge call spent
+    pool = rows(tmp_path / "on" / "run" / "pool_1.jsonl")
+    assert target in [r["instruction"] for r in pool]  # the parent goes back into the pool
+    (tmp_path / "off").mkdir()
+    server.fault("text", role="evolve", match=target[:40], arg=answer)
+    result = evolve(tmp_path / "off", server, "--rounds", "1", config={"rules": {"answered": False}})
+    assert result.exit_code == 0, result.output
+    assert answer in [r["instruction"] for r in rows(tmp_path / "off" / "run" / "round_1.jsonl")]
 
 
 # -- through the CLI: one fault on seed 4, everything else clean --

@@ -2,8 +2,8 @@
 record, or (False, reason, details) to drop it. `RuleSet` runs one stage's rules; the first drop wins.
 
 Stages, in the order a record's chain runs them:
-  evolve   - on the evolved instruction: empty, truncated, no_gain (identical to its parent), prompt_leak
-             (cheap, before any further call)
+  evolve   - on the evolved instruction: empty, truncated, no_gain (identical to its parent), prompt_leak,
+             answered (a solution, not a task) (cheap, before any further call)
   judge    - no_gain: the LLM judge says the evolved instruction equals its parent
   response - on the responder's answer: empty, truncated, refusal, stopwords_only
 """
@@ -129,6 +129,47 @@ class PromptLeak(Rule):
         return True
 
 
+_FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
+# how an answer opens, never a task: a reply's preamble ("Sure!", "Here is the solution", "To solve this ...")
+_ANSWER_OPENING = re.compile(
+    r"^\W*(?:sure\b|certainly\b|of course\b|absolutely\b|great question\b"
+    r"|to (?:solve|achieve|accomplish|address|tackle) this\b"
+    r"|(?:here(?:'s| is| are)|below is)\b[^.\n]{0,60}?\b(?:solution|answer|implementation)s?\b)", re.I)
+# an opening that offers code: an answer's, unless the erroneous-code heuristic asked for code to be shown
+_CODE_OPENING = re.compile(
+    r"^\W*(?:here(?:'s| is| are)|below is)\b[^.\n]{0,60}?\b(?:code|function|script|program)s?\b", re.I)
+# how an answer explains the code it just gave
+_EXPLANATION = re.compile(
+    r"^\W*explanation\b|(?:^|[.!]\s+|\n)\s*(?:this|the above) (?:code|function|script|solution|implementation|"
+    r"program) (?:defines|uses|first|takes|checks|iterates|works|will|creates|handles|ensures|implements|"
+    r"accomplishes|achieves|solves|meets|satisfies)\b", re.I | re.M)
+
+
+class Answered(Rule):
+    """The evolver answered the question instead of rewriting it: the evolved "instruction" is a solution, not a
+    task. It opens as a reply does ("Sure", "Here is the implementation", "To solve this ...", or "Here is the
+    code" where no erroneous code was asked for), or gives code and then explains it ("This function uses ...",
+    an "Explanation" heading) outside any code block. An opening or explanation the parent already has never
+    counts, and a code block that the erroneous-code heuristic asked for is a task's."""
+
+    name = "answered"
+    stage = "evolve"
+
+    def check(self, c: Candidate) -> Verdict:
+        text, parent = c.child.instruction, c.parent.prompt_text()
+        opening = _ANSWER_OPENING.match(text) or (
+            _CODE_OPENING.match(text) if c.child.method != "erroneous_code" else None)
+        if opening and normalize(opening.group(0)) not in normalize(parent):
+            return drop(f"instruction opens as an answer, not a task: {opening.group(0).strip()!r}")
+        if c.child.method != "erroneous_code" and _FENCE.search(text):
+            prose = _FENCE.sub(" ", text)
+            explains = _EXPLANATION.search(prose)
+            if explains and normalize(explains.group(0)) not in normalize(_FENCE.sub(" ", parent)):
+                return drop(f"instruction gives code and explains it, an answer, not a task: "
+                            f"{explains.group(0).strip()!r}")
+        return True
+
+
 # A verdict phrase and what it means; the first one in the answer wins ("Equal; nothing is different" is Equal).
 _VERDICTS = (
     (r"not\s+different|no\s+different", "equal"),
@@ -229,6 +270,8 @@ def build_rules(filters, markers: tuple[str, ...] = (), template_texts: tuple[st
         rules.append(IdenticalToParent(markers))
     if filters.prompt_leak:
         rules.append(PromptLeak(markers, template_texts, method_texts))
+    if filters.answered:
+        rules.append(Answered())
     if filters.no_gain:
         rules.append(NoGain())
     rules += [Empty("response"), Truncated("response")]

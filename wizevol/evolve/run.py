@@ -27,7 +27,7 @@ from wizevol.seed import Seed, iter_seed
 from wizevol.table import aligned
 
 ROLES = ("evolver", "responder", "judge")
-RULES_ORDER = ("no_gain", "refusal", "stopwords_only", "prompt_leak", "truncated", "empty")
+RULES_ORDER = ("no_gain", "refusal", "stopwords_only", "prompt_leak", "answered", "truncated", "empty")
 
 
 def _write_round(folder: RunFolder, k: int, outcomes: Iterator[Outcome], usage: Usage, wall: float
