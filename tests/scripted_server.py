@@ -115,6 +115,7 @@ class ScriptedServer:
     batch_polls: int = 0
     admitted: int = 0  # requests let through to be answered (drop_after counts these)
     drop_after: int | None = None  # after this many calls, every request's connection is closed unanswered
+    honor_stop: bool = False  # cut each answer at the request's first stop sequence, as a real server does
 
     def fault(self, action: str, **kw) -> Fault:
         f = Fault(action=action, **kw)
@@ -213,6 +214,9 @@ class ScriptedServer:
             answer = "Equal"
         elif action == "text":
             answer = str(fault.arg)
+        if self.honor_stop and finish == "stop":  # as a real server does: the answer ends before a stop sequence
+            cuts = [i for i in (answer.find(x) for x in body.get("stop") or []) if i >= 0]
+            answer = answer[:min(cuts)] if cuts else answer
         usage = {"prompt_tokens": len(text.split()), "completion_tokens": len(answer.split()),
                  "total_tokens": len(text.split()) + len(answer.split())}
         if chat:

@@ -60,8 +60,10 @@ class Template:
             return Request(mode, prompt=fill(self.completion, **values).rstrip(), stop=self.stop)
         if self.chat is None:
             raise InputError(f"{self.name} has no 'chat' template (needed for mode: chat)")
+        # `stop:` belongs to the few-shot completion form (it ends a continuation before the next example); a chat
+        # answer has no next example, and those sequences would cut it (the tester's "```" left it empty)
         return Request(mode, messages=[{"role": role, "content": fill(content, **values).strip()}
-                                       for role, content in self.chat], stop=self.stop if self.stop else ())
+                                       for role, content in self.chat])
 
 
 @dataclass(frozen=True)

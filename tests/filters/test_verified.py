@@ -89,3 +89,28 @@ def test_a_failed_call_is_no_answer_and_the_filter_asks_again(tmp_path, server):
     results = {r["id"]: r for r in rows(run / "filters" / "verified" / "results_0.jsonl")}
     assert results["good"]["samples"] == 3 and results["bad"]["passed"] is False
     assert json.loads((run / "filters" / "verified" / "stats.json").read_text())["calls_failed"] == 0
+
+
+def test_a_chat_testers_fenced_answer_is_not_cut_at_its_fence(tmp_path, server):
+    """The tester's `stop: ["```"]` ends a few-shot continuation before the next example. Sent in chat mode too,
+    it cut every chat answer at its opening fence: with a real server (one that honours stop sequences) every
+    record came back "unverified: no usable tests" (all 7 of the demo's Python records, on Qwen 1.5B)."""
+    server.honor_stop = True
+    run = make_run(tmp_path, [RECORDS[:2]])
+    tester = "Write unit tests for a solution to this programming task.\n\nTask:\n"
+    server.fault("text", match=tester + "Add two", arg="Here are the tests:\n```python\nassert add(1, 2) == 3\n```",
+                 times=None)
+    server.fault("text", match=tester + "Subtract", arg="```python\nassert sub(5, 5) == 0\n```", times=None)
+    result = cli("filter", run, "--only", "verified", "--config", write_config(tmp_path / "cfg.yaml", server))
+    assert result.exit_code == 0, result.output
+    results = {r["id"]: r for r in rows(run / "filters" / "verified" / "results_0.jsonl")}
+    assert (results["good"]["passed"], results["bad"]["passed"]) == (True, False)
+    assert {c.path for c in server.calls} == {"/v1/chat/completions"}
+
+
+def test_completion_mode_still_stops_at_the_fence():
+    from wizevol.prompts import PromptSet
+
+    tester = PromptSet.load().tester
+    assert tester.request("completion", instruction="x", code="def f()").stop == ("```",)
+    assert tester.request("chat", instruction="x", code="def f()").stop == ()
