@@ -156,7 +156,8 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
             generate_hf(model, todo, sampling, generated, batch_size)
         else:
             cfg = _served_config(model, base_url, config, concurrency)
-            if base_url is not None and concurrency is None and cfg.concurrency < _config_concurrency(config):
+            if _loopback_clamped(cfg, base_url, concurrency):
+                cfg = cfg.model_copy(update={"concurrency": cfg.local.concurrency})
                 emit("note", text=f"{base_url} is on this machine: {cfg.concurrency} generation calls in flight "
                                   "(--concurrency to change)")
             generate_served(cfg, folder, todo, sampling, settings.mode, generated, lambda text: emit("note", text=text),
@@ -229,25 +230,22 @@ def _error_kind(error: str) -> str:
     return head if head.isidentifier() else "other"
 
 
-def _config_concurrency(config: str | Path | None) -> int:
-    from wizevol.config import load_config
+def _loopback_clamped(cfg, base_url: str | None, concurrency: int | None) -> bool:
+    """A loopback URL is one server on this machine, as the embedded model is: unless --concurrency says
+    otherwise, no more calls go in flight than `local.concurrency`, since the rest would only queue there
+    until their timeout."""
+    from wizevol.llm.client import is_loopback
 
-    return load_config(config, {}).concurrency
+    return (base_url is not None and concurrency is None and is_loopback(base_url)
+            and cfg.concurrency > cfg.local.concurrency)
 
 
 def _served_config(model: str, base_url: str | None, config: str | Path | None, concurrency: int | None = None):
-    """The run config that serves `model`. A loopback URL is one server on this machine, as the embedded model
-    is: unless `concurrency` says otherwise, no more calls are in flight than `local.concurrency`, since the
-    rest would only queue there until their timeout."""
+    """The run config that serves `model` (the embedded local model, or the endpoint at `base_url`)."""
     from wizevol.config import load_config
-    from wizevol.llm.client import is_loopback
 
     if base_url is not None:
-        cfg = load_config(config, {"backend": "api", "endpoint.base_url": base_url, "evolver.model": model,
-                                   "concurrency": concurrency})
-        if concurrency is None and is_loopback(base_url):
-            cfg = cfg.model_copy(update={"concurrency": min(cfg.concurrency, cfg.local.concurrency)})
-        return cfg
+        return load_config(config, {"backend": "api", "endpoint.base_url": base_url, "evolver.model": model,
+                                    "concurrency": concurrency})
     local = model.split(":", 1)[1] if model.startswith("local:") else model
     return load_config(config, {"backend": "local", "local.model": local, "concurrency": concurrency})
-
