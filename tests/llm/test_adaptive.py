@@ -8,7 +8,7 @@ import json
 
 from conftest import evolve, rows
 
-from wizevol.llm.client import AdaptiveLimit
+from wizevol.llm.routing import AdaptiveLimit
 
 
 def test_slow_start_doubles_then_overload_halves_once_per_round_trip_then_grows_by_one():

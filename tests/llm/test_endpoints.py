@@ -49,7 +49,7 @@ def test_one_of_three_servers_dies_mid_run_and_nothing_is_lost(tmp_path, three, 
 
 
 def test_least_busy_endpoint_gets_the_call():
-    from wizevol.llm.client import Endpoints
+    from wizevol.llm.routing import Endpoints
 
     e = Endpoints(("a", "b", "c"), out_after=2, out_for=60.0)
     assert [e.pick() for _ in range(3)] == ["a", "b", "c"]
