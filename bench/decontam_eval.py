@@ -143,7 +143,7 @@ def with_judge(config: str, threshold: float, para: list[dict], neg: list[dict],
     import contextlib
     import tempfile
 
-    from wizevol.config import load_config
+    from wizevol.config_file import load_config
     from wizevol.filters import llm_judge
     from wizevol.run_folder import RunFolder
 

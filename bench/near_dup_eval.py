@@ -128,7 +128,7 @@ def with_judge(config: str, threshold: float, tune: list[dict], report: list[dic
     import contextlib
     import tempfile
 
-    from wizevol.config import load_config
+    from wizevol.config_file import load_config
     from wizevol.filters import llm_judge
     from wizevol.run_folder import RunFolder
 

@@ -8,7 +8,7 @@ from conftest import SEED, evolve, rows
 from typer.testing import CliRunner
 
 from wizevol.cli import app
-from wizevol.config import load_config
+from wizevol.config_file import load_config
 
 
 def test_cli_flags_override_yaml(tmp_path):

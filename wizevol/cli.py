@@ -166,7 +166,8 @@ def evolve(
                                                              "make no call, write nothing.")] = False,
 ) -> None:
     """Evolve a seed dataset for N rounds; every record ends up kept, eliminated (with its reason) or failed."""
-    from wizevol.config import EvolStopConfig, load_config, load_section
+    from wizevol.config import EvolStopConfig
+    from wizevol.config_file import load_config, load_section
     from wizevol.evolve.run import dry_run as estimate_run
     from wizevol.evolve.run import estimate_table, run_evolve, summary_table
 
@@ -365,7 +366,8 @@ def ablate(
 ) -> None:
     """The paper's round analysis: cumulative merges (Figure 3) and each round alone, matched by samples and by
     tokens (Table 4), each fine-tuned from the same base and evaluated; cached cell by cell."""
-    from wizevol.config import TrialConfig, load_section
+    from wizevol.config import TrialConfig
+    from wizevol.config_file import load_section
     from wizevol.loop.ablation import run_ablation, table
 
     cfg = load_section(TrialConfig, config, {"finetune_config": finetune_config, "benchmark": benchmark,
@@ -416,7 +418,7 @@ def serve(
     """Run the embedded local model as an OpenAI-compatible server until Ctrl-C, for other tools."""
     import time
 
-    from wizevol.config import load_config
+    from wizevol.config_file import load_config
     from wizevol.errors import WizevolError
     from wizevol.llm.local_server import LocalServer, sigterm_as_interrupt
 

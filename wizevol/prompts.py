@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from wizevol.config import read_yaml
+from wizevol.config_file import read_yaml
 from wizevol.errors import InputError
 from wizevol.heuristics import METHODS
 

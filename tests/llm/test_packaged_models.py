@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import wizevol.llm.local_server as local_server
 from wizevol.cli import app
-from wizevol.config import load_config
+from wizevol.config_file import load_config
 from wizevol.errors import WizevolError
 from wizevol.llm.local_server import Packaged, is_chat_model, model_path
 

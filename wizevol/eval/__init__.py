@@ -242,7 +242,7 @@ def _loopback_clamped(cfg, base_url: str | None, concurrency: int | None) -> boo
 
 def _served_config(model: str, base_url: str | None, config: str | Path | None, concurrency: int | None = None):
     """The run config that serves `model` (the embedded local model, or the endpoint at `base_url`)."""
-    from wizevol.config import load_config
+    from wizevol.config_file import load_config
 
     if base_url is not None:
         return load_config(config, {"backend": "api", "endpoint.base_url": base_url, "evolver.model": model,

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wizevol.config import DeprecatedName, EvolveConfig, FiltersConfig, load_config
+from wizevol.config import DeprecatedName, EvolveConfig, FiltersConfig
+from wizevol.config_file import load_config
 from wizevol.errors import InputError
 from wizevol.filters.base import Filter, run_filter, write_clean
 from wizevol.run_folder import RunFolder, read_jsonl

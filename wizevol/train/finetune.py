@@ -22,7 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wizevol.config import DeprecatedName, format_validation, read_yaml
+from wizevol.config import DeprecatedName
+from wizevol.config_file import format_validation, read_yaml
 from wizevol.errors import InputError, WizevolError, WizevolWarning
 from wizevol.record import fold_input
 from wizevol.train.formats import ALPACA_PROMPT
