@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from wizevol.cli_progress import EvolveProgress, PhaseProgress, trial_line
+
 app = typer.Typer(
     name="wizevol",
     help="Code Evol-Instruct (the WizardCoder recipe) over any OpenAI-compatible endpoint.",
@@ -61,77 +63,6 @@ def one_line_errors(fn):
             raise typer.Exit(1) from None
 
     return wrapper
-
-
-class EvolveProgress:
-    """Renders `run_evolve`'s events: one bar per round, notes on stderr."""
-
-    def __init__(self, enabled: bool | None):
-        self.disable = None if enabled is None else not enabled  # None: bars only on a terminal
-        self.bars: dict = {}
-
-    def __enter__(self) -> EvolveProgress:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for bar in self.bars.values():
-            bar.close()
-
-    def on_event(self, event: str, **data) -> None:
-        from tqdm import tqdm
-
-        if event == "note":
-            typer.echo(data["text"], err=True)
-        elif event == "rounds":
-            for bar in self.bars.values():  # under Evol Stop, one round at a time
-                bar.close()
-            first = data["first"]
-            self.bars = {k: tqdm(total=data["pool"], desc=f"round {k}", unit="rec", position=k - first,
-                                 disable=self.disable, dynamic_ncols=True, leave=True)
-                         for k in range(first, data["last"] + 1)}
-        elif event == "record" and data["round"] in self.bars:
-            bar = self.bars[data["round"]]
-            bar.update(1)
-            bar.set_postfix(data["counts"], refresh=False)
-        elif event == "trial":
-            typer.echo(_trial_line(data), err=True)
-        elif event == "evol_stop":
-            p, d = data["point"], data["decision"]
-            score = (f"pass@1 {p['pass@1']:.3f} [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]" if "pass@1" in p
-                     else p.get("skipped", ""))
-            typer.echo(f"Evol Stop, rounds 0..{p['round']}: {score} -> {'stop' if d['stop'] else 'go on'}: "
-                       f"{d['reason']}", err=True)
-
-
-def _trial_line(data: dict) -> str:
-    what = "read back from its cache" if data["cached"] else "fine-tune + eval"
-    return f"trial {data['label']}: {what} (trials/{data['key']})"
-
-
-class PhaseProgress:
-    """Renders the events of work done in phases (`run_filters`, `run_eval`): one bar per phase."""
-
-    def __init__(self) -> None:
-        self.bar = None
-
-    def __enter__(self) -> PhaseProgress:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def on_event(self, event: str, **data) -> None:
-        from tqdm import tqdm
-
-        if event == "note":
-            typer.echo(data["text"], err=True)
-        elif event == "phase":
-            if self.bar is not None:
-                self.bar.close()
-            self.bar = tqdm(total=data["total"], initial=data.get("done", 0), desc=data["name"], disable=None)
-        elif event == "step" and self.bar is not None:
-            self.bar.update(data.get("n", 1))
 
 
 @app.command()
@@ -376,7 +307,7 @@ def ablate(
 
     def on_event(event: str, **data) -> None:
         if event == "trial":
-            typer.echo(_trial_line(data), err=True)
+            typer.echo(trial_line(data), err=True)
         else:
             bars.on_event(event, **data)
 
