@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from wizevol.cli import app
 from wizevol.eval.benchmark import load_benchmark
 from wizevol.eval.execute import execute_all
-from wizevol.eval.extract import build_prompt, extract
+from wizevol.eval.extract import build_prompt, extract, settled
 from wizevol.eval.metrics import pass_at_k, summarize, wilson
 
 PROBLEMS = load_benchmark("humaneval")[1]
@@ -61,6 +61,47 @@ def test_extraction_follows_the_harnesses():
     assert build_prompt(p, "wizardcoder").endswith(f"Create a Python script for this problem:\n{p.prompt}\n\n"
                                                    "### Response:")
     assert build_prompt(p, "raw") == p.prompt
+
+
+ANSWERS = [  # (a full answer as chat models write them, {d} the entry point's definition; whether it settles)
+    ("Sure. First the imports:\n```python\nimport math\n```\nNow the function:\n```python\n{d}\n```\nDone.", True),
+    ("```\npython\n{d}\n```\n\nExplanation: ...\n```python\nprint(1)\n```", True),
+    ("```python\ndef helper(x):\n    return x\n```\n```py\n{d}\nif __name__ == '__main__':\n    print(2)\n```\nok", True),
+    ("Here:\n```python\n{d}\n# Example usage\nprint(3)\n```\n```python\n{d}\n    # a second version\n```", True),
+    ("No fence at all:\n{d}\n\nThat is the code.", False),
+    ("```python\n{d}\n", False),  # never closed
+]
+
+
+def test_generation_may_stop_once_the_answer_is_settled_and_the_score_cannot_change():
+    p = PROBLEMS[2]
+    d = (p.prompt + p.canonical_solution).strip("\n")
+    for template, settles in ANSWERS:
+        full = template.format(d=d)
+        cut = next((i for i in range(len(full) + 1) if settled(full[:i], p)), None)
+        assert (cut is not None) == settles, template
+        if settles:  # the shortest settled prefix scores as the whole answer does
+            assert cut < len(full) and extract(full[:cut], p, "wizardcoder") == extract(full, p, "wizardcoder")
+    assert not settled("```python\nimport math\n```\n", p)  # a closed block that does not define it
+    assert not settled(f"```python\n{d}\n", p) and settled(f"```python\n{d}\n```", p)
+    assert not settled(f"```python\n{d.replace(p.entry_point, 'other_name')}\n```", p)
+
+
+def test_the_settled_stop_ends_each_row_of_a_batch_on_its_own(tiny):
+    import torch
+    from transformers import AutoTokenizer
+
+    from wizevol.eval.generate import settled_stop
+
+    tok = AutoTokenizer.from_pretrained(tiny / "model")
+    p = PROBLEMS[2]
+    prompt = tok("Q:")["input_ids"]
+    made = [tok(t)["input_ids"] for t in (f"```python\n{p.prompt}{p.canonical_solution}```",  # settled
+                                          "```python\nimport math\n```")]  # not yet
+    width = max(map(len, made))
+    batch = torch.tensor([prompt + m + [tok.pad_token_id] * (width - len(m)) for m in made])
+    stop = settled_stop(tok, [p.task_id, p.task_id], len(prompt), lambda task_id, text: settled(text, p))
+    assert stop(batch, None).tolist() == [True, False]
 
 
 def test_pass_at_k_and_intervals():
@@ -222,6 +263,21 @@ def test_a_finetune_folder_is_evaluated_with_transformers(tiny, tmp_path):
     assert report["benchmark"] == "mini" and report["problems"] == 3 and report["samples"] == 3
     assert report["pass@1"]["score"] == 0.0 and report["pass@1"]["ci95"][1] > 0.4  # a random model, honestly
     assert len(rows(tmp_path / "ev" / "completions.jsonl")) == 3
+    from wizevol.eval.generate import hf_dtype
+
+    assert report["dtype"] == {hf_dtype(): 3}  # the precision the completions were made in
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_a_finetune_folder_generates_in_either_precision_and_says_which(tiny, tmp_path, monkeypatch, dtype):
+    import wizevol.eval
+
+    monkeypatch.setattr(wizevol.eval, "hf_dtype", lambda: dtype)
+    result = CliRunner().invoke(app, ["eval", str(tiny / "model"), "--benchmark", str(mini_benchmark(tmp_path)),
+                                      "--out", str(tmp_path / "ev"), "--max-new-tokens", "4"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "ev" / "eval.json").read_text())["dtype"] == {dtype: 2}
+    assert {r["dtype"] for r in rows(tmp_path / "ev" / "completions.jsonl")} == {dtype}
 
 
 def test_bad_model_and_benchmark_are_one_line(tmp_path):

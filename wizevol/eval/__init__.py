@@ -24,8 +24,16 @@ from wizevol import versions
 from wizevol.errors import InputError
 from wizevol.eval.benchmark import load_benchmark
 from wizevol.eval.execute import EVAL_LIMITS, Result, execute_all
-from wizevol.eval.extract import RAW_STOPS, STYLES, build_prompt, extract
-from wizevol.eval.generate import Sampling, check_model, generate_hf, generate_served, is_finetune_folder, pending
+from wizevol.eval.extract import RAW_STOPS, STYLES, build_prompt, extract, settled
+from wizevol.eval.generate import (
+    Sampling,
+    check_model,
+    generate_hf,
+    generate_served,
+    hf_dtype,
+    is_finetune_folder,
+    pending,
+)
 from wizevol.eval.metrics import summarize
 from wizevol.run_folder import RunFolder
 
@@ -141,9 +149,13 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
     todo = list(pending(jobs, done))
     emit("phase", name="generate", total=len(jobs), done=len(jobs) - len(todo))
 
+    local_weights = base_url is None and is_finetune_folder(model)
+    dtype = hf_dtype() if local_weights else None  # the weights' precision when transformers generates
+
     def generated(task_id: str, i: int, raw: str) -> None:
         code = extract(raw, by_id[task_id], settings.prompt)
-        _append(folder.completions(), {"task_id": task_id, "sample": i, "raw": raw, "completion": code}, lock)
+        row = {"task_id": task_id, "sample": i, "raw": raw, "completion": code}
+        _append(folder.completions(), row | {"dtype": dtype} if dtype else row, lock)
         emit("step")
 
     def failed(task_id: str, i: int, error: str) -> None:
@@ -152,8 +164,9 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
         emit("step")
 
     if todo:
-        if base_url is None and is_finetune_folder(model):
-            generate_hf(model, todo, sampling, generated, batch_size)
+        if local_weights:
+            generate_hf(model, todo, sampling, generated, batch_size, dtype=dtype,
+                        settled=None if settings.prompt == "raw" else lambda t, text: settled(text, by_id[t]))
         else:
             cfg = _served_config(model, base_url, config, concurrency)
             if _loopback_clamped(cfg, base_url, concurrency):
@@ -215,6 +228,9 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
                                         if r["result"] == "failed").most_common()),
         "samples": len(results),
         **summarize(correct),
+        # transformers generation: the precision the completions were made in (bf16 where the CPU has it)
+        **({"dtype": dict(Counter(r.get("dtype", "?") for r in _rows(folder.completions())))} if local_weights
+           else {}),
         "limits": asdict(EVAL_LIMITS),
         "sandbox_layers": list(sandbox_layers),
         "wall_s": round(time.time() - started, 2),

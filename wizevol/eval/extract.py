@@ -24,6 +24,7 @@ RAW_STOPS = ("\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint(", "\nassert
 LANGUAGE_LINE = re.compile(r"\A[ \t]*(?:python3?|py)[ \t]*\n", re.I)
 TAIL = re.compile(r"^(?:if __name__ == [\"']__main__[\"']|# Example usage|# Test)", re.M)
 FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
+CLOSED_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.S | re.I)
 
 
 def build_prompt(problem: Problem, style: str) -> str:
@@ -33,6 +34,14 @@ def build_prompt(problem: Problem, style: str) -> str:
     if style == "instruct":
         return f"{INSTRUCT_PREFIX}\n```\n{problem.prompt.strip()}\n```\n"
     return ALPACA_PROMPT.format(instruction=f"Create a Python script for this problem:\n{problem.prompt}")
+
+
+def settled(completion: str, problem: Problem) -> bool:
+    """Whether more text can no longer change what `extract` returns: the answer holds a closed fenced block
+    that defines the entry point, and `extract` takes the first such block. A generator may stop here (the
+    prose a chat model writes after its code costs tokens and changes nothing)."""
+    head = re.compile(rf"^\s*def\s+{re.escape(problem.entry_point)}\s*\(", re.M)
+    return any(head.search(b) for b in CLOSED_FENCE.findall(completion.replace("\r", "")))
 
 
 def extract(completion: str, problem: Problem, style: str) -> str:

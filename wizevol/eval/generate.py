@@ -14,6 +14,7 @@ from wizevol.errors import InputError, WizevolError
 
 Job = tuple[str, int, str]  # task_id, sample index, prompt
 OnDone = Callable[[str, int, str], None]  # task_id, sample index, raw completion
+Settled = Callable[[str, str], bool]  # task_id, text so far -> nothing after it can change the score
 
 
 @dataclass(frozen=True)
@@ -32,15 +33,44 @@ def is_finetune_folder(model: str) -> bool:
     return p.is_dir() and ((p / "config.json").is_file() or (p / "adapter_config.json").is_file())
 
 
-def generate_hf(model: str, jobs: list[Job], sampling: Sampling, on_done: OnDone, batch_size: int = 8,
-                cache_dir: str = ".cache/wizevol") -> None:
-    """Generate with transformers from a model folder; a LoRA adapter is loaded over its base model."""
+def hf_dtype() -> str:
+    """bf16 on a GPU, and on a CPU that computes it natively (AVX512-BF16 / AMX: 3.4x faster than fp32 for
+    Qwen2.5-Coder 0.5B on the 2-core EPYC here); fp32 elsewhere, where bf16 would be emulated and slow."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if torch.cuda.is_available():
+        return "bf16"
+    try:
+        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    except (AttributeError, RuntimeError):
+        return "fp32"
+
+
+def settled_stop(tokenizer, task_ids: list[str], prompt_len: int, settled: Settled):
+    """A stopping criterion that ends each row of a batch once `settled(task_id, text so far)`: a chat-tuned
+    model's closing prose (often half of its tokens) is not generated when it can no longer change the score."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class SettledStop(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            done = [settled(t, tokenizer.decode(row[prompt_len:], skip_special_tokens=True))
+                    for t, row in zip(task_ids, input_ids, strict=True)]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return SettledStop()
+
+
+def generate_hf(model: str, jobs: list[Job], sampling: Sampling, on_done: OnDone, batch_size: int = 8,
+                cache_dir: str = ".cache/wizevol", settled: Settled | None = None, dtype: str = "fp32") -> None:
+    """Generate with transformers from a model folder; a LoRA adapter is loaded over its base model. A row
+    stops at the end of sequence, at `max_new_tokens`, or once `settled` says the rest cannot matter."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteriaList
 
     folder = Path(model)
     adapter = folder / "adapter_config.json"
-    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[dtype]
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)
         if adapter.is_file():
@@ -66,6 +96,9 @@ def generate_hf(model: str, jobs: list[Job], sampling: Sampling, on_done: OnDone
         enc = tokenizer([p for _, _, p in batch], return_tensors="pt", padding=True).to(net.device)
         kwargs = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p} \
             if sampling.temperature > 0 else {"do_sample": False}
+        if settled is not None:
+            kwargs["stopping_criteria"] = StoppingCriteriaList(
+                [settled_stop(tokenizer, [t for t, _, _ in batch], enc["input_ids"].shape[1], settled)])
         with torch.no_grad():
             out = net.generate(**enc, max_new_tokens=sampling.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                                **kwargs)
