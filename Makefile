@@ -69,7 +69,8 @@ eval-qwen: install-qwen15
 	$(VENV)/bin/wizevol eval local:qwen2.5-coder-0.5b --out runs/eval-qwen2.5-coder-0.5b
 
 # the paper's round analysis on a CPU, offline: the demo's 4 rounds (resumed if done), then `wizevol ablate` with
-# tiny LoRA fine-tunes of the packaged model and the first 10 HumanEval problems (Table 4 / Figure 3 style)
+# tiny LoRA fine-tunes of Qwen2.5-Coder-0.5B (from its packaged GGUF) and the first 10 HumanEval problems
+# (Table 4 / Figure 3 style); 24 minutes on 2 cores after the demo
 reproduce: install-qwen15
 	$(DEMO)
 	$(VENV)/bin/wizevol ablate runs/demo --config configs/ablate/reproduce-cpu.yaml
