@@ -9,10 +9,10 @@ highest recall there with no false positive) and reported on the held-out set.
 
 With --judge CONFIG, near_dup itself runs on each pair with the config's judge role (`llm_judge: true`): the
 first text is kept, the second is checked, and a pair at MiniLM cosine >= --judge-threshold (the config's
-judge_threshold, 0.70) is asked about with the paper's equality prompt. A perfect judge's recall is the share of
-duplicates at that cosine; the default is the highest cosine where it reaches 95% on the tune set.
+judge_threshold, 0.65) is asked about with near_dup_judge.yaml ("the same task?"), in both orders unless the
+first says Same. A perfect judge's recall is the share of duplicates at that cosine.
 
-    .venv/bin/python bench/near_dup_eval.py [--judge configs/default.yaml [--judge-threshold 0.70]]
+    .venv/bin/python bench/near_dup_eval.py [--judge configs/local/qwen15.yaml [--judge-threshold 0.65]]
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def rates(caught: list[bool], pairs: list[dict]) -> tuple[float, int, int]:
 def judged(equal: Callable[[str, str], str | bool | None], threshold: float, pairs: list[dict]) -> dict:
     """near_dup with a judge on each pair on its own (two lineages: a kept, b checked): which pairs it rejects,
     and the judge's answers."""
-    caught, asked = [], {"calls": 0, "equal": 0, "not_equal": 0, "unparsed": 0, "failed": 0}
+    caught, asked = [], {"calls": 0, "same": 0, "different": 0, "unparsed": 0, "failed": 0}
     for p in pairs:
         nd = NearDup(judge=equal, judge_threshold=threshold)
         nd.start()
@@ -134,7 +134,7 @@ def with_judge(config: str, threshold: float, tune: list[dict], report: list[dic
 
     cfg = load_config(config)
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        equal = llm_judge(RunFolder(tmp), cfg, stack, lambda text: print(text, flush=True)).equal
+        equal = llm_judge(RunFolder(tmp), cfg, stack, lambda text: print(text, flush=True)).same_task
         print(f"\nnear_dup with the judge {cfg.role('judge').model} on pairs at MiniLM cosine >= {threshold:.2f}:")
         for name, pairs in (("tune", tune), ("report", report)):
             t0 = time.perf_counter()

@@ -2,7 +2,7 @@
 by one in check(), side by side in one run.
 
 Every text of data/near_dup/ (both pair sets), each its own lineage, over two rounds. The judge is
-tests/scripted_server.py on 127.0.0.1 with a fixed latency, answering Equal for the reworded pairs. Both ways
+tests/scripted_server.py on 127.0.0.1 with a fixed latency, answering Same for the reworded pairs. Both ways
 run the real filter (MiniLM encode included) through the openai SDK, each in a fresh run folder (its own
 cache), and must reject the same records.
 
@@ -46,17 +46,17 @@ def one(server: ScriptedServer, texts: list[str], concurrency: int, ahead: bool)
     cfg = EvolveConfig.model_validate({
         "backend": "api", "concurrency": concurrency, "evolver": {"model": "judge"},
         "endpoint": {"base_url": server.url, "timeout": 30, "max_attempts": 2}})
-    before = server.count("judge")
+    before = server.count("near_dup_judge")
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         folder = make_run(Path(tmp), texts)
         judge = llm_judge(folder, cfg, stack)
-        flt = NearDup(judge=judge.equal, judge_ahead=judge.equal_ahead if ahead else None)
+        flt = NearDup(judge=judge.same_task, judge_ahead=judge.same_task_ahead if ahead else None)
         t0 = time.perf_counter()
         stats = run_filter(folder, flt)
         wall = time.perf_counter() - t0
         rejected = sorted(json.loads(line)["id"] for k in (0, 1)
                           for line in folder.filter_rejected("near_dup", k).read_text().splitlines())
-    return {"wall_s": wall, "rejected": rejected, "judge": stats["judge"], "calls": server.count("judge") - before}
+    return {"wall_s": wall, "rejected": rejected, "judge": stats["judge"], "calls": server.count("near_dup_judge") - before}
 
 
 def main() -> None:
@@ -72,8 +72,8 @@ def main() -> None:
         for p in pairs:
             if p["duplicate"]:
                 for a, b in ((p["a"], p["b"]), (p["b"], p["a"])):
-                    server.fault("text", role="judge", match=f"{a}\n\nThe Second Instruction:\n{b}", arg="Equal",
-                                 times=None)
+                    server.fault("text", role="near_dup_judge", match=f"Instruction A:\n{a}\n\nInstruction B:\n{b}",
+                                 arg="Same", times=None)
         from wizevol.filters.contamination import _embedder
 
         _embedder()  # MiniLM loaded before either is timed

@@ -36,6 +36,8 @@ METHOD_SUFFIX = {
 
 
 def role_of(text: str) -> str:
+    if "ask for the same task" in text:
+        return "near_dup_judge"
     if "Same problem" in text:
         return "contamination_judge"
     if EVOLVE_MARK in text or EVOLVE_MARK_COMPLETION in text:
@@ -61,6 +63,8 @@ def default_answer(role: str, text: str) -> str:
         return "Not Equal"
     if role == "contamination_judge":
         return "Yes"
+    if role == "near_dup_judge":
+        return "Different"
     words = " ".join(text.split()[:12])
     return ("Here is a solution.\n\n```python\ndef solve(data):\n    if not data:\n        raise ValueError('empty')\n"
             f"    return sorted(data)\n```\n\nIt addresses the task: {words}")

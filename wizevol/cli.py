@@ -221,8 +221,8 @@ def filter_(
             typer.echo(f"{'':>13}  the judge's call failed for {judge['failed']} of {judge['calls']} questions: "
                        "those records were kept; `wizevol filter` again asks them again")
         if judge and judge["unparsed"]:
-            typer.echo(f"{'':>13}  {judge['unparsed']} of the judge's {judge['calls']} answers were neither Equal nor "
-                       "Not Equal: those records were kept")
+            typer.echo(f"{'':>13}  {judge['unparsed']} of the judge's {judge['calls']} answers were neither Same nor "
+                       "Different: those records were kept")
         if stats.get("calls_failed"):
             typer.echo(f"{'':>13}  {stats['calls_failed']} calls failed: their records are unverified or have fewer "
                        "samples; `wizevol filter` again asks them again")

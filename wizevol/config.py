@@ -86,8 +86,9 @@ class NearDupConfig(_Strict):
     ngram: int = Field(5, ge=1)
     embedding_threshold: float | None = Field(None, gt=0, le=1, description="opt-in: MiniLM cosine for short texts")
     short_words: int = Field(40, ge=1, description="instructions up to this many words get the embedding check")
-    llm_judge: bool = False  # the judge role's equality check decides each short pair at judge_threshold
-    judge_threshold: float = Field(0.7, gt=0, le=1, description="MiniLM cosine of the pairs the judge is asked about")
+    llm_judge: bool | None = Field(None, description="the judge role decides each short pair at judge_threshold "
+                                   "(near_dup_judge.yaml); unset: on where the judge is an instruct model in chat")
+    judge_threshold: float = Field(0.65, gt=0, le=1, description="MiniLM cosine of the pairs the judge is asked about")
     judge_top_k: int = Field(3, ge=1, description="the judge is asked about at most this many kept texts a record")
 
 

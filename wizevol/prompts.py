@@ -73,6 +73,7 @@ class PromptSet:
     evolve: Template
     respond: Template
     judge: Template
+    near_dup_judge: Template
     contamination_judge: Template
     complexity_judge: Template
     tester: Template
@@ -97,6 +98,7 @@ class PromptSet:
             evolve=_template(evolve_doc, d / "evolve.yaml"),
             respond=_template(_read(d / "respond.yaml"), d / "respond.yaml"),
             judge=_template(_read(d / "judge.yaml"), d / "judge.yaml"),
+            near_dup_judge=_optional(d, "near_dup_judge.yaml"),
             contamination_judge=_template(_read(d / "contamination_judge.yaml"), d / "contamination_judge.yaml"),
             complexity_judge=_optional(d, "complexity_judge.yaml"),
             tester=_optional(d, "tester.yaml"),

@@ -82,23 +82,23 @@ def judge_run(tmp_path, pairs):
     return run_of(tmp_path, first, second), first
 
 
-def test_the_judge_decides_each_embedding_candidate_with_the_papers_equality_check(tmp_path, server):
+def test_the_judge_decides_each_embedding_candidate_with_its_same_task_question(tmp_path, server):
     """With llm_judge, MiniLM only proposes: each round-1 text is asked about its nearest kept texts of other
-    lineages (cosine >= 0.70, the default; at most 3, nearest first) with the no_gain judge's prompt, over real
-    HTTP. A judge that knows the answers rejects exactly the reworded pairs whose original is among those
-    candidates, naming it, and none of the different pairs, which MiniLM puts as close as 0.99 ("uppercase" /
-    "lowercase")."""
+    lineages (cosine >= 0.65, the default; at most 3, nearest first) with near_dup_judge.yaml, over real HTTP,
+    in both orders unless the first says Same. A judge that knows the answers rejects exactly the reworded pairs
+    whose original is among those candidates, naming it, and none of the different pairs, which MiniLM puts as
+    close as 0.99 ("uppercase" / "lowercase")."""
     run, first = judge_run(tmp_path, HELDOUT)
     id_of = {r["instruction"]: r["id"] for r in first}
     for p in HELDOUT:
         if p["duplicate"]:  # the chat prompt holds the kept text, then the checked one
-            server.fault("text", role="judge", match=f"{p['a']}\n\nThe Second Instruction:\n{p['b']}", arg="Equal",
-                         times=None)
+            server.fault("text", role="near_dup_judge", match=f"Instruction A:\n{p['a']}\n\nInstruction B:\n{p['b']}",
+                         arg="Same", times=None)
     model = _embedder()
     va = model.encode([r["instruction"] for r in first], normalize_embeddings=True)
     vb = model.encode([p["b"] for p in HELDOUT], normalize_embeddings=True)
     sims = vb @ va.T
-    asked = {p["id"]: [first[j]["id"] for j in sims[i].argsort()[::-1][:3] if sims[i, j] >= 0.70]
+    asked = {p["id"]: [first[j]["id"] for j in sims[i].argsort()[::-1][:3] if sims[i, j] >= 0.65]
              for i, p in enumerate(HELDOUT)}
     expected = {p["id"] for p in HELDOUT if p["duplicate"] and id_of[p["a"]] in asked[p["id"]]}
     assert 30 <= len(expected) < 40
@@ -114,44 +114,48 @@ def test_the_judge_decides_each_embedding_candidate_with_the_papers_equality_che
     assert set(rej) == expected
     for i, r in rej.items():
         p = next(p for p in HELDOUT if p["id"] == i)
-        assert r["details"]["duplicate_of"] == id_of[p["a"]] and r["details"]["judge"] == "equal"
-        assert re.fullmatch(rf"near-duplicate of {id_of[p['a']]} \(judge: Equal; embedding cosine 0\.\d\d\)",
+        assert r["details"]["duplicate_of"] == id_of[p["a"]] and r["details"]["judge"] == "same"
+        assert re.fullmatch(rf"near-duplicate of {id_of[p['a']]} \(judge: same task; embedding cosine 0\.\d\d\)",
                             r["reason"])
         assert abs(r["details"]["cosine"] - sims[HELDOUT.index(p), first.index(
             next(f for f in first if f["id"] == id_of[p["a"]]))]) < 1e-3
-    calls = [c for c in server.calls if c.role == "judge"]
-    # every candidate pair is asked ahead, at once, before the round is checked: one call each, none again
-    assert len(calls) == len({c.text for c in calls}) == sum(len(v) for v in asked.values())
+    calls = [c for c in server.calls if c.role == "near_dup_judge"]
+    # every candidate pair is asked ahead, at once, before the round is checked: once in its order, and once the
+    # other way unless that said Same; none again
+    n_pairs = sum(len(v) for v in asked.values())
+    assert len(calls) == len({c.text for c in calls}) == 2 * n_pairs - len(expected)
     assert {c.model for c in calls} == {"judge-model"}
     # check() then finds its answers in the run's cache: a duplicate's questions stop at its original's Equal
     per_text = {i: v.index(id_of[next(p["a"] for p in HELDOUT if p["id"] == i)]) + 1 if i in expected else len(v)
                 for i, v in asked.items()}
     stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
     checked = sum(per_text.values())
-    assert stats["judge"] == {"calls": checked, "equal": len(expected), "not_equal": checked - len(expected),
+    assert stats["judge"] == {"calls": checked, "same": len(expected), "different": checked - len(expected),
                               "unparsed": 0, "failed": 0}
-    assert stats["judge_asked_ahead"] == len(calls) > checked
+    assert stats["judge_asked_ahead"] == n_pairs > checked
 
     # at cosine 0.5 most texts have several candidates: judge_top_k: 1 asks about the nearest only
     (tmp_path / "top1").mkdir()
     run, _ = judge_run(tmp_path / "top1", HELDOUT)
     cfg.write_text(cfg.read_text().replace("llm_judge: true", "llm_judge: true, judge_threshold: 0.5, judge_top_k: 1"))
-    before = server.count("judge")
+    before = server.count("near_dup_judge")
     assert cli("filter", run, "--only", "near_dup", "--config", cfg).exit_code == 0
     rej = {r["id"] for r in rows(run / "filters" / "near_dup" / "rejected_1.jsonl")}
     assert rej == {p["id"] for i, p in enumerate(HELDOUT) if p["duplicate"] and sims[i].max() >= 0.5
                    and first[sims[i].argmax()]["instruction"] == p["a"]}
-    assert server.count("judge") - before == sum(sims.max(1) >= 0.5) < sum((sims >= 0.5).sum(1).clip(max=3))
+    nearest = sum(sims.max(1) >= 0.5)  # one question each, asked twice unless the first answer is Same
+    assert server.count("near_dup_judge") - before == 2 * nearest - len(rej)
+    assert nearest < sum((sims >= 0.5).sum(1).clip(max=3))
     assert json.loads((run / "filters" / "near_dup" / "stats.json").read_text())["judge"]["calls"] == \
         sum(sims.max(1) >= 0.5)
 
 
 def test_a_judge_that_cannot_answer_loses_nothing_and_says_so(tmp_path, server):
-    """A failed call or an answer that is neither Equal nor Not Equal keeps the record, each counted;
-    without llm_judge no judge is asked, even with a judge configured."""
+    """A failed call or an answer that is neither Same nor Different keeps the record, each counted;
+    with llm_judge: false no judge is asked, even with a capable judge configured."""
     pairs = [p for p in HELDOUT if p["duplicate"]][:8]
     run, _ = judge_run(tmp_path, pairs)
-    server.fault("500", role="judge", times=None)
+    server.fault("500", role="near_dup_judge", times=None)
     cfg = tmp_path / "judge.yaml"
     cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
                    "evolver: {model: judge-model}\nfilters: {near_dup: {llm_judge: true}}\n")
@@ -161,15 +165,15 @@ def test_a_judge_that_cannot_answer_loses_nothing_and_says_so(tmp_path, server):
     stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
     # a question that failed ahead is asked again in check() (and fails again here): nothing is taken as answered
     assert stats["judge"]["calls"] == stats["judge"]["failed"] == stats["judge_asked_ahead"] >= 6
-    assert server.count("judge") == 2 * stats["judge"]["calls"]
+    assert server.count("near_dup_judge") == 4 * stats["judge"]["calls"]  # both orders ahead, both again
     n = stats["judge"]["calls"]
     assert f"the judge's call failed for {n} of {n} questions: those records were kept; `wizevol filter` again " \
         "asks them again" in result.output
     # no done-marker: once the judge answers, the same command runs the filter again and asks again
     server.faults.clear()
-    for p in pairs[:3]:
-        server.fault("text", role="judge", match=f"{p['a']}\n\nThe Second Instruction:\n{p['b']}", arg="Equal",
-                     times=None)
+    for p in pairs[:3]:  # the other order this time: Same either way makes a duplicate
+        server.fault("text", role="near_dup_judge", match=f"Instruction A:\n{p['b']}\n\nInstruction B:\n{p['a']}",
+                     arg="Same", times=None)
     again = cli("filter", run, "--only", "near_dup", "--config", cfg)
     assert again.exit_code == 0 and "call failed" not in again.output
     assert {r["id"] for r in rows(run / "filters" / "near_dup" / "rejected_1.jsonl")} == {p["id"] for p in pairs[:3]}
@@ -179,7 +183,7 @@ def test_a_judge_that_cannot_answer_loses_nothing_and_says_so(tmp_path, server):
     assert json.loads((run / "filters" / "near_dup" / "stats.json").read_text()) == stats
 
     server.faults.clear()
-    server.fault("text", role="judge", arg="Maybe", times=None)
+    server.fault("text", role="near_dup_judge", arg="Maybe", times=None)
     (tmp_path / "again").mkdir()
     run, _ = judge_run(tmp_path / "again", pairs)
     result = cli("filter", run, "--only", "near_dup", "--config", cfg)
@@ -188,15 +192,15 @@ def test_a_judge_that_cannot_answer_loses_nothing_and_says_so(tmp_path, server):
     stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
     n = stats["judge"]["calls"]
     assert stats["judge"]["unparsed"] == n >= 6 and "incomplete" not in stats["stamp"]  # an answer, if no verdict
-    assert f"{n} of the judge's {n} answers were neither Equal nor Not Equal: those records were kept" in result.output
+    assert f"{n} of the judge's {n} answers were neither Same nor Different: those records were kept" in result.output
 
-    before = server.count("judge")
+    before = server.count("near_dup_judge")
     cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
-                   "evolver: {model: judge-model}\n")
+                   "evolver: {model: judge-model}\nfilters: {near_dup: {llm_judge: false}}\n")
     (tmp_path / "off").mkdir()
     run, _ = judge_run(tmp_path / "off", pairs)
     assert cli("filter", run, "--only", "near_dup", "--config", cfg).exit_code == 0
-    assert server.count("judge") == before and "judge" not in \
+    assert server.count("near_dup_judge") == before and "judge" not in \
         json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
 
 
@@ -224,7 +228,7 @@ def test_another_judge_model_judges_again(tmp_path, server):
         assert cli("filter", run, "--only", "near_dup", "--config", cfg).exit_code == 0
         stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
         assert stats["settings"]["judge_model"] == model
-    asked = [c.model for c in server.calls if c.role == "judge"]
+    asked = [c.model for c in server.calls if c.role == "near_dup_judge"]
     assert asked.count("judge-b") == asked.count("judge-a") >= 4  # a second judge-a run asks nothing anew
 
 
@@ -322,15 +326,45 @@ def test_asking_ahead_has_its_own_progress_bar_and_the_checks_resume_theirs(tmp_
 
 
 def test_with_both_checks_set_the_judge_decides():
-    """embedding_threshold and llm_judge together: a pair far above the threshold is kept when the judge says Not
-    Equal (the threshold alone would reject it)."""
+    """embedding_threshold and llm_judge together: a pair far above the threshold is kept when the judge says
+    Different (the threshold alone would reject it)."""
     from wizevol.filters.near_dup import NearDup
     from wizevol.record import Record
 
     p = next(p for p in HELDOUT if p["id"] == "diff-00")  # "uppercase" / "lowercase": cosine 0.99
     a, b = (Record(id=s, instruction=p[s], root_id=s) for s in "ab")
-    for judge, kept in ((None, False), (lambda x, y: "not_equal", True), (lambda x, y: "equal", False)):
+    for judge, kept in ((None, False), (lambda x, y: "different", True), (lambda x, y: "same", False)):
         nd = NearDup(embedding_threshold=0.5, judge=judge)
         nd.start()
         nd.prepare_round([a, b])
         assert nd.check(a) is True and (nd.check(b) is True) == kept
+
+
+def test_the_judge_is_on_by_default_for_an_instruct_model_and_off_for_a_base_model(tmp_path, server):
+    """llm_judge unset: an API model in chat is asked (and rejects what it calls Same); the embedded base model
+    (gemma3-270m, completion mode) is not started at all, and the console says why, once."""
+    pairs = [p for p in HELDOUT if p["duplicate"]][:6]
+    run, _ = judge_run(tmp_path, pairs)
+    server.fault("text", role="near_dup_judge", match=f"Instruction A:\n{pairs[0]['a']}\n\nInstruction B:\n"
+                 f"{pairs[0]['b']}", arg="Same", times=None)
+    cfg = tmp_path / "api.yaml"
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
+                   "evolver: {model: judge-model}\n")
+    result = cli("filter", run, "--only", "near_dup", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
+    assert stats["settings"]["llm_judge"] is True and stats["judge"]["calls"] >= 1
+    assert server.count("near_dup_judge") >= 1 and "judge is off" not in result.output
+    assert {r["id"] for r in rows(run / "filters" / "near_dup" / "rejected_1.jsonl")} == {pairs[0]["id"]}
+
+    (tmp_path / "base").mkdir()
+    run, _ = judge_run(tmp_path / "base", pairs)
+    cfg = tmp_path / "gemma.yaml"
+    cfg.write_text("backend: local\nlocal: {model: gemma3-270m}\n")
+    result = cli("filter", run, "--only", "near_dup", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("near_dup: the judge is off: gemma3-270m is asked in completion mode (a base "
+                               "model); set filters.near_dup.llm_judge: true to use it anyway") == 1
+    assert "starting the local model" not in result.output and not (run / "local_server.log").exists()
+    stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
+    assert "llm_judge" not in stats["settings"] and "judge" not in stats

@@ -27,10 +27,10 @@ def _near_dup(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
     from wizevol.filters.near_dup import NearDup
 
     k = c.near_dup
-    on = judge is not None and k.llm_judge
+    on = judge is not None and k.llm_judge is True  # `auto` is resolved by run_filters
     return NearDup(k.num_perm, k.threshold, k.ngram, embedding_threshold=k.embedding_threshold,
-                   short_words=k.short_words, judge=judge.equal if on else None,
-                   judge_ahead=judge.equal_ahead if on else None, judge_threshold=k.judge_threshold,
+                   short_words=k.short_words, judge=judge.same_task if on else None,
+                   judge_ahead=judge.same_task_ahead if on else None, judge_threshold=k.judge_threshold,
                    judge_top_k=k.judge_top_k, judge_model=judge.model if on else None)
 
 
@@ -111,7 +111,7 @@ class JudgeRole:
     nothing again). `ask(template, **values)` returns the answer's text, or None when the call failed."""
 
     def __init__(self, ask: Callable[..., str | None], prompts: Any,
-                 ask_many: Callable[..., None] | None = None, model: str = ""):
+                 ask_many: Callable[..., list[str | None]] | None = None, model: str = ""):
         self.ask, self.prompts, self.ask_many, self.model = ask, prompts, ask_many, model
 
     def same_problem(self, benchmark: str, candidate: str) -> bool | None:
@@ -125,18 +125,32 @@ class JudgeRole:
             self.ask_many(self.prompts.contamination_judge, [{"benchmark": b, "candidate": c} for b, c in pairs],
                           on_done)
 
-    def equal(self, first: str, second: str) -> str:
-        """near_dup: the paper's equality check (the no_gain judge's prompt): are the two instructions equal?
-        "equal", "not_equal", "unparsed" (the answer says neither) or "failed" (the call failed for good)."""
-        from wizevol.evolve.rules import parse_judgement
+    def same_task(self, first: str, second: str) -> str:
+        """near_dup: do the two instructions ask for the same task (near_dup_judge.yaml)? Asked as (first, second)
+        and, unless that says Same, as (second, first): Same in either order is "same" (one order alone misses
+        reworded pairs that the other finds: bench/near_dup_eval.py). Else "failed" when a call failed for good,
+        "unparsed" when an answer says neither, and "different"."""
+        from wizevol.filters.near_dup import parse_same_task
 
-        answer = self.ask(self.prompts.judge, first=first, second=second)
-        return "failed" if answer is None else parse_judgement(answer)
+        verdicts = []
+        for a, b in ((first, second), (second, first)):
+            answer = self.ask(self.prompts.near_dup_judge, first=a, second=b)
+            verdicts.append("failed" if answer is None else parse_same_task(answer))
+            if verdicts[-1] == "same":
+                return "same"
+        return next((v for v in ("failed", "unparsed") if v in verdicts), "different")
 
-    def equal_ahead(self, pairs: list[tuple[str, str]], on_done: Callable[[], None] | None = None) -> None:
-        """Ask about many pairs at once, up to the config's concurrency, so that `equal` finds them answered."""
-        if self.ask_many is not None:
-            self.ask_many(self.prompts.judge, [{"first": a, "second": b} for a, b in pairs], on_done)
+    def same_task_ahead(self, pairs: list[tuple[str, str]], on_done: Callable[[], None] | None = None) -> None:
+        """Ask about many pairs at once, up to the config's concurrency, so that `same_task` finds them answered:
+        every pair in its first order, then the other order of those not answered Same."""
+        if self.ask_many is None:
+            return
+        from wizevol.filters.near_dup import parse_same_task
+
+        template = self.prompts.near_dup_judge
+        answers = self.ask_many(template, [{"first": a, "second": b} for a, b in pairs], on_done)
+        self.ask_many(template, [{"first": b, "second": a} for (a, b), answer in zip(pairs, answers, strict=True)
+                                 if parse_same_task(answer or "") != "same"])
 
 
 def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
@@ -163,20 +177,25 @@ def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
         except CallFailed:
             return None
 
-    def ask_many(template: Any, values: list[dict[str, str]], on_done: Callable[[], None] | None = None) -> None:
-        bound = asyncio.Semaphore(session.cfg.concurrency)  # the answers land in the run's cache
+    def ask_many(template: Any, values: list[dict[str, str]], on_done: Callable[[], None] | None = None
+                 ) -> list[str | None]:
+        """Each answer's text (None: failed; asked again, one at a time, when it is needed), in order; the
+        answers also land in the run's cache."""
+        bound = asyncio.Semaphore(session.cfg.concurrency)
 
-        async def one(v: dict[str, str]) -> None:
+        async def one(v: dict[str, str]) -> str | None:
+            answer = None
             async with bound:
-                with contextlib.suppress(CallFailed):  # asked again, one at a time, when it is needed
-                    await session.llm.complete(role, template.request(role.mode, **v), 0)
+                with contextlib.suppress(CallFailed):
+                    answer = (await session.llm.complete(role, template.request(role.mode, **v), 0)).text
             if on_done is not None:
                 on_done()
+            return answer
 
-        async def every() -> None:
-            await asyncio.gather(*(one(v) for v in values))
+        async def every() -> list[str | None]:
+            return list(await asyncio.gather(*(one(v) for v in values)))
 
-        loop.run_until_complete(every())
+        return loop.run_until_complete(every())
 
     return JudgeRole(ask, PromptSet.load(cfg.prompts_dir), ask_many, role.model)
 
@@ -209,6 +228,25 @@ def verified_filter(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.Exit
                     Limits(cpu_s=k.cpu_s, wall_s=k.wall_s, memory_mb=k.memory_mb), role.model)
 
 
+def resolve_judges(cfg: EvolveConfig, notify: Callable[[str], None] | None = None) -> EvolveConfig:
+    """near_dup's `llm_judge: auto` (unset): on where the judge can be trusted with a yes/no question, an
+    instruct model asked in chat (a local Qwen2.5-Coder, an API model); off, said once, for a base model continuing
+    a few-shot prompt (gemma3-270m: measured unable to judge)."""
+    k = cfg.filters.near_dup
+    if k.llm_judge is not None:
+        return cfg
+    try:
+        role = cfg.role("judge")
+    except InputError:  # no model set: nothing to ask
+        role = None
+    on = role is not None and role.mode == "chat"
+    if not on and role is not None and notify is not None:
+        notify(f"near_dup: the judge is off: {role.model} is asked in completion mode (a base model); set "
+               "filters.near_dup.llm_judge: true to use it anyway")
+    filters = cfg.filters.model_copy(update={"near_dup": k.model_copy(update={"llm_judge": on})})
+    return cfg.model_copy(update={"filters": filters})
+
+
 def run_filters(run: str | Path, only: str | None, config: str | Path | None,
                 on_event: Callable[..., None] | None = None) -> tuple[dict[str, Any], dict[int, int]]:
     """Run the enabled filters (or `only` one) over a run folder: (stats per filter, clean records per round).
@@ -230,6 +268,7 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
     use_backend(cfg.sandbox.backend, cfg.sandbox.image)
     enabled = [n for n in REGISTRY if getattr(cfg.filters, n).enabled]
     names = [only] if only else enabled
+    cfg = resolve_judges(cfg, (lambda text: emit("note", text=text)) if "near_dup" in names else None)
     with contextlib.ExitStack() as stack:
         judge = None
         c = cfg.filters.contamination

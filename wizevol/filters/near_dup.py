@@ -6,10 +6,12 @@ Word n-grams cannot see two short instructions with the words moved or swapped f
 compares each instruction of at most `short_words` words with the kept ones of other lineages by all-MiniLM-L6-v2
 cosine: at 0.89 it finds a third of the held-out reworded pairs and takes 7 of 40 different tasks a word apart
 for duplicates (MiniLM puts "uppercase" and "lowercase" letters at 0.99), which is why it is off by default.
-With `judge` (the paper's equality check, the no_gain judge's prompt) the embedding only finds candidates, each
-kept text of another lineage at or above `judge_threshold`, nearest first, at most `judge_top_k`, and the judge
-decides: Equal rejects; Not Equal, an answer that says neither, or a failed call keeps the record (each counted
-in the stats; a failed call makes the next `wizevol filter` run the filter again).
+With `judge` (near_dup_judge.yaml: "do these two instructions ask for the same task?", each pair in both orders;
+not the no_gain judge's "same depth and breadth", which is another question) the embedding only finds
+candidates, each kept text of another lineage at or above `judge_threshold`, nearest first, at most
+`judge_top_k`, and the judge decides: Same rejects; Different, an answer that says neither, or a failed call
+keeps the record (each counted in the stats; a failed call makes the next `wizevol filter` run the filter again).
+The judge is on by default where it is an instruct model (`llm_judge` unset), measured by bench/near_dup_eval.py.
 
 A record is never compared with its own lineage (same `root_id`): evolution makes a child close to its parent by
 design ("add ~10 words"), so at 60+ words a child's 5-gram Jaccard with its parent is above 0.8. Two seeds (or
@@ -17,6 +19,7 @@ branches) that reach the same text are duplicates: the earliest stays."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +36,12 @@ def word_shingles(text: str, n: int) -> list[bytes]:
     if len(tokens) < n:
         return [" ".join(tokens).encode()] if tokens else []
     return [" ".join(g).encode() for g in ngrams(tokens, n)]
+
+
+def parse_same_task(answer: str) -> str:
+    """The judge's verdict: "same", "different" or "unparsed" (an answer that says neither, or both)."""
+    said = {w for w in re.findall(r"[a-z]+", answer.lower()) if w in ("same", "different")}
+    return said.pop() if len(said) == 1 else "unparsed"
 
 
 def _first(items: Any, keep: Callable[[Any], bool], n: int) -> list[Any]:
@@ -53,7 +62,7 @@ class NearDup(Filter):
 
     def __init__(self, num_perm: int = 128, threshold: float = 0.8, ngram: int = 5, seed: int = 1,
                  embedding_threshold: float | None = None, short_words: int = 40,
-                 judge: Callable[[str, str], str | bool | None] | None = None, judge_threshold: float = 0.7,
+                 judge: Callable[[str, str], str | bool | None] | None = None, judge_threshold: float = 0.65,
                  judge_top_k: int = 3, judge_ahead: Callable[..., None] | None = None,
                  judge_model: str | None = None):
         self.num_perm, self.threshold, self.ngram, self.seed = num_perm, threshold, ngram, seed
@@ -82,7 +91,7 @@ class NearDup(Filter):
         self._kept_vecs: Any = None  # embeddings of kept short instructions, in order (rows; grown by doubling)
         self._kept_ids: list[str] = []
         self._text: dict[str, str] = {}  # kept short instructions, as written (what the judge reads)
-        self.asked = {"calls": 0, "equal": 0, "not_equal": 0, "unparsed": 0, "failed": 0}
+        self.asked = {"calls": 0, "same": 0, "different": 0, "unparsed": 0, "failed": 0}
         self.asked_ahead = 0
         self._total = self._checked = 0  # records in the run, and checked so far (the progress bar's)
 
@@ -150,7 +159,7 @@ class NearDup(Filter):
 
     def _twin(self, record: Record, root: str) -> Verdict:
         """Without a judge: the nearest neighbour at embedding_threshold. With one: the first of the nearest
-        judge_top_k at judge_threshold that the judge calls Equal."""
+        judge_top_k at judge_threshold that the judge calls the same task."""
         if self.judge is None:
             near = self._neighbours(record, root, self.embedding_threshold, 1)
             if not near:
@@ -160,12 +169,12 @@ class NearDup(Filter):
                         cosine=round(cos, 3))
         for other, cos in self._neighbours(record, root, self.judge_threshold, self.judge_top_k):
             answer = self.judge(self._text[other], record.prompt_text())
-            verdict = {True: "equal", False: "not_equal", None: "failed"}.get(answer, answer)  # a bool is fine too
+            verdict = {True: "same", False: "different", None: "failed"}.get(answer, answer)  # a bool is fine too
             self.asked["calls"] += 1
             self.asked[verdict] += 1
-            if verdict == "equal":
-                return drop(f"near-duplicate of {other} (judge: Equal; embedding cosine {cos:.2f})",
-                            duplicate_of=other, cosine=round(cos, 3), judge="equal")
+            if verdict == "same":
+                return drop(f"near-duplicate of {other} (judge: same task; embedding cosine {cos:.2f})",
+                            duplicate_of=other, cosine=round(cos, 3), judge="same")
         return True
 
     def _keep_vec(self, record_id: str, vec: Any) -> None:
@@ -219,7 +228,7 @@ class NearDup(Filter):
         return self.judge is None or not self.asked["failed"]
 
     def report(self) -> dict[str, Any]:
-        """The judge's answers (calls: equal, not_equal, unparsed: neither, failed: no answer), and the
+        """The judge's verdicts (calls: pairs judged; same, different, unparsed: neither, failed: no answer), and the
         questions asked ahead, all at once, before each round was checked (their answers are in the run's cache:
         `calls` counts each question check() asked, answered from there or not)."""
         if self.judge is None:
