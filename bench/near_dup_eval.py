@@ -117,8 +117,8 @@ def main() -> None:
                                     for sc, ps in ((scores_tune, tune), (scores_report, report)))
         reach[t] = rt
         print(f"  cosine >= {t:.2f}: tune {rt:.2f} ({ft} to refuse), report {rr:.2f} ({fr} to refuse)")
-    chosen = max(t for t, r in reach.items() if r >= 0.95)
-    print(f"  the highest where a perfect judge reaches 95% on the tune set: {chosen:.2f} "
+    chosen = max(t for t, r in reach.items() if r >= 1.0)
+    print(f"  the highest where a perfect judge finds every reworded pair of the tune set: {chosen:.2f} "
           f"(the default judge_threshold: {NearDupConfig().judge_threshold:.2f})")
     if args.judge:
         with_judge(args.judge, args.judge_threshold, tune, report)
