@@ -368,3 +368,14 @@ def test_the_judge_is_on_by_default_for_an_instruct_model_and_off_for_a_base_mod
     assert "starting the local model" not in result.output and not (run / "local_server.log").exists()
     stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
     assert "llm_judge" not in stats["settings"] and "judge" not in stats
+
+
+def test_the_same_task_verdict_is_read_from_what_the_judge_wrote():
+    from wizevol.filters.near_dup import parse_same_task
+
+    cases = {"Same": "same", "**Same**": "same", "same.": "same", "They ask for the same task.": "same",
+             "Different": "different", "Different.\n": "different", "**Different** - one counts lowercase": "different",
+             "Not the same": "different", "not same": "different", "These are not the same task.": "different",
+             "": "unparsed", "Maybe": "unparsed", "Same or Different?": "unparsed", "Sameness": "unparsed",
+             "Differently worded, same task": "same"}
+    assert {a: parse_same_task(a) for a in cases} == cases

@@ -34,8 +34,9 @@ def is_finetune_folder(model: str) -> bool:
 
 
 def hf_dtype() -> str:
-    """bf16 on a GPU, and on a CPU that computes it natively (AVX512-BF16 / AMX: 3.4x faster than fp32 for
-    Qwen2.5-Coder 0.5B on the 2-core EPYC here); fp32 elsewhere, where bf16 would be emulated and slow."""
+    """bf16 on a GPU, and on a CPU that computes it natively (AVX512-BF16 / AMX: about 3x faster than fp32 for
+    Qwen2.5-Coder 0.5B on the 2-core EPYC here, bench/eval_precision.py); fp32 elsewhere, where bf16 would be
+    emulated and slow."""
     import torch
 
     if torch.cuda.is_available():

@@ -39,8 +39,10 @@ def word_shingles(text: str, n: int) -> list[bytes]:
 
 
 def parse_same_task(answer: str) -> str:
-    """The judge's verdict: "same", "different" or "unparsed" (an answer that says neither, or both)."""
-    said = {w for w in re.findall(r"[a-z]+", answer.lower()) if w in ("same", "different")}
+    """The judge's verdict: "same", "different" or "unparsed" (an answer that says neither, or both). "Not the
+    same" is Different."""
+    text = re.sub(r"\bnot\s+(?:the\s+)?same\b", "different", answer.lower())
+    said = {w for w in re.findall(r"[a-z]+", text) if w in ("same", "different")}
     return said.pop() if len(said) == 1 else "unparsed"
 
 
