@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from wizevol.errors import InputError, WizevolWarning
+from wizevol.errors import InputError
 from wizevol.heuristics import METHODS
+from wizevol.old_names import migrate_old_names
 
 
 class _Strict(BaseModel):
@@ -258,7 +258,7 @@ class EvolveConfig(_Strict):
     @classmethod
     def _old_names(cls, data: Any) -> Any:
         """Accept the names of wizevol 0.1 for one release, each with a one-line deprecation warning."""
-        return migrate_old_names(data) if isinstance(data, dict) else data
+        return migrate_old_names(data, frozenset(RulesConfig.model_fields)) if isinstance(data, dict) else data
 
     @field_validator("shard")
     @classmethod
@@ -370,36 +370,6 @@ class EvolveConfig(_Strict):
 
 
 ENDPOINT_RUNTIME = ("dead_after", "base_urls", "out_after", "out_for", "adaptive", "adaptive_start")
-
-
-class DeprecatedName(WizevolWarning):
-    """A config key of an earlier release, still accepted; the CLI shows it as one `warning:` line."""
-
-
-RULE_KEYS = frozenset(RulesConfig.model_fields)
-
-
-def migrate_old_names(data: dict[str, Any]) -> dict[str, Any]:
-    """0.1 names -> today's: `filters:` holding rules -> `rules:`; `quality:` -> `filters:`;
-    `contaminated:` -> `contamination:`."""
-    data = dict(data)
-    old_filters = data.get("filters")
-    if isinstance(old_filters, dict) and old_filters and set(old_filters) <= RULE_KEYS and "rules" not in data:
-        warnings.warn("config: 'filters:' with elimination rules is now 'rules:' (the old name works until the "
-                      "next release)", DeprecatedName, stacklevel=2)
-        data["rules"] = data.pop("filters")
-    if "quality" in data:
-        warnings.warn("config: 'quality:' is now 'filters:' (the old name works until the next release)",
-                      DeprecatedName, stacklevel=2)
-        data["filters"] = data.pop("quality")
-    filters = data.get("filters")
-    if isinstance(filters, dict) and "contaminated" in filters:
-        warnings.warn("config: 'contaminated:' is now 'contamination:' (the old name works until the next release)",
-                      DeprecatedName, stacklevel=2)
-        filters = dict(filters)
-        filters["contamination"] = filters.pop("contaminated")
-        data["filters"] = filters
-    return data
 
 
 class ResolvedRole(_Strict):

@@ -13,7 +13,7 @@ from conftest import ROOT, TASKS, rows
 from typer.testing import CliRunner
 
 from wizevol.cli import app
-from wizevol.config import DeprecatedName
+from wizevol.old_names import DeprecatedName
 from wizevol.train.finetune import (
     FinetuneConfig,
     build_trainer,

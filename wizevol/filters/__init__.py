@@ -16,10 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wizevol.config import DeprecatedName, EvolveConfig, FiltersConfig
+from wizevol.config import EvolveConfig, FiltersConfig
 from wizevol.config_file import load_config
 from wizevol.errors import InputError
 from wizevol.filters.base import Filter, run_filter, write_clean
+from wizevol.old_names import DeprecatedName
 from wizevol.run_folder import RunFolder, read_jsonl
 
 

@@ -22,9 +22,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wizevol.config import DeprecatedName
 from wizevol.config_file import format_validation, read_yaml
 from wizevol.errors import InputError, WizevolError, WizevolWarning
+from wizevol.old_names import DeprecatedName
 from wizevol.record import fold_input
 from wizevol.train.formats import ALPACA_PROMPT
 
