@@ -8,10 +8,11 @@ negatives, the report half the rest. The threshold is
 the lowest one (0.50-0.99, step 0.01) that keeps false positives on the tune negatives at or under 1%.
 
 With --judge CONFIG (a wizevol config whose judge role is the judge: an endpoint and model, or the local model),
-layer 3 also runs with that judge at --judge-threshold (0.50): each problem's top 5 records at or above it are
-asked about, and the judge's recall and false positives are printed (what a judge adds to the embedding layer).
+layer 3 also runs with that judge: each problem's top 5 records at cosine >= 0.50 are asked about once, the judge
+threshold is chosen on the tune half (the judge's false positives <= 1% there) and reported on the other half,
+without responses (layers 1-3 + judge: instruction-only records) and with them (layers 1-4 + judge).
 
-    .venv/bin/python bench/decontam_eval.py [--judge configs/judge.yaml [--judge-threshold 0.5]]
+    .venv/bin/python bench/decontam_eval.py [--judge configs/local/qwen15.yaml [--cache DIR]]
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def main() -> None:
     ap.add_argument("--check-s", type=float, default=ContaminationConfig().check_s,
                     help="seconds one benchmark check may take (layer 4)")
     ap.add_argument("--judge", help="a wizevol config whose judge role confirms layer 3's candidates")
-    ap.add_argument("--judge-threshold", type=float, default=0.5, help="cosine of the candidates the judge sees")
+    ap.add_argument("--cache", help="a folder for the judge's answers (a rerun reuses them); default: a temp folder")
     args = ap.parse_args()
     para, neg = load()
     items = para + neg
@@ -110,14 +111,16 @@ def main() -> None:
     print(f"nearest HumanEval problem by embedding is the right one for {right}/{len(rep_p)} report paraphrases")
     top_neg = sorted(((cosine[n["id"]], nearest[n["id"]], n["text"][:60]) for n in neg), reverse=True)[:3]
     print("closest negatives: " + "; ".join(f"{c:.2f} {t} '{s}'" for c, t, s in top_neg))
+    exec_caught = execution(para, neg, tune_p, tune_n, rep_p, rep_n, rejected, args.check_s)
     if args.judge:
-        with_judge(args.judge, args.judge_threshold, para, neg, records)
-    execution(para, neg, tune_p, tune_n, rep_p, rep_n, rejected, args.check_s)
+        with_judge(args.judge, args.cache, para, neg, records, exec_caught)
 
 
-def judged(judge, threshold: float, para: list[dict], neg: list[dict], records: list[Record]) -> dict:
+def judged(judge, threshold: float, para: list[dict], neg: list[dict], records: list[Record],
+           to_english=None) -> dict:
     """Layers 1-3, layer 3 with a judge, over the whole set: each problem's top 5 records at or above `threshold`
-    are asked about; the rejects, and recall and false positives on each half and on the whole set."""
+    are asked about (instructions in another language in English, with `to_english`); the rejects, and recall
+    and false positives on each half and on the whole set."""
     calls = []
 
     def counted(benchmark: str, candidate: str) -> bool:
@@ -125,7 +128,7 @@ def judged(judge, threshold: float, para: list[dict], neg: list[dict], records: 
         return judge(benchmark, candidate)
 
     layer = Contamination(embedding=True, embedding_threshold=threshold, judge=counted,
-                          top_k=ContaminationConfig().top_k)
+                          top_k=ContaminationConfig().top_k, to_english=to_english)
     layer.prepare_run(records)
     verdicts = {r.id: layer.check(r) for r in records}
     caught = {i: v[2]["task"] for i, v in verdicts.items() if v is not True}  # layers 1-2, or 3 with the judge
@@ -139,30 +142,68 @@ def judged(judge, threshold: float, para: list[dict], neg: list[dict], records: 
     return out
 
 
-def with_judge(config: str, threshold: float, para: list[dict], neg: list[dict], records: list[Record]) -> None:
+def with_judge(config: str, cache: str | None, para: list[dict], neg: list[dict], records: list[Record],
+               exec_caught: dict[str, str]) -> None:
+    """Layer 3 with the judge of CONFIG: every candidate at cosine >= 0.50 is asked once, ahead (through a run
+    cache: --cache makes a rerun free); the judge threshold is the lowest that keeps the judge's false positives
+    on the tune half at or under 1%; then recall and false positives on the report half, without responses
+    (layers 1-3) and with them (layers 1-4)."""
     import contextlib
     import tempfile
 
     from wizevol.config_file import load_config
-    from wizevol.filters import llm_judge
+    from wizevol.filters.judge import llm_judge
     from wizevol.run_folder import RunFolder
 
     cfg = load_config(config)
-    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        judge = llm_judge(RunFolder(tmp), cfg, stack, lambda text: print(text, flush=True)).same_problem
-        role = cfg.role("judge")
+    with contextlib.ExitStack() as stack:
+        folder = cache or stack.enter_context(tempfile.TemporaryDirectory())
+        role = llm_judge(RunFolder(folder), cfg, stack, lambda text: print(text, flush=True))
+        probe = Contamination(embedding=True, embedding_threshold=0.5, top_k=ContaminationConfig().top_k,
+                              judge=role.same_problem, judge_ahead=role.same_problem_ahead,
+                              to_english=role.to_english)
         t0 = time.perf_counter()
-        out = judged(judge, threshold, para, neg, records)
-    print(f"\nlayers 1-3, layer 3 with the judge {role.model} (candidates: each problem's top 5 at cosine >= {threshold:.2f}): "
-          f"{out['calls']} judge calls in {time.perf_counter() - t0:.0f} s")
-    for name in ("report", "tune", "whole"):
-        o = out[name]
-        print(f"  {name + (' half' if name != 'whole' else ' set'):<12} recall {o['recall']:.2f} (the right problem: "
-              f"{o['right']:.2f}), FP {o['fp']}/{o['negatives']}")
+        probe.prepare_run(records)  # translates, then asks every candidate pair at 0.50 at once
+        asked_s = time.perf_counter() - t0
+        grid = [round(0.5 + 0.05 * i, 2) for i in range(8)] + [0.88]
+        # answers from the cache
+        sweep = {t: judged(role.same_problem, t, para, neg, records, role.to_english) for t in grid}
+        as_written = {t: judged(role.same_problem, t, para, neg, records) for t in grid}
+    print(f"\nlayer 3 with the judge {role.model}: {probe.english_translations} instructions not in English "
+          f"translated, then {probe.asked_ahead} (problem, record) pairs at cosine >= 0.50 (each problem's top "
+          f"{probe.top_k}) asked at once, in {asked_s:.0f} s")
+    print("  without the translation into English (other languages as written):")
+    for t in (0.6, 0.65, 0.7):
+        o = as_written[t]
+        print(f"    judge threshold {t:.2f}: tune recall {o['tune']['recall']:.2f}, FP {o['tune']['fp']}; report recall "
+              f"{o['report']['recall']:.2f}, FP {o['report']['fp']}")
+    print(f"  {'judge threshold':<16}{'tune recall':>12}{'tune FP':>9}{'report recall':>15}{'report FP':>11}")
+    for t, o in sweep.items():
+        print(f"  {t:<16.2f}{o['tune']['recall']:>12.2f}{o['tune']['fp']:>5}/{o['tune']['negatives']:<3}"
+              f"{o['report']['recall']:>15.2f}{o['report']['fp']:>7}/{o['report']['negatives']:<3}")
+    chosen = next(t for t in grid if sweep[t]["tune"]["fp"] <= 0.01 * sweep[t]["tune"]["negatives"])
+    print(f"judge threshold chosen on the tune half (the judge's FP <= 1% there): {chosen:.2f}")
+    caught = sweep[chosen]["caught"]
+    for name, sel in (("report half", "report"), ("tune half", "tune"), ("whole set", None)):
+        ps = [p for p in para if sel is None or half(p) == sel]
+        ns = [n for n in neg if sel is None or half(n) == sel]
+        text = sum(p["id"] in caught for p in ps) / len(ps), sum(n["id"] in caught for n in ns)
+        both = (sum(p["id"] in caught or exec_caught.get(p["id"]) == p["task"] for p in ps) / len(ps),
+                sum(n["id"] in caught or n["id"] in exec_caught for n in ns))
+        print(f"  {name:<12} instruction only (layers 1-3 + judge): recall {text[0]:.2f}, FP {text[1]}/{len(ns)}; "
+              f"with responses (layers 1-4 + judge): recall {both[0]:.2f}, FP {both[1]}/{len(ns)}")
+    rep = [p for p in para if half(p) == "report"]
+    print("  instruction only, report half, by style: " + ", ".join(
+        f"{st} {sum(p['id'] in caught for p in rep if p['style'] == st) / sum(p['style'] == st for p in rep):.2f}"
+        for st in STYLES))
+    for n in neg:
+        if n["id"] in caught:
+            print(f"  the judge's false positive {n['id']} ({half(n)}): '{n['text'][:70]}' as {caught[n['id']]}")
 
 
-def execution(para, neg, tune_p, tune_n, rep_p, rep_n, text_rejected, check_s: float) -> None:
-    """Layer 4: each item's response (data/decontam/responses.jsonl) runs against HumanEval's tests."""
+def execution(para, neg, tune_p, tune_n, rep_p, rep_n, text_rejected, check_s: float) -> dict[str, str]:
+    """Layer 4: each item's response (data/decontam/responses.jsonl) runs against HumanEval's tests. Returns the
+    items it catches at the agreement chosen on the tune half: id -> the task (a paraphrase's own)."""
     responses = {r["id"]: r["response"] for r in map(json.loads, (DATA / "responses.jsonl").read_text().splitlines())}
     layer = SolvesBenchmark(tested_problems(), check_s=check_s)
     t0 = time.perf_counter()
@@ -186,6 +227,8 @@ def execution(para, neg, tune_p, tune_n, rep_p, rep_n, text_rejected, check_s: f
         styles = "  ".join(f"{sum(p in hit for p in v) / len(v):>8.2f}"
                            for v in ([p for p in rep_p if p["style"] == s] for s in STYLES))
         print(f"{name:<34}{len(hit) / len(rep_p):>8.2f}{len(fp):>6}/{len(rep_n):<3}  {styles}")
+    solved_at = {x["id"]: next(task for _, task, a in solved[x["id"]] if a >= best and task == x.get("task", task))
+                 for x in caught(para + neg, best)}
     hit = {p["id"] for p in caught(para, best)} | {p["id"] for p in para if p["id"] in text_rejected}
     fps = [n for n in neg if n["id"] in text_rejected] + caught(neg, best)
     print(f"shipped text layers + execution (agreement >= {best:.2f}) on the whole set: recall "
@@ -198,6 +241,7 @@ def execution(para, neg, tune_p, tune_n, rep_p, rep_n, text_rejected, check_s: f
             got = solved.get(p["id"], [])
             print(f"  missed {p['id']} ({p['style']}, {p['task']}): "
                   + (", ".join(f"{task} at agreement {a:.2f}" for _, task, a in got) or "passes no problem's tests"))
+    return solved_at
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ def with_judge(config: str, threshold: float, tune: list[dict], report: list[dic
     import tempfile
 
     from wizevol.config_file import load_config
-    from wizevol.filters import llm_judge
+    from wizevol.filters.judge import llm_judge
     from wizevol.run_folder import RunFolder
 
     cfg = load_config(config)

@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from scripted_server import ScriptedServer  # noqa: E402
 
 from wizevol.config import EvolveConfig  # noqa: E402
-from wizevol.filters import llm_judge  # noqa: E402
 from wizevol.filters.base import run_filter  # noqa: E402
+from wizevol.filters.judge import llm_judge  # noqa: E402
 from wizevol.filters.near_dup import NearDup  # noqa: E402
 from wizevol.run_folder import RunFolder  # noqa: E402
 

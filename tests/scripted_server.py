@@ -40,6 +40,10 @@ def role_of(text: str) -> str:
         return "near_dup_judge"
     if "Same problem" in text:
         return "contamination_judge"
+    if "code into Python" in text or "translated into Python" in text:
+        return "translate"
+    if "programming task into English" in text or "translated into English" in text:
+        return "translate_english"
     if EVOLVE_MARK in text or EVOLVE_MARK_COMPLETION in text:
         return "evolve"
     if any(m in text for m in JUDGE_MARKS):
@@ -65,6 +69,10 @@ def default_answer(role: str, text: str) -> str:
         return "Yes"
     if role == "near_dup_judge":
         return "Different"
+    if role == "translate":  # no translator: an answer without code (a test scripts the translations it needs)
+        return "I cannot translate this."
+    if role == "translate_english":  # the text as it was (a test scripts the translations it needs)
+        return text.split("translate only the words. Answer with only the translation.", 1)[-1].strip()
     words = " ".join(text.split()[:12])
     return ("Here is a solution.\n\n```python\ndef solve(data):\n    if not data:\n        raise ValueError('empty')\n"
             f"    return sorted(data)\n```\n\nIt addresses the task: {words}")

