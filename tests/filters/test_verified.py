@@ -114,3 +114,16 @@ def test_completion_mode_still_stops_at_the_fence():
     tester = PromptSet.load().tester
     assert tester.request("completion", instruction="x", code="def f()").stop == ("```",)
     assert tester.request("chat", instruction="x", code="def f()").stop == ()
+
+
+def test_a_response_that_exits_before_its_tests_run_fails_them(tmp_path, server):
+    """Exit status 0 is no pass: a wrong sub() that ends the program at the top level (sys.exit(0)), before the
+    tester's asserts run, fails with its own reason."""
+    quits = "```python\ndef sub(a, b):\n    return a + b\n\n\nimport sys\nsys.exit(0)\n```"
+    run = make_run(tmp_path, [[{"id": "quits", "instruction": "Subtract b from a.", "output": quits}]])
+    server.fault("text", match="Task:\nSubtract", arg="```python\nassert sub(5, 5) == 0\n```", times=None)
+    cfg = write_config(tmp_path / "cfg.yaml", server, filters={"verified": {"samples": 1}})
+    result = cli("filter", run, "--only", "verified", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    (rej,) = rows(run / "filters" / "verified" / "rejected_0.jsonl")
+    assert rej["reason"] == "failed its tests: the program ended before its tests finished (exit status 0)"

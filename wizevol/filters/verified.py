@@ -21,10 +21,11 @@ from typing import Any
 
 from wizevol.filters.base import Filter
 from wizevol.filters.code_check import code_blocks
-from wizevol.filters.sandbox import Limits, run_python
+from wizevol.filters.sandbox import Limits, run_to_the_end
 from wizevol.prompts import PromptSet, Request
 from wizevol.record import Record, Verdict, drop
 
+ENDED_EARLY = "the program ended before its tests finished (exit status 0)"
 Ask = Callable[[list[tuple[str, Request]]], dict[str, str | None]]  # [(place, request)] -> place -> answer
 
 
@@ -131,8 +132,8 @@ class Verified(Filter):
             return True
         self.failed_calls += sum(a is None for a in answers[1:])
         answers = answers[:1] + [a for a in answers[1:] if a is not None]  # a failed call is no sampled answer
-        results = [run_python(python_of(a) + "\n\n" + tests, self.limits) if a and python_of(a) else None
-                   for a in answers]
+        results = [run_to_the_end(python_of(a) + "\n\n" + tests, self.limits, ENDED_EARLY)
+                   if a and python_of(a) else None for a in answers]
         passed = [r is not None and r.status == "pass" for r in results]
         rate = sum(passed) / len(passed)
         own = results[0]
