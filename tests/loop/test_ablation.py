@@ -136,3 +136,21 @@ def test_a_killed_sweep_continues_where_it_stopped(tmp_path, server, trial_confi
     assert resumed.exit_code == 0, resumed.output
     report = json.loads((run / "ablation" / "ablation.json").read_text())
     assert [r["trial"] for r in report["rows"] if r["cached"]] == done and report["trained"] == 1
+
+
+def test_the_table_names_the_interval_it_shows(tmp_path, server, trial_config):
+    """Greedy pass@1 gets Wilson's interval; with several samples a problem it is a bootstrap over problems, and
+    ablation.md says which (it said Wilson for both)."""
+    assert evolve(tmp_path, server, "--rounds", "1", "--limit", "2").exit_code == 0
+    run = tmp_path / "run"
+    greedy = ablate(run, trial_config(), "--rows", "base")
+    assert greedy.exit_code == 0, greedy.output
+    md = (run / "ablation" / "ablation.md").read_text()
+    assert "pass@1 (greedy) on wizevol-dev (2 problems), 95% interval: Wilson's;" in md
+    sampled = ablate(run, trial_config(n_samples=2, temperature=0.8), "--rows", "base")
+    assert sampled.exit_code == 0, sampled.output
+    report = json.loads((run / "ablation" / "ablation.json").read_text())
+    assert report["rows"][0]["interval"] == "bootstrap over problems"
+    md = (run / "ablation" / "ablation.md").read_text()
+    assert ("pass@1 (2 samples a problem at temperature 0.8) on wizevol-dev (2 problems), 95% interval: a bootstrap "
+            "over problems;") in md and "Wilson" not in md

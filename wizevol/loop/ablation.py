@@ -130,6 +130,7 @@ def run_ablation(run: str | Path, cfg: TrialConfig, rounds_spec: str | None = No
         "trained": sum(not r.result["cached"] for r in rows),
         "rows": [{"label": r.label, "kind": r.kind, "rounds": r.rounds, "samples": len(r.data or []),
                   "tokens": r.tokens, "pass@1": r.result["pass@1"]["score"], "ci95": r.result["pass@1"]["ci95"],
+                  "interval": r.result["pass@1"].get("interval", "wilson"),
                   "final_loss": (r.result.get("train") or {}).get("final_loss"), "trial": r.result["key"],
                   "cached": r.result["cached"]} for r in rows],
     }
@@ -155,9 +156,13 @@ def table(report: dict[str, Any]) -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     """ablation.md: what was run, the table, and whether any difference is beyond the intervals."""
+    n, methods = report["eval"]["n_samples"], {r.get("interval", "wilson") for r in report["rows"]}
+    how = "greedy" if n == 1 else f"{n} samples a problem at temperature {report['eval']['temperature']:g}"
+    interval = {frozenset({"wilson"}): "Wilson's", frozenset({"bootstrap over problems"}): "a bootstrap over problems"
+                }.get(frozenset(methods), " or ".join(sorted(methods)))
     lines = [f"# Round ablation of {report['run']}", "",
-             f"pass@1 (greedy) on {report['benchmark']} ({report['problems']} problems), 95% Wilson interval; each "
-             f"row fine-tunes {report['finetune']['model']} from the same start"
+             f"pass@1 ({how}) on {report['benchmark']} ({report['problems']} problems), 95% interval: {interval}; "
+             f"each row fine-tunes {report['finetune']['model']} from the same start"
              f"{' on filtered data (--clean)' if report['clean'] else ''}.", "",
              "| row | samples | tokens | pass@1 | 95% interval | final loss |", "|---|---:|---:|---:|---|---:|"]
     for r in report["rows"]:
