@@ -71,24 +71,32 @@ def price_of(role: ResolvedRole, cfg: EvolveConfig) -> Price:
 
 
 def answered(t: dict[str, int]) -> int:
-    """Calls that got an answer, from one role's usage counts (fresh ones and cache hits)."""
-    return t.get("calls", 0) - t.get("retries", 0) - t.get("failed", 0) + t.get("cached", 0)
+    """Requests that got an answer, from one role's usage counts (fresh calls and cache hits), each once. A
+    round finished before `answered` was counted: calls less their retries and failures, plus cache hits (which
+    undercounts a batch round with failed requests: those failed with no call)."""
+    if "answered" in t:
+        return t["answered"]
+    return max(0, t.get("calls", 0) - t.get("retries", 0) - t.get("failed", 0) + t.get("cached", 0))
 
 
 def round_cost(tokens: dict[str, dict[str, int]], prices: dict[str, Price], batch_discount: float = 0.5
                ) -> dict[str, Any]:
-    """A round's cost per role from its usage counts: {"usd": total, "by_role": {role: {"usd", "price"}}}. Answers
-    from batch jobs are billed at (1 - batch_discount) of the online price."""
+    """A round's cost per role from its usage counts: {"usd": total, "by_role": {role: {"usd", "price"}}}. Each
+    answer is priced once, at its own rate: those from batch jobs, with their own tokens, at (1 - batch_discount)
+    of the online price; failed requests cost nothing."""
     by_role = {}
     for role, t in tokens.items():
         price = prices.get(role)
         if price is None:
             continue
-        n = answered(t)
-        usd = price.cost(n, t.get("prompt_tokens", 0), t.get("completion_tokens", 0))
-        if n and t.get("batched"):
-            usd *= 1 - batch_discount * t["batched"] / n
-        by_role[role] = {"usd": round(usd, 6), "price": price.source + (" (batch)" if t.get("batched") else "")}
+        n, p, c = answered(t), t.get("prompt_tokens", 0), t.get("completion_tokens", 0)
+        nb = min(t.get("batched", 0), n)
+        if "batched_prompt_tokens" in t:
+            bp, bc = t["batched_prompt_tokens"], t["batched_completion_tokens"]
+            usd = price.cost(n - nb, p - bp, c - bc) + (1 - batch_discount) * price.cost(nb, bp, bc)
+        else:  # a round counted before batched tokens were: the batch share by count
+            usd = price.cost(n, p, c) * (1 - batch_discount * nb / n if n else 1)
+        by_role[role] = {"usd": round(usd, 6), "price": price.source + (" (batch)" if nb else "")}
     return {"usd": round(sum(r["usd"] for r in by_role.values()), 6), "by_role": by_role}
 
 

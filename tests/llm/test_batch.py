@@ -117,3 +117,20 @@ def test_batch_is_refused_for_the_local_model(tmp_path):
     result = CliRunner().invoke(app, ["evolve", "--seed", str(SEED), "--out", str(tmp_path / "r"), "--batch"])
     assert result.exit_code == 2
     assert result.stderr.strip() == "Error: --batch needs a provider's Batch API (backend: api); the local model has none"
+
+
+def test_a_batch_round_with_failed_requests_bills_each_answer_once_at_the_batch_price(tmp_path, server):
+    """10 of the 20 responder requests fail in every job: the round bills the 10 answers at half price (a failure
+    counted against the answers left it at $0, and with more failures below zero)."""
+    for n in range(1, 11):
+        server.fault("500", role="respond", match=seed_instruction(n)[:40], times=None)
+    result = evolve(tmp_path, server, "--rounds", "1", config=BATCH)
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    assert len(rows(run / "failed_1.jsonl")) == 10
+    done = json.loads((run / "round_1.done").read_text())
+    t = done["tokens"]["responder"]
+    assert (t["answered"], t["failed"], t["batched"]) == (10, 10, 10)
+    usd = (3.0 * t["prompt_tokens"] + 15.0 * t["completion_tokens"]) / 1e6 / 2
+    assert usd > 0 and abs(done["cost"]["by_role"]["responder"]["usd"] - usd) < 1e-9
+    assert json.loads((run / "manifest.json").read_text())["cost"]["answered_calls"] == 20 + 20 + 10

@@ -131,7 +131,10 @@ def is_loopback(base_url: str) -> bool:
 class Usage:
     """Token and call counts per (round, role)."""
 
-    FIELDS = ("calls", "cached", "batched", "retries", "failed", "prompt_tokens", "completion_tokens")
+    # answered: requests that got an answer (a fresh call or a cache hit), each once; batched: those answered by a
+    # batch job (billed at the batch price), with their own tokens
+    FIELDS = ("calls", "answered", "cached", "batched", "retries", "failed", "prompt_tokens", "completion_tokens",
+              "batched_prompt_tokens", "batched_completion_tokens")
 
     def __init__(self) -> None:
         self.by: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(self.FIELDS, 0))
@@ -238,8 +241,10 @@ class LLM:
         hit = self.cache.get(key)
         if hit is not None:
             batched = int(bool(hit.pop("batch", False)))  # answered by a batch job (billed at the batch price)
-            self.usage.add(round_k, role.name, cached=1, batched=batched, prompt_tokens=hit["prompt_tokens"],
-                           completion_tokens=hit["completion_tokens"])
+            self.usage.add(round_k, role.name, answered=1, cached=1, batched=batched,
+                           prompt_tokens=hit["prompt_tokens"], completion_tokens=hit["completion_tokens"],
+                           batched_prompt_tokens=batched * hit["prompt_tokens"],
+                           batched_completion_tokens=batched * hit["completion_tokens"])
             return Completion(**hit)
         if key in self.batch_failed:
             self.usage.add(round_k, role.name, failed=1)
@@ -340,7 +345,7 @@ class LLM:
             raise CallFailed(f"{_one_line(e)} (after {attempts} attempt{'s' if attempts > 1 else ''})") from None
         self._down_streak = 0
         self.succeeded += 1
-        self.usage.add(round_k, role.name, calls=attempts, retries=attempts - 1,
+        self.usage.add(round_k, role.name, calls=attempts, retries=attempts - 1, answered=1,
                        prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens)
         return completion
 
