@@ -119,10 +119,13 @@ def test_shipped_configs_are_valid_and_default_yaml_matches_the_code():
 def test_fingerprint_ignores_speed_and_places_but_not_data():
     base = load_config(None)
     same = load_config(None, {"concurrency": 64, "rounds": 9, "local.n_threads": 16, "local.cache_dir": "/x",
-                              "filters.near_dup.threshold": 0.5})
+                              "filters.near_dup.threshold": 0.5, "endpoint.timeout": 600, "endpoint.max_attempts": 12,
+                              "endpoint.backoff_initial": 5, "endpoint.backoff_max": 300,
+                              "endpoint.retry_after_max": 600})  # how calls travel, not what they ask
     assert base.fingerprint() == same.fingerprint()
     for key, value in (("seed_rng", 1), ("local.max_tokens_cap", 128), ("evolver.temperature", 0.7),
-                       ("rules.refusal_max_words", 50), ("rules.no_gain", False)):
+                       ("rules.refusal_max_words", 50), ("rules.no_gain", False), ("evolver.model", "other"),
+                       ("endpoint.base_url", "http://elsewhere/v1")):
         assert load_config(None, {key: value}).fingerprint() != base.fingerprint(), key
 
 

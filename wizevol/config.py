@@ -362,14 +362,16 @@ class EvolveConfig(_Strict):
             raise InputError(f"no model set for the {name} (set evolver.model or pass --model)")
         return ResolvedRole(name=name, **merged)
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, legacy: bool = False) -> str:
         """Hash of everything that changes the data; `rounds`, `concurrency`, the filters, Evol Stop, the prices
-        and how calls travel may change between resumes."""
+        and how calls travel (timeouts, retries, endpoints) may change between resumes: a run that stopped on a
+        timeout goes on with a longer one. `legacy`: the hash as earlier versions made it, when the retry settings were
+        part of it (a run folder stamped with it is still resumed)."""
         d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters", "evol_stop", "prices", "batch", "shard",
                                                   "sandbox"})
         for key in ("startup_timeout", "concurrency", "n_threads", "cache_dir"):  # speed and places, not data
             d["local"].pop(key)
-        for key in ENDPOINT_RUNTIME:  # how calls travel, not what they ask
+        for key in ENDPOINT_RUNTIME + (() if legacy else ENDPOINT_RETRIES):  # how calls travel, not what they ask
             d["endpoint"].pop(key)
         for role in ("evolver", "responder", "judge"):
             d[role].pop("base_urls")
@@ -377,6 +379,7 @@ class EvolveConfig(_Strict):
 
 
 ENDPOINT_RUNTIME = ("dead_after", "base_urls", "out_after", "out_for", "adaptive", "adaptive_start")
+ENDPOINT_RETRIES = ("timeout", "max_attempts", "backoff_initial", "backoff_max", "retry_after_max")
 
 
 class ResolvedRole(_Strict):

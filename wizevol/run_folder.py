@@ -117,8 +117,9 @@ class RunFolder:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
-    def prepare(self, fingerprint: str) -> None:
-        """Create the folder, or check that an existing one was made by the same config."""
+    def prepare(self, fingerprint: str, also: str | None = None) -> None:
+        """Create the folder, or check that an existing one was made by the same config. A folder stamped with
+        `also` (the same run's fingerprint as an older wizevol computed it) is the same run: it is restamped."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             if not os.access(self.root, os.W_OK | os.X_OK):
@@ -128,7 +129,9 @@ class RunFolder:
         stamp = self.root / "fingerprint"
         if stamp.exists():
             old = stamp.read_text().strip()
-            if old != fingerprint:
+            if also is not None and old == also != fingerprint:
+                write_atomic(stamp, fingerprint + "\n")
+            elif old != fingerprint:
                 raise WizevolError(
                     f"{self.root} holds a run made with a different config or seed (fingerprint {old} != "
                     f"{fingerprint}); choose another --out, or delete the folder to start over")

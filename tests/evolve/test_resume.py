@@ -111,3 +111,22 @@ def test_sigkill_mid_round_then_resume_gives_identical_files(tmp_path, server):
     assert data_files(run, 2) == data_files(tmp_path / "ref", 2)
     assert server.count() == reference_calls - cached  # only what was not cached is paid again
     assert server.count() < reference_calls / 2
+
+
+def test_a_run_stamped_before_retries_left_the_fingerprint_resumes_and_is_restamped(tmp_path, server):
+    """Earlier versions hashed the retry settings into the fingerprint; a folder they stamped is the same run."""
+    from wizevol.config_file import load_config
+    from wizevol.evolve.run import _prepare
+
+    assert evolve(tmp_path, server, "--rounds", "1").exit_code == 0
+    run = tmp_path / "run"
+    cfg = load_config(write_config(tmp_path / "cfg.yaml", server), {"rounds": 2})
+    _, _, new, old = _prepare(str(SEED), cfg)
+    assert old != new and (run / "fingerprint").read_text().strip() == new
+    (run / "fingerprint").write_text(old + "\n")
+    result = evolve(tmp_path, server, "--rounds", "2")
+    assert result.exit_code == 0, result.output
+    assert (run / "fingerprint").read_text().strip() == new and (run / "round_2.done").exists()
+    (run / "fingerprint").write_text("0123456789abcdef\n")  # another run's stamp is still refused
+    result = evolve(tmp_path, server, "--rounds", "3")
+    assert result.exit_code != 0 and "holds a run made with a different config or seed" in result.output

@@ -105,7 +105,10 @@ def test_endpoint_that_dies_mid_run_stops_it_after_a_streak_and_a_rerun_loses_no
     assert server.dropped <= 4 * 2 + 4  # the streak, plus at most one try of each call in flight
     answered = len(server.calls)
     server.drop_after = None
-    result = evolve(tmp_path, server, "--rounds", "2", config=cfg)
+    # what the user should do next: give calls more time and tries; how calls travel is not the run's identity
+    more = {**cfg, "endpoint": {"max_attempts": 4, "dead_after": 4, "timeout": 60, "backoff_max": 30,
+                                "retry_after_max": 60}}
+    result = evolve(tmp_path, server, "--rounds", "2", config=more)
     assert result.exit_code == 0, result.output
     assert all(len(rows(run / f"round_{k}.jsonl")) + len(rows(run / f"failed_{k}.jsonl")) +
                len(rows(run / f"eliminated_{k}.jsonl")) == 20 for k in (1, 2))

@@ -98,8 +98,9 @@ def estimate_table(est: dict[str, Any]) -> str:
 Event = Callable[..., None]
 
 
-def _prepare(seed: str, cfg: EvolveConfig) -> tuple[PromptSet, Seed, str]:
-    """The prompts, the seed, and the run's fingerprint."""
+def _prepare(seed: str, cfg: EvolveConfig) -> tuple[PromptSet, Seed, str, str]:
+    """The prompts, the seed, the run's fingerprint, and the fingerprint earlier versions gave the same run (its
+    config hash held the retry settings)."""
     for name in ROLES:
         cfg.role(name)  # a config mistake fails now, before any file or server
     if cfg.batch.enabled and any(cfg.served_locally(n) for n in ROLES):
@@ -107,17 +108,21 @@ def _prepare(seed: str, cfg: EvolveConfig) -> tuple[PromptSet, Seed, str]:
     prompts = PromptSet.load(cfg.prompts_dir)
     prompt_blob = json.dumps([[t.chat, t.completion, t.stop] for t in (prompts.evolve, prompts.respond, prompts.judge)]
                              + [prompts.methods, prompts.headings, prompts.markers, prompts.leak_phrases], sort_keys=True)
-    h = hashlib.sha256()  # config, seed (streamed record by record) and prompts, each followed by a NUL
+    h, old = hashlib.sha256(), hashlib.sha256()  # config, seed (streamed record by record) and prompts, NUL after each
     h.update(cfg.fingerprint().encode("utf-8") + b"\x00")
+    old.update(cfg.fingerprint(legacy=True).encode("utf-8") + b"\x00")
     count, quarantined = 0, []
     for item in iter_seed(seed, cfg.seed, cfg.limit):
         if isinstance(item, Record):
             count += 1
-            h.update(json.dumps(item.to_json(), sort_keys=True).encode("utf-8"))
+            line = json.dumps(item.to_json(), sort_keys=True).encode("utf-8")
+            h.update(line)
+            old.update(line)
         else:
             quarantined.append(item)
     h.update(b"\x00" + prompt_blob.encode("utf-8") + b"\x00")
-    return prompts, Seed(seed, cfg, count, quarantined), h.hexdigest()[:16]
+    old.update(b"\x00" + prompt_blob.encode("utf-8") + b"\x00")
+    return prompts, Seed(seed, cfg, count, quarantined), h.hexdigest()[:16], old.hexdigest()[:16]
 
 
 def _roles(cfg: EvolveConfig, local_url: dict[str, str] | None) -> dict[str, Any]:
@@ -134,10 +139,11 @@ def dry_run(seed: str, out: str, cfg: EvolveConfig) -> dict[str, Any]:
     """`evolve --dry-run`: calls, tokens and cost of the rounds left to run, from the seed and the config. No
     call is made, no server started and nothing written; a run folder's finished rounds lend their measured
     tokens per call."""
-    prompts, seed_info, fingerprint = _prepare(seed, cfg)
+    prompts, seed_info, fingerprint, legacy = _prepare(seed, cfg)
     folder = RunFolder(out)
     done = []
-    if folder.manifest().exists() and json.loads(folder.manifest().read_text()).get("fingerprint") == fingerprint:
+    if folder.manifest().exists() and json.loads(folder.manifest().read_text()).get("fingerprint") in (fingerprint,
+                                                                                                        legacy):
         done = [d for k in range(1, cfg.rounds + 1) if (d := folder.read_done(k)) is not None]
     left = [k for k in range(1, cfg.rounds + 1) if k not in {d["round"] for d in done}]
     return estimate(seed_info.records, left, cfg, prompts, _roles(cfg, None), measured_per_call(done))
@@ -157,10 +163,11 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = 
         return run_evol_stop(seed, out, cfg, on_event)
     emit = on_event or (lambda event, **data: None)
     started = time.time()
-    prompts, seed_info, fingerprint = _prepare(seed, cfg)
+    prompts, seed_info, fingerprint, legacy = _prepare(seed, cfg)
     quarantined = seed_info.quarantined
     folder = RunFolder(out)
-    folder.prepare(fingerprint + (f" shard {cfg.shard}" if cfg.shard else ""))
+    shard = f" shard {cfg.shard}" if cfg.shard else ""
+    folder.prepare(fingerprint + shard, also=legacy + shard)
     if quarantined:
         write_jsonl(folder.quarantine(), (q.to_json() for q in quarantined))
         emit("note", text=f"warning: quarantined {len(quarantined)} bad seed line(s) -> "
