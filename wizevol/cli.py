@@ -229,6 +229,9 @@ def filter_(
         if stats.get("judge_failed"):
             typer.echo(f"{'':>13}  the judge's call failed for {stats['judge_failed']} questions: those embedding "
                        "hits stand (rejected); `wizevol filter` again asks them again")
+        if stats.get("execution", {}).get("unfinished"):
+            typer.echo(f"{'':>13}  {stats['execution']['unfinished']} responses did not finish their checks within "
+                       "the time limits: kept for now; `wizevol filter` again runs them again")
         if stats.get("translated", {}).get("failed"):
             typer.echo(f"{'':>13}  the judge's translation failed for {stats['translated']['failed']} texts in other "
                        "languages (responses not run, instructions compared as written); `wizevol filter` again "

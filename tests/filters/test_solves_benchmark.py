@@ -343,3 +343,49 @@ def test_a_response_that_kills_its_batch_process_loses_no_other_result(problems)
                                                                 "all(n % d for d in range(2, int(n ** 0.5) + 1))\n")])
     assert found == {"solver": [("add", "HumanEval/53", 1.0)], "primo": [("es_primo", "HumanEval/31", 1.0)]}
     assert layer.rerun_alone == 2  # the killer and the solver shared a process (3 responses, 2 workers: 2 + 1)
+
+
+def test_a_response_stopped_at_its_time_limit_is_not_taken_as_clean_and_runs_again(tmp_path, monkeypatch):
+    """A function that swallows the per-check alarm keeps its response's process busy until the process's own
+    limit (here cut to 2 s, a busy machine's view). That result is unfinished: counted, said, not written to
+    execution.jsonl, and the filter is not done, so the next run checks that response again and only it."""
+    import json
+
+    from wizevol.filters import solves_benchmark
+
+    stubborn = ("```python\ndef stubborn(x):\n    while True:\n        try:\n            sum(range(10 ** 6))\n"
+                "        except BaseException:\n            pass\n```")
+    records = [{"id": "stubborn", "instruction": "Spin.", "output": stubborn},
+               {"id": "leak", "instruction": "Escribe una función que diga si un número es primo.", "output": ES_PRIMO},
+               {"id": "add", "instruction": "Add one.", "output": "```python\ndef add_one(x):\n    return x + 1\n```"}]
+    run = make_run(tmp_path, [records])
+    cfg = tmp_path / "on.yaml"
+    cfg.write_text("filters: {contamination: {embedding: false, allow_weak_sandbox: true}}\n")
+    real_plan = solves_benchmark.SolvesBenchmark._plan
+
+    def busy(self, code):
+        plan = real_plan(self, code)
+        return plan if plan is None else (plan[0], min(plan[1], 2.0))
+
+    monkeypatch.setattr(solves_benchmark.SolvesBenchmark, "_plan", busy)
+    result = cli("filter", run, "--only", "contamination", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    assert ("1 responses did not finish their checks within the time limits: kept for now; `wizevol filter` again "
+            "runs them again") in result.output
+    folder = run / "filters" / "contamination"
+    stats = json.loads((folder / "stats.json").read_text())
+    assert stats["execution"]["unfinished"] == 1 and "incomplete" in stats["stamp"]
+    assert [r["id"] for r in rows(folder / "rejected_0.jsonl")] == ["leak"]
+    assert len((folder / "execution.jsonl").read_text().splitlines()) == 2  # the finished ones only
+
+    ran: list[str] = []
+    real_batch = solves_benchmark.SolvesBenchmark._batch
+
+    def counting(self, codes):
+        ran.extend(codes)
+        return real_batch(self, codes)
+
+    monkeypatch.setattr(solves_benchmark.SolvesBenchmark, "_batch", counting)
+    result = cli("filter", run, "--only", "contamination", "--config", cfg)
+    assert result.exit_code == 0 and "did not finish" in result.output
+    assert len(ran) == 1 and "def stubborn" in ran[0]  # only the unfinished one ran again

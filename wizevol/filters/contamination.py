@@ -91,7 +91,9 @@ class Contamination(Filter):
                 **({"to_english": True, "judge_model": self.judge_model} if self.to_english is not None else {})}
 
     def complete(self) -> bool:
-        return not self.judge_failed and not self.translate_failed
+        """Done unless a judge call or a translation failed, or a response's checks did not finish in time."""
+        unfinished = self.execution is not None and self.execution.unfinished
+        return not self.judge_failed and not self.translate_failed and not unfinished
 
     def report(self) -> dict[str, Any]:
         """Layer 3's encode (records in the run, records MiniLM encoded) and layer 4's work: the responses run
@@ -109,7 +111,7 @@ class Contamination(Filter):
         if self.execution is None:
             return out
         e = self.execution
-        return {**out, "execution": {"responses_run": e.ran, "responses_reused": e.reused,
+        return {**out, "execution": {"responses_run": e.ran, "responses_reused": e.reused, "unfinished": e.unfinished,
                                      "responses_rerun_alone": e.rerun_alone, "timeouts": e.timeouts,
                                      "checks_out_of_time": e.checks_out_of_time, "checks_shortened": e.checks_shortened}}
 

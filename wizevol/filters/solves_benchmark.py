@@ -123,6 +123,7 @@ class SolvesBenchmark:
         self.workers = workers or os.cpu_count() or 1
         self.active = active
         self.ran = self.timeouts = 0  # responses run; processes stopped at their limits
+        self.unfinished = 0  # responses whose checks were stopped at the limit: not final, run again next time
         self.reused = 0  # responses whose result was in cache_path already (an earlier, interrupted run)
         self.rerun_alone = 0  # responses whose batch process died before their result: run again on their own
         self.cache_path: Path | None = None  # where results are appended as they come (the filter's folder)
@@ -203,15 +204,16 @@ class SolvesBenchmark:
         return RUNNER % (repr(json.dumps(job)), MARK), Limits(cpu_s=int(seconds) + 1, wall_s=seconds,
                                                               memory_mb=self.limits.memory_mb)
 
-    def _batch(self, codes: list[str]) -> list[list[tuple[str, str, float]]]:
-        """Every (function, task, agreement) whose tests pass, for each of several responses run in one sandboxed
-        process (BATCH: a forked child each). A response whose result did not come back (the process died or ran
-        out of time) runs again on its own."""
+    def _batch(self, codes: list[str]) -> list[tuple[list[tuple[str, str, float]], bool]]:
+        """(every (function, task, agreement) whose tests pass, whether its checks were stopped at the time
+        limit) for each of several responses run in one sandboxed process (BATCH: a forked child each). A response
+        whose result did not come back (the process died or ran out of time) runs again on its own."""
         if len(codes) == 1:
-            return [self.solved_any(codes[0])]
+            return [self._solved_any(codes[0])]
         plans = [self._plan(c) for c in codes]
         todo = [n for n, plan in enumerate(plans) if plan is not None]
-        out: list[list[tuple[str, str, float]] | None] = [[] if plan is None else None for plan in plans]
+        out: list[tuple[list[tuple[str, str, float]], bool] | None] = [([], False) if plan is None else None
+                                                                       for plan in plans]
         if todo:
             used = {i for n in todo for _, fits in plans[n][0] for i in fits}
             limit = self.seconds()
@@ -227,12 +229,12 @@ class SolvesBenchmark:
                     mark = json.loads(line[len(MARK):])
                     n = todo[mark["n"]]
                     if out[n] is None:  # the runner's own line (children write nowhere near it)
-                        out[n] = [tuple(h) for h in mark["hits"]]
+                        out[n] = ([tuple(h) for h in mark["hits"]], bool(mark["timeout"]))
                         self._count(mark["timeout"], [mark["counts"]] if mark["counts"] else [])
         lost = [n for n, hits in enumerate(out) if hits is None]
         with self._lock:
             self.rerun_alone += len(lost)
-        return [hits if hits is not None else self.solved_any(codes[n]) for n, hits in enumerate(out)]
+        return [got if got is not None else self._solved_any(codes[n]) for n, got in enumerate(out)]
 
     def _count(self, timed_out: bool, counts: list[dict]) -> None:
         with self._lock:
@@ -250,14 +252,18 @@ class SolvesBenchmark:
 
     def solved_any(self, code: str) -> list[tuple[str, str, float]]:
         """Every (function, task, agreement) whose tests pass, whatever the agreement."""
+        return self._solved_any(code)[0]
+
+    def _solved_any(self, code: str) -> tuple[list[tuple[str, str, float]], bool]:
+        """solved_any, and whether the response's checks were stopped at its time limit (not finished)."""
         job = self.job(code)
         if job is None:
-            return []
+            return [], False
         program, limits = job
         result = run_python(program, limits, self.active)
         marks = [json.loads(ln[len(MARK):]) for ln in result.stdout.splitlines() if ln.startswith(MARK)]
         self._count(result.status == "timeout", [m for m in marks if isinstance(m, dict)])
-        return [tuple(m) for m in marks if isinstance(m, list)]
+        return [tuple(m) for m in marks if isinstance(m, list)], result.status == "timeout"
 
     def key(self, code: str) -> str:
         """What a response's result depends on: its code, the problems, check_s and the runner's own code
@@ -282,7 +288,10 @@ class SolvesBenchmark:
         """{record id: [(function, task, agreement)]} for (id, response code) pairs, up to `batch` responses to a
         sandboxed process (fewer, down to 2, when that leaves a worker fewer than 4 processes), in parallel;
         `on_done` is called (in this thread) as each response finishes. With `cache_path`, each result is
-        appended there as it comes, and a response already there is not run again (an interrupted run resumes)."""
+        appended there as it comes, and a response already there is not run again (an interrupted run resumes).
+        A response whose checks were stopped at its time limit (a busy machine, a function that swallows the
+        alarm) is not final: it counts in `unfinished`, its hits so far stand, and it is not written there, so the
+        next run checks it again."""
         items = [(rid, code) for rid, code in codes if code]
         known = self._known()
         keys = {code: self.key(code) for _, code in items}
@@ -313,8 +322,11 @@ class SolvesBenchmark:
             futures = {pool.submit(self._batch, [code for _, code in chunk]): chunk for chunk in chunks}
             try:
                 for future in as_completed(futures):
-                    for (rid, code), hits in zip(futures[future], future.result(), strict=True):
-                        if log is not None:
+                    for (rid, code), (hits, stopped) in zip(futures[future], future.result(), strict=True):
+                        if stopped:
+                            with self._lock:
+                                self.unfinished += 1
+                        elif log is not None:
                             log.write(json.dumps({"key": keys[code], "hits": hits}) + "\n")
                             log.flush()
                         take(rid, hits)
