@@ -83,6 +83,8 @@ class Fault:
     action: str  # 429 | 500 | 401 | hang | bad_json | no_choices | empty | refusal | length | stopwords | leak | equal | text
     #              | expire (Batch API: the job expires at the first matching line; it and the rest go unanswered)
     #              | fail_job (Batch API: the next job created fails validation; role and match do not apply)
+    #              | upload_500, create_500 (Batch API: files.create / batches.create answers 500, nothing made)
+    #              | create_lost (Batch API: the job is created, but the answer is a 500: the client never hears)
     role: str | None = None  # evolve | judge | respond | None (any)
     match: str | None = None  # substring of the request's prompt text
     times: int | None = 1  # None = every matching call
@@ -123,6 +125,7 @@ class ScriptedServer:
     _refilled: float = 0.0
     files: dict[str, bytes] = field(default_factory=dict)  # Batch API: uploaded and produced files
     batches: dict[str, dict] = field(default_factory=dict)  # Batch API: jobs by id
+    deleted_files: list[str] = field(default_factory=list)  # Batch API: files the client deleted
     batch_steps: int = 2  # polls a job stays in_progress before it completes
     batch_polls: int = 0
     admitted: int = 0  # requests let through to be answered (drop_after counts these)
@@ -241,10 +244,18 @@ class ScriptedServer:
                 "choices": [choice], "usage": usage}
 
     # -- the Batch API: files in, a job that moves through its states as it is polled, files out --
+    def _batch_fault(self, action: str) -> bool:
+        fault = next((f for f in self.faults if f.action == action and f.applies(None, "")), None)
+        if fault is not None and fault.times is not None:
+            fault.times -= 1
+        return fault is not None
+
     async def upload(self, request: web.Request) -> web.StreamResponse:
+        if self._batch_fault("upload_500"):
+            return web.json_response({"error": {"message": "scripted upload 500"}}, status=500)
         form = await request.post()
         data = form["file"].file.read()
-        fid = f"file-{len(self.files)}"
+        fid = f"file-{len(self.files) + len(self.deleted_files)}"
         self.files[fid] = data
         return web.json_response({"id": fid, "object": "file", "bytes": len(data), "created_at": 0,
                                   "filename": form["file"].filename, "purpose": form.get("purpose", "batch")})
@@ -252,7 +263,20 @@ class ScriptedServer:
     async def file_content(self, request: web.Request) -> web.StreamResponse:
         return web.Response(body=self.files[request.match_info["fid"]], content_type="application/octet-stream")
 
+    async def delete_file(self, request: web.Request) -> web.StreamResponse:
+        fid = request.match_info["fid"]
+        self.files.pop(fid, None)
+        self.deleted_files.append(fid)
+        return web.json_response({"id": fid, "object": "file", "deleted": True})
+
+    async def list_batches(self, request: web.Request) -> web.StreamResponse:
+        jobs = [self._public(j) for j in reversed(list(self.batches.values()))]  # newest first
+        return web.json_response({"object": "list", "data": jobs, "first_id": jobs[0]["id"] if jobs else None,
+                                  "last_id": jobs[-1]["id"] if jobs else None, "has_more": False})
+
     async def create_batch(self, request: web.Request) -> web.StreamResponse:
+        if self._batch_fault("create_500"):
+            return web.json_response({"error": {"message": "scripted create 500"}}, status=500)
         body = await request.json()
         bid = f"batch-{len(self.batches)}"
         lines = [json.loads(x) for x in self.files[body["input_file_id"]].decode().splitlines() if x.strip()]
@@ -264,6 +288,8 @@ class ScriptedServer:
                              "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": 0,
                              "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
                              "metadata": body.get("metadata"), "_lines": lines, "_polls": 0, "_fail": fail is not None}
+        if self._batch_fault("create_lost"):
+            return web.json_response({"error": {"message": "scripted: created, answer lost"}}, status=500)
         return web.json_response(self._public(self.batches[bid]))
 
     async def get_batch(self, request: web.Request) -> web.StreamResponse:
@@ -303,7 +329,7 @@ class ScriptedServer:
                                                                   text)}})
         for name, rows in (("output_file_id", out), ("error_file_id", err)):
             if rows:
-                fid = f"file-{len(self.files)}"
+                fid = f"file-{len(self.files) + len(self.deleted_files)}"
                 self.files[fid] = "".join(json.dumps(r) + "\n" for r in rows).encode()
                 job[name] = fid
         job["status"] = "expired" if expired else "completed"
@@ -320,6 +346,8 @@ class ScriptedServer:
         app.router.add_post("/v1/files", self.upload)
         app.router.add_get("/v1/files/{fid}/content", self.file_content)
         app.router.add_post("/v1/batches", self.create_batch)
+        app.router.add_get("/v1/batches", self.list_batches)
+        app.router.add_delete("/v1/files/{fid}", self.delete_file)
         app.router.add_get("/v1/batches/{bid}", self.get_batch)
         return app
 

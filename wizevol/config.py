@@ -211,13 +211,16 @@ class SeedConfig(_Strict):
 
 
 class BatchConfig(_Strict):
-    """`evolve --batch`: each stage of a round goes out as one provider batch job (OpenAI's Batch API)."""
+    """`evolve --batch`: each stage of a round goes out as provider batch jobs (OpenAI's Batch API), split under
+    the provider's limits."""
 
     enabled: bool = False
     completion_window: str = "24h"
     poll_initial: float = Field(5.0, gt=0, description="seconds before the first poll of a job; doubles each poll")
     poll_max: float = Field(60.0, gt=0, description="the longest wait between two polls")
     discount: float = Field(0.5, ge=0, le=1, description="share of the online price the batch price saves")
+    max_requests: int = Field(50_000, ge=1, description="requests in one job at most (OpenAI's limit)")
+    max_mb: float = Field(200.0, gt=0, description="MB of one job's input file at most (OpenAI's limit)")
 
 
 class ModelPrice(_Strict):

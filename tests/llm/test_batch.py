@@ -134,3 +134,66 @@ def test_a_batch_round_with_failed_requests_bills_each_answer_once_at_the_batch_
     usd = (3.0 * t["prompt_tokens"] + 15.0 * t["completion_tokens"]) / 1e6 / 2
     assert usd > 0 and abs(done["cost"]["by_role"]["responder"]["usd"] - usd) < 1e-9
     assert json.loads((run / "manifest.json").read_text())["cost"]["answered_calls"] == 20 + 20 + 10
+
+
+def test_a_stage_is_split_into_jobs_under_the_providers_limits_and_their_input_files_are_deleted(tmp_path, server):
+    cfg = {**BATCH, "batch": {**BATCH["batch"], "max_requests": 7}}
+    result = evolve(tmp_path, server, "--rounds", "1", config=cfg)
+    assert result.exit_code == 0, result.output
+    sizes = [len(j["_lines"]) for j in server.batches.values()]
+    assert sizes == [7, 7, 6] * 3  # evolve, judge, respond: 20 requests each
+    inputs = [j["input_file_id"] for j in server.batches.values()]
+    assert sorted(server.deleted_files) == sorted(inputs)  # each once its output was collected
+    metas = [j["metadata"] for j in server.batches.values()]
+    fingerprint = (tmp_path / "run" / "fingerprint").read_text().strip()
+    assert {m["run"] for m in metas} == {fingerprint} and [m["stage"] for m in metas[::3]] == [
+        "evolver", "judge", "responder"]
+    assert len({m["requests"] for m in metas}) == 9
+
+    (tmp_path / "small").mkdir()
+    cfg = {**BATCH, "batch": {**BATCH["batch"], "max_mb": 0.004}}  # 4 KB of input file a job
+    result = evolve(tmp_path / "small", server, "--rounds", "1", config=cfg)
+    assert result.exit_code == 0, result.output
+    new = list(server.batches.values())[9:]
+    assert len(new) > 3 and all(len(server_input(server, j)) <= 4000 for j in new)
+    assert rows(tmp_path / "small" / "run" / "round_1.jsonl") == rows(tmp_path / "run" / "round_1.jsonl")
+
+
+def server_input(server, job) -> bytes:
+    """A job's input file as uploaded (kept by the scripted server in the job's lines)."""
+    return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in job["_lines"]).encode("utf-8")
+
+
+def test_transient_errors_on_upload_and_create_are_retried_and_a_lost_create_is_adopted(tmp_path, server):
+    """files.create and batches.create answer 500 once each: tried again. Then a create goes through but its
+    answer is lost (a 500 after the job was made): the retry finds the job by its tag among the provider's jobs
+    and adopts it, so no request is sent twice."""
+    server.fault("upload_500", times=1)
+    server.fault("create_500", times=1)
+    server.fault("create_lost", times=1)
+    result = evolve(tmp_path, server, "--rounds", "1", config=BATCH)
+    assert result.exit_code == 0, result.output
+    assert len(server.batches) == 3  # evolve, judge, respond: the lost one adopted, not made again
+    assert "batch: adopted batch-0, created earlier for these requests (its answer was lost)" in result.output
+    created = [e for e in events(tmp_path / "run") if e["event"] == "created"]
+    assert [e["id"] for e in created] == ["batch-0", "batch-1", "batch-2"]
+    assert len(rows(tmp_path / "run" / "round_1.jsonl")) + len(rows(tmp_path / "run" / "eliminated_1.jsonl")) == 20
+
+
+def test_jobs_that_fail_whole_stop_the_run_and_a_rerun_continues(tmp_path, server):
+    """An enqueued-token limit fails every job: after endpoint.max_attempts (3) jobs in a row the run stops with
+    one line, as an online run stops when its endpoint is down; no record is failed, no round is marked done, and
+    the rerun goes on once the provider takes jobs again."""
+    server.fault("fail_job", times=None)
+    result = evolve(tmp_path, server, "--rounds", "1", config=BATCH)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]  # after the notes of the jobs
+    assert line.startswith(f"Error: batch: 3 jobs in a row failed at {server.url} (last: batch-2: invalid_request: "
+                           "scripted failure); no round was marked done: rerun to continue")
+    run = tmp_path / "run"
+    assert not (run / "round_1.done").exists() and not (run / "failed_1.jsonl").exists()
+    server.faults.clear()
+    result = evolve(tmp_path, server, "--rounds", "1", config=BATCH)
+    assert result.exit_code == 0, result.output
+    assert rows(run / "failed_1.jsonl") == [] and (run / "round_1.done").exists()

@@ -245,7 +245,8 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
             from wizevol.evolve.chain import evolve_one
             from wizevol.llm.batch import BatchRunner, prefetch_round
 
-            runner = BatchRunner(llm, folder, cfg.batch, cfg.endpoint.max_attempts, lambda t: emit("note", text=t))
+            runner = BatchRunner(llm, folder, cfg.batch, cfg.endpoint.max_attempts, lambda t: emit("note", text=t),
+                                 (cfg.endpoint.backoff_initial, cfg.endpoint.backoff_max))
             llm.batch_only = True  # every answer comes from a batch job; nothing is sent online
             for k in range(first, cfg.rounds + 1):  # a round's stages need the round before it
                 await prefetch_round(lambda k=k: _stream(folder.pool(k - 1)), k, ctx, evolve_one, runner)
