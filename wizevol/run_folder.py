@@ -218,6 +218,10 @@ class RunFolder:
         """Round k's kept records that no enabled filter rejected (`merge --clean`)."""
         return self.root / "filters" / f"clean_{k}.jsonl"
 
+    def clean_stamp(self) -> Path:
+        """Which filters the clean files come from, and each one's stamp when they were written."""
+        return self.root / "filters" / "clean.json"
+
     def done_marker(self, k: int) -> Path:
         """Round k's done-marker, holding its stats."""
         return self.root / f"round_{k}.done"

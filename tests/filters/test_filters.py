@@ -323,6 +323,35 @@ def test_merge_clean_uses_the_filtered_records(tmp_path):
     assert [r["metadata"]["id"] for r in rows(tmp_path / "m.jsonl")] == ["a"]
 
 
+def test_merge_clean_refuses_clean_files_of_an_unfinished_or_later_filter(tmp_path, server):
+    """`merge --clean` reads the clean files only when every filter behind them finished over the current rounds:
+    a judge that did not answer, `--only` run again after them, or a round added since, is one line naming the
+    filter and what to rerun."""
+    _, _, cfg = judged_run(tmp_path, server)
+    records = [{"id": f"h{i}", "instruction": h, "output": "Sure."} for i, h in enumerate(HEAVY)]
+    records += [{"id": f"c{i}", "instruction": r["instruction"], "output": "Done."} for i, r in enumerate(rows(SEED))]
+    (tmp_path / "with").mkdir()
+    run = make_run(tmp_path / "with", [records])
+    server.fault("500", role="near_dup_judge", times=None)
+    assert cli("filter", run, "--config", cfg).exit_code == 0  # contamination's judge never answered
+    out = tmp_path / "m.jsonl"
+    result = cli("merge", run, "--clean", "--out", out)
+    assert result.exit_code == 2 and result.stderr.strip() == (
+        f"Error: {run}: filter contamination did not finish (a call failed or a check ran out of time): run "
+        f"`wizevol filter {run}` again before merge --clean")
+    server.faults.clear()
+    assert cli("filter", run, "--config", cfg).exit_code == 0
+    merged = cli("merge", run, "--clean", "--out", out)
+    assert merged.exit_code == 0, merged.output
+
+    cfg.write_text(cfg.read_text().replace("filters: {", "filters: {near_dup: {threshold: 0.5}, "))
+    assert cli("filter", run, "--only", "near_dup", "--config", cfg).exit_code == 0  # clean files not rewritten
+    result = cli("merge", run, "--clean", "--out", out)
+    assert result.exit_code == 2 and "filter near_dup ran again after the clean files were written" in result.stderr
+    assert cli("filter", run, "--config", cfg).exit_code == 0
+    assert cli("merge", run, "--clean", "--out", out).exit_code == 0
+
+
 def test_filter_registry_refuses_an_unknown_name_and_maps_the_old_one(tmp_path):
     run = make_run(tmp_path, [[{"id": "a", "instruction": BASE, "output": "x"}]])
     result = cli("filter", run, "--only", "dedup")

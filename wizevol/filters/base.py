@@ -113,7 +113,8 @@ def run_filter(folder: RunFolder, flt: Filter, on_record: Callable[[], None] | N
 
 
 def write_clean(folder: RunFolder, names: list[str]) -> dict[int, int]:
-    """filters/clean_K.jsonl: the kept records of round K that none of `names` rejected."""
+    """filters/clean_K.jsonl: the kept records of round K that none of `names` rejected; filters/clean.json: the
+    filters and their stamps then (what `merge --clean` checks)."""
     counts = {}
     for k in folder.finished_rounds():
         rejected = set()
@@ -124,4 +125,29 @@ def write_clean(folder: RunFolder, names: list[str]) -> dict[int, int]:
         clean = [r for r in read_jsonl(folder.kept(k)) if r["id"] not in rejected]
         write_jsonl(folder.clean(k), clean)
         counts[k] = len(clean)
+    stamps = {n: json.loads(p.read_text()).get("stamp") if (p := folder.filter_stats(n)).exists() else None
+              for n in names}
+    write_atomic(folder.clean_stamp(), json.dumps({"filters": names, "stamps": stamps}, indent=2) + "\n")
     return counts
+
+
+def clean_is_current(folder: RunFolder) -> None:
+    """`merge --clean` reads the clean files only when every filter they come from finished over the run's
+    current rounds and has not run again since they were written; else an InputError naming the filter and what
+    to rerun."""
+    from wizevol.errors import InputError
+
+    run = folder.root
+    if not folder.clean_stamp().exists():
+        raise InputError(f"{run}: no clean files yet: run `wizevol filter {run}` first")
+    written = json.loads(folder.clean_stamp().read_text())
+    inputs = _input_digest(folder, folder.finished_rounds())
+    for name in written["filters"]:
+        path = folder.filter_stats(name)
+        stamp = json.loads(path.read_text()).get("stamp") if path.exists() else None
+        why = ("has not run" if stamp is None else
+               "did not finish (a call failed or a check ran out of time)" if stamp.get("incomplete") else
+               "ran over other rounds than the run has now" if stamp.get("inputs") != inputs else
+               "ran again after the clean files were written" if stamp != written["stamps"].get(name) else None)
+        if why:
+            raise InputError(f"{run}: filter {name} {why}: run `wizevol filter {run}` again before merge --clean")

@@ -115,6 +115,11 @@ def collect(run: str | Path | list, rounds_spec: str | None, clean: bool = False
     for folder in folders:
         if not folder.root.is_dir():
             raise InputError(f"{folder.root}: run folder not found")
+    if clean:
+        from wizevol.filters.base import clean_is_current
+
+        for folder in folders:
+            clean_is_current(folder)
     finished = sorted(set.intersection(*(set(f.finished_rounds()) for f in folders)))
     report = MergeReport(rounds=parse_rounds(rounds_spec, finished))
     seen: set[str] = set()
