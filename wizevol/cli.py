@@ -161,11 +161,15 @@ def merge(
     clean: Annotated[bool, typer.Option("--clean", help="Use filters/clean_K.jsonl (after `wizevol filter`).")] = False,
     min_pass_rate: Annotated[float | None, typer.Option(
         help="Keep records whose answers passed their tests at least this often (after the verified filter).")] = None,
+    unverified: Annotated[str, typer.Option(
+        help="With --min-pass-rate, records the verified filter could not verify (no Python, no usable tests, a "
+             "failed call): drop or keep.")] = "drop",
 ) -> None:
     """Join rounds of a run into one training set: dedup, seeded shuffle, lineage in `metadata`."""
     from wizevol.train.merge import merge as do_merge
 
-    report = do_merge(run if len(run) > 1 else run[0], rounds, out, format, seed, parquet, hf_dataset, push_to_hub, clean, min_pass_rate)
+    report = do_merge(run if len(run) > 1 else run[0], rounds, out, format, seed, parquet, hf_dataset, push_to_hub,
+                      clean, min_pass_rate, unverified)
     typer.echo(report.table())
     typer.echo(f"wrote {out} ({format})")
 

@@ -36,7 +36,8 @@ def test_verified_marks_every_python_response_and_merge_selects_by_pass_rate(tmp
     assert list(rejected) == ["bad"]
     assert rejected["bad"]["reason"] == "failed its tests: AssertionError at: assert sub(5, 5) == 0"
     results = {r["id"]: r for r in rows(run / "filters" / "verified" / "results_0.jsonl")}
-    assert set(results) == {"good", "bad", "notests"}  # every Python record; the prose one has no code
+    assert set(results) == {"good", "bad", "notests", "prose"}  # every record, the prose one with its reason
+    assert (results["prose"]["pass_rate"], results["prose"]["error"]) == (None, "no Python in the response")
     assert (results["good"]["passed"], results["good"]["pass_rate"], results["good"]["difficulty"]) == (
         True, 0.6667, "medium")  # its own answer and the scripted right one pass; the default answer does not
     assert (results["bad"]["passed"], results["bad"]["pass_rate"], results["bad"]["difficulty"]) == (False, 0, "hard")
@@ -50,6 +51,12 @@ def test_verified_marks_every_python_response_and_merge_selects_by_pass_rate(tmp
     assert merged.exit_code == 0, merged.output
     assert [r["metadata"]["id"] for r in rows(tmp_path / "m.jsonl")] == ["good"]
     assert "below_pass_rate" in merged.output and "unverified" in merged.output
+    # the records it could not verify (the prose answer, the untestable greeting) are kept only when asked
+    kept = cli("merge", run, "--min-pass-rate", "0.5", "--unverified", "keep", "--out", tmp_path / "k.jsonl")
+    assert kept.exit_code == 0, kept.output
+    assert sorted(r["metadata"]["id"] for r in rows(tmp_path / "k.jsonl")) == ["good", "notests", "prose"]
+    bad = cli("merge", run, "--min-pass-rate", "0.5", "--unverified", "maybe", "--out", tmp_path / "x.jsonl")
+    assert bad.exit_code == 2 and bad.stderr.strip() == "Error: --unverified 'maybe': choose drop or keep"
     again = cli("filter", run, "--only", "verified", "--config", cfg)
     assert again.exit_code == 0, again.output
     assert len(server.calls) == calls

@@ -116,6 +116,8 @@ class Verified(Filter):
     def check(self, record: Record) -> Verdict:
         if record.id not in self.work:
             self.counts["no python"] += 1
+            self.rows.append({"id": record.id, "passed": None, "pass_rate": None, "samples": 0, "difficulty": None,
+                              "error": "no Python in the response"})
             return True
         tester, answers = self.work[record.id]
         if tester is None:

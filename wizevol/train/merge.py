@@ -103,10 +103,11 @@ def _is_shard(run: str | Path) -> bool:
 
 
 def collect(run: str | Path | list, rounds_spec: str | None, clean: bool = False,
-            min_pass_rate: float | None = None) -> tuple[list[Record], MergeReport]:
+            min_pass_rate: float | None = None, unverified: str = "drop") -> tuple[list[Record], MergeReport]:
     """The records of the chosen rounds that can be trained on, in round order: exact duplicates across
     rounds removed (the lowest round wins), records without a response counted and left out; with
-    `min_pass_rate`, only records the verified filter gave at least that pass rate (the others counted).
+    `min_pass_rate`, only records the verified filter gave at least that pass rate (the others counted); those it
+    could not verify (no Python, no usable tests, a failed call) are dropped or kept as `unverified` says.
 
     `run` may be the shard folders of one sharded run: each round is then its shards' records in shard order,
     which is the unsharded run's pool order, so the merge is the one a single process would have made."""
@@ -129,13 +130,13 @@ def collect(run: str | Path | list, rounds_spec: str | None, clean: bool = False
         if min_pass_rate is not None:
             counts.update(below_pass_rate=0, unverified=0)
         for folder in folders:
-            _collect_round(folder, k, clean, min_pass_rate, counts, seen, merged)
+            _collect_round(folder, k, clean, min_pass_rate, counts, seen, merged, unverified)
         report.per_round[k] = counts
     return merged, report
 
 
 def _collect_round(folder: RunFolder, k: int, clean: bool, min_pass_rate: float | None, counts: dict[str, int],
-                   seen: set[str], merged: list[Record]) -> None:
+                   seen: set[str], merged: list[Record], unverified: str = "drop") -> None:
     """Add one folder's round k to `merged` (and its counts), skipping what was seen."""
     run = folder.root
     source = folder.clean(k) if clean else folder.kept(k)
@@ -157,8 +158,9 @@ def _collect_round(folder: RunFolder, k: int, clean: bool, min_pass_rate: float 
             rate = rates.get(rec.id)
             if rate is None:
                 counts["unverified"] += 1
-                continue
-            if rate < min_pass_rate:
+                if unverified == "drop":
+                    continue
+            elif rate < min_pass_rate:
                 counts["below_pass_rate"] += 1
                 continue
         key = _key(rec)
@@ -179,11 +181,14 @@ def training_rows(records: list[Record], fmt: str = "prompt-completion", seed: i
 
 def merge(run: str | Path, rounds_spec: str | None, out: str | Path, fmt: str = "prompt-completion",
           seed: int = 42, parquet: bool = False, hf_dataset: str | Path | None = None,
-          push_to_hub: str | None = None, clean: bool = False, min_pass_rate: float | None = None) -> MergeReport:
+          push_to_hub: str | None = None, clean: bool = False, min_pass_rate: float | None = None,
+          unverified: str = "drop") -> MergeReport:
     """Join the chosen rounds into one training file (and parquet / an HF dataset / the Hub)."""
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    merged, report = collect(run, rounds_spec, clean, min_pass_rate)
+    if unverified not in ("drop", "keep"):
+        raise InputError(f"--unverified {unverified!r}: choose drop or keep")
+    merged, report = collect(run, rounds_spec, clean, min_pass_rate, unverified)
     if not merged:
         raise WizevolError(f"{run}: nothing to merge from rounds {report.rounds} (no records with a response)")
     rows = training_rows(merged, fmt, seed)
