@@ -21,6 +21,7 @@ runs/NAME/
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -137,6 +138,31 @@ class RunFolder:
                     f"{fingerprint}); choose another --out, or delete the folder to start over")
         else:
             write_atomic(stamp, fingerprint + "\n")
+
+    @contextlib.contextmanager
+    def lock(self, what: str = "evolve") -> Iterator[None]:
+        """Hold the folder for one process (an exclusive `fcntl` lock on `.lock`, released when the process ends,
+        however it ends): a second process working in the same folder would corrupt the first's spool and files."""
+        import fcntl
+
+        path = self.root / ".lock"
+        with open(path, "a+", encoding="utf-8") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.seek(0)
+                holder = f.read().strip() or "another process"
+                raise WizevolError(f"{self.root} is in use by {holder}; wait for it to end, or stop it") from None
+            f.seek(0)
+            f.truncate()
+            f.write(f"wizevol {what} (pid {os.getpid()})")
+            f.flush()
+            try:
+                yield
+            finally:
+                f.seek(0)
+                f.truncate()
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     def manifest(self) -> Path:
         """The resolved config, counts per round and rule, tokens, versions."""

@@ -130,3 +130,19 @@ def test_a_run_stamped_before_retries_left_the_fingerprint_resumes_and_is_restam
     (run / "fingerprint").write_text("0123456789abcdef\n")  # another run's stamp is still refused
     result = evolve(tmp_path, server, "--rounds", "3")
     assert result.exit_code != 0 and "holds a run made with a different config or seed" in result.output
+
+
+def test_a_second_process_in_the_same_run_folder_is_refused_in_one_line(tmp_path, server):
+    """Two processes in one folder would corrupt each other's spool: the folder is locked (fcntl) for the run's
+    life. Here the lock is held as another process would hold it; the run is refused before any call."""
+    from wizevol.run_folder import RunFolder
+
+    assert evolve(tmp_path, server, "--rounds", "1").exit_code == 0
+    calls = len(server.calls)
+    with RunFolder(tmp_path / "run").lock("evolve"):
+        result = evolve(tmp_path, server, "--rounds", "2")
+        assert result.exit_code == 1
+        assert result.stderr.strip() == (f"Error: {tmp_path / 'run'} is in use by wizevol evolve (pid {os.getpid()}); "
+                                         "wait for it to end, or stop it")
+    assert len(server.calls) == calls and not (tmp_path / "run" / "round_2.done").exists()
+    assert evolve(tmp_path, server, "--rounds", "2").exit_code == 0  # released: the rerun goes on

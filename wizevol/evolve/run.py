@@ -164,10 +164,17 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = 
     emit = on_event or (lambda event, **data: None)
     started = time.time()
     prompts, seed_info, fingerprint, legacy = _prepare(seed, cfg)
-    quarantined = seed_info.quarantined
     folder = RunFolder(out)
     shard = f" shard {cfg.shard}" if cfg.shard else ""
     folder.prepare(fingerprint + shard, also=legacy + shard)
+    with folder.lock("evolve"):
+        return _locked(seed_info, folder, cfg, prompts, fingerprint, started, emit)
+
+
+def _locked(seed_info: Seed, folder: RunFolder, cfg: EvolveConfig, prompts: PromptSet, fingerprint: str,
+            started: float, emit: Event) -> dict[str, Any]:
+    """run_evolve with the folder held by this process."""
+    quarantined = seed_info.quarantined
     if quarantined:
         write_jsonl(folder.quarantine(), (q.to_json() for q in quarantined))
         emit("note", text=f"warning: quarantined {len(quarantined)} bad seed line(s) -> "
