@@ -107,14 +107,10 @@ class ContaminationConfig(_Strict):
     shortlist: int = Field(32, ge=0, description="in a run of more than shortlist x problems records, MiniLM "
                                                  "encodes only each problem's shortlist nearest records by a "
                                                  "static embedding (0: encode every record)")
-    llm_judge: bool | None = Field(None, description="the judge role confirms each embedding candidate at "
-                                   "judge_threshold (contamination_judge.yaml); unset: on where the judge is an "
-                                   "instruct model in chat")
-    judge_threshold: float = Field(0.65, gt=0, le=1, description="with the judge on: MiniLM cosine of the "
-                                   "candidates it is asked about (embedding_threshold is then unused)")
-    translate: bool | None = Field(None, description="layer 4 for responses in another language (C, JavaScript, "
-                                   "C++, ...): the judge role translates them into Python first; unset: on where "
-                                   "the judge is an instruct model in chat")
+    # unset (auto), llm_judge and translate are on where the judge is an instruct model asked in chat
+    llm_judge: bool | None = None  # the judge decides each embedding candidate at judge_threshold
+    judge_threshold: float = Field(0.65, gt=0, le=1, description="with the judge on: MiniLM cosine of its candidates")
+    translate: bool | None = None  # code in other languages into Python (layer 4), instructions into English (3)
     execution: bool | Literal["auto"] = Field(
         "auto", description="layer 4: run each Python response against HumanEval's tests in the sandbox; auto: "
                             "where the sandbox isolates the code (else skipped, with a note)")
