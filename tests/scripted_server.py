@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import random
@@ -191,8 +192,9 @@ class ScriptedServer:
             headers.update(fault.headers or {})
             return web.json_response({"error": {"message": f"scripted {action}", "type": "scripted"}},
                                      status=int(action), headers=headers)
-        if action == "hang":
-            await asyncio.sleep(float(fault.arg or 60))
+        if action == "hang":  # until its time is up, or the server stops (a stop does not wait for it)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping().wait(), float(fault.arg or 60))
         if action == "bad_json":
             return web.Response(text='{"choices": [ {"message": ', content_type="application/json")
         if action == "no_choices":
@@ -375,8 +377,14 @@ class ScriptedServer:
             raise RuntimeError("scripted server did not start")
         return self
 
+    def _stopping(self) -> asyncio.Event:
+        if getattr(self, "_stop_event", None) is None:
+            self._stop_event = asyncio.Event()
+        return self._stop_event
+
     def stop(self) -> None:
         async def shutdown():
+            self._stopping().set()
             await self._runner.cleanup()
 
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)

@@ -83,3 +83,45 @@ def test_shards_on_a_local_ray_cluster_survive_a_killed_worker_and_merge_exactly
     # at most the calls in flight when the worker died were paid twice
     new_calls = sum(int(n) for n in re.findall(r"new calls: (\d+)", result.output))
     assert new_calls < full_calls <= len(server.calls) - full_calls <= full_calls + 8
+
+
+def test_the_first_failed_shard_stops_the_others(tmp_path, server, monkeypatch):
+    """Shard 1's first call hangs for a minute (its timeout is longer); once it is on the wire, shard 0's calls are
+    refused (401: a fatal error). The run stops with that failure at once and cancels shard 1's task, whose folder
+    lock is free again within seconds; left running, the task would hold it until its call came back."""
+    from conftest import seed_instruction
+
+    from wizevol.run_folder import RunFolder
+
+    server.latency = 0.3  # shard 0 has calls left to make when shard 1 starts
+    server.fault("hang", role="evolve", match=seed_instruction(2)[:40], arg=60, times=None)
+
+    def refuse_shard_0_once_shard_1_hangs() -> None:
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(seed_instruction(2)[:40] in c.text for c in server.calls):
+            time.sleep(0.05)
+        server.fault("401", match=seed_instruction(1)[:40], times=None)
+
+    threading.Thread(target=refuse_shard_0_once_shard_1_hangs, daemon=True).start()
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    t0 = time.time()
+    try:
+        result = evolve(tmp_path, server, "--rounds", "20", "--limit", "2", "--ray", "--shards", "2", out="big",
+                        config={"endpoint": {"timeout": 120}})
+        assert result.exit_code == 1, result.output
+        assert "shard 0/2 failed" in result.stderr and "the other shards were stopped; rerun to resume" in result.stderr
+        assert time.time() - t0 < 50  # not after the hanging call's minute
+        folders = [tmp_path / "big" / f"shard-{i}-of-2" for i in range(2)]
+        assert all(f.is_dir() for f in folders)
+        deadline, free = time.time() + 20, set()
+        while time.time() < deadline and len(free) < 2:
+            for folder in folders:
+                try:
+                    with RunFolder(folder).lock("test"):
+                        free.add(folder)
+                except Exception:
+                    pass
+            time.sleep(0.2)
+        assert free == set(folders), "a shard's task still holds its folder"
+    finally:
+        ray.shutdown()

@@ -56,12 +56,14 @@ def run_on_ray(seed: str, out: str | Path, cfg: EvolveConfig, shards: int, max_r
         i = pending.pop(done[0])
         try:
             results[i] = ray.get(done[0])
-        except ray.exceptions.RayTaskError as e:
-            cause = e.cause if isinstance(getattr(e, "cause", None), Exception) else e
-            raise WizevolError(f"shard {i}/{shards} failed: {' '.join(str(cause).split())[:300]} "
-                               f"(rerun to resume it from {shard_folder(out, i, shards)})") from None
         except ray.exceptions.RayError as e:
+            for ref in pending:  # the others stop now, not after hours of calls: a rerun resumes every shard
+                ray.cancel(ref, force=True)
+            if isinstance(e, ray.exceptions.RayTaskError):
+                cause = e.cause if isinstance(getattr(e, "cause", None), Exception) else e
+                raise WizevolError(f"shard {i}/{shards} failed: {' '.join(str(cause).split())[:300]} (the other "
+                                   f"shards were stopped; rerun to resume them from {out})") from None
             raise WizevolError(f"shard {i}/{shards} failed on Ray after {max_retries} retries: "
-                               f"{type(e).__name__} (rerun to resume it)") from None
+                               f"{type(e).__name__} (the other shards were stopped; rerun to resume)") from None
         notify(f"ray: shard {i}/{shards} done -> {results[i]['out']}")
     return results  # type: ignore[return-value]
