@@ -164,3 +164,35 @@ def test_completion_mode_sends_few_shot_prompts_to_v1_completions(tmp_path, serv
     assert kept[0]["instruction"].startswith("Write a Python function that returns the n-th Fibonacci number")
     (e,) = rows(tmp_path / "run" / "eliminated_1.jsonl")
     assert e["rule"] == "no_gain"
+
+
+def test_writing_a_round_does_not_stall_the_calls_in_flight(tmp_path, server, monkeypatch):
+    """A round's files are written in a thread: while round 1's (made slow here, as a 10M-record round is) are
+    written, round 2's calls go on; written in the event loop, no call went out until it was done."""
+    import threading
+    import time
+
+    from wizevol.evolve import run as evolve_run
+
+    real = evolve_run._write_round
+    window: dict[int, tuple[float, float]] = {}
+
+    def slow_write(folder, k, outcomes, usage, took):
+        start = time.time()
+        outcomes = list(outcomes)
+        if k == 1:
+            deadline = start + 1.5
+            while time.time() < deadline:
+                threading.Event().wait(0.01)  # the write of a large round, holding whatever thread runs it
+        window[k] = (start, time.time())
+        return real(folder, k, iter(outcomes), usage, took)
+
+    monkeypatch.setattr(evolve_run, "_write_round", slow_write)
+    server.latency = 0.05
+    result = evolve(tmp_path, server, "--rounds", "2")
+    assert result.exit_code == 0, result.output
+    start, end = window[1]
+    during = [c for c in server.calls if start < c.wall < end]
+    assert len(during) >= 10, f"{len(during)} calls arrived while round 1 was written"
+    assert all(len(rows(tmp_path / "run" / f"round_{k}.jsonl")) + len(rows(tmp_path / "run" / f"eliminated_{k}.jsonl"))
+               + len(rows(tmp_path / "run" / f"failed_{k}.jsonl")) == 20 for k in (1, 2))

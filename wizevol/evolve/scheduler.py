@@ -3,7 +3,8 @@ not grow with the pool.
 
 The pool is streamed from the previous round's pool file; each outcome is appended to the round's spool file
 (`spool_K.jsonl`) as it comes, and only its byte offset is kept (8 bytes a record). When a round's last outcome
-arrives, `finish_round(k, outcomes)` gets them in pool order, read back from the spool, whatever the finishing order.
+arrives, `finish_round(k, outcomes)` gets them in pool order, read back from the spool, whatever the finishing order,
+in a thread of its own (writing a round of 10M records must not stall the calls in flight).
 A lineage's next round reads its record back from the spool when a worker takes it. So the process holds the calls
 in flight and two offsets per record, not the records: the same files at 10k or 10M records.
 """
@@ -49,14 +50,23 @@ class Spool:
         return Record.from_json(d["next"] if d["next"] is not None else d["record"])
 
     def ordered(self) -> Iterator[Outcome]:
-        """The round's outcomes in pool order."""
-        for i, offset in enumerate(self.offsets):
-            if offset < 0:
-                raise RuntimeError(f"{self.path}: record {i} has no outcome")
-            d = self._line(offset)
-            record = Record.from_json(d["record"])
-            nxt = Record.from_json(d["next"]) if d["next"] is not None else record
-            yield Outcome(d["kind"], record, nxt, d["unparsed"])
+        """The round's outcomes in pool order, read through a handle of their own: the next round's workers go on
+        reading their records through `_r` while a thread writes this round's files."""
+        self._w.flush()
+        offsets = array("q", self.offsets)
+
+        def read() -> Iterator[Outcome]:
+            with self.path.open("rb") as r:
+                for i, offset in enumerate(offsets):
+                    if offset < 0:
+                        raise RuntimeError(f"{self.path}: record {i} has no outcome")
+                    r.seek(offset)
+                    d = json.loads(r.readline())
+                    record = Record.from_json(d["record"])
+                    nxt = Record.from_json(d["next"]) if d["next"] is not None else record
+                    yield Outcome(d["kind"], record, nxt, d["unparsed"])
+
+        return read()
 
     def close(self, remove: bool = True) -> None:
         self._w.close()
@@ -84,6 +94,7 @@ async def run_rounds(pool: Iterable[Record], n: int, first: int, last: int, ctx:
     remaining = dict.fromkeys(spools, n)
     counts = {k: {"kept": 0, "eliminated": 0, "failed": 0} for k in spools}
     wake = asyncio.Condition()
+    writing = asyncio.Lock()  # one round's files at a time, in round order
     state = {"source_left": True, "done": False}
 
     def take() -> tuple[int, int, Record] | None:
@@ -115,7 +126,8 @@ async def run_rounds(pool: Iterable[Record], n: int, first: int, last: int, ctx:
             if on_record is not None:
                 on_record(k, counts[k])
             if remaining[k] == 0:
-                finish_round(k, spools[k].ordered())
+                async with writing:  # off the event loop: the calls in flight go on while the round is written
+                    await asyncio.to_thread(finish_round, k, spools[k].ordered())
                 if k - 1 in spools:
                     spools.pop(k - 1).close()  # round k read its inputs from it
             async with wake:

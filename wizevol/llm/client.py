@@ -147,7 +147,8 @@ class Usage:
 
     def for_round(self, round_k: int) -> dict[str, dict[str, int]]:
         """The counts of one round, per role."""
-        return {role: dict(v) for (k, role), v in sorted(self.by.items()) if k == round_k}
+        return {role: dict(v) for (k, role), v in sorted(dict(self.by).items()) if k == round_k}  # a copy first:
+        # finish_round reads it from a thread while calls add to it
 
 
 def is_endpoint_failure(exc: BaseException) -> bool:
