@@ -208,3 +208,42 @@ def test_retry_after_parsing():
     assert _retry_after(Exc({"retry-after": "garbage"})) is None
     assert _retry_after(Exc({"retry-after-ms": "x", "retry-after": "2"})) == 2.0
     assert _retry_after(Exc({})) is None
+
+
+MOUNTS = """/dev/sda1 / ext4 rw,relatime 0 0
+nfs.example:/export /mnt/shared nfs4 rw,relatime,vers=4.2 0 0
+/dev/sdb1 /mnt/shared/local ext4 rw 0 0
+server:/my\\040share /mnt/my\\040share cifs rw 0 0
+"""
+
+
+def test_the_file_system_under_a_path_is_its_longest_mount_point():
+    from wizevol.llm.cache import fs_type, journal_mode
+
+    assert fs_type("/mnt/shared/runs/R/shard-0-of-4", MOUNTS) == "nfs4"
+    assert fs_type("/mnt/shared/local/runs", MOUNTS) == "ext4"  # a local disk mounted inside the share
+    assert fs_type("/mnt/sharedX/runs", MOUNTS) == "ext4"  # a prefix of the name is not the mount point
+    assert fs_type("/mnt/my share/runs", MOUNTS) == "cifs"
+    assert [journal_mode(p, MOUNTS) for p in ("/mnt/shared/r", "/home/r", "/mnt/my share/r")] == ["DELETE", "WAL",
+                                                                                                   "DELETE"]
+
+
+def test_a_run_on_a_network_file_system_uses_a_rollback_journal(tmp_path, server, monkeypatch):
+    """SQLite's WAL mode needs shared memory on one host, which NFS does not give: a run folder there gets a
+    rollback journal (no -wal file), and the run and its rerun work as on a local disk."""
+    import sqlite3
+
+    from wizevol.llm import cache
+
+    monkeypatch.setattr(cache, "fs_type", lambda path, mounts=None: "nfs4")
+    assert evolve(tmp_path, server, "--rounds", "1").exit_code == 0
+    db = tmp_path / "run" / "cache.sqlite"
+    assert not db.with_name("cache.sqlite-wal").exists()
+    assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    calls = len(server.calls)
+    assert evolve(tmp_path, server, "--rounds", "1").exit_code == 0 and len(server.calls) == calls
+    monkeypatch.undo()
+    local = tmp_path / "local"
+    local.mkdir()
+    assert evolve(local, server, "--rounds", "1").exit_code == 0
+    assert sqlite3.connect(local / "run" / "cache.sqlite").execute("PRAGMA journal_mode").fetchone()[0] == "wal"

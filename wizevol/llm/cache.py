@@ -24,14 +24,43 @@ def cache_key(model: str, messages: Any, params: dict[str, Any], mode: str = "ch
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+# file systems where SQLite's WAL mode does not work (its shared memory needs one host): a rollback journal there
+NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "ceph", "fuse.ceph", "lustre", "gpfs", "9p",
+              "glusterfs", "fuse.glusterfs", "afs", "beegfs", "fuse.s3fs", "fuse.gcsfuse")
+
+
+def fs_type(path: Path, mounts: str | None = None) -> str:
+    """The type of the file system holding `path` (the longest mount point above it in /proc/mounts), or ""."""
+    if mounts is None:
+        try:
+            mounts = Path("/proc/mounts").read_text()
+        except OSError:
+            return ""
+    target, best = str(Path(path).resolve()), ("", "")
+    for line in mounts.splitlines():
+        parts = line.split()
+        if len(parts) >= 3:
+            point = parts[1].replace("\\040", " ")
+            if (target == point or target.startswith(point.rstrip("/") + "/")) and len(point) > len(best[0]):
+                best = (point, parts[2])
+    return best[1]
+
+
+def journal_mode(path: Path, mounts: str | None = None) -> str:
+    """WAL on a local disk (readers never block the writer); a rollback journal (DELETE) on a network file
+    system, where WAL's shared-memory index does not work across hosts (shards on NFS)."""
+    return "DELETE" if fs_type(path, mounts) in NETWORK_FS else "WAL"
+
+
 class ResponseCache:
     """The run's SQLite response cache: one committed row per finished call."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self.journal = journal_mode(self.path.parent)
+        self._db.execute(f"PRAGMA journal_mode={self.journal}")
+        self._db.execute("PRAGMA synchronous=NORMAL" if self.journal == "WAL" else "PRAGMA synchronous=FULL")
         self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
     def get(self, key: str) -> dict[str, Any] | None:
