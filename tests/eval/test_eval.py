@@ -163,12 +163,19 @@ def test_a_served_model_through_the_cli_with_hostile_answers_and_resume(tmp_path
 
 
 def test_n_samples_give_pass_at_k_and_each_sample_is_its_own_call(tmp_path, server):
+    """A scripted model that solves a known share of each problem's samples: 4 of 10, 7 of 10 and none. pass@1 is
+    the mean share, (0.4 + 0.7 + 0) / 3, and pass@10 the share of problems solved at least once, 2/3."""
+    for p, right in zip(PROBLEMS[:2], (4, 7), strict=True):  # the first `right` calls answer it correctly
+        server.fault("text", match=p.prompt[-120:], arg=fenced(p), times=right)
     result = served_eval(tmp_path, server, "--limit", "3", "--n-samples", "10", "--temperature", "0.8")
     assert result.exit_code == 0, result.output
     assert server.count() == 30  # identical requests, one call each: ten samples, not one answer ten times
     report = json.loads((tmp_path / "ev" / "eval.json").read_text())
     assert set(k for k in report if k.startswith("pass@")) == {"pass@1", "pass@10"}
-    assert report["samples"] == 30
+    assert report["samples"] == 30 and report["counts"]["passed"] == 11
+    assert report["pass@1"]["score"] == pytest.approx((0.4 + 0.7 + 0.0) / 3)
+    assert report["pass@10"]["score"] == pytest.approx(2 / 3)
+    assert report["pass@1"]["interval"] == "bootstrap over problems"
 
 
 def test_raw_prompts_go_out_with_stop_sequences(tmp_path, server):
