@@ -196,3 +196,43 @@ def test_writing_a_round_does_not_stall_the_calls_in_flight(tmp_path, server, mo
     assert len(during) >= 10, f"{len(during)} calls arrived while round 1 was written"
     assert all(len(rows(tmp_path / "run" / f"round_{k}.jsonl")) + len(rows(tmp_path / "run" / f"eliminated_{k}.jsonl"))
                + len(rows(tmp_path / "run" / f"failed_{k}.jsonl")) == 20 for k in (1, 2))
+
+
+def test_later_round_jobs_waiting_stay_few_whatever_the_pool_size(tmp_path, monkeypatch):
+    """The scheduler reads the source only while few later-round jobs wait (4 x concurrency): the jobs waiting stay
+    bounded at 20,000 records (reading the whole source first left one waiting job per record, about 128 bytes
+    each: 1.3 GB at 10M). Every round still gets every record, in pool order."""
+    import asyncio
+    from collections import deque
+    from types import SimpleNamespace
+
+    from wizevol.evolve import scheduler
+    from wizevol.evolve.chain import Outcome
+    from wizevol.record import Record
+
+    most = [0]
+    queues: list = []
+
+    class Counted(deque):
+        def append(self, item):
+            super().append(item)
+            most[0] = max(most[0], sum(len(q) for q in queues))
+
+    def counted(*args):
+        q = Counted(*args)
+        queues.append(q)
+        return q
+
+    async def instant(record, k, ctx):
+        await asyncio.sleep(0)
+        return Outcome("kept", record, record, False)
+
+    monkeypatch.setattr(scheduler, "deque", counted)
+    monkeypatch.setattr(scheduler, "evolve_one", instant)
+    n, written = 20_000, {}
+    pool = (Record(id=f"r{i}", instruction=f"task {i}") for i in range(n))
+    ctx = SimpleNamespace(cfg=SimpleNamespace(concurrency=8))
+    asyncio.run(scheduler.run_rounds(pool, n, 1, 3, ctx, lambda k, outs: written.update({k: [o.record.id for o in outs]}),
+                                     tmp_path))
+    assert most[0] <= 4 * 8 + 8, f"{most[0]} later-round jobs waited at once"
+    assert all(written[k] == [f"r{i}" for i in range(n)] for k in (1, 2, 3))
