@@ -100,26 +100,25 @@ async def run_rounds(pool: Iterable[Record], n: int, first: int, last: int, ctx:
 
     lookahead = 4 * ctx.cfg.concurrency  # later-round jobs waiting before the source is read further
 
-    def take() -> tuple[int, int, Record] | None:
-        """The next job: round `first`'s next record from the source while few later-round jobs wait, else the
-        waiting job of the lowest round. (Reading the whole source first left about n jobs waiting: 128 bytes a
-        record, 1.3 GB at 10M.)"""
-        backlog = sum(len(q) for q in ready.values())
-        if state["source_left"] and backlog < lookahead:
-            item = next(source, None)
-            if item is not None:
-                return first, item[0], item[1]
-            state["source_left"] = False
-        for k in range(first + 1, last + 1):
-            if ready[k]:
-                i, offset = ready[k].popleft()
-                return k, i, spools[k - 1].next_pool(offset)
+    def from_source() -> tuple[int, int, Record] | None:
         if state["source_left"]:
             item = next(source, None)
             if item is not None:
                 return first, item[0], item[1]
             state["source_left"] = False
         return None
+
+    def take() -> tuple[int, int, Record] | None:
+        """The next job: round `first`'s next record from the source while few later-round jobs wait, else the
+        waiting job of the lowest round. (Reading the whole source first left about n jobs waiting: 128 bytes a
+        record, 1.3 GB at 10M.)"""
+        if sum(len(q) for q in ready.values()) < lookahead and (job := from_source()) is not None:
+            return job
+        for k in range(first + 1, last + 1):
+            if ready[k]:
+                i, offset = ready[k].popleft()
+                return k, i, spools[k - 1].next_pool(offset)
+        return from_source()
 
     async def worker() -> None:
         while True:

@@ -48,13 +48,13 @@ def _contamination(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
         require_isolation(k.allow_weak_sandbox, "set filters.contamination.allow_weak_sandbox: true")
         execution = SolvesBenchmark(tested_problems(k.humaneval), check_s=k.check_s, min_agreement=k.min_agreement)
     on = judge is not None and k.llm_judge is True  # `auto` is resolved by run_filters
-    translate = judge is not None and k.translate is True and execution is not None
+    translating = judge is not None and k.translate is True
     return Contamination(k.ngram, k.coverage, k.benchmarks, k.humaneval, k.embedding,
                          k.judge_threshold if on else k.embedding_threshold,
                          judge.same_problem if on else None, k.top_k, execution, k.shortlist,
-                         judge.same_problem_ahead if on else None, judge.model if on or translate else None,
-                         judge.to_python if translate else None,
-                         judge.to_english if judge is not None and k.translate is True and k.embedding else None)
+                         judge.same_problem_ahead if on else None, judge.model if on or translating else None,
+                         judge.to_python if translating and execution is not None else None,
+                         judge.to_english if translating and k.embedding else None)
 
 
 def execution_on(c: FiltersConfig) -> bool:

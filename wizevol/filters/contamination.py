@@ -86,10 +86,11 @@ class Contamination(Filter):
                 "texts": len(self.texts), "embedding": self.embedding,
                 "embedding_threshold": self.embedding_threshold, "top_k": self.top_k,
                 "shortlist": self.shortlist, "llm_judge": self.judge is not None,
-                **({"judge_model": self.judge_model} if self.judge is not None else {}),
                 **({"execution": self.execution.settings()} if self.execution is not None else {}),
-                **({"translate": True, "judge_model": self.judge_model} if self.translate is not None else {}),
-                **({"to_english": True, "judge_model": self.judge_model} if self.to_english is not None else {})}
+                **({"translate": True} if self.translate is not None else {}),
+                **({"to_english": True} if self.to_english is not None else {}),
+                **({"judge_model": self.judge_model} if (self.judge, self.translate, self.to_english) != (None,) * 3
+                   else {})}
 
     def complete(self) -> bool:
         """Done unless a judge call or a translation failed, or a response's checks did not finish in time."""
@@ -156,8 +157,10 @@ class Contamination(Filter):
         A failed call leaves the record untranslated and the filter incomplete (a rerun asks again)."""
         from wizevol.filters.other_language import other_language_code
 
+        if self.translate is None:
+            return []
         foreign = [(r.id, found) for r in records if (found := other_language_code(r.output))]
-        if not foreign or self.translate is None:
+        if not foreign:
             return []
         emit("phase", name="contamination: responses in other languages, translated into Python", total=len(foreign))
         pythons = self.translate([found for _, found in foreign], lambda: emit("step"))
@@ -175,8 +178,10 @@ class Contamination(Filter):
         judge: MiniLM is an English model, and matched none of them to its problem (bench/decontam_eval.py)."""
         from wizevol.filters.other_language import looks_english
 
+        if self.to_english is None:
+            return
         foreign = [r for r in records if r.id not in self._english and not looks_english(r.prompt_text())]
-        if not foreign or self.to_english is None:
+        if not foreign:
             return
         emit("phase", name="contamination: instructions in other languages, translated into English", total=len(foreign))
         english = self.to_english([r.prompt_text() for r in foreign], lambda: emit("step"))

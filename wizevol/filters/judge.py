@@ -77,7 +77,6 @@ class JudgeRole:
                                      [{"language": language, "code": code} for language, code in pieces], on_done)
         return [None if a is None else translated_python(a) for a in answers]
 
-
     def to_english(self, texts: list[str], on_done: Callable[[], None] | None = None) -> list[str | None]:
         """contamination: each instruction translated into English (translate_to_english.yaml), in order: the
         translation, or None when the call failed (or came back empty)."""

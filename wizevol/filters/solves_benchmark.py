@@ -323,9 +323,8 @@ class SolvesBenchmark:
             try:
                 for future in as_completed(futures):
                     for (rid, code), (hits, stopped) in zip(futures[future], future.result(), strict=True):
-                        if stopped:
-                            with self._lock:
-                                self.unfinished += 1
+                        if stopped:  # this thread alone counts it
+                            self.unfinished += 1
                         elif log is not None:
                             log.write(json.dumps({"key": keys[code], "hits": hits}) + "\n")
                             log.flush()
