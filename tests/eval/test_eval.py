@@ -372,3 +372,28 @@ def test_an_early_exit_scores_nothing_through_the_cli(tmp_path, server):
     assert report["pass@1"]["score"] == 1 / 4 and report["counts"] == {"failed": 3, "passed": 1}
     errors = {r["task_id"]: r["error"] for r in rows(tmp_path / "ev" / "samples.jsonl")}
     assert {errors[p.task_id] for p in picked[1:]} == {"the program ended before check() returned (exit status 0)"}
+
+
+def test_a_completion_that_reads_a_key_file_leaves_nothing_of_it_in_the_eval_folder(tmp_path, server):
+    """The completion empties the audit hook, reads a key any user may read and raises it as its error; the
+    error is kept in samples.jsonl. Landlock lets the code read only the Python install and its temp dir."""
+    from wizevol.filters.sandbox import layers
+
+    if "landlock" not in layers():
+        pytest.skip("no Landlock on this kernel")
+    key = tmp_path / "keys" / "openai.txt"
+    key.parent.mkdir()
+    key.write_text("sk-planted-in-the-home-7777")
+    for d in (key.parent, *key.parent.parents):
+        d.chmod(d.stat().st_mode | 0o005)
+    key.chmod(0o644)
+    steal = ("    import gc\n    for o in gc.get_objects():\n        if isinstance(o, set) and 'socket.connect' in o:\n"
+             f"            o.clear()\n    raise ValueError(open({str(key)!r}).read())\n")
+    problem = PROBLEMS[0]
+    server.fault("text", match=problem.prompt[-120:], arg=f"```python\n{problem.prompt}{steal}```", times=None)
+    result = served_eval(tmp_path, server, "--limit", "1")
+    assert result.exit_code == 0, result.output
+    [sample] = rows(tmp_path / "ev" / "samples.jsonl")
+    assert sample["result"] == "failed" and sample["error"].startswith("PermissionError: [Errno 13] Permission denied")
+    found = [p for p in (tmp_path / "ev").rglob("*") if p.is_file() and b"sk-planted" in p.read_bytes()]
+    assert found == [] and "sk-planted" not in result.output

@@ -233,3 +233,97 @@ def test_a_parent_with_many_open_files_still_gets_every_layer():
         for fd in fds:
             os.close(fd)
     assert (r.status, r.stdout) == ("pass", "ok\n")
+
+
+READER = r'''
+import gc, json, os
+for o in gc.get_objects():  # the audit hook first: it never stopped reads, but nothing of it is left either
+    if isinstance(o, set) and "socket.connect" in o:
+        o.clear()
+res = {}
+for name, path in (("secret", SECRET), ("folder", FOLDER), ("checkout", CHECKOUT)):
+    try:
+        res[name] = os.listdir(path) if os.path.isdir(path) else open(path).read()[:200]
+    except Exception as e:
+        res[name] = repr(e)
+print(json.dumps(res))
+'''
+
+
+@pytest.fixture
+def planted(tmp_path_factory):
+    """A secret any user may read (mode 644 in a folder of mode 755), so only Landlock can keep it from the code."""
+    folder = tmp_path_factory.mktemp("home")
+    for d in (folder, *folder.parents):
+        if not d.stat().st_mode & 0o005:
+            d.chmod(d.stat().st_mode | 0o005)  # so that `nobody` may reach it, below
+    secret = folder / "api_key.txt"
+    secret.write_text("sk-wizevol-planted-secret-4242\n")
+    secret.chmod(0o644)
+    readme = Path(sandbox.__file__).resolve().parents[2] / "README.md"
+    return secret, READER.replace("SECRET", repr(str(secret))).replace("FOLDER", repr(str(folder))) \
+        .replace("CHECKOUT", repr(str(readme)))
+
+
+def denied(res: dict) -> bool:
+    return all("PermissionError" in res[k] and "Permission denied" in res[k] for k in ("secret", "folder", "checkout"))
+
+
+@pytest.mark.skipif("landlock" not in layers(), reason="no Landlock on this kernel")
+def test_code_that_empties_the_audit_hook_reads_no_file_outside_the_python_install_and_its_temp_dir(planted):
+    secret, code = planted
+    every = run_python(code, Limits(cpu_s=5, wall_s=10))
+    assert every.status == "pass", every.stderr
+    assert denied(json.loads(every.stdout)) and "planted-secret" not in every.stdout + every.stderr
+    alone = run_python(code, Limits(cpu_s=5, wall_s=10), ("rlimits", "landlock", "audit_hook"))  # as root, too
+    assert alone.status == "pass", alone
+    assert denied(json.loads(alone.stdout)), alone.stdout
+    without = run_python(code, Limits(cpu_s=5, wall_s=10), ("rlimits", "audit_hook"))
+    res = json.loads(without.stdout)  # what the test would see if Landlock let reads through
+    assert res["secret"] == "sk-wizevol-planted-secret-4242\n" and res["folder"] == ["api_key.txt"]
+    assert "# wizevol" in res["checkout"]
+    inside = run_python("import numbers, json\nopen('x', 'w').write('y')\nprint(open('x').read())", Limits())
+    assert (inside.status, inside.stdout) == ("pass", "y\n")  # its own folder and the standard library still are
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv") or not Path("/usr/bin/python3").exists()
+                    or "landlock" not in layers(),
+                    reason="needs root to become another user (setpriv), a system python that user can run, Landlock")
+def test_as_a_user_who_is_not_root_the_planted_secret_stays_unread(planted):
+    secret, code = planted
+    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                          "/usr/bin/python3", "-c", NON_ROOT_DRIVER, sandbox.__file__, code],
+                         capture_output=True, text=True, timeout=60, cwd="/")
+    assert out.returncode == 0, out.stderr
+    ran = json.loads(out.stdout)
+    assert ran["status"] == "pass" and "nobody" not in ran["layers"], ran["stderr"]
+    assert denied(json.loads(ran["stdout"])) and "planted-secret" not in out.stdout
+    check = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", "/usr/bin/python3",
+                            "-c", f"print(open({str(secret)!r}).read())"], capture_output=True, text=True, timeout=60)
+    assert check.stdout == "sk-wizevol-planted-secret-4242\n\n"  # that user may read it: Landlock is what refused
+
+
+def test_sandboxes_start_without_python_code_between_fork_and_exec(monkeypatch):
+    """`preexec_fn` runs Python in a child forked from a process whose other threads may hold locks (the eval and
+    layer 4 start sandboxes from thread pools): it can deadlock. Every sandbox starts with none, from 8 threads at
+    once, and the layers still hold (the tests above); the namespace probe forks no interpreter either."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    seen = []
+    real = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        seen.append(kwargs.get("preexec_fn"))
+        return real(*args, **kwargs)
+
+    def no_fork():
+        raise AssertionError("os.fork called in wizevol")
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setattr(os, "fork", no_fork)
+    sandbox._local_layers.cache_clear()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: run_python(f"print({i} * 2)", Limits(cpu_s=5, wall_s=20)), range(16)))
+    assert [r.stdout for r in results] == [f"{i * 2}\n" for i in range(16)]
+    assert len(seen) >= 16 and seen == [None] * len(seen)
+    sandbox._local_layers.cache_clear()

@@ -331,11 +331,11 @@ def test_an_interrupted_filter_resumes_without_running_the_finished_responses_ag
 def test_a_response_that_kills_its_batch_process_loses_no_other_result(problems):
     """It empties the hook's deny list (the audit hook is not a sandbox) and kills the runner that forked it: the
     responses of that batch whose results had not come back run again, each in a process of its own."""
-    # only a parent that is a sandbox runner: run alone, its parent is wizevol itself (here, pytest)
+    # only a parent that is a batch's runner (its folder holds batch.json; the sandbox lets it read no /proc):
+    # run alone, its parent is wizevol itself (here, pytest)
     killer = ("import gc, os, signal\nfor o in gc.get_objects():\n"
               "    if isinstance(o, set) and 'os.kill' in o:\n        o.clear()\n"
-              "with open(f'/proc/{os.getppid()}/cmdline', 'rb') as f:\n    parent = f.read()\n"
-              "if b'_sandbox.py' in parent:\n    os.kill(os.getppid(), signal.SIGKILL)\n\n"
+              "if os.path.exists('batch.json'):\n    os.kill(os.getppid(), signal.SIGKILL)\n\n"
               "def noop(x):\n    return x\n")
     solver = "def add(a, b):\n    return a + b\n"
     layer = SolvesBenchmark(problems, batch=16)

@@ -6,11 +6,15 @@ find the hook's deny list with `gc.get_objects()` and empty it, so the OS layers
   - netns: a private network namespace (no interfaces but a downed loopback); as root directly, as any other
     user inside an unprivileged user namespace (what `unshare -rn` does) where the kernel allows one
   - nobody: as root, the code runs as `nobody`, which owns only the temp dir
-  - landlock: the kernel's Landlock LSM (no privilege needed) lets the code create, write or remove files
-    only under its temp dir, and with ABI >= 4 refuses every TCP connect and bind
+  - landlock: the kernel's Landlock LSM (no privilege needed) lets the code read only the system's programs
+    and libraries, this Python's installation and its temp dir, create, write or remove files only under its
+    temp dir, and with ABI >= 4 refuses every TCP connect and bind
   - audit_hook: a Python audit hook installed before the code runs: no sockets, no fork/exec/subprocess, no
     ctypes, no writes outside the temp dir
 `layers()` says which hold on this machine; `isolated()` whether any beyond rlimits and the audit hook does.
+The OS layers are applied by sandbox_launch.py, a program started in the child's place that execs the code's
+interpreter (or a compiler) once they hold: no Python code runs between fork and exec, which is unsafe while
+threads run (`preexec_fn`), and wizevol starts sandboxes from thread pools.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import json
 import os
 import resource
+import secrets
 import shutil
 import signal
 import stat
@@ -33,12 +39,17 @@ NOBODY = 65534
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
 # Landlock (linux/landlock.h): syscalls, and the file-system rights that change something
-SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
-PR_SET_NO_NEW_PRIVS = 38
+SYS_LANDLOCK_CREATE_RULESET = 444
 LANDLOCK_WRITE = sum(1 << b for b in (1, 4, 5, 6, 7, 8, 9, 10, 11, 12))  # write file, remove, make *
+LANDLOCK_READ_FILE = 1 << 2
+LANDLOCK_READ = (1 << 0) | LANDLOCK_READ_FILE | (1 << 3)  # execute, read file, read dir
 LANDLOCK_REFER, LANDLOCK_TRUNCATE = 1 << 13, 1 << 14  # ABI 2, ABI 3
 LANDLOCK_NET_TCP = (1 << 0) | (1 << 1)  # bind, connect (ABI 4)
 LANDLOCK_SCOPE = (1 << 0) | (1 << 1)  # abstract unix sockets and signals of processes outside the domain (ABI 6)
+SYSTEM_READABLE = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache",
+                   "/etc/localtime", "/etc/ssl/openssl.cnf")  # node reads OpenSSL's configuration
+LAUNCH_FAILED = 125  # sandbox_launch.FAILED
+LAUNCHER = str(Path(__file__).with_name("sandbox_launch.py"))
 
 BOOTSTRAP = r'''
 import os, sys
@@ -115,39 +126,28 @@ def landlock_abi() -> int:
     return max(0, int(version))
 
 
-def _landlock_plan(root: str, abi: int):
-    """Everything Landlock needs, built in the parent (the child may run under a tight memory limit); calling
-    the result in the child makes files writable only under `root` (and /dev/null), with ABI >= 4 refuses TCP,
-    and with ABI >= 6 refuses signals to processes outside the sandbox (wizevol itself, other sandboxes) and
-    abstract unix sockets outside it. It raises if the kernel refuses, so a layer reported as active is active."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fs = LANDLOCK_WRITE | (LANDLOCK_REFER if abi >= 2 else 0) | (LANDLOCK_TRUNCATE if abi >= 3 else 0)
-    attr = (ctypes.c_uint64 * 3)(fs, LANDLOCK_NET_TCP if abi >= 4 else 0, LANDLOCK_SCOPE if abi >= 6 else 0)
-    attr_size = 24 if abi >= 6 else 16 if abi >= 4 else 8
-    file_rights = (1 << 1) | (LANDLOCK_TRUNCATE if abi >= 3 else 0)  # a file may be written, not made or removed
-    rules = []
-    for path, allowed in ((root, fs), ("/dev/null", file_rights)):  # compilers write to /dev/null
-        beneath = (ctypes.c_uint8 * 12)()  # struct landlock_path_beneath_attr {u64 allowed; s32 parent_fd} packed
-        ctypes.memmove(beneath, ctypes.byref(ctypes.c_uint64(allowed)), 8)
-        rules.append((path, beneath))
-    fd_box = ctypes.c_int32(0)
+def _readable() -> list[str]:
+    """Where sandboxed programs may read (and execute): the system's programs and libraries, and this Python's
+    installation (its venv, its base). Nothing else outside the temp dir: no home, no checkout, no keys. A
+    prefix that would open a user's home (or everything) is left out."""
+    home = os.path.realpath(os.path.expanduser("~"))
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    wide = [p for p in prefixes if p == os.sep or home == p or home.startswith(p + os.sep)]
+    return [*SYSTEM_READABLE, *sorted(prefixes - set(wide))]
 
-    def apply() -> None:
-        ruleset = libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), attr_size, 0)
-        if ruleset < 0:
-            raise OSError(ctypes.get_errno(), "landlock_create_ruleset")
-        for path, beneath in rules:
-            fd_box.value = os.open(path, os.O_PATH | os.O_CLOEXEC)
-            ctypes.memmove(ctypes.byref(beneath, 8), ctypes.byref(fd_box), 4)
-            if libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(beneath), 0) != 0:
-                raise OSError(ctypes.get_errno(), "landlock_add_rule")
-            os.close(fd_box.value)
-        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or \
-                libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
-            raise OSError(ctypes.get_errno(), "landlock_restrict_self")
-        os.close(ruleset)
 
-    return apply
+def _landlock_rules(root: str, abi: int) -> dict:
+    """Landlock's part of the launcher's plan: files may be read only under `_readable()`, the temp dir and a
+    few devices; written, created or removed only under the temp dir (and /dev/null); with ABI >= 4 no TCP
+    connect or bind, and with ABI >= 6 no signal to, or abstract unix socket of, a process outside the sandbox
+    (wizevol, other sandboxes)."""
+    write = LANDLOCK_WRITE | (LANDLOCK_REFER if abi >= 2 else 0) | (LANDLOCK_TRUNCATE if abi >= 3 else 0)
+    rules = [[root, LANDLOCK_READ | write], ["/dev/null", LANDLOCK_READ_FILE | (1 << 1)]]
+    rules += [[dev, LANDLOCK_READ_FILE] for dev in ("/dev/urandom", "/dev/random", "/dev/zero")]
+    rules += [[path, LANDLOCK_READ if os.path.isdir(path) else LANDLOCK_READ_FILE] for path in _readable()]
+    return {"handled_fs": LANDLOCK_READ | write, "handled_net": LANDLOCK_NET_TCP if abi >= 4 else 0,
+            "scoped": LANDLOCK_SCOPE if abi >= 6 else 0, "attr_size": 24 if abi >= 6 else 16 if abi >= 4 else 8,
+            "rules": rules}
 
 
 def _netns_flags() -> int:
@@ -157,14 +157,10 @@ def _netns_flags() -> int:
 
 def _netns_ok() -> bool:
     """Can this user make its own network namespace here (root in a container may lack the capability; a user
-    may lack unprivileged user namespaces)? Asked in a forked child, which only makes the call and exits."""
-    flags = _netns_flags()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        ok = ctypes.CDLL(None, use_errno=True).unshare(flags) == 0
-        os._exit(0 if ok else 1)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) == 0
+    may lack unprivileged user namespaces)? Asked of a fresh interpreter, which only makes the call."""
+    probe = f"import ctypes, os; os._exit(0 if ctypes.CDLL(None).unshare({_netns_flags()}) == 0 else 1)"
+    return subprocess.run([sys.executable, "-I", "-S", "-c", probe], stdin=subprocess.DEVNULL,
+                          capture_output=True).returncode == 0
 
 
 _DOCKER_IMAGE: str | None = None  # the container backend's image, when it is the backend
@@ -230,32 +226,16 @@ def require_isolation(allow_weak: bool, how_to_allow: str) -> tuple[str, ...]:
     return layers()
 
 
-def _preexec(limits: Limits, active: tuple[str, ...], root_dir: str):
-    """The child's setup between fork and exec. What needs memory is built here, in the parent; the child makes
-    syscalls only, and sets its rlimits last (a forked child of a big process is over a small RLIMIT_AS at
-    once, so nothing may be allocated after it)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    netns = _netns_flags()
-    landlock = _landlock_plan(root_dir, landlock_abi()) if "landlock" in active else None
-    mem = limits.memory_mb * 2**20
-    rlimits = ((resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_AS, mem),
+def _launch_plan(limits: Limits, active: tuple[str, ...], root_dir: str) -> dict:
+    """What sandbox_launch.py applies before it execs the program: the layers in `active`, rlimits last."""
+    rlimits = ((resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_AS, limits.memory_mb * 2**20),
                (resource.RLIMIT_FSIZE, limits.file_mb * 2**20), (resource.RLIMIT_NOFILE, limits.max_files),
                (resource.RLIMIT_NPROC, limits.max_procs), (resource.RLIMIT_CORE, 0))
-
-    def setup() -> None:
-        if "netns" in active and libc.unshare(netns) != 0:
-            raise OSError(ctypes.get_errno(), "unshare")
-        if landlock is not None:
-            landlock()
-        if "nobody" in active:
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-        for res, value in rlimits:
-            with contextlib.suppress(ValueError, OSError):
-                resource.setrlimit(res, (value, value))
-
-    return setup
+    return {"mark": f"wizevol-sandbox-launch-{secrets.token_hex(8)}:",
+            "unshare": _netns_flags() if "netns" in active else 0,
+            "landlock": _landlock_rules(root_dir, landlock_abi()) if "landlock" in active else None,
+            "user": NOBODY if "nobody" in active else None,
+            "rlimits": [list(r) for r in rlimits]}
 
 
 def _world_executable(path: str) -> bool:
@@ -373,12 +353,17 @@ def run_program(argv: list[str], files: dict[str, str], limits: Limits = Limits(
                 os.chown(Path(tmp, name), NOBODY, NOBODY)
         full_env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp, "LANG": "C.UTF-8", **(env or {})}
         active = tuple(x for x in active if x != "nobody" or drop_user)
-        proc = subprocess.Popen(argv, cwd=tmp, env=full_env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                preexec_fn=_preexec(limits, active, tmp))
+        program = argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0]) or argv[0]
+        plan = _launch_plan(limits, active, tmp)
+        proc = subprocess.Popen([sys.executable, "-I", "-S", LAUNCHER, json.dumps(plan), "--", program, *argv[1:]],
+                                cwd=tmp, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
 
         def kill() -> None:  # the whole group: nothing it started survives
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
 
-        return _ended(proc, limits.wall_s, kill, (-signal.SIGXCPU, -signal.SIGKILL), always_kill=True, tail=tail)
+        ended = _ended(proc, limits.wall_s, kill, (-signal.SIGXCPU, -signal.SIGKILL), always_kill=True, tail=tail)
+    if ended.returncode == LAUNCH_FAILED and ended.stderr.startswith(plan["mark"]):
+        raise OSError(f"the sandbox could not start {argv[0]}: {ended.stderr[len(plan['mark']):].strip()}")
+    return ended
