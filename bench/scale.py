@@ -1,10 +1,17 @@
-"""Memory and speed of one process as the pool grows: `wizevol evolve --rounds 1` on N synthetic seed records
-against the scripted server (tests/scripted_server.py, no latency, in its own process), for each N.
+"""Memory and speed of one process as the pool grows: `wizevol evolve --rounds R` on N synthetic seed records,
+each N in a fresh process whose peak RSS is read by the parent (wait4).
 
-Prints, per N: the peak RSS of the wizevol process (the aim: under 500 MB and flat from 10k to 100k records),
-calls/s, and the run's SQLite response cache: its size on disk and the time of one lookup (10,000 random keys).
+Two clients:
+  - `stub` (default): in-process. The SDK's HTTP call (`client.post`) is replaced by a function that returns
+    the scripted server's answers (tests/scripted_server.py's `default_answer`), so everything else runs as in a
+    real run: the scheduler over R rounds, the response cache (SQLite), retries, usage, the spools and the round
+    files. No socket, no server process: it reaches 1M records on 2 cores.
+  - `server`: real HTTP through the `openai` SDK to the scripted server in its own process (no latency).
 
-    python bench/scale.py [--sizes 10000 100000] [--concurrency 64]
+Prints, per N: calls, wall time, calls/s, peak RSS of the wizevol process, the run's SQLite response cache (size,
+one lookup of 10,000 random keys), and at the end the ratio of the largest N's peak RSS to the smallest's.
+
+    python bench/scale.py [--sizes 100000 1000000] [--rounds 4] [--client stub|server] [--concurrency 64]
 """
 
 from __future__ import annotations
@@ -22,36 +29,88 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from wizevol.llm.cache import ResponseCache  # noqa: E402
+
+class _Raw:
+    """What the SDK's raw call returns, as far as wizevol reads it: a body and headers."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+        self.headers: dict[str, str] = {}
 
 
-def run(n: int, concurrency: int, tmp: Path) -> dict:
+class StubClient:
+    """`openai.AsyncOpenAI`'s `post` and `close`, answered in-process as the scripted server answers."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def post(self, path: str, body: dict, cast_to: type) -> _Raw:
+        from scripted_server import default_answer, role_of
+
+        self.calls += 1
+        chat = path.endswith("/chat/completions")
+        text = "\n".join(m.get("content", "") for m in body["messages"]) if chat else body["prompt"]
+        answer = default_answer(role_of(text), text)
+        usage = {"prompt_tokens": len(text.split()), "completion_tokens": len(answer.split())}
+        choice = ({"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"} if chat
+                  else {"index": 0, "text": answer, "finish_reason": "stop"})
+        return _Raw(json.dumps({"choices": [choice], "usage": usage}).encode())
+
+    async def close(self) -> None:
+        return None
+
+
+def child(argv: list[str]) -> None:
+    """Run `wizevol evolve` in this process with the stub client; print the number of calls it made."""
+    from wizevol.cli import app
+    from wizevol.llm import client as client_mod
+
+    stub = StubClient()
+    client_mod.LLM.client_at = lambda self, url, key_env: stub
+    try:
+        app(argv, standalone_mode=False)
+    finally:
+        print(json.dumps({"calls": stub.calls}))
+
+
+def run(n: int, rounds: int, concurrency: int, client: str, tmp: Path) -> dict:
     seed = tmp / f"seed_{n}.jsonl"
     with seed.open("w") as f:
         for i in range(n):
             f.write(json.dumps({"instruction": f"Task {i}: write a function that returns the {i}-th prime number "
                                                f"and explain its complexity in {i % 7 + 2} sentences."}) + "\n")
-    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "scripted_server.py")],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    port = json.loads(server.stdout.readline())["port"]
+    server = None
+    url = "http://127.0.0.1:9/v1"  # the stub never connects
+    if client == "server":
+        server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "scripted_server.py")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        url = f"http://127.0.0.1:{json.loads(server.stdout.readline())['port']}/v1"
     cfg = tmp / "cfg.yaml"
-    cfg.write_text(f"backend: api\nendpoint: {{base_url: 'http://127.0.0.1:{port}/v1'}}\nevolver: {{model: m}}\n"
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{url}'}}\nevolver: {{model: m}}\n"
                    f"concurrency: {concurrency}\n")
     out = tmp / f"run_{n}"
+    args = ["evolve", "--seed", str(seed), "--rounds", str(rounds), "--out", str(out), "--config", str(cfg),
+            "--no-progress"]
+    command = ([sys.executable, __file__, "--child", *args] if client == "stub"
+               else [str(Path(sys.executable).parent / "wizevol"), *args])
     t0 = time.perf_counter()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "wizevol"), "evolve", "--seed", str(seed), "--rounds",
-                             "1", "--out", str(out), "--config", str(cfg), "--no-progress"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    server.stdin.write("stats\n")
-    server.stdin.flush()
-    calls = json.loads(server.stdout.readline())["calls"]
-    server.stdin.close()
-    server.wait(10)
     if status != 0:
-        raise SystemExit(f"wizevol evolve failed on {n} records: {proc.stderr.read().decode()[-500:]}")
+        raise SystemExit(f"wizevol evolve failed on {n} records: {proc.stderr.read().decode()[-800:]}")
+    if server is not None:
+        server.stdin.write("stats\n")
+        server.stdin.flush()
+        calls = json.loads(server.stdout.readline())["calls"]
+        server.stdin.close()
+        server.wait(10)
+    else:
+        calls = json.loads(proc.stdout.read().decode().strip().splitlines()[-1])["calls"]
+    from wizevol.llm.cache import ResponseCache
+
     db = out / "cache.sqlite"
     keys = [k for (k,) in sqlite3.connect(db).execute("SELECT key FROM responses")]
     sample = random.Random(0).sample(keys, min(10_000, len(keys)))
@@ -61,22 +120,35 @@ def run(n: int, concurrency: int, tmp: Path) -> dict:
     lookup = (time.perf_counter() - t0) / len(sample)
     cache.close()
     size = sum(p.stat().st_size for p in out.glob("cache.sqlite*"))
-    return {"records": n, "calls": calls, "wall_s": wall, "calls_per_s": calls / wall,
+    with (out / f"round_{rounds}.jsonl").open("rb") as f:
+        kept = sum(1 for _ in f)
+    return {"records": n, "calls": calls, "wall_s": wall, "calls_per_s": calls / wall, "pool": kept,
             "peak_rss_mb": ru.ru_maxrss / 1024, "cache_mb": size / 2**20, "lookup_us": lookup * 1e6}
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        return child(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--client", choices=["stub", "server"], default="stub")
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--tmp", help="where the runs go (default: a temp dir; 1M records x 4 rounds is ~10 GB)")
     args = ap.parse_args()
-    print(f"{'records':>8} {'calls':>7} {'wall_s':>7} {'calls/s':>8} {'peak_rss_MB':>11} {'cache_MB':>9} "
-          f"{'lookup_us':>9}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="wizevol-scale-") as tmp:
+    print(f"client: {args.client}, rounds: {args.rounds}, concurrency: {args.concurrency}, cores: {os.cpu_count()}")
+    print(f"{'records':>9} {'calls':>9} {'wall_s':>7} {'calls/s':>8} {'round R':>9} {'peak_rss_MB':>11} "
+          f"{'cache_MB':>9} {'lookup_us':>9}", flush=True)
+    peaks = []
+    with tempfile.TemporaryDirectory(prefix="wizevol-scale-", dir=args.tmp) as tmp:
         for n in args.sizes:
-            r = run(n, args.concurrency, Path(tmp))
-            print(f"{r['records']:>8} {r['calls']:>7} {r['wall_s']:>7.1f} {r['calls_per_s']:>8.1f} "
-                  f"{r['peak_rss_mb']:>11.0f} {r['cache_mb']:>9.1f} {r['lookup_us']:>9.1f}", flush=True)
+            r = run(n, args.rounds, args.concurrency, args.client, Path(tmp))
+            peaks.append(r["peak_rss_mb"])
+            print(f"{r['records']:>9} {r['calls']:>9} {r['wall_s']:>7.0f} {r['calls_per_s']:>8.0f} "
+                  f"{r['pool']:>9} {r['peak_rss_mb']:>11.0f} "
+                  f"{r['cache_mb']:>9.1f} {r['lookup_us']:>9.1f}", flush=True)
+    if len(peaks) > 1:
+        print(f"peak RSS at {args.sizes[-1]:,} records / at {args.sizes[0]:,}: {peaks[-1] / peaks[0]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -87,15 +87,17 @@ class Fault:
     #              | upload_500, create_500 (Batch API: files.create / batches.create answers 500, nothing made)
     #              | create_lost (Batch API: the job is created, but the answer is a 500: the client never hears)
     role: str | None = None  # evolve | judge | respond | None (any)
-    match: str | None = None  # substring of the request's prompt text
+    match: str | tuple[str, ...] | None = None  # substring of the request's prompt text (a tuple: any of them)
     times: int | None = 1  # None = every matching call
+    skip: int = 0  # the first `skip` matching calls pass this fault by
     arg: str | float | None = None  # Retry-After seconds, hang seconds, or text
     headers: dict[str, str] | None = None  # extra response headers (e.g. retry-after-ms, an HTTP-date Retry-After)
 
     def applies(self, role: str, text: str) -> bool:
         if self.times is not None and self.times <= 0:
             return False
-        return (self.role is None or self.role == role) and (self.match is None or self.match in text)
+        matches = (self.match,) if isinstance(self.match, str) else self.match
+        return (self.role is None or self.role == role) and (matches is None or any(m in text for m in matches))
 
 
 @dataclass
@@ -206,7 +208,14 @@ class ScriptedServer:
         chat = path.endswith("/chat/completions")
         text = "\n".join(m.get("content", "") for m in body.get("messages", [])) if chat else body.get("prompt", "")
         role = role_of(text)
-        fault = next((f for f in self.faults if f.applies(role, text)), None)
+        fault = None
+        for f in self.faults:
+            if f.applies(role, text):
+                if f.skip > 0:  # this call passes this fault by; the next fault that applies may still apply
+                    f.skip -= 1
+                    continue
+                fault = f
+                break
         if fault is not None and fault.times is not None:
             fault.times -= 1
         action = fault.action if fault else None

@@ -5,25 +5,39 @@ from __future__ import annotations
 import email.utils
 import json
 import socket
-import time
 
+import pytest
 import yaml
 from conftest import SEED, evolve, rows, seed_instruction
 from scripted_server import ScriptedServer
 from typer.testing import CliRunner
 
 from wizevol.cli import app
+from wizevol.llm import client as client_mod
 from wizevol.llm.client import _retry_after
 
 
-def test_429_retry_after_is_honoured(tmp_path, server):
+@pytest.fixture
+def waits(monkeypatch):
+    """The seconds each retry chose to wait, recorded by an injected sleep (which returns at once): the tests
+    read the wait decided, not a wall-clock window that a loaded machine can widen."""
+    chosen: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        chosen.append(seconds)
+
+    monkeypatch.setattr(client_mod.LLM, "sleep", staticmethod(sleep))
+    return chosen
+
+
+def test_429_retry_after_is_honoured(tmp_path, server, waits):
     target = seed_instruction(2)
     server.fault("429", role="evolve", match=target[:40], arg="1", times=1)
     result = evolve(tmp_path, server, "--rounds", "1")
     assert result.exit_code == 0, result.output
     hits = [c for c in server.calls if c.role == "evolve" and target[:40] in c.text]
     assert [c.action for c in hits] == ["429", None]
-    assert hits[1].t - hits[0].t >= 0.95  # backoff_initial is 0.01 s: only Retry-After explains the wait
+    assert waits == [1.0]  # backoff_initial is 0.01 s: only Retry-After explains the wait
     assert len(rows(tmp_path / "run" / "round_1.jsonl")) == 20
 
 
@@ -167,34 +181,36 @@ def _429_then_retry(tmp_path, server, config: dict | None = None, **fault):
     return hits
 
 
-def _gap_between_429_and_retry(tmp_path, server, config: dict | None = None, **fault) -> float:
-    first, retry = _429_then_retry(tmp_path, server, config, **fault)
-    return retry.t - first.t
+def test_retry_after_as_an_http_date(tmp_path, server, waits, monkeypatch):
+    monkeypatch.setattr(client_mod, "_now", lambda: 1_700_000_000.25)
+    when = 1_700_000_004  # an HTTP-date has whole seconds
+    _429_then_retry(tmp_path, server, headers={"Retry-After": email.utils.formatdate(when, usegmt=True)})
+    assert waits == [3.75]  # retried at the date, not before; the test's backoff is 0.01 s
 
 
-def test_retry_after_as_an_http_date(tmp_path, server):
-    when = int(time.time()) + 4  # an HTTP-date has whole seconds
-    first, retry = _429_then_retry(tmp_path, server, headers={"Retry-After": email.utils.formatdate(when, usegmt=True)})
-    assert when - 0.05 <= retry.wall <= when + 1.5, (retry.wall - when)  # retried at the date, not before
-    assert retry.t - first.t >= 0.5  # and it waited, where the test's backoff is 0.01 s
+def test_retry_after_ms_wins_over_retry_after(tmp_path, server, waits):
+    _429_then_retry(tmp_path, server, headers={"retry-after-ms": "700", "Retry-After": "5"})
+    assert waits == [pytest.approx(0.7)]
 
 
-def test_retry_after_ms_wins_over_retry_after(tmp_path, server):
-    gap = _gap_between_429_and_retry(tmp_path, server, headers={"retry-after-ms": "700", "Retry-After": "5"})
-    assert 0.65 <= gap < 2.0, gap
+def test_retry_after_is_capped(tmp_path, server, waits):
+    _429_then_retry(tmp_path, server, arg="30", config={"endpoint": {"retry_after_max": 0.5}})
+    assert waits == [0.5]
 
 
-def test_retry_after_is_capped(tmp_path, server):
-    gap = _gap_between_429_and_retry(tmp_path, server, arg="30", config={"endpoint": {"retry_after_max": 0.5}})
-    assert 0.45 <= gap < 2.0, gap
+def test_unusable_retry_after_falls_back_to_backoff(tmp_path, server, waits):
+    _429_then_retry(tmp_path, server, headers={"Retry-After": "soon, maybe"})
+    assert len(waits) == 1 and 0.01 <= waits[0] <= 0.02  # backoff_initial 0.01 s, plus up to as much jitter
 
 
-def test_unusable_retry_after_falls_back_to_backoff(tmp_path, server):
-    gap = _gap_between_429_and_retry(tmp_path, server, headers={"Retry-After": "soon, maybe"})
-    assert gap < 0.5, gap  # backoff_initial is 0.01 s in the test config
+def test_a_retry_waits_for_real(tmp_path, server):
+    """The waits above are chosen, not slept, in those tests: here the real sleep holds the retry back."""
+    first, retry = _429_then_retry(tmp_path, server, headers={"retry-after-ms": "300"})
+    assert retry.t - first.t >= 0.3
 
 
-def test_retry_after_parsing():
+def test_retry_after_parsing(monkeypatch):
+    monkeypatch.setattr(client_mod, "_now", lambda: 1_700_000_000.0)
     class Exc(Exception):
         def __init__(self, headers):
             self.response = type("R", (), {"headers": headers})()
@@ -204,7 +220,7 @@ def test_retry_after_parsing():
     assert _retry_after(Exc({"retry-after": "-3"})) == 0.0
     assert _retry_after(Exc({"retry-after": "nan"})) is None
     assert _retry_after(Exc({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0  # in the past
-    assert 9 < _retry_after(Exc({"retry-after": email.utils.formatdate(time.time() + 10, usegmt=True)})) <= 10
+    assert _retry_after(Exc({"retry-after": email.utils.formatdate(1_700_000_010, usegmt=True)})) == 10.0
     assert _retry_after(Exc({"retry-after": "garbage"})) is None
     assert _retry_after(Exc({"retry-after-ms": "x", "retry-after": "2"})) == 2.0
     assert _retry_after(Exc({})) is None

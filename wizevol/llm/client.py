@@ -91,7 +91,12 @@ def _retry_after(exc: BaseException) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, when.timestamp() - _now())
+
+
+def _now() -> float:
+    """The wall clock an HTTP-date is read against (tests set it)."""
+    return time.time()
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -161,6 +166,8 @@ def is_endpoint_failure(exc: BaseException) -> bool:
 
 class LLM:
     """The client of a run: calls through the cache, with retries, counting usage."""
+
+    sleep = staticmethod(asyncio.sleep)  # how a retry waits (tests record the waits chosen instead of timing them)
 
     def __init__(self, endpoint: EndpointConfig, cache: ResponseCache, usage: Usage, concurrency: int = 16):
         self.endpoint = endpoint
@@ -306,6 +313,7 @@ class LLM:
             wait=self._wait,
             retry=retry_if_exception(is_retryable),
             reraise=True,
+            sleep=self.sleep,
         )
         try:
             async for attempt in retrying:
