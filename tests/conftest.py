@@ -115,3 +115,28 @@ def trial_yaml(path: Path, tiny: Path, **extra) -> Path:
 @pytest.fixture
 def trial_config(tiny, tmp_path):
     return lambda **extra: trial_yaml(tmp_path / "trial.yaml", tiny, **extra)
+
+
+@pytest.fixture
+def scripted_student(monkeypatch):
+    """The generation of a trial's model, scripted: `install(solves)` makes a model trained on rows R answer the
+    first `solves(R)` dev problems with their canonical solution and the rest with `return None` (the base model
+    has R = []). The fine-tune and the eval (completions run in the sandbox) stay real, and each trial's score
+    is a known function of its own data, so a row that showed another row's score would be seen."""
+    import wizevol.eval as ev
+    from wizevol.eval.benchmark import DEV_SET, load_benchmark
+
+    problems = {p.task_id: p for p in load_benchmark(DEV_SET)[1]}
+
+    def install(solves):
+        def generate(model, jobs, sampling, on_done, batch_size=8, **kw):
+            data = Path(model).parent / "data.jsonl"
+            n = solves(rows(data) if data.is_file() else [])
+            for task_id, i, _ in jobs:
+                p = problems[task_id]
+                body = p.canonical_solution if int(task_id.split("/")[1]) < n else "    return None\n"
+                on_done(task_id, i, f"```python\n{p.prompt}{body}```")
+
+        monkeypatch.setattr(ev, "generate_hf", generate)
+
+    return install

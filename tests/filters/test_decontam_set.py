@@ -30,18 +30,15 @@ def test_the_default_filter_runs_the_embedding_layer_on_paraphrases_and_hard_neg
     para, neg = load("paraphrases"), load("negatives")
     default = ContaminationConfig()
     assert default.embedding is True
-    # the paraphrases whose nearest HumanEval problem (by embedding) is theirs at or above the default threshold
-    probe = Contamination(embedding=True)
-    records = [Record(id=p["id"], instruction=p["text"]) for p in para]
-    probe.prepare_run(records)
-    seen = {r.id for r, p in zip(records, para, strict=True)
-            if (hit := probe.nearest_embedding(r))[1] >= default.embedding_threshold and hit[0].task == p["task"]}
-    assert len(seen) >= 5
+    # the paraphrases MiniLM puts at or above the default threshold from their own problem (the task is the
+    # data's, written by hand): measured once and written here, not computed by the code under test
+    seen = {"para-015", "para-023", "para-031", "para-035", "para-039", "para-055", "para-059"}
     run = make_run(tmp_path, [[{"id": x["id"], "instruction": x["text"]} for x in para + neg]])
     result = cli("filter", run, "--only", "contamination")
     assert result.exit_code == 0, result.output
     rej = {r["id"]: r for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")}
-    assert seen <= set(rej) and all(rej[i]["details"]["layer"] == "embedding" for i in seen)
+    assert {p["id"] for p in para if p["id"] in rej} == seen
+    assert all(rej[i]["details"]["layer"] == "embedding" for i in seen)
     assert all(rej[p["id"]]["details"]["task"] == p["task"] for p in para if p["id"] in seen)
     assert [n["id"] for n in neg if n["id"] in rej] == []  # no hard negative is lost
     # layers 1-2 alone (the old default) see none of them
@@ -65,19 +62,15 @@ def test_the_bench_measures_what_a_judge_adds():
     problem_of = {t.text: t.task for t in Contamination(embedding=False, execution=None).texts}
 
     perfect = decontam_eval.judged(lambda bench, cand: problem_of[bench] == task_of[cand], 0.5, para, neg, records)
-    wide = Contamination(embedding=True, embedding_threshold=0.5)
-    wide.prepare_run(records)
-    lexical = {r.id for r in records if any(wide.nearest(t)[3] for t in (r.prompt_text(), r.output))}  # layers 1-2
-    reach = [p for p, r in zip(para, records[:len(para)], strict=True)
-             if p["id"] in lexical or p["task"] in {b.task for b, _ in wide.candidates(r)}]
-    assert 0 < len(reach) < len(para)
-    assert perfect["whole"] == {"recall": len(reach) / len(para), "right": len(reach) / len(para), "fp": 0,
-                                "negatives": len(neg)}
+    # 43 of the 64 paraphrases have their own problem among their candidates at 0.50 (or a text layer's match):
+    # a perfect judge finds those, and no negative
+    assert len(para) == 64 and len(neg) == 109
+    assert perfect["whole"] == {"recall": 43 / 64, "right": 43 / 64, "fp": 0, "negatives": 109}
     assert perfect["report"]["fp"] == perfect["tune"]["fp"] == 0
+    assert perfect["report"]["recall"] == 22 / 32 and perfect["tune"]["recall"] == 21 / 32
 
     always = decontam_eval.judged(lambda bench, cand: True, 0.5, para, neg, records)
-    alone = {r.id for r in records if wide.check(r) is not True}
-    assert always["whole"]["fp"] == sum(n["id"] in alone for n in neg) > 0
-    assert always["whole"]["recall"] == sum(p["id"] in alone for p in para) / len(para)
-    # one question per record the text layers let through with a candidate
-    assert always["calls"] == len({r.id for r in records if wide.candidates(r) and r.id not in lexical})
+    # a judge that always says yes: the embedding layer alone at 0.50, which takes 66 of the 109 negatives, and
+    # 45 paraphrases, 39 of them for their own problem; one question per record that has a candidate
+    assert always["whole"] == {"recall": 45 / 64, "right": 39 / 64, "fp": 66, "negatives": 109}
+    assert always["calls"] == 111

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import ROOT, evolve
+from conftest import ROOT, evolve, rows
 from typer.testing import CliRunner
 
 from wizevol.cli import app
@@ -19,10 +19,17 @@ def ablate(run, cfg, *args):
     return CliRunner().invoke(app, ["ablate", str(run), "--config", str(cfg), *args])
 
 
-def test_ablation_rows_match_samples_and_tokens_and_only_new_cells_train(tmp_path, server, trial_config):
+def solves(rows: list[dict]) -> int:
+    """The scripted student's skill: 1 dev problem, plus 1 for each training record of round 0, 2 of round 1, ..."""
+    return 1 + sum(r["metadata"]["round"] + 1 for r in rows)
+
+
+def test_ablation_rows_match_samples_and_tokens_and_only_new_cells_train(tmp_path, server, trial_config,
+                                                                          scripted_student):
     server.fault("equal", role="judge", times=1)  # one round keeps fewer records than the others
     assert evolve(tmp_path, server, "--rounds", "2", "--limit", "4").exit_code == 0
-    run, cfg = tmp_path / "run", trial_config()
+    scripted_student(solves)
+    run, cfg = tmp_path / "run", trial_config(limit=20)
     kept = {k: len((run / f"round_{k}.jsonl").read_text().splitlines()) for k in range(3)}
     assert sorted(kept.values()) == [3, 4, 4]
 
@@ -44,7 +51,14 @@ def test_ablation_rows_match_samples_and_tokens_and_only_new_cells_train(tmp_pat
     # identical data is one trial: the rows that hold a round's whole data share a cell
     keys = {r["trial"] for r in report["rows"]}
     assert report["trained"] == len(keys) < len(report["rows"])
-    assert all(0.0 <= r["pass@1"] <= 1.0 and r["ci95"][0] <= r["pass@1"] <= r["ci95"][1] for r in report["rows"])
+    assert all(r["ci95"][0] <= r["pass@1"] <= r["ci95"][1] for r in report["rows"])
+    # each row shows its own trial's score: a known function of the data that trial trained on
+    assert by["base model"]["pass@1"] == 1 / 20
+    for r in report["rows"][1:]:
+        assert r["pass@1"] == solves(rows(run / "trials" / r["trial"] / "data.jsonl")) / 20, r["label"]
+    scores = {r["label"]: r["pass@1"] * 20 for r in report["rows"]}
+    assert scores["rounds 0"] == 1 + kept[0] and scores["rounds 0..1"] == 1 + kept[0] + 2 * kept[1]
+    assert (scores["round 0 (samples-matched)"], scores["round 1 (samples-matched)"]) == (1 + n, 1 + 2 * n)
     md = (run / "ablation" / "ablation.md").read_text()
     assert all(f"| {label} |" in md for label in labels) and "95% interval" in md
     assert (run / "ablation" / "ablation.png").read_bytes()[:4] == b"\x89PNG"

@@ -74,16 +74,19 @@ def test_a_curve_that_keeps_rising_runs_every_round(tmp_path, server):
     assert d["reason"].endswith("all 2 rounds run")
 
 
-def test_evol_stop_through_the_cli_with_real_trials_stops_and_resumes(tmp_path, server, trial_config):
-    """A tiny random model scores the same after rounds 0..0 and 0..1, so patience 1 stops after round 1:
-    round 2 and 3 are never evolved. A rerun makes no call and trains nothing."""
-    stop = trial_config(patience=1)
+def test_evol_stop_through_the_cli_with_real_trials_stops_and_resumes(tmp_path, server, trial_config,
+                                                                      scripted_student):
+    """The tiny model's fine-tunes are real; its answers are scripted: it solves 3 of the 6 dev problems after
+    rounds 0..0 (3 records) and 2 after rounds 0..1 (6 records), so patience 1 stops after round 1: rounds 2 and
+    3 are never evolved, and the best is rounds 0..0. A rerun makes no call and trains nothing."""
+    scripted_student(lambda rows: {3: 3, 6: 2}[len(rows)])
+    stop = trial_config(patience=1, limit=6)
     result = evolve(tmp_path, server, "--rounds", "3", "--limit", "3", "--evol-stop", str(stop))
     assert result.exit_code == 0, result.output
     run = tmp_path / "run"
     report = json.loads((run / "evol_stop.json").read_text())
     curve = report["curve"]
-    assert [p["round"] for p in curve] == [0, 1] and curve[0]["pass@1"] == curve[1]["pass@1"]
+    assert [(p["round"], p["pass@1"]) for p in curve] == [(0, 0.5), (1, 2 / 6)]
     assert report["decision"]["stopped_after_round"] == 1 and report["decision"]["merge"] == "0-0"
     assert report["benchmark"] == "wizevol-dev"
     assert not (run / "round_2.done").exists() and server.count("evolve") == 3  # round 1 only
@@ -92,7 +95,8 @@ def test_evol_stop_through_the_cli_with_real_trials_stops_and_resumes(tmp_path, 
         summary = json.loads((trial / "model" / "train_summary.json").read_text())
         assert summary["train_records"] == 3 * (p["round"] + 1) and summary["steps"] == 1
         samples = read_jsonl(trial / "eval" / "samples.jsonl")
-        assert sorted(s["task_id"] for s in samples) == ["WizevolDev/0", "WizevolDev/1"]  # the dev set, really run
+        assert sorted(s["task_id"] for s in samples) == [f"WizevolDev/{i}" for i in range(6)]  # really run
+        assert sum(s["result"] == "passed" for s in samples) == 6 * p["pass@1"]
     assert "Evol Stop: pass@1 has not risen" in result.stdout and "--rounds 0-0" in result.stdout
     calls = len(server.calls)
     again = evolve(tmp_path, server, "--rounds", "3", "--limit", "3", "--evol-stop", str(stop))
