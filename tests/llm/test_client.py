@@ -137,8 +137,9 @@ def test_endpoint_that_dies_mid_run_stops_it_after_a_streak_and_a_rerun_loses_no
 
 
 def test_concurrency_bound_is_respected_and_used(tmp_path, server):
-    """The scripted server counts requests on the wire at once: never above the bound, and at least 80% of it."""
-    server.latency = 0.05
+    """The scripted server counts requests on the wire at once: never above the bound, and at least 80% of it
+    (each call takes 0.2 s there, so a loaded client has time to put the next ones on the wire)."""
+    server.latency = 0.2
     result = evolve(tmp_path, server, "--rounds", "2", "--concurrency", "6")
     assert result.exit_code == 0, result.output
     assert server.count() == 2 * 60
@@ -161,7 +162,7 @@ def test_local_model_clamps_concurrency(tmp_path, server, monkeypatch):
             return None
 
     monkeypatch.setattr(local_server.LocalServer, "from_config", classmethod(lambda cls, *a, **kw: StandIn()))
-    server.latency = 0.05
+    server.latency = 0.2
     cfg = tmp_path / "local.yaml"
     cfg.write_text(yaml.safe_dump({"backend": "local", "concurrency": 16, "local": {"concurrency": 3}}))
     result = CliRunner().invoke(app, ["evolve", "--seed", str(SEED), "--out", str(tmp_path / "run"),
