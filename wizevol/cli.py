@@ -100,7 +100,8 @@ def evolve(
     from wizevol.config import EvolStopConfig
     from wizevol.config_file import load_config, load_section
     from wizevol.evolve.run import dry_run as estimate_run
-    from wizevol.evolve.run import estimate_table, run_evolve, summary_table
+    from wizevol.evolve.run import estimate_table, summary_table
+    from wizevol.loop.evol_stop import evolve_or_stop
 
     if base_url is not None and backend is None:
         backend = "api"
@@ -119,7 +120,7 @@ def evolve(
 
         if not (ray and shards):
             raise InputError("--ray and --shards N go together")
-        results = run_on_ray(seed, out, cfg, shards, notify=typer.echo)
+        results = run_on_ray(seed, out, cfg, shards, notify=typer.echo, run=evolve_or_stop)
         for r in results:
             kept = "/".join(str(s["kept"]) for s in r["rounds"][1:])
             typer.echo(f"{r['out']}: kept per round {kept or '-'} (new calls: {r['calls_made']})")
@@ -131,7 +132,7 @@ def evolve(
         typer.echo(f"estimate, no call made: {est['how']}")
         return
     with EvolveProgress(progress) as bars:
-        manifest = run_evolve(seed, str(out), cfg, on_event=bars.on_event)
+        manifest = evolve_or_stop(seed, str(out), cfg, on_event=bars.on_event)
     typer.echo(summary_table(manifest["rounds"]))
     typer.echo(f"run folder: {out}  (new calls: {manifest['calls_made']}, wall: {manifest['wall_s']:.1f}s)")
     if manifest.get("cost", {}).get("rounds"):

@@ -155,12 +155,8 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = 
 
     `on_event(event, **data)` is how the caller hears of progress (the core prints nothing):
     "note" (text), "rounds" (first, last, pool: rounds about to run), "record" (round, counts: one more record
-    of that round finished), "round" (stats: a round is written); under Evol Stop (`cfg.evol_stop`) also
-    "trial" (label, cached: a fine-tune + eval starts or is read back) and "evol_stop" (point, decision)."""
-    if cfg.evol_stop is not None:
-        from wizevol.loop.evol_stop import run_evol_stop
-
-        return run_evol_stop(seed, out, cfg, on_event)
+    of that round finished), "round" (stats: a round is written). Every round is run: Evol Stop
+    (`cfg.evol_stop`) is loop.evol_stop's, which calls this round by round."""
     emit = on_event or (lambda event, **data: None)
     started = time.time()
     prompts, seed_info, fingerprint, legacy = _prepare(seed, cfg)

@@ -21,16 +21,18 @@ def shard_folder(out: str | Path, i: int, n: int) -> Path:
     return Path(out) / f"shard-{i}-of-{n}"
 
 
-def _evolve_shard(seed: str, out: str, cfg: dict[str, Any]) -> dict[str, Any]:
-    from wizevol.evolve.run import run_evolve
-
-    manifest = run_evolve(seed, out, EvolveConfig.model_validate(cfg))
+def _evolve_shard(run: Callable[..., dict[str, Any]], seed: str, out: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    manifest = run(seed, out, EvolveConfig.model_validate(cfg))
     return {"out": out, "rounds": manifest["rounds"], "calls_made": manifest["calls_made"]}
 
 
 def run_on_ray(seed: str, out: str | Path, cfg: EvolveConfig, shards: int, max_retries: int = 3,
-               notify: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Run the `shards` shards of this run as Ray tasks; their results in shard order."""
+               notify: Callable[[str], None] | None = None,
+               run: Callable[..., dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Run the `shards` shards of this run as Ray tasks (each `run(seed, out, cfg)`: run_evolve unless the caller
+    chooses, as the CLI does for Evol Stop); their results in shard order."""
+    if run is None:
+        from wizevol.evolve.run import run_evolve as run
     notify = notify or (lambda text: None)
     if shards < 1:
         raise InputError("--shards must be at least 1")
@@ -47,7 +49,7 @@ def run_on_ray(seed: str, out: str | Path, cfg: EvolveConfig, shards: int, max_r
     for i in range(shards):
         folder = shard_folder(out, i, shards).resolve()
         shard_cfg = cfg.model_copy(update={"shard": f"{i}/{shards}"}).model_dump(mode="json")
-        refs.append(task.remote(seed_path, str(folder), shard_cfg))
+        refs.append(task.remote(run, seed_path, str(folder), shard_cfg))
     notify(f"ray: {shards} shard task(s) submitted to {ray.get_runtime_context().gcs_address}")
     results: list[dict[str, Any] | None] = [None] * shards
     pending = {ref: i for i, ref in enumerate(refs)}

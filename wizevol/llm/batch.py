@@ -27,40 +27,14 @@ import hashlib
 import json
 import os
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from wizevol.config import BatchConfig, ResolvedRole
+from wizevol.config import BatchConfig
 from wizevol.errors import WizevolError
-from wizevol.llm.client import BadResponse, completion_from_json, is_endpoint_failure
-from wizevol.prompts import Request
+from wizevol.llm.wire import PATHS, BadResponse, Deferred, Pending, completion_from_json, is_endpoint_failure
 from wizevol.run_folder import RunFolder
 
 FINAL = ("completed", "expired", "failed", "cancelled")
-PATHS = {"chat": "/v1/chat/completions", "completion": "/v1/completions"}
-
-
-class Deferred(Exception):
-    """A call that is not in the cache while a batch pass collects a stage's requests."""
-
-
-@dataclass(frozen=True)
-class Pending:
-    """One request a pass collected: it goes into a batch job under its cache key."""
-
-    key: str
-    role: ResolvedRole
-    request: Request
-    params: dict[str, Any]
-    round_k: int
-
-    def line(self) -> dict[str, Any]:
-        body = {"model": self.role.model, **self.params}
-        if self.request.mode == "chat":
-            body["messages"] = self.request.messages
-        else:
-            body["prompt"] = self.request.prompt
-        return {"custom_id": self.key, "method": "POST", "url": PATHS[self.request.mode], "body": body}
 
 
 def parse_body(body: dict[str, Any], mode: str) -> dict[str, Any]:
@@ -313,7 +287,7 @@ async def prefetch_round(pool: Callable[[], Iterable[Any]], k: int, ctx, evolve_
                          runner: BatchRunner) -> int:
     """Run round k's stages as batch jobs until every call of the round is cached (or failed for good); the
     number of passes that sent something. `pool()` streams the round's input, once per pass."""
-    from wizevol.llm.client import Usage
+    from wizevol.llm.wire import Usage
 
     llm = ctx.llm
     passes = 0

@@ -14,8 +14,6 @@ import json
 import math
 import os
 import time
-from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -26,6 +24,17 @@ from wizevol.config import EndpointConfig, ResolvedRole
 from wizevol.errors import FatalAPIError, WizevolError
 from wizevol.llm.cache import ResponseCache, cache_key
 from wizevol.llm.routing import AdaptiveLimit, Endpoints, is_overload
+from wizevol.llm.wire import (  # noqa: F401 - the call path's names, where callers import them
+    BadResponse,
+    CallFailed,
+    Completion,
+    Deferred,
+    Pending,
+    Usage,
+    _parse_body,
+    completion_from_json,
+    is_endpoint_failure,
+)
 from wizevol.prompts import Request
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
@@ -44,24 +53,6 @@ def _raw_response_type() -> type:
 
 
 _RAW = _raw_response_type()
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One answer: its text, why it stopped, and its token counts."""
-
-    text: str
-    finish_reason: str | None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
-class CallFailed(Exception):
-    """A call that failed for good, after retries; the message is one line for the failed record."""
-
-
-class BadResponse(Exception):
-    """A 2xx answer without a usable body (unparseable JSON, no choices): retried like a 5xx."""
 
 
 def _seconds(value: str, scale: float = 1.0) -> float | None:
@@ -131,37 +122,6 @@ def _one_line(exc: BaseException) -> str:
 def is_loopback(base_url: str) -> bool:
     """Does this URL point at this machine (a local server needs no API key)?"""
     return (urlparse(base_url).hostname or "") in LOCAL_HOSTS
-
-
-class Usage:
-    """Token and call counts per (round, role)."""
-
-    # answered: requests that got an answer (a fresh call or a cache hit), each once; batched: those answered by a
-    # batch job (billed at the batch price), with their own tokens
-    FIELDS = ("calls", "answered", "cached", "batched", "retries", "failed", "prompt_tokens", "completion_tokens",
-              "batched_prompt_tokens", "batched_completion_tokens")
-
-    def __init__(self) -> None:
-        self.by: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(self.FIELDS, 0))
-
-    def add(self, round_k: int, role: str, **counts: int) -> None:
-        """Add counts for one (round, role)."""
-        slot = self.by[(round_k, role)]
-        for k, v in counts.items():
-            slot[k] += v
-
-    def for_round(self, round_k: int) -> dict[str, dict[str, int]]:
-        """The counts of one round, per role."""
-        return {role: dict(v) for (k, role), v in sorted(dict(self.by).items()) if k == round_k}  # a copy first:
-        # finish_round reads it from a thread while calls add to it
-
-
-def is_endpoint_failure(exc: BaseException) -> bool:
-    """Does this error say the endpoint itself is unwell (no connection, a timeout, a 5xx, a broken body)?"""
-    if isinstance(exc, (openai.APIConnectionError, BadResponse, json.JSONDecodeError,
-                        openai.APIResponseValidationError)):
-        return True
-    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
 
 
 class LLM:
@@ -258,8 +218,6 @@ class LLM:
             self.usage.add(round_k, role.name, failed=1)
             raise CallFailed(self.batch_failed[key])
         if self.collect is not None:
-            from wizevol.llm.batch import Deferred, Pending
-
             self.collect[key] = Pending(key, role, request, params, round_k)
             raise Deferred(key)
         if self.batch_only:
@@ -357,29 +315,3 @@ class LLM:
         self.usage.add(round_k, role.name, calls=attempts, retries=attempts - 1, answered=1,
                        prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens)
         return completion
-
-
-def _parse_body(raw: Any, mode: str) -> Completion:
-    """A completion from the raw HTTP answer's JSON body; an unusable body is a BadResponse (retried)."""
-    try:
-        data = json.loads(raw.content)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadResponse("response body is not JSON") from None
-    return completion_from_json(data, mode)
-
-
-def completion_from_json(data: Any, mode: str) -> Completion:
-    """A completion from a chat or text completion object (an HTTP body, or a batch output line's body)."""
-    if not isinstance(data, dict):
-        raise BadResponse("response body is not a JSON object")
-    choices = data.get("choices")
-    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-        raise BadResponse("response has no choices")
-    choice = choices[0]
-    text = (choice.get("message") or {}).get("content") if mode == "chat" else choice.get("text")
-    if text is not None and not isinstance(text, str):
-        raise BadResponse("message content is not text")
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    return Completion(text=text or "", finish_reason=choice.get("finish_reason"),
-                      prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                      completion_tokens=int(usage.get("completion_tokens") or 0))

@@ -17,6 +17,7 @@ from typing import Any
 
 from wizevol.config import EvolveConfig
 from wizevol.eval.benchmark import load_benchmark
+from wizevol.evolve.run import run_evolve
 from wizevol.loop.trial import eval_settings, finetune_cfg, run_trial
 from wizevol.run_folder import RunFolder, write_atomic
 from wizevol.train.merge import collect, training_rows
@@ -57,11 +58,17 @@ def decide(curve: list[tuple[int, float]], margin: float, patience: int) -> Deci
                                    f"0..{best_k}) for {stale} of {patience} round{'s' if patience > 1 else ''}")
 
 
+def evolve_or_stop(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = None) -> dict[str, Any]:
+    """`wizevol evolve`: under Evol Stop where the config asks for it (`evol_stop:`), else every round. The loop
+    sits above evolve and chooses; evolve/ knows of no loop."""
+    if cfg.evol_stop is not None:
+        return run_evol_stop(seed, out, cfg, on_event)
+    return run_evolve(seed, out, cfg, on_event)
+
+
 def run_evol_stop(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = None,
                   trial: Callable[..., dict[str, Any]] = run_trial) -> dict[str, Any]:
     """Evolve round by round under Evol Stop; returns the manifest of the rounds run, with `evol_stop` in it."""
-    from wizevol.evolve.run import run_evolve
-
     emit = on_event or (lambda event, **data: None)
     stop_cfg = cfg.evol_stop
     assert stop_cfg is not None
