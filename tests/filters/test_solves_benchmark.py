@@ -253,7 +253,7 @@ def test_a_response_in_a_batch_cannot_change_what_the_next_one_sees(problems):
 def test_a_response_in_a_batch_cannot_speak_for_another(problems):
     """Its output goes nowhere: a line that imitates the runner's, claiming that an earlier response solved a
     problem, does not reach wizevol (and the first line about a response would win anyway)."""
-    from wizevol.filters.solves_program import MARK
+    from wizevol.filters.solves_runner import MARK
 
     json_line = '{"n": 0, "hits": [["noop", "HumanEval/31", 1.0]], "counts": {}, "timeout": false}'
     forger = f"import os, sys\nfor fd in (1, 2):\n    os.write(fd, b'\\n{MARK}{json_line}\\n')\n" \

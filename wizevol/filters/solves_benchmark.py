@@ -21,7 +21,7 @@ from pathlib import Path
 
 from wizevol.filters import sandbox
 from wizevol.filters.sandbox import Limits, run_python
-from wizevol.filters.solves_program import BATCH, COMMON, COMPILE, MARK, RUNNER, TIMING
+from wizevol.filters.solves_runner import MARK, program
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,8 @@ class SolvesBenchmark:
         with self._lock:
             if self._seconds is None:
                 payload = json.dumps([{"task": p.task, "source": p.source, "entry": p.entry} for p in self.problems])
-                result = run_python(TIMING % (repr(payload), MARK), Limits(cpu_s=120, wall_s=180), self.active)
+                result = run_python(program(f"timing(json.loads({payload!r}))"), Limits(cpu_s=120, wall_s=180),
+                                    self.active)
                 line = next((ln for ln in result.stdout.splitlines() if ln.startswith(MARK)), None)
                 took = json.loads(line[len(MARK):]) if line else [None] * len(self.problems)
                 self._seconds = [max(self.check_s, 20 * (t or 0.0)) for t in took]
@@ -158,7 +159,7 @@ class SolvesBenchmark:
                 if self.precompile and "docker" not in (self.active if self.active is not None else sandbox.layers()):
                     payload = json.dumps([{"task": p.task, "source": p.source} for p in self.problems])
                     try:
-                        done = subprocess.run([sandbox.interpreter()[0], "-I", "-c", COMPILE], input=payload,
+                        done = subprocess.run([sandbox.interpreter()[0], "-I", "-c", program("compile_stdin()")], input=payload,
                                               capture_output=True, text=True, timeout=300, check=True)
                         self._blobs = json.loads(done.stdout)
                     except (OSError, subprocess.SubprocessError, ValueError):
@@ -201,12 +202,12 @@ class SolvesBenchmark:
         tries, seconds = plan
         job = {"code": code, "try": tries, "problems": self._problem_rows({i for _, f in tries for i in f}),
                "load_s": self.check_s * 5}
-        return RUNNER % (repr(json.dumps(job)), MARK), Limits(cpu_s=int(seconds) + 1, wall_s=seconds,
-                                                              memory_mb=self.limits.memory_mb)
+        return program(f"run_job(json.loads({json.dumps(job)!r}))"), Limits(cpu_s=int(seconds) + 1, wall_s=seconds,
+                                                                             memory_mb=self.limits.memory_mb)
 
     def _batch(self, codes: list[str]) -> list[tuple[list[tuple[str, str, float]], bool]]:
         """(every (function, task, agreement) whose tests pass, whether its checks were stopped at the time
-        limit) for each of several responses run in one sandboxed process (BATCH: a forked child each). A response
+        limit) for each of several responses run in one sandboxed process (run_batch: a forked child each). A response
         whose result did not come back (the process died or ran out of time) runs again on its own."""
         if len(codes) == 1:
             return [self._solved_any(codes[0])]
@@ -222,7 +223,7 @@ class SolvesBenchmark:
                                     "cpu_s": int(plans[n][1]) + 1} for n in todo]}
             seconds = 10 + sum(5 * limit[i] for i in used) + sum(plans[n][1] for n in todo)
             result = run_python("", Limits(cpu_s=int(seconds) + 1, wall_s=seconds, memory_mb=self.limits.memory_mb),
-                                self.active, files={"batch.json": json.dumps(batch)}, trusted=BATCH % MARK,
+                                self.active, files={"batch.json": json.dumps(batch)}, trusted=program("run_batch(sandbox_hook)"),
                                 tail=1 << 22)
             for line in result.stdout.splitlines():
                 if line.startswith(MARK):
@@ -268,7 +269,7 @@ class SolvesBenchmark:
     def key(self, code: str) -> str:
         """What a response's result depends on: its code, the problems, check_s and the runner's own code
         (min_agreement is applied after)."""
-        what = json.dumps([code, self.check_s, [p.task for p in self.problems], COMMON])
+        what = json.dumps([code, self.check_s, [p.task for p in self.problems], program("")])
         return hashlib.sha256(what.encode()).hexdigest()[:32]
 
     def _known(self) -> dict[str, list[tuple[str, str, float]]]:
