@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wizevol.filters.contamination import Contamination, embedding_device  # noqa: E402
+from wizevol.filters.contamination import Contamination  # noqa: E402
+from wizevol.filters.encoder import embedding_device  # noqa: E402
 from wizevol.filters.near_dup import NearDup  # noqa: E402
 from wizevol.record import Record  # noqa: E402
 
@@ -134,7 +135,7 @@ def main() -> None:
     if args.vocabulary:
         import numpy as np
 
-        from wizevol.filters.contamination import _embedder
+        from wizevol.filters.encoder import model as _embedder
         from wizevol.filters.shortlist import token_vectors
 
         model = _embedder()

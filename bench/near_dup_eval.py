@@ -49,7 +49,7 @@ def char_grams(text: str, n: int) -> set:
 
 
 def cosines(pairs: list[dict]) -> list[float]:
-    from wizevol.filters.contamination import _embedder
+    from wizevol.filters.encoder import model as _embedder
 
     model = _embedder()
     va = model.encode([p["a"] for p in pairs], normalize_embeddings=True, show_progress_bar=False)

@@ -74,7 +74,7 @@ def main() -> None:
                 for a, b in ((p["a"], p["b"]), (p["b"], p["a"])):
                     server.fault("text", role="near_dup_judge", match=f"Instruction A:\n{a}\n\nInstruction B:\n{b}",
                                  arg="Same", times=None)
-        from wizevol.filters.contamination import _embedder
+        from wizevol.filters.encoder import model as _embedder
 
         _embedder()  # MiniLM loaded before either is timed
         by_one = one(server, texts, args.concurrency, ahead=False)

@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,41 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
         w.abort()
         raise
     w.commit()
+
+
+class AppendLog:
+    """An append-only JSONL log that a kill may leave with a half-written last line (eval's completions and
+    samples, the batch jobs, layer 4's results). Reading it cuts such a line off, so the next append starts on
+    a line of its own, and returns the complete rows (the torn row is redone); each append is one line, flushed
+    and fsynced, under `lock` when threads share the log."""
+
+    def __init__(self, path: str | Path, lock: threading.Lock | None = None):
+        self.path = Path(path)
+        self.lock = lock or threading.Lock()
+
+    def rows(self) -> list[dict[str, Any]]:
+        with self.lock:
+            if not self.path.exists():
+                return []
+            data = self.path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                with self.path.open("r+b") as f:
+                    f.truncate(data.rfind(b"\n") + 1)
+            rows = []
+            for line in data.decode("utf-8", "replace").splitlines(keepends=True):
+                if line.endswith("\n") and line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        continue
+            return rows
+
+    def append(self, row: dict[str, Any]) -> None:
+        line = json.dumps(row, ensure_ascii=False) + "\n"
+        with self.lock, self.path.open("a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:

@@ -5,7 +5,7 @@ embeddings as the paper's §5, or by n-gram coverage; stats.json and the table s
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import re
 import statistics
@@ -44,7 +44,7 @@ def parse_complexity(text: str) -> int | None:
 def rate_complexity(folder: RunFolder, cfg, records: list[Record],
                     notify: Callable[[str], None] | None = None) -> dict[str, int | None]:
     """The judge role's 1-10 complexity of each instruction, through the run's cache (a rerun pays nothing)."""
-    from wizevol.llm.session import ask_all, open_session
+    from wizevol.llm.session import ask_all, blocking, open_session
     from wizevol.prompts import PromptSet
 
     prompts = PromptSet.load(cfg.prompts_dir)
@@ -54,14 +54,9 @@ def rate_complexity(folder: RunFolder, cfg, records: list[Record],
         requests = [(f"{r.id}#complexity", prompts.complexity_judge.request(role.mode, instruction=r.prompt_text()),
                      r.round) for r in records]
 
-        async def rate_all() -> dict[str, str | None]:
-            try:
-                return await ask_all(session, role, requests)
-            finally:
-                await session.llm.aclose()
-
-        answers = asyncio.run(rate_all())
-    return {r.id: parse_complexity(answers[f"{r.id}#complexity"] or "") for r in records}
+        with contextlib.ExitStack() as stack:
+            answers = blocking(session, stack)(ask_all(session, role, requests))
+    return {r.id: parse_complexity(answer or "") for r, answer in zip(records, answers, strict=True)}
 
 
 def run_stats(run: str, plots: bool = True, similarity: str = "embedding", complexity: bool = False,

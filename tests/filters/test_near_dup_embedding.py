@@ -10,7 +10,7 @@ import re
 from conftest import ROOT, SEED, rows
 from test_filters import HEAVY, cli
 
-from wizevol.filters.contamination import _embedder
+from wizevol.filters.encoder import model as _embedder
 
 PAIRS = [json.loads(line) for line in (ROOT / "data" / "near_dup" / "pairs.jsonl").read_text().splitlines()]
 THRESHOLD = 0.89

@@ -35,7 +35,7 @@ from wizevol.eval.generate import (
     pending,
 )
 from wizevol.eval.metrics import summarize
-from wizevol.run_folder import RunFolder
+from wizevol.run_folder import AppendLog, RunFolder
 
 Event = Callable[..., None]
 
@@ -51,38 +51,6 @@ class EvalSettings:
     max_new_tokens: int = 512
     prompt: str | None = "wizardcoder"  # wizardcoder | raw | instruct; None: instruct for a chat model, else wizardcoder
     mode: str | None = "completion"  # completion | chat (served models); None: chat for an instruct local model
-
-
-def _append(path: Path, row: dict[str, Any], lock: threading.Lock) -> None:
-    line = json.dumps(row, ensure_ascii=False) + "\n"
-    with lock, path.open("a", encoding="utf-8") as f:
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _repair(path: Path) -> None:
-    """Cut a line that a kill left half-written, so the next append starts on a line of its own."""
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with path.open("r+b") as f:
-            f.truncate(data.rfind(b"\n") + 1)
-
-
-def _rows(path: Path) -> list[dict[str, Any]]:
-    """The complete lines of an append-only file (a line cut by a kill is dropped and redone)."""
-    _repair(path)
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
 
 
 def resolve_settings(model: str, settings: EvalSettings, base_url: str | None = None) -> EvalSettings:
@@ -135,86 +103,25 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
     use_backend("docker" if sandbox_image else "local", sandbox_image or "")
     sandbox_layers = require_isolation(allow_weak_sandbox, "pass --allow-weak-sandbox")
     bench, problems = load_benchmark(settings.benchmark, settings.limit)
-    by_id = {p.task_id: p for p in problems}
     folder = RunFolder(out)
     ident = json.dumps({"model": model, "base_url": base_url, **asdict(settings)}, sort_keys=True)
     folder.prepare(hashlib.sha256(ident.encode()).hexdigest()[:16])
-    lock = threading.Lock()
-    stop = RAW_STOPS if settings.prompt == "raw" else ()
-    sampling = Sampling(settings.temperature, settings.max_new_tokens, stop)
-
-    # generation: what completions.jsonl does not hold yet (a generation that failed for good is tried again)
-    done = {(r["task_id"], r["sample"]) for r in _rows(folder.completions()) if "error" not in r}
-    jobs = [(p.task_id, i, build_prompt(p, settings.prompt)) for p in problems for i in range(settings.n_samples)]
-    todo = list(pending(jobs, done))
-    emit("phase", name="generate", total=len(jobs), done=len(jobs) - len(todo))
-
+    lock = threading.Lock()  # the two logs are appended from generation and execution threads
+    completions, samples = AppendLog(folder.completions(), lock), AppendLog(folder.samples(), lock)
     local_weights = base_url is None and is_finetune_folder(model)
     dtype = hf_dtype() if local_weights else None  # the weights' precision when transformers generates
+    _generate(model, base_url, config, concurrency, settings, problems, folder, completions, batch_size, dtype, emit)
+    gen_failed = _failed_generations(completions, problems, emit)
+    _execute(problems, completions, samples, workers, sandbox_layers, emit)
 
-    def generated(task_id: str, i: int, raw: str) -> None:
-        code = extract(raw, by_id[task_id], settings.prompt)
-        row = {"task_id": task_id, "sample": i, "raw": raw, "completion": code}
-        _append(folder.completions(), row | {"dtype": dtype} if dtype else row, lock)
-        emit("step")
-
-    def failed(task_id: str, i: int, error: str) -> None:
-        _append(folder.completions(), {"task_id": task_id, "sample": i, "raw": "", "completion": "",
-                                       "error": error}, lock)
-        emit("step")
-
-    if todo:
-        if local_weights:
-            generate_hf(model, todo, sampling, generated, batch_size, dtype=dtype,
-                        settled=None if settings.prompt == "raw" else lambda t, text: settled(text, by_id[t]))
-        else:
-            cfg = _served_config(model, base_url, config, concurrency)
-            if _loopback_clamped(cfg, base_url, concurrency):
-                cfg = cfg.model_copy(update={"concurrency": cfg.local.concurrency})
-                emit("note", text=f"{base_url} is on this machine: {cfg.concurrency} generation calls in flight "
-                                  "(--concurrency to change)")
-            generate_served(cfg, folder, todo, sampling, settings.mode, generated, lambda text: emit("note", text=text),
-                            on_failed=failed)
-
-    # a generation that failed for good (and was not made since) is a failed sample, counted apart
-    gen_failed: dict[tuple[str, int], str] = {}
-    for r in _rows(folder.completions()):
-        if r["task_id"] in by_id:
-            key = (r["task_id"], r["sample"])
-            if "error" in r:
-                gen_failed[key] = r["error"]
-            else:
-                gen_failed.pop(key, None)
-    if gen_failed:
-        emit("note", text=f"warning: {len(gen_failed)} generation(s) failed for good, counted as failed samples "
-                          f"(rerun to try them again); first: {next(iter(gen_failed.values()))}")
-
-    # execution: what samples.jsonl does not hold yet
-    completions = {(r["task_id"], r["sample"]): r["completion"] for r in _rows(folder.completions())
-                   if r["task_id"] in by_id and "error" not in r}
-    executed = {(r["task_id"], r["sample"]) for r in _rows(folder.samples())}
-    to_run = [key for key in sorted(completions) if key not in executed]
-    if to_run:
-        emit("note", text=f"sandbox layers: {', '.join(sandbox_layers)}")
-    emit("phase", name="execute", total=len(completions), done=len(completions) - len(to_run))
-
-    def finished(index: int, result: Result) -> None:
-        task_id, i = to_run[index]
-        _append(folder.samples(), {"task_id": task_id, "sample": i, "completion": completions[(task_id, i)],
-                                   "result": result.status, "error": result.error}, lock)
-        emit("step")
-
-    execute_all([(by_id[t], completions[(t, i)]) for t, i in to_run], workers or os.cpu_count() or 1,
-                EVAL_LIMITS, finished)
-
-    results = [r for r in _rows(folder.samples()) if r["task_id"] in by_id]
+    by_id = {p.task_id: p for p in problems}
+    results = [r for r in samples.rows() if r["task_id"] in by_id]
     executed = {(r["task_id"], r["sample"]) for r in results}
     results += [{"task_id": t, "sample": i, "completion": "", "result": "generation failed", "error": error}
                 for (t, i), error in sorted(gen_failed.items()) if (t, i) not in executed]
     per_task: dict[str, list[bool]] = defaultdict(list)
     for r in results:
         per_task[r["task_id"]].append(r["result"] == "passed")
-    correct = {t: (len(v), sum(v)) for t, v in per_task.items()}
     report = {
         "model": model,
         "base_url": base_url,
@@ -227,10 +134,9 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
         "failed_by_error": dict(Counter(_error_kind(r["error"]) for r in results
                                         if r["result"] == "failed").most_common()),
         "samples": len(results),
-        **summarize(correct),
+        **summarize({t: (len(v), sum(v)) for t, v in per_task.items()}),
         # transformers generation: the precision the completions were made in (bf16 where the CPU has it)
-        **({"dtype": dict(Counter(r.get("dtype", "?") for r in _rows(folder.completions())))} if local_weights
-           else {}),
+        **({"dtype": dict(Counter(r.get("dtype", "?") for r in completions.rows()))} if local_weights else {}),
         "limits": asdict(EVAL_LIMITS),
         "sandbox_layers": list(sandbox_layers),
         "wall_s": round(time.time() - started, 2),
@@ -238,6 +144,79 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
     }
     folder.write_report(folder.eval_report(), report)
     return report
+
+
+def _generate(model: str, base_url: str | None, config: str | Path | None, concurrency: int | None,
+              settings: EvalSettings, problems: list, folder: RunFolder, completions: AppendLog, batch_size: int,
+              dtype: str | None, emit: Event) -> None:
+    """Generation: what completions.jsonl does not hold yet (a generation that failed for good is tried again)."""
+    by_id = {p.task_id: p for p in problems}
+    sampling = Sampling(settings.temperature, settings.max_new_tokens, RAW_STOPS if settings.prompt == "raw" else ())
+    done = {(r["task_id"], r["sample"]) for r in completions.rows() if "error" not in r}
+    jobs = [(p.task_id, i, build_prompt(p, settings.prompt)) for p in problems for i in range(settings.n_samples)]
+    todo = list(pending(jobs, done))
+    emit("phase", name="generate", total=len(jobs), done=len(jobs) - len(todo))
+
+    def generated(task_id: str, i: int, raw: str) -> None:
+        row = {"task_id": task_id, "sample": i, "raw": raw, "completion": extract(raw, by_id[task_id], settings.prompt)}
+        completions.append(row | {"dtype": dtype} if dtype else row)
+        emit("step")
+
+    def failed(task_id: str, i: int, error: str) -> None:
+        completions.append({"task_id": task_id, "sample": i, "raw": "", "completion": "", "error": error})
+        emit("step")
+
+    if not todo:
+        return
+    if base_url is None and is_finetune_folder(model):
+        generate_hf(model, todo, sampling, generated, batch_size, dtype=dtype or "fp32",
+                    settled=None if settings.prompt == "raw" else lambda t, text: settled(text, by_id[t]))
+        return
+    cfg = _served_config(model, base_url, config, concurrency)
+    if _loopback_clamped(cfg, base_url, concurrency):
+        cfg = cfg.model_copy(update={"concurrency": cfg.local.concurrency})
+        emit("note", text=f"{base_url} is on this machine: {cfg.concurrency} generation calls in flight "
+                          "(--concurrency to change)")
+    generate_served(cfg, folder, todo, sampling, settings.mode, generated, lambda text: emit("note", text=text),
+                    on_failed=failed)
+
+
+def _failed_generations(completions: AppendLog, problems: list, emit: Event) -> dict[tuple[str, int], str]:
+    """The generations that failed for good (and were not made since): failed samples, counted apart."""
+    ids = {p.task_id for p in problems}
+    gen_failed: dict[tuple[str, int], str] = {}
+    for r in completions.rows():
+        if r["task_id"] in ids:
+            key = (r["task_id"], r["sample"])
+            if "error" in r:
+                gen_failed[key] = r["error"]
+            else:
+                gen_failed.pop(key, None)
+    if gen_failed:
+        emit("note", text=f"warning: {len(gen_failed)} generation(s) failed for good, counted as failed samples "
+                          f"(rerun to try them again); first: {next(iter(gen_failed.values()))}")
+    return gen_failed
+
+
+def _execute(problems: list, completions: AppendLog, samples: AppendLog, workers: int | None,
+             sandbox_layers: tuple[str, ...], emit: Event) -> None:
+    """Execution in the sandbox: what samples.jsonl does not hold yet."""
+    by_id = {p.task_id: p for p in problems}
+    code = {(r["task_id"], r["sample"]): r["completion"] for r in completions.rows()
+            if r["task_id"] in by_id and "error" not in r}
+    executed = {(r["task_id"], r["sample"]) for r in samples.rows()}
+    to_run = [key for key in sorted(code) if key not in executed]
+    if to_run:
+        emit("note", text=f"sandbox layers: {', '.join(sandbox_layers)}")
+    emit("phase", name="execute", total=len(code), done=len(code) - len(to_run))
+
+    def finished(index: int, result: Result) -> None:
+        task_id, i = to_run[index]
+        samples.append({"task_id": task_id, "sample": i, "completion": code[(task_id, i)], "result": result.status,
+                        "error": result.error})
+        emit("step")
+
+    execute_all([(by_id[t], code[(t, i)]) for t, i in to_run], workers or os.cpu_count() or 1, EVAL_LIMITS, finished)
 
 
 def _error_kind(error: str) -> str:

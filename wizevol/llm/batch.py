@@ -25,14 +25,15 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from wizevol.config import BatchConfig
 from wizevol.errors import WizevolError
 from wizevol.llm.wire import PATHS, BadResponse, Deferred, Pending, completion_from_json, is_endpoint_failure
-from wizevol.run_folder import RunFolder
+from wizevol.run_folder import AppendLog, RunFolder
 
 FINAL = ("completed", "expired", "failed", "cancelled")
 
@@ -52,22 +53,17 @@ class BatchRunner:
         self.llm, self.folder, self.cfg, self.max_attempts = llm, folder, cfg, max_attempts
         self.backoff_initial, self.backoff_max = backoff
         self.notify = notify or (lambda text: None)
-        self.log = folder.batches()
+        self.log = AppendLog(folder.batches())
         stamp = folder.root / "fingerprint"
         self.run_tag = stamp.read_text().strip() if stamp.exists() else ""
         self.failed_in_a_row = 0  # jobs that failed whole, one after another, in this process
         self._provider_jobs: dict[str, Any] | None = None  # the provider's jobs tagged with this run, by digest
 
     def _events(self) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+        return self.log.rows()
 
     def _append(self, event: dict[str, Any]) -> None:
-        with self.log.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(event) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        self.log.append(event)
 
     def failures(self) -> dict[str, tuple[int, str]]:
         """Per cache key: how many ended jobs did not answer it, and the last error."""
@@ -173,16 +169,20 @@ class BatchRunner:
     async def _transient(self, url: str, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
         """One files/batches call, tried again on transient errors (5xx, connection, timeout) with the endpoint's
         backoff, `max_attempts` tries in all; a refusal (4xx) or the last failure is one error line."""
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                return await call()
-            except Exception as e:
-                if attempt == self.max_attempts or not is_endpoint_failure(e):
-                    raise WizevolError(f"{url} refused to {what}: {type(e).__name__}: "
-                                       f"{' '.join(str(e).split())[:300]}" + (
-                                           f" (after {attempt} tries)" if attempt > 1 else "")) from None
-                await asyncio.sleep(min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1)))
-        raise AssertionError("unreachable")
+        tries = 0
+
+        async def counted() -> Any:
+            nonlocal tries
+            tries += 1
+            return await call()
+
+        try:
+            return await _retried(counted, self.max_attempts, wait_exponential(multiplier=self.backoff_initial,
+                                                                                max=self.backoff_max),
+                                  is_endpoint_failure)
+        except Exception as e:
+            raise WizevolError(f"{url} refused to {what}: {type(e).__name__}: {' '.join(str(e).split())[:300]}"
+                               + (f" (after {tries} tries)" if tries > 1 else "")) from None
 
     async def _wait(self, jobs: dict[str, dict[str, Any]], pending: dict[str, Pending]) -> None:
         delay = self.cfg.poll_initial
@@ -258,15 +258,19 @@ class BatchRunner:
         self.notify(f"batch: {job.id} {job.status}: {len(answered)} answered, {len(failed)} not")
 
 
-async def _retrieve(client, jid: str):
-    for attempt in range(5):  # a poll that fails is tried again: the job goes on without us
-        try:
-            return await client.batches.retrieve(jid)
-        except Exception:
-            if attempt == 4:
-                raise
-            await asyncio.sleep(2 ** attempt)
+async def _retried(call: Callable[[], Awaitable[Any]], attempts: int, wait: Any,
+                   retry_on: Callable[[BaseException], bool] = lambda e: True) -> Any:
+    """`call()`, tried up to `attempts` times while what it raises passes `retry_on` (tenacity, as the calls)."""
+    async for attempt in AsyncRetrying(stop=stop_after_attempt(attempts), wait=wait,
+                                       retry=retry_if_exception(retry_on), reraise=True):
+        with attempt:
+            return await call()
     raise AssertionError("unreachable")
+
+
+async def _retrieve(client, jid: str):
+    """A job's state; a poll that fails is tried again (5 tries, 1-8 s apart): the job goes on without us."""
+    return await _retried(lambda: client.batches.retrieve(jid), 5, wait_exponential(multiplier=1, max=8))
 
 
 def _rows(content) -> list[dict[str, Any]]:

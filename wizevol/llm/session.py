@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from wizevol.config import EvolveConfig
 from wizevol.llm.cache import ResponseCache
@@ -15,6 +16,7 @@ from wizevol.prompts import Request
 from wizevol.run_folder import RunFolder
 
 Notify = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -27,19 +29,37 @@ class Session:
     local_urls: dict[str, str]  # local model -> URL of its running server (empty when none runs)
 
 
-async def ask_all(session: Session, role, requests: list[tuple[str, Request, int]]) -> dict[str, str | None]:
-    """Many calls of one role, at most `concurrency` in flight, each through the cache at its own place:
-    (place, request, round) -> place -> the answer's text, or None where the call failed for good."""
+async def ask_all(session: Session, role, requests: list[tuple[str | None, Request, int]],
+                  on_done: Callable[[], None] | None = None) -> list[str | None]:
+    """Many calls of one role, at most `concurrency` in flight, each through the cache (at its own place, where
+    one is given): (place, request, round) -> each answer's text in order, or None where the call failed for
+    good. `on_done` is called as each one ends."""
     bound = asyncio.Semaphore(session.cfg.concurrency)
 
-    async def one(at: str, request: Request, round_k: int) -> tuple[str, str | None]:
+    async def one(at: str | None, request: Request, round_k: int) -> str | None:
         async with bound:
             try:
-                return at, (await session.llm.complete(role, request, round_k, at=at)).text
+                text: str | None = (await session.llm.complete(role, request, round_k, at=at)).text
             except CallFailed:
-                return at, None
+                text = None
+        if on_done is not None:
+            on_done()
+        return text
 
-    return dict(await asyncio.gather(*(one(*r) for r in requests)))
+    return list(await asyncio.gather(*(one(*r) for r in requests)))
+
+
+def blocking(session: Session, stack: contextlib.ExitStack) -> Callable[[Awaitable[T]], T]:
+    """Run a session's calls from code that is not async (the filters): one event loop for the session's life,
+    whose clients are closed in it when `stack` closes."""
+    loop = asyncio.new_event_loop()
+
+    def close() -> None:
+        loop.run_until_complete(session.llm.aclose())
+        loop.close()
+
+    stack.callback(close)
+    return loop.run_until_complete
 
 
 @contextlib.contextmanager
