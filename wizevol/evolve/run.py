@@ -181,15 +181,10 @@ def _locked(seed_info: Seed, folder: RunFolder, cfg: EvolveConfig, prompts: Prom
         return _run(seed_info, folder, session, prompts, fingerprint, started, emit)
 
 
-def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fingerprint: str, started: float,
-         emit: Event) -> dict[str, Any]:
-    cfg, llm, usage = session.cfg, session.llm, session.usage
-    roles = Roles(
-        evolver=cfg.role("evolver", session.local_urls),
-        responder=cfg.role("responder", session.local_urls),
-        judge=cfg.role("judge", session.local_urls) if cfg.rules.no_gain else None,
-    )
-    manifest: dict[str, Any] = {
+def _start_manifest(seed: Seed, cfg: EvolveConfig, roles: Roles, prompts: PromptSet, fingerprint: str,
+                    started: float) -> dict[str, Any]:
+    """What the manifest says of a run before its rounds: the seed, the shard, the config, roles and versions."""
+    return {
         "wizevol_version": __version__,
         "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
         "seed": {"path": str(seed.path), "records": seed.count, "quarantined": len(seed.quarantined)},
@@ -202,6 +197,29 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
         "versions": versions("openai", "tenacity", "datasets", "typer"),
         "rounds": [],
     }
+
+
+def _cost(manifest: dict[str, Any], left: list[int], prices: dict[str, Any]) -> dict[str, Any]:
+    """The rounds run in this process: the estimate made before them beside the bill of their answered calls."""
+    ran = [r for r in manifest["rounds"] if r["round"] in left]
+    return {"rounds": left, "estimate_usd": manifest["estimate"]["usd"],
+            "bill_usd": round(sum(r["cost"]["usd"] for r in ran), 6),
+            "estimate_calls": manifest["estimate"]["calls"],
+            "answered_calls": sum(answered(t) for r in ran for t in r["tokens"].values()),
+            "estimate_tokens": manifest["estimate"]["tokens"],
+            "tokens": sum(t["prompt_tokens"] + t["completion_tokens"] for r in ran for t in r["tokens"].values()),
+            "prices": {name: p.source for name, p in prices.items()}}
+
+
+def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fingerprint: str, started: float,
+         emit: Event) -> dict[str, Any]:
+    cfg, llm, usage = session.cfg, session.llm, session.usage
+    roles = Roles(
+        evolver=cfg.role("evolver", session.local_urls),
+        responder=cfg.role("responder", session.local_urls),
+        judge=cfg.role("judge", session.local_urls) if cfg.rules.no_gain else None,
+    )
+    manifest = _start_manifest(seed, cfg, roles, prompts, fingerprint, started)
 
     if folder.read_done(0) is None:
         write_jsonl(folder.kept(0), (r.to_json() for r in seed.records()))
@@ -262,15 +280,7 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
     manifest["wall_s"] = round(time.time() - started, 3)
     manifest["calls_made"] = llm.new_calls
     manifest["endpoints"] = llm.endpoint_report()  # tries, failures and times taken out, per endpoint
-    ran = [r for r in manifest["rounds"] if r["round"] in left]
-    manifest["cost"] = {"rounds": left, "estimate_usd": manifest["estimate"]["usd"],
-                        "bill_usd": round(sum(r["cost"]["usd"] for r in ran), 6),
-                        "estimate_calls": manifest["estimate"]["calls"],
-                        "answered_calls": sum(answered(t) for r in ran for t in r["tokens"].values()),
-                        "estimate_tokens": manifest["estimate"]["tokens"],
-                        "tokens": sum(t["prompt_tokens"] + t["completion_tokens"] for r in ran
-                                      for t in r["tokens"].values()),
-                        "prices": {name: p.source for name, p in prices.items()}}
+    manifest["cost"] = _cost(manifest, left, prices)
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     folder.write_manifest(manifest)
     return manifest

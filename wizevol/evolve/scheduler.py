@@ -76,6 +76,38 @@ class Spool:
             self.path.unlink(missing_ok=True)
 
 
+class _Jobs:
+    """Where the next job comes from: round `first`'s records from the source (read lazily, in pool order), and
+    each later round's (index, offset) jobs, queued as the lineage's previous round ends."""
+
+    def __init__(self, pool: Iterable[Record], first: int, last: int, spools: dict[int, Spool], lookahead: int):
+        self.source = enumerate(pool)
+        self.first, self.last, self.spools, self.lookahead = first, last, spools, lookahead  # lookahead: later-
+        # round jobs that may wait before the source is read further
+        self.ready: dict[int, deque[tuple[int, int]]] = {k: deque() for k in range(first + 1, last + 1)}
+        self.source_left = True
+
+    def _from_source(self) -> tuple[int, int, Record] | None:
+        if self.source_left:
+            item = next(self.source, None)
+            if item is not None:
+                return self.first, item[0], item[1]
+            self.source_left = False
+        return None
+
+    def take(self) -> tuple[int, int, Record] | None:
+        """The next job: round `first`'s next record from the source while few later-round jobs wait, else the
+        waiting job of the lowest round. (Reading the whole source first left about n jobs waiting: 128 bytes a
+        record, 1.3 GB at 10M.)"""
+        if sum(len(q) for q in self.ready.values()) < self.lookahead and (job := self._from_source()) is not None:
+            return job
+        for k in range(self.first + 1, self.last + 1):
+            if self.ready[k]:
+                i, offset = self.ready[k].popleft()
+                return k, i, self.spools[k - 1].next_pool(offset)
+        return self._from_source()
+
+
 async def run_rounds(pool: Iterable[Record], n: int, first: int, last: int, ctx: RoundContext,
                      finish_round: Callable[[int, Iterator[Outcome]], None], spool_dir: Path,
                      on_record: Callable[[int, dict[str, int]], None] | None = None) -> None:
@@ -90,43 +122,21 @@ async def run_rounds(pool: Iterable[Record], n: int, first: int, last: int, ctx:
             finish_round(k, iter(()))
         return
     spools = {k: Spool(spool_dir / f"spool_{k}.jsonl", n) for k in range(first, last + 1)}
-    source = enumerate(pool)  # round `first`'s input, read lazily
-    ready: dict[int, deque[tuple[int, int]]] = {k: deque() for k in range(first + 1, last + 1)}  # (index, offset)
+    jobs = _Jobs(pool, first, last, spools, 4 * ctx.cfg.concurrency)
+    ready = jobs.ready
     remaining = dict.fromkeys(spools, n)
     counts = {k: {"kept": 0, "eliminated": 0, "failed": 0} for k in spools}
     wake = asyncio.Condition()
     writing = asyncio.Lock()  # one round's files at a time, in round order
-    state = {"source_left": True, "done": False}
-
-    lookahead = 4 * ctx.cfg.concurrency  # later-round jobs waiting before the source is read further
-
-    def from_source() -> tuple[int, int, Record] | None:
-        if state["source_left"]:
-            item = next(source, None)
-            if item is not None:
-                return first, item[0], item[1]
-            state["source_left"] = False
-        return None
-
-    def take() -> tuple[int, int, Record] | None:
-        """The next job: round `first`'s next record from the source while few later-round jobs wait, else the
-        waiting job of the lowest round. (Reading the whole source first left about n jobs waiting: 128 bytes a
-        record, 1.3 GB at 10M.)"""
-        if sum(len(q) for q in ready.values()) < lookahead and (job := from_source()) is not None:
-            return job
-        for k in range(first + 1, last + 1):
-            if ready[k]:
-                i, offset = ready[k].popleft()
-                return k, i, spools[k - 1].next_pool(offset)
-        return from_source()
+    state = {"done": False}
 
     async def worker() -> None:
         while True:
             async with wake:
-                await wake.wait_for(lambda: state["done"] or state["source_left"] or any(ready.values()))
+                await wake.wait_for(lambda: state["done"] or jobs.source_left or any(ready.values()))
                 if state["done"]:
                     return
-                job = take()
+                job = jobs.take()
             if job is None:
                 continue
             k, i, record = job

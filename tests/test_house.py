@@ -1,7 +1,8 @@
-"""The package's imports form no circle: every `import` and `from ... import` in wizevol/, at module level or inside
-a function, is an arrow from its module to the module it names, and no arrow leads back. (Importing a submodule
-loads its package's __init__ too; that is Python's, not an arrow of ours: only a name taken from a package's
-__init__ counts as an arrow to it.)"""
+"""The house rules a newcomer relies on. The package's imports form no circle: every `import` and `from ... import`
+in wizevol/, at module level or inside a function, is an arrow from its module to the module it names, and no
+arrow leads back (importing a submodule loads its package's __init__ too; that is Python's, not an arrow of
+ours: only a name taken from a package's __init__ counts as an arrow to it). No module is over 400 lines and no
+function over 80."""
 
 from __future__ import annotations
 
@@ -70,3 +71,16 @@ def test_the_package_has_no_import_circle():
     graph = arrows(mods)
     assert "wizevol.evolve.run" in graph["wizevol.loop.evol_stop"]  # the walk sees lazy imports too
     assert circles(graph) == []
+
+
+def test_no_module_over_400_lines_and_no_function_over_80():
+    """What a newcomer can read in one sitting: a module under 400 lines, a function under 80."""
+    long_modules, long_functions = [], []
+    for name, path in modules().items():
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > 400:
+            long_modules.append((name, len(text.splitlines())))
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 80:
+                long_functions.append((name, node.name, node.end_lineno - node.lineno + 1))
+    assert long_modules == [] and long_functions == []
