@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import os
-import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from wizevol.cli_errors import one_line_errors
 from wizevol.cli_progress import EvolveProgress, PhaseProgress, trial_line
 
 app = typer.Typer(
@@ -21,48 +19,6 @@ app = typer.Typer(
 )
 
 
-def _warning_lines(show_other):
-    """A `showwarning` that prints wizevol's own warnings as one line and leaves the others to `show_other`."""
-    from wizevol.errors import WizevolWarning
-
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
-        if issubclass(category, WizevolWarning):
-            typer.echo(f"warning: {message}", err=True)
-        else:
-            show_other(message, category, filename, lineno, file, line)
-
-    return show
-
-
-def one_line_errors(fn):
-    """`Error: ...` on stderr and exit code 1 (2 for bad input) instead of a traceback; warnings as one line."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from wizevol.errors import WizevolError, WizevolWarning
-
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("always", WizevolWarning)  # every time, not once per process
-                warnings.showwarning = _warning_lines(warnings.showwarning)
-                return fn(*args, **kwargs)
-        except WizevolError as e:
-            typer.echo(f"Error: {e}", err=True)
-            raise typer.Exit(e.exit_code) from None
-        except KeyboardInterrupt:
-            typer.echo("Interrupted: finished calls are cached; run the same command again to resume.", err=True)
-            raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except Exception as e:
-            if os.environ.get("WIZEVOL_DEBUG"):
-                raise
-            msg = " ".join(str(e).split())[:300]
-            typer.echo(f"Error: internal error: {type(e).__name__}: {msg} (set WIZEVOL_DEBUG=1 for a traceback)",
-                       err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 @app.command()
@@ -347,6 +303,25 @@ def stats(
     result = run_stats(str(run), plots, similarity, complexity, config, lambda text: typer.echo(text, err=True))
     typer.echo(table(result))
     typer.echo(f"wrote {run}/stats.json" + (f" and {len(result.get('plots', []))} plots" if plots else ""))
+
+
+@app.command()
+@one_line_errors
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Two or more run folders evolved from the same seed.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where compare.json, compare.md and compare.png go.")] = Path(
+        "compare"),
+    complexity: Annotated[bool, typer.Option("--complexity/--no-complexity", help="The judge scores every kept "
+                                                                                 "instruction 1-10.")] = True,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="The judge's config (default: the first "
+                                                                       "run's own).")] = None,
+) -> None:
+    """Runs compared per round: complexity, verified pass rate, diversity, eliminations, calls, tokens, dev pass@1."""
+    from wizevol.loop.compare import compare_runs, table
+
+    report = compare_runs([str(r) for r in runs], out, complexity, config, lambda text: typer.echo(text, err=True))
+    typer.echo(table(report))
+    typer.echo(f"wrote {out}/compare.md, compare.json and compare.png")
 
 
 @app.command()

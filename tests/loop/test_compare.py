@@ -1,0 +1,84 @@
+"""`wizevol compare`: two runs of the same seed, evolved with different heuristic draws, compared per round
+through the CLI, with a scripted judge whose complexity score is a known function of the instruction."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import evolve, rows
+from typer.testing import CliRunner
+
+from wizevol.cli import app
+from wizevol.loop.compare import diversity, mean_interval
+
+HARD = "must run in O(n log n) time"  # the scripted evolver's suffix for the complexity heuristic
+
+
+def compare(*args):
+    return CliRunner().invoke(app, ["compare", *map(str, args)])
+
+
+def expected_complexity(run, k: int) -> float:
+    texts = [r["instruction"] for r in rows(run / f"round_{k}.jsonl")]
+    return round(sum(9 if HARD in t else 5 for t in texts) / len(texts), 3)
+
+
+def test_two_runs_compared_per_round_through_the_cli(tmp_path, server):
+    assert evolve(tmp_path, server, "--rounds", "2", "--limit", "6", out="a").exit_code == 0
+    calls_a = len(server.calls)
+    server.fault("equal", role="judge", times=2)  # run b loses two evolutions to no_gain
+    assert evolve(tmp_path, server, "--rounds", "2", "--limit", "6", "--seed-rng", "7", out="b").exit_code == 0
+    a, b = tmp_path / "a", tmp_path / "b"
+    # the judge rates the complexity heuristic's instructions 9, every other one 5
+    server.fault("text", match=HARD, arg="9", times=None)
+    server.fault("text", match="Rate how difficult", arg="5", times=None)
+    # a verified result for run a's round 1, and a dev-set point from Evol Stop
+    (a / "filters" / "verified").mkdir(parents=True)
+    (a / "filters" / "verified" / "results_1.jsonl").write_text(
+        "".join(json.dumps({"id": f"x{i}", "pass_rate": r}) + "\n" for i, r in enumerate([1.0, 0.5, None])))
+    (b / "evol_stop.json").write_text(json.dumps({"curve": [{"round": 1, "pass@1": 0.25}]}))
+
+    result = compare(a, b, "--out", tmp_path / "cmp")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert report["rounds"] == [1, 2]
+    ra, rb = report["by_run"][str(a)], report["by_run"][str(b)]
+    for run, by in ((a, ra), (b, rb)):
+        for k in (1, 2):
+            assert by[str(k)]["complexity"]["mean"] == expected_complexity(run, k)
+            assert by[str(k)]["kept"] == len(rows(run / f"round_{k}.jsonl"))
+    means = {(r, k): by[str(k)]["complexity"]["mean"] for r, by in (("a", ra), ("b", rb)) for k in (1, 2)}
+    assert len(set(means.values())) > 1  # the draws differ, and so do the scores
+    assert ra["1"]["verified_pass_rate"]["mean"] == 0.75 and ra["2"]["verified_pass_rate"] is None
+    assert rb["1"]["dev_pass@1"] == 0.25 and ra["1"]["dev_pass@1"] is None
+    no_gain = {k: sum(e["rule"] == "no_gain" for e in rows(b / f"eliminated_{k}.jsonl")) for k in (1, 2)}
+    assert sum(no_gain.values()) == 2
+    assert all(rb[str(k)]["elimination_rate"].get("no_gain", 0) == round(no_gain[k] / 6, 4) for k in (1, 2))
+    assert ra["1"]["calls"] + ra["2"]["calls"] == calls_a  # every call run a paid, by round
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert md.startswith("| run | round | kept | complexity (95% CI) |") and md.count(f"| {a} |") == 2
+    assert (tmp_path / "cmp" / "compare.png").read_bytes()[:4] == b"\x89PNG"
+    rated = len(server.calls)
+    again = compare(a, b, "--out", tmp_path / "cmp")
+    assert again.exit_code == 0 and len(server.calls) == rated  # the judge's scores come from each run's cache
+
+
+def test_compare_refuses_what_it_cannot_compare(tmp_path, server):
+    assert evolve(tmp_path, server, "--rounds", "1", "--limit", "2", out="a").exit_code == 0
+    one = compare(tmp_path / "a", "--no-complexity")
+    assert one.exit_code == 2 and one.stderr.strip() == "Error: compare needs at least two run folders"
+    missing = compare(tmp_path / "a", tmp_path / "nowhere", "--no-complexity")
+    assert missing.exit_code == 2 and "nowhere: no finished rounds" in missing.stderr
+
+
+def test_intervals_and_diversity():
+    assert mean_interval([]) == {"n": 0, "mean": None, "ci95": None}
+    flat = mean_interval([5.0] * 10)
+    assert flat == {"n": 10, "mean": 5.0, "ci95": [5.0, 5.0]}
+    spread = mean_interval([1.0, 9.0] * 10)
+    assert spread["mean"] == 5.0 and spread["ci95"][0] < 5.0 < spread["ci95"][1]
+    assert spread == mean_interval([1.0, 9.0] * 10)  # a fixed seed: the same interval every time
+    assert diversity(["Sort a list of numbers."]) is None
+    assert diversity(["Sort a list of numbers.", "Sort a list of numbers."]) == 0.0
+    apart = diversity(["Sort a list of numbers.", "Write a haiku about the sea at dawn."])
+    assert 0.3 < apart <= 1.0

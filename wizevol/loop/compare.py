@@ -1,0 +1,175 @@
+"""`wizevol compare RUN_A RUN_B ...`: the same seed evolved in several ways, compared round by round on what the
+data is worth: the judge's complexity score (mean, 95% bootstrap interval), the `verified` pass rate of Python
+responses (where that filter ran), diversity (mean distance of each kept instruction to its nearest neighbour in
+the round, 1 - MiniLM cosine), the elimination rate by rule, the calls answered and tokens spent, and the
+dev-set pass@1 where Evol Stop measured one. compare.json, compare.md and compare.png in the output folder."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from wizevol.cost import answered
+from wizevol.errors import InputError
+from wizevol.record import Record
+from wizevol.run_folder import RunFolder, read_jsonl, write_atomic
+from wizevol.table import aligned
+
+RESAMPLES = 2000
+
+
+def mean_interval(values: list[float], seed: int = 0) -> dict[str, Any]:
+    """Mean and its 95% percentile-bootstrap interval (a fixed seed: the same values give the same interval)."""
+    if not values:
+        return {"n": 0, "mean": None, "ci95": None}
+    rng = random.Random(seed)
+    means = sorted(statistics.fmean(rng.choices(values, k=len(values))) for _ in range(RESAMPLES))
+    return {"n": len(values), "mean": round(statistics.fmean(values), 3),
+            "ci95": [round(means[int(0.025 * RESAMPLES)], 3), round(means[int(0.975 * RESAMPLES) - 1], 3)]}
+
+
+def diversity(texts: list[str]) -> float | None:
+    """Mean over the texts of 1 - the MiniLM cosine to the nearest other text (None under two texts)."""
+    if len(texts) < 2:
+        return None
+    from wizevol.filters import encoder
+
+    vecs = encoder.encode(texts)
+    sims = vecs @ vecs.T
+    for i in range(len(texts)):
+        sims[i, i] = -1.0
+    return round(float((1.0 - sims.max(axis=1)).mean()), 4)
+
+
+def _verified(folder: RunFolder, k: int) -> dict[str, Any] | None:
+    """The mean pass rate of round k's verified Python records, where `wizevol filter` ran `verified`."""
+    path = folder.filter_results("verified", k)
+    if not path.is_file():
+        return None
+    rates = [r["pass_rate"] for r in read_jsonl(path) if r.get("pass_rate") is not None]
+    return mean_interval(rates)
+
+
+def _dev_pass_at_1(folder: RunFolder) -> dict[int, float]:
+    path = folder.root / "evol_stop.json"
+    if not path.is_file():
+        return {}
+    return {p["round"]: p["pass@1"] for p in json.loads(path.read_text(encoding="utf-8")).get("curve", [])}
+
+
+def compare_runs(runs: list[str], out: str | Path, complexity: bool = True, config: str | Path | None = None,
+                 notify: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Compare the runs over the rounds all of them finished; write compare.json, compare.md, compare.png."""
+    if len(runs) < 2:
+        raise InputError("compare needs at least two run folders")
+    folders = [RunFolder(r) for r in runs]
+    for f in folders:
+        if not f.finished_rounds():
+            raise InputError(f"{f.root}: no finished rounds (is this a wizevol run folder?)")
+    rounds = sorted(set.intersection(*(set(f.finished_rounds()) for f in folders)) - {0})
+    if not rounds:
+        raise InputError("the runs share no finished round past the seed")
+    judge_cfg = None
+    if complexity:
+        from wizevol.filters import run_config
+
+        judge_cfg = run_config(folders[0], config)  # one judge scores every run
+    report: dict[str, Any] = {"runs": [str(f.root) for f in folders], "rounds": rounds,
+                              "complexity": "judge role, 1-10" if complexity else None, "by_run": {}}
+    for f in folders:
+        report["by_run"][str(f.root)] = _one_run(f, rounds, judge_cfg, notify)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "compare.json", json.dumps(report, indent=2) + "\n")
+    write_atomic(out / "compare.md", markdown(report) + "\n")
+    _plot(report, out / "compare.png")
+    return report
+
+
+def _one_run(folder: RunFolder, rounds: list[int], judge_cfg, notify) -> dict[str, Any]:
+    kept = {k: [Record.from_json(d) for d in read_jsonl(folder.kept(k))] for k in rounds}
+    scores: dict[str, int | None] = {}
+    if judge_cfg is not None:
+        from wizevol.stats import rate_complexity
+
+        scores = rate_complexity(folder, judge_cfg, [r for k in rounds for r in kept[k]], notify)
+    dev = _dev_pass_at_1(folder)
+    out = {}
+    for k in rounds:
+        done = folder.read_done(k) or {}
+        pool = done.get("pool") or 1
+        tokens = done.get("tokens", {})
+        rated = [float(scores[r.id]) for r in kept[k] if scores.get(r.id) is not None]
+        out[str(k)] = {
+            "kept": len(kept[k]),
+            "complexity": mean_interval(rated) if judge_cfg is not None else None,
+            "verified_pass_rate": _verified(folder, k),
+            "diversity": diversity([r.prompt_text() for r in kept[k]]),
+            "elimination_rate": {rule: round(n / pool, 4) for rule, n in
+                                 sorted(done.get("eliminated_by_rule", {}).items())},
+            "calls": sum(answered(t) for t in tokens.values()),
+            "tokens": sum(t.get("prompt_tokens", 0) + t.get("completion_tokens", 0) for t in tokens.values()),
+            "dev_pass@1": dev.get(k),
+        }
+    return out
+
+
+def _interval(x: dict[str, Any] | None) -> str:
+    if not x or x.get("mean") is None:
+        return "-"
+    return f"{x['mean']:.2f} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}]"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The comparison as a markdown table: a row per (run, round)."""
+    rules = sorted({r for rs in report["by_run"].values() for s in rs.values() for r in s["elimination_rate"]})
+    cols = ["run", "round", "kept", "complexity (95% CI)", "verified pass rate", "diversity",
+            *(f"elim {r}" for r in rules), "calls", "tokens", "dev pass@1"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for run, by_round in report["by_run"].items():
+        for k, s in by_round.items():
+            cells = [run, k, s["kept"], _interval(s["complexity"]), _interval(s["verified_pass_rate"]),
+                     "-" if s["diversity"] is None else f"{s['diversity']:.3f}",
+                     *(f"{s['elimination_rate'].get(r, 0):.2f}" for r in rules), s["calls"], s["tokens"],
+                     "-" if s["dev_pass@1"] is None else f"{s['dev_pass@1']:.3f}"]
+            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    note = ("complexity: the judge's 1-10 score, mean with a 95% bootstrap interval; diversity: mean 1 - MiniLM "
+            "cosine to the nearest other kept instruction of the round; calls: answered requests")
+    return "\n".join(lines) + "\n\n" + note
+
+
+def table(report: dict[str, Any]) -> str:
+    """The comparison as an aligned text table (the CLI's)."""
+    rows = [[run, k, s["kept"], _interval(s["complexity"]), _interval(s["verified_pass_rate"]),
+             "-" if s["diversity"] is None else f"{s['diversity']:.3f}", s["calls"], s["tokens"]]
+            for run, by_round in report["by_run"].items() for k, s in by_round.items()]
+    return aligned(["run", "round", "kept", "complexity", "verified", "diversity", "calls", "tokens"], rows)
+
+
+def _plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for run, by_round in report["by_run"].items():
+        ks = [int(k) for k in by_round]
+        rated = [(int(k), s["complexity"]) for k, s in by_round.items() if s["complexity"] and s["complexity"]["n"]]
+        if rated:
+            axes[0].errorbar([k for k, _ in rated], [c["mean"] for _, c in rated],
+                             yerr=[[c["mean"] - c["ci95"][0] for _, c in rated],
+                                   [c["ci95"][1] - c["mean"] for _, c in rated]], capsize=3, marker="o", label=run)
+        axes[1].plot(ks, [s["diversity"] or 0 for s in by_round.values()], marker="o", label=run)
+    axes[0].set_title("complexity (judge, 1-10), 95% interval")
+    axes[1].set_title("diversity (1 - nearest-neighbour cosine)")
+    for ax in axes:
+        ax.set_xlabel("round")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
