@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from wizevol.cli import app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "data" / "seed_20.jsonl"
+
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # a suite started in the background (`make test &`)
+    # inherits Ctrl-C ignored, and so would every wizevol it starts: the Ctrl-C tests need it delivered
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

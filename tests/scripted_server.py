@@ -90,11 +90,12 @@ class Fault:
     match: str | tuple[str, ...] | None = None  # substring of the request's prompt text (a tuple: any of them)
     times: int | None = 1  # None = every matching call
     skip: int = 0  # the first `skip` matching calls pass this fault by
+    released: bool = False  # hang: the calls it holds end now with a 503 (unanswered), and it holds no more
     arg: str | float | None = None  # Retry-After seconds, hang seconds, or text
     headers: dict[str, str] | None = None  # extra response headers (e.g. retry-after-ms, an HTTP-date Retry-After)
 
     def applies(self, role: str, text: str) -> bool:
-        if self.times is not None and self.times <= 0:
+        if (self.times is not None and self.times <= 0) or self.released:
             return False
         matches = (self.match,) if isinstance(self.match, str) else self.match
         return (self.role is None or self.role == role) and (matches is None or any(m in text for m in matches))
@@ -194,9 +195,14 @@ class ScriptedServer:
             headers.update(fault.headers or {})
             return web.json_response({"error": {"message": f"scripted {action}", "type": "scripted"}},
                                      status=int(action), headers=headers)
-        if action == "hang":  # until its time is up, or the server stops (a stop does not wait for it)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping().wait(), float(fault.arg or 60))
+        if action == "hang":  # until its time is up, the server stops (a stop does not wait for it), or the
+            # fault is released: then the held call gets a 503, unanswered, and its client tries again
+            end = time.monotonic() + float(fault.arg or 60)
+            while time.monotonic() < end and not self._stopping().is_set():
+                if fault.released:
+                    return web.json_response({"error": {"message": "released", "type": "scripted"}}, status=503)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping().wait(), min(0.05, max(0.0, end - time.monotonic())))
         if action == "bad_json":
             return web.Response(text='{"choices": [ {"message": ', content_type="application/json")
         if action == "no_choices":

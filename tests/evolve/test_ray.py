@@ -30,11 +30,19 @@ def _holds_open(pid: str, path) -> bool:
         return False
 
 
+def _state(pid: str) -> str:
+    try:
+        return open(f"/proc/{pid}/status").read().split("State:")[1].split("\n")[0].lower()
+    except (OSError, IndexError):
+        return "zombie"
+
+
 def _kill_shard_0_while_it_waits(folder, server, hold, before: int, shard: tuple[str, ...], killed: list) -> None:
     """Shard 0's calls past its first 12 are held by the server, unanswered: the shard can go no further. Once
-    one is held and every call the server did answer for shard 0 is in its cache, lift the hold and SIGKILL the
-    Ray worker running shard 0 (the process that has that cache open): a node lost mid-task, at a moment the test
-    chose, not one a thread had to catch."""
+    one is held and every call the server did answer for shard 0 is in its cache, SIGKILL the Ray worker running
+    shard 0 (the process that has that cache open), and once it is gone release the hold (the calls it held end
+    unanswered; the retried task's calls are answered): a node lost mid-task, at a moment the test chose, not one
+    a thread had to catch."""
     db = folder / "cache.sqlite"
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -45,11 +53,13 @@ def _kill_shard_0_while_it_waits(folder, server, hold, before: int, shard: tuple
         except sqlite3.Error:
             cached = -1
         if any(c.action == "hang" for c in calls) and cached == answered:
-            hold.times = 0
             for pid in subprocess.run(["pgrep", "-f", "ray::"], capture_output=True, text=True).stdout.split():
                 if _holds_open(pid, db):
                     os.kill(int(pid), signal.SIGKILL)
+                    while os.path.exists(f"/proc/{pid}") and "zombie" not in _state(pid):
+                        time.sleep(0.01)
                     killed.append((pid, answered))
+                    hold.released = True
                     return
         time.sleep(0.05)
 
