@@ -41,22 +41,20 @@ class _Raw:
 
 
 class StubClient:
-    """`openai.AsyncOpenAI`'s `post` and `close`, answered in-process as the scripted server answers."""
+    """`openai.AsyncOpenAI`'s `post` and `close`, answered in-process with the scripted server's own answer bodies."""
 
     def __init__(self) -> None:
+        from scripted_server import ScriptedServer
+
         self.calls = 0
+        self.server = ScriptedServer()  # never started: only its answers are used
 
     async def post(self, path: str, body: dict, cast_to: type) -> _Raw:
-        from scripted_server import default_answer, role_of
+        from scripted_server import prompt_text, role_of
 
         self.calls += 1
-        chat = path.endswith("/chat/completions")
-        text = "\n".join(m.get("content", "") for m in body["messages"]) if chat else body["prompt"]
-        answer = default_answer(role_of(text), text)
-        usage = {"prompt_tokens": len(text.split()), "completion_tokens": len(answer.split())}
-        choice = ({"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"} if chat
-                  else {"index": 0, "text": answer, "finish_reason": "stop"})
-        return _Raw(json.dumps({"choices": [choice], "usage": usage}).encode())
+        text = prompt_text(path, body)
+        return _Raw(json.dumps(self.server._completion(path, body, None, None, role_of(text), text)).encode())
 
     async def close(self) -> None:
         return None

@@ -52,6 +52,13 @@ def role_of(text: str) -> str:
     return "respond"
 
 
+def prompt_text(path: str, body: dict) -> str:
+    """What a completion request asks: its messages' contents (chat), or its prompt."""
+    if path.endswith("/chat/completions"):
+        return "\n".join(m.get("content", "") for m in body.get("messages", []))
+    return body.get("prompt", "")
+
+
 def default_answer(role: str, text: str) -> str:
     if role == "evolve":
         if EVOLVE_MARK_COMPLETION in text:  # few-shot completion prompt: the last example is ours
@@ -211,8 +218,7 @@ class ScriptedServer:
 
     def _fault(self, path: str, body: dict) -> tuple[str | None, Fault | None, str, str]:
         """The fault that applies to this request (counted), its role and prompt text; the call is recorded."""
-        chat = path.endswith("/chat/completions")
-        text = "\n".join(m.get("content", "") for m in body.get("messages", [])) if chat else body.get("prompt", "")
+        text = prompt_text(path, body)
         role = role_of(text)
         fault = None
         for f in self.faults:

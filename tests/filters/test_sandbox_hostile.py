@@ -171,6 +171,15 @@ print(json.dumps({"layers": sb.layers(), "status": r.status, "stdout": r.stdout,
 '''
 
 
+def as_nobody(code: str) -> dict:
+    """run_python as the user `nobody` (through setpriv, with the system python): layers, status, output."""
+    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                          "/usr/bin/python3", "-c", NON_ROOT_DRIVER, sandbox.__file__, code],
+                         capture_output=True, text=True, timeout=60, cwd="/")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv") or not Path("/usr/bin/python3").exists(),
                     reason="needs root to become another user (setpriv) and a system python that user can run")
 def test_as_a_user_who_is_not_root_the_os_layers_still_hold(target):
@@ -178,11 +187,7 @@ def test_as_a_user_who_is_not_root_the_os_layers_still_hold(target):
     path; as that user there is no `nobody` layer, only an unprivileged user+network namespace and Landlock."""
     folder, listener = target
     code = HOSTILE.replace("PORT", str(listener.port)).replace("OUTSIDE", repr(str(folder / "pwned.txt")))
-    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-                          "/usr/bin/python3", "-c", NON_ROOT_DRIVER, sandbox.__file__, code],
-                         capture_output=True, text=True, timeout=60, cwd="/")
-    assert out.returncode == 0, out.stderr
-    ran = json.loads(out.stdout)
+    ran = as_nobody(code)
     assert ran["status"] == "pass", ran["stderr"]
     assert "nobody" not in ran["layers"] and {"netns", "landlock"} <= set(ran["layers"])
     res = json.loads(ran["stdout"])
@@ -291,13 +296,9 @@ def test_code_that_empties_the_audit_hook_reads_no_file_outside_the_python_insta
                     reason="needs root to become another user (setpriv), a system python that user can run, Landlock")
 def test_as_a_user_who_is_not_root_the_planted_secret_stays_unread(planted):
     secret, code = planted
-    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-                          "/usr/bin/python3", "-c", NON_ROOT_DRIVER, sandbox.__file__, code],
-                         capture_output=True, text=True, timeout=60, cwd="/")
-    assert out.returncode == 0, out.stderr
-    ran = json.loads(out.stdout)
+    ran = as_nobody(code)
     assert ran["status"] == "pass" and "nobody" not in ran["layers"], ran["stderr"]
-    assert denied(json.loads(ran["stdout"])) and "planted-secret" not in out.stdout
+    assert denied(json.loads(ran["stdout"])) and "planted-secret" not in json.dumps(ran)
     check = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", "/usr/bin/python3",
                             "-c", f"print(open({str(secret)!r}).read())"], capture_output=True, text=True, timeout=60)
     assert check.stdout == "sk-wizevol-planted-secret-4242\n\n"  # that user may read it: Landlock is what refused

@@ -276,6 +276,21 @@ def test_the_audit_hook_holds_in_each_child_of_a_batch(problems):
     assert outside["es_primo"](7) is True and outside["es_primo"](8) is False
 
 
+def responses_run(monkeypatch) -> list[str]:
+    """The responses layer 4 runs from now on (each batch's codes, as they go out), recorded."""
+    from wizevol.filters import solves_benchmark
+
+    ran: list[str] = []
+    real_batch = solves_benchmark.SolvesBenchmark._batch
+
+    def counting(self, codes):
+        ran.extend(codes)
+        return real_batch(self, codes)
+
+    monkeypatch.setattr(solves_benchmark.SolvesBenchmark, "_batch", counting)
+    return ran
+
+
 def test_an_interrupted_filter_resumes_without_running_the_finished_responses_again(tmp_path, monkeypatch):
     """Each response's result is appended to filters/contamination/execution.jsonl as it comes; a re-run (the
     done-marker missing: the filter was stopped) takes them from there and runs only the rest."""
@@ -321,13 +336,7 @@ def test_an_interrupted_filter_resumes_without_running_the_finished_responses_ag
     assert len(done) == 3  # the first batch finished before the stop
     assert len(calls) <= 3  # the last batch never started
 
-    ran: list[str] = []
-
-    def counting(self, codes):
-        ran.extend(codes)
-        return real_batch(self, codes)
-
-    monkeypatch.setattr(solves_benchmark.SolvesBenchmark, "_batch", counting)
+    ran = responses_run(monkeypatch)
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0, result.output
     assert len(ran) == 7  # only the seven that had not finished
@@ -387,14 +396,7 @@ def test_a_response_stopped_at_its_time_limit_is_not_taken_as_clean_and_runs_aga
     assert [r["id"] for r in rows(folder / "rejected_0.jsonl")] == ["leak"]
     assert len((folder / "execution.jsonl").read_text().splitlines()) == 2  # the finished ones only
 
-    ran: list[str] = []
-    real_batch = solves_benchmark.SolvesBenchmark._batch
-
-    def counting(self, codes):
-        ran.extend(codes)
-        return real_batch(self, codes)
-
-    monkeypatch.setattr(solves_benchmark.SolvesBenchmark, "_batch", counting)
+    ran = responses_run(monkeypatch)
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0 and "did not finish" in result.output
     assert len(ran) == 1 and "def stubborn" in ran[0]  # only the unfinished one ran again

@@ -113,25 +113,23 @@ class Verified(Filter):
                      for r in python}
         self.rows = []
 
+    def _unverified(self, record: Record, count: str, error: str) -> Verdict:
+        """A record kept without a verdict: counted, with its row (pass_rate null) and why."""
+        self.counts[count] += 1
+        self.rows.append({"id": record.id, "passed": None, "pass_rate": None, "samples": 0, "difficulty": None,
+                          "error": error})
+        return True
+
     def check(self, record: Record) -> Verdict:
         if record.id not in self.work:
-            self.counts["no python"] += 1
-            self.rows.append({"id": record.id, "passed": None, "pass_rate": None, "samples": 0, "difficulty": None,
-                              "error": "no Python in the response"})
-            return True
+            return self._unverified(record, "no python", "no Python in the response")
         tester, answers = self.work[record.id]
         if tester is None:
-            self.counts["unverified: the tester's call failed"] += 1
             self.failed_calls += 1
-            self.rows.append({"id": record.id, "passed": None, "pass_rate": None, "samples": 0,
-                              "difficulty": None, "error": "the tester's call failed"})
-            return True
+            return self._unverified(record, "unverified: the tester's call failed", "the tester's call failed")
         tests = tests_of(tester)
         if tests is None:
-            self.counts["unverified: no usable tests"] += 1
-            self.rows.append({"id": record.id, "passed": None, "pass_rate": None, "samples": 0,
-                              "difficulty": None, "error": "the tester returned no Python asserts"})
-            return True
+            return self._unverified(record, "unverified: no usable tests", "the tester returned no Python asserts")
         self.failed_calls += sum(a is None for a in answers[1:])
         answers = answers[:1] + [a for a in answers[1:] if a is not None]  # a failed call is no sampled answer
         results = [run_to_the_end(python_of(a) + "\n\n" + tests, self.limits, ENDED_EARLY)

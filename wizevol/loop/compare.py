@@ -124,29 +124,30 @@ def _interval(x: dict[str, Any] | None) -> str:
     return f"{x['mean']:.2f} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}]"
 
 
+def _rows(report: dict[str, Any], rules: list[str]) -> list[list[Any]]:
+    """A row per (run, round): kept, complexity, verified, diversity, each rule's rate, calls, tokens, dev pass@1."""
+    return [[run, k, s["kept"], _interval(s["complexity"]), _interval(s["verified_pass_rate"]),
+             "-" if s["diversity"] is None else f"{s['diversity']:.3f}",
+             *(f"{s['elimination_rate'].get(r, 0):.2f}" for r in rules), s["calls"], s["tokens"],
+             "-" if s["dev_pass@1"] is None else f"{s['dev_pass@1']:.3f}"]
+            for run, by_round in report["by_run"].items() for k, s in by_round.items()]
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The comparison as a markdown table: a row per (run, round)."""
     rules = sorted({r for rs in report["by_run"].values() for s in rs.values() for r in s["elimination_rate"]})
     cols = ["run", "round", "kept", "complexity (95% CI)", "verified pass rate", "diversity",
             *(f"elim {r}" for r in rules), "calls", "tokens", "dev pass@1"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for run, by_round in report["by_run"].items():
-        for k, s in by_round.items():
-            cells = [run, k, s["kept"], _interval(s["complexity"]), _interval(s["verified_pass_rate"]),
-                     "-" if s["diversity"] is None else f"{s['diversity']:.3f}",
-                     *(f"{s['elimination_rate'].get(r, 0):.2f}" for r in rules), s["calls"], s["tokens"],
-                     "-" if s["dev_pass@1"] is None else f"{s['dev_pass@1']:.3f}"]
-            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in _rows(report, rules)]
     note = ("complexity: the judge's 1-10 score, mean with a 95% bootstrap interval; diversity: mean 1 - MiniLM "
             "cosine to the nearest other kept instruction of the round; calls: answered requests")
     return "\n".join(lines) + "\n\n" + note
 
 
 def table(report: dict[str, Any]) -> str:
-    """The comparison as an aligned text table (the CLI's)."""
-    rows = [[run, k, s["kept"], _interval(s["complexity"]), _interval(s["verified_pass_rate"]),
-             "-" if s["diversity"] is None else f"{s['diversity']:.3f}", s["calls"], s["tokens"]]
-            for run, by_round in report["by_run"].items() for k, s in by_round.items()]
+    """The comparison as an aligned text table (the CLI's; the elimination rates are in compare.md)."""
+    rows = [row[:6] + row[-3:-1] for row in _rows(report, [])]
     return aligned(["run", "round", "kept", "complexity", "verified", "diversity", "calls", "tokens"], rows)
 
 
