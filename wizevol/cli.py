@@ -53,8 +53,8 @@ def evolve(
                                                              "make no call, write nothing.")] = False,
 ) -> None:
     """Evolve a seed dataset for N rounds; every record ends up kept, eliminated (with its reason) or failed."""
-    from wizevol.config import EvolStopConfig
     from wizevol.config_file import load_config, load_section
+    from wizevol.config_filters import EvolStopConfig
     from wizevol.evolve.run import dry_run as estimate_run
     from wizevol.evolve.run import estimate_table, summary_table
     from wizevol.loop.evol_stop import evolve_or_stop
@@ -265,8 +265,8 @@ def ablate(
 ) -> None:
     """The paper's round analysis: cumulative merges (Figure 3) and each round alone, matched by samples and by
     tokens (Table 4), each fine-tuned from the same base and evaluated; cached cell by cell."""
-    from wizevol.config import TrialConfig
     from wizevol.config_file import load_section
+    from wizevol.config_filters import TrialConfig
     from wizevol.loop.ablation import run_ablation, table
 
     cfg = load_section(TrialConfig, config, {"finetune_config": finetune_config, "benchmark": benchmark,
