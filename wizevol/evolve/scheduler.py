@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import struct
-from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -32,7 +31,7 @@ class Spool:
     `spool_K.jsonl` and its byte offset (+1; 0 is "no outcome yet") to `spool_K.offsets`, 8 bytes at 8 x index.
     Neither is held in memory: at 1M records and 4 rounds, offsets kept in arrays were 32 MB of the process."""
 
-    OFFSETS_CHUNK = 65_536  # offsets read at a time by `ordered`
+    OFFSETS_CHUNK = 4096  # offsets read at a time by `ordered` (32 KB)
 
     def __init__(self, path: Path, n: int):
         self.path, self.n = path, n
@@ -69,9 +68,7 @@ class Spool:
             with self.path.open("rb") as r, self.offsets_path.open("rb") as offsets_file:
                 i = 0
                 while chunk := offsets_file.read(8 * self.OFFSETS_CHUNK):
-                    offsets = array("q")
-                    offsets.frombytes(chunk)
-                    for stored in offsets:
+                    for stored in memoryview(chunk).cast("q"):
                         if stored <= 0:
                             raise RuntimeError(f"{self.path}: record {i} has no outcome")
                         r.seek(stored - 1)
