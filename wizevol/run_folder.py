@@ -12,6 +12,7 @@ runs/NAME/
   round_K.done           done-marker with the round's stats; a re-run skips the round
   batches.jsonl          `evolve --batch`: each job logged when created (before any wait) and when it ended
   spool_K.jsonl          round K's outcomes in arrival order while the round runs (removed once it is written)
+  spool_K.offsets        where each record's outcome sits in spool_K.jsonl, 8 bytes a record (removed with it)
   filters/<filter>/      rejected_K.jsonl and stats.json (done-marker) of `wizevol filter`; verified: results_K
   filters/clean_K.jsonl  kept records that no enabled filter rejected
   trials/<key>/          one fine-tune + eval (data.jsonl, model/, eval/, trial.json) of Evol Stop or ablate

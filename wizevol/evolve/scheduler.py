@@ -2,19 +2,20 @@
 not grow with the pool.
 
 The pool is streamed from the previous round's pool file; each outcome is appended to the round's spool file
-(`spool_K.jsonl`) as it comes, and only its byte offset is kept (8 bytes a record). When a round's last outcome
-arrives, `finish_round(k, outcomes)` gets them in pool order, read back from the spool, whatever the finishing order,
+(`spool_K.jsonl`) as it comes, and its byte offset to `spool_K.offsets` (8 bytes a record, on disk). When a round's
+last outcome arrives, `finish_round(k, outcomes)` gets them in pool order, read back from the spool, whatever the finishing order,
 in a thread of its own (writing a round of 10M records must not stall the calls in flight).
 A lineage's next round reads its record back from the spool when a worker takes it; at most 4 x concurrency such
-jobs wait before the source is read further. So the process holds the calls in flight and two offsets per record,
-not the records: the same files at 10k or 10M records.
+jobs wait before the source is read further. So the process holds the calls in flight and the waiting jobs, nothing
+per record: the same memory at 10k or 10M records.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from array import array
+import os
+import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -22,15 +23,23 @@ from pathlib import Path
 from wizevol.evolve.chain import Outcome, RoundContext, evolve_one
 from wizevol.record import Record
 
+_OFFSET = struct.Struct("=q")  # native order: the file lives and dies in this process, read back by array("q")
+
 
 class Spool:
-    """One round's outcomes in arrival order on disk, found again by pool index."""
+    """One round's outcomes in arrival order on disk, found again by pool index: the outcome's line goes to
+    `spool_K.jsonl` and its byte offset (+1; 0 is "no outcome yet") to `spool_K.offsets`, 8 bytes at 8 x index.
+    Neither is held in memory: at 1M records and 4 rounds, offsets kept in arrays were 32 MB of the process."""
+
+    OFFSETS_CHUNK = 4096  # offsets read at a time by `ordered` (32 KB)
 
     def __init__(self, path: Path, n: int):
-        self.path = path
+        self.path, self.n = path, n
+        self.offsets_path = path.with_suffix(".offsets")
         self._w = path.open("wb")  # a killed round starts again: its spool is rewritten
         self._r = path.open("rb")
-        self.offsets = array("q", [-1]) * n
+        self._offsets = os.open(self.offsets_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.ftruncate(self._offsets, 8 * n)  # sparse: zeros until written
 
     def write(self, i: int, out: Outcome) -> int:
         line = json.dumps({"i": i, "kind": out.kind, "record": out.record.to_json(),
@@ -38,7 +47,7 @@ class Spool:
                            "unparsed": out.judge_unparsed}, ensure_ascii=False).encode("utf-8") + b"\n"
         offset = self._w.tell()
         self._w.write(line)
-        self.offsets[i] = offset
+        os.pwrite(self._offsets, _OFFSET.pack(offset + 1), 8 * i)
         return offset
 
     def _line(self, offset: int) -> dict:
@@ -51,29 +60,35 @@ class Spool:
         return Record.from_json(d["next"] if d["next"] is not None else d["record"])
 
     def ordered(self) -> Iterator[Outcome]:
-        """The round's outcomes in pool order, read through a handle of their own: the next round's workers go on
+        """The round's outcomes in pool order, read through handles of their own: the next round's workers go on
         reading their records through `_r` while a thread writes this round's files."""
         self._w.flush()
-        offsets = array("q", self.offsets)
 
         def read() -> Iterator[Outcome]:
-            with self.path.open("rb") as r:
-                for i, offset in enumerate(offsets):
-                    if offset < 0:
-                        raise RuntimeError(f"{self.path}: record {i} has no outcome")
-                    r.seek(offset)
-                    d = json.loads(r.readline())
-                    record = Record.from_json(d["record"])
-                    nxt = Record.from_json(d["next"]) if d["next"] is not None else record
-                    yield Outcome(d["kind"], record, nxt, d["unparsed"])
+            with self.path.open("rb") as r, self.offsets_path.open("rb") as offsets_file:
+                i = 0
+                while chunk := offsets_file.read(8 * self.OFFSETS_CHUNK):
+                    for stored in memoryview(chunk).cast("q"):
+                        if stored <= 0:
+                            raise RuntimeError(f"{self.path}: record {i} has no outcome")
+                        r.seek(stored - 1)
+                        d = json.loads(r.readline())
+                        record = Record.from_json(d["record"])
+                        nxt = Record.from_json(d["next"]) if d["next"] is not None else record
+                        yield Outcome(d["kind"], record, nxt, d["unparsed"])
+                        i += 1
+            if i != self.n:
+                raise RuntimeError(f"{self.offsets_path}: {i} offsets for {self.n} records")
 
         return read()
 
     def close(self, remove: bool = True) -> None:
         self._w.close()
         self._r.close()
+        os.close(self._offsets)
         if remove:
             self.path.unlink(missing_ok=True)
+            self.offsets_path.unlink(missing_ok=True)
 
 
 class _Jobs:
