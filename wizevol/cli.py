@@ -51,6 +51,9 @@ def evolve(
                                                                "(half price, hours); resumable.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate calls, tokens and cost per round and role; "
                                                              "make no call, write nothing.")] = False,
+    strategy: Annotated[str | None, typer.Option(help="paper (the five fixed heuristics), auto (an optimizer rewrites "
+                                                      "them after each round) or tree (scored candidates per parent, "
+                                                      "the best goes on).")] = None,
 ) -> None:
     """Evolve a seed dataset for N rounds; every record ends up kept, eliminated (with its reason) or failed."""
     from wizevol.config_file import load_config, load_section
@@ -65,7 +68,7 @@ def evolve(
         "backend": backend, "rounds": rounds, "evolver.model": model, "endpoint.base_url": base_url, "concurrency": concurrency,
         "limit": limit, "seed_rng": seed_rng, "seed.instruction_field": instruction_field,
         "seed.input_field": input_field, "seed.output_field": output_field, "seed.skip_bad": skip_bad,
-        "batch.enabled": batch, "shard": shard,
+        "batch.enabled": batch, "shard": shard, "strategy": strategy,
     }
     cfg = load_config(config, overrides)
     if evol_stop is not None:

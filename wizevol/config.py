@@ -75,6 +75,25 @@ class RulesConfig(_Strict):
     answered: bool = True  # the evolved "instruction" is the evolver's answer (a solution), not a task
 
 
+class AutoConfig(_Strict):
+    """strategy: auto (Auto Evol-Instruct). Before each round after the first, the optimizer role (config
+    `optimizer:`, its unset fields from the evolver) reads a sample of the round before (eliminations with their
+    reasons, kept children with the judge's complexity score) and rewrites the heuristics' texts, or adds one."""
+
+    sample: int = Field(12, ge=1, description="eliminations, and kept children, the optimizer reads (each)")
+
+
+class TreeConfig(_Strict):
+    """strategy: tree (Tree-of-Evolution). Each parent gets `children` candidates, each scored for complexity (the
+    judge, 1-10) and diversity (1 - MiniLM cosine to the nearest of the previous round's kept instructions); the
+    best one goes on, the others are eliminated as `outscored`. A record's scores go into its next round's prompt."""
+
+    children: int = Field(3, ge=2)
+    diversity_weight: float = Field(1.0, ge=0, description="score = complexity / 10 + diversity_weight x diversity")
+    reference: int = Field(20_000, ge=1, description="the previous round's kept instructions diversity is measured "
+                                                     "against, at most (a fixed sample beyond)")
+
+
 class SeedConfig(_Strict):
     """How seed rows map to instruction / input / output, and what a bad row does."""
 
@@ -118,6 +137,12 @@ class EvolveConfig(_Strict):
     evolver: RoleConfig = RoleConfig(temperature=1.0, top_p=0.95, max_tokens=2048)
     responder: RoleConfig = RoleConfig()
     judge: RoleConfig = RoleConfig(temperature=0.0, max_tokens=16)
+    strategy: Literal["paper", "auto", "tree"] = Field(
+        "paper", description="paper: the five fixed heuristics (WizardCoder); auto: an optimizer rewrites them "
+                             "after each round; tree: several scored candidates per parent, the best goes on")
+    auto: AutoConfig = AutoConfig()
+    tree: TreeConfig = TreeConfig()
+    optimizer: RoleConfig = RoleConfig(temperature=0.7, max_tokens=1024)
     weights: dict[str, float] = Field(
         default_factory=lambda: {
             "add_constraints": 1.0,
@@ -233,7 +258,7 @@ class EvolveConfig(_Strict):
         merged["temperature"] = 1.0 if merged["temperature"] is None else merged["temperature"]
         merged["top_p"] = 0.95 if merged["top_p"] is None else merged["top_p"]
         merged["max_tokens"] = merged["max_tokens"] or 2048
-        if local and self.local.max_tokens_cap:
+        if local and self.local.max_tokens_cap and name != "optimizer":  # one call a round, the method texts whole
             merged["max_tokens"] = min(merged["max_tokens"], self.local.max_tokens_cap)
         merged["mode"] = merged["mode"] or "chat"
         if not merged["model"]:
@@ -241,7 +266,7 @@ class EvolveConfig(_Strict):
         return ResolvedRole(name=name, **merged)
 
     def fingerprint(self, legacy: bool = False) -> str:
-        """Hash of everything that changes the data; `rounds`, `concurrency`, the filters, Evol Stop, the prices
+        """Hash of everything that changes the data (a strategy's settings only where it is the strategy); `rounds`, `concurrency`, the filters, Evol Stop, the prices
         and how calls travel (timeouts, retries, endpoints) may change between resumes: a run that stopped on a
         timeout goes on with a longer one. `legacy`: the hash as earlier versions made it, when the retry settings were
         part of it (a run folder stamped with it is still resumed)."""
@@ -251,8 +276,12 @@ class EvolveConfig(_Strict):
             d["local"].pop(key)
         for key in ENDPOINT_RUNTIME + (() if legacy else ENDPOINT_RETRIES):  # how calls travel, not what they ask
             d["endpoint"].pop(key)
-        for role in ("evolver", "responder", "judge"):
-            d[role].pop("base_urls")
+        unused = {"paper": ("strategy", "auto", "tree", "optimizer"), "auto": ("tree",), "tree": ("auto", "optimizer")}
+        for key in unused[self.strategy]:  # a paper run's fingerprint is what it was before strategies existed
+            d.pop(key)
+        for role in ("evolver", "responder", "judge", "optimizer"):
+            if role in d:
+                d[role].pop("base_urls")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
