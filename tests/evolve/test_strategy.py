@@ -9,6 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 from conftest import evolve, rows, seed_instruction
 
 from wizevol.config import EvolveConfig
@@ -152,3 +153,194 @@ def test_tree_scores_candidates_keeps_the_best_and_feeds_the_scores_forward(tmp_
         assert len(asked) == 3 and all(said in c.text for c in asked)
     rerun = evolve(tmp_path, server, "--rounds", "2", "--limit", "8", "--strategy", "tree", "--no-progress")
     assert rerun.exit_code == 0 and server.count() == 128  # finished rounds: nothing is asked again
+
+
+def test_tree_siblings_keep_their_own_rule_or_failure_and_the_pool_rule_holds(tmp_path, server):
+    """Adversarial: every rare_requirement candidate leaks the prompt (eliminated by prompt_leak, never chosen),
+    and every score of seed 3's candidates fails: its lineage ends without a candidate to go on (the parent goes
+    back to the pool), and its other candidates are siblings that failed at stage `score`. kept + eliminated +
+    failed = pool per round, and every candidate is in a file once."""
+    server.fault("leak", role="evolve", match="less common and more specific", times=None)
+    server.fault("500", role="complexity", match=seed_instruction(3)[:40], times=None)
+    server.fault("text", role="complexity", arg="5", times=None)
+    result = evolve(tmp_path, server, "--rounds", "2", "--limit", "6", "--strategy", "tree", "--no-progress")
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    for k in (1, 2):
+        d = done(run, k)
+        kept, dropped, failed = (rows(run / f"{name}_{k}.jsonl") for name in ("round", "eliminated", "failed"))
+        assert d["kept"] + d["eliminated"] + d["failed"] == d["pool"] == 6
+        assert len(kept) + len(dropped) + len(failed) == 3 * 6  # every candidate once
+        lineages = [r for r in kept + dropped + failed if "~" not in r["id"]]
+        assert len(lineages) == 6 and all(len(r["extra"]["tree"]["candidates"]) == 3 for r in lineages)
+        three = next(r for r in lineages if r["root_id"] == "seed-00003")
+        assert three not in kept and rows(run / f"pool_{k}.jsonl")[2]["instruction"] == seed_instruction(3)
+        for c in three["extra"]["tree"]["candidates"]:
+            assert c["ended"] == ("prompt_leak" if c["method"] == "rare_requirement" else "score")
+        assert all("Error code: 500" in r["error"] for r in failed)
+        candidates = [c for r in lineages for c in r["extra"]["tree"]["candidates"]]
+        rare = [c for c in candidates if c["method"] == "rare_requirement"]
+        assert rare and all(c["ended"] == "prompt_leak" and "score" not in c for c in rare)
+        leaks = [r for r in dropped if r["rule"] == "prompt_leak"]
+        assert len(leaks) == len(rare) and all("rewritten prompt" in r["reason"] for r in leaks)
+        assert all(r["method"] == "rare_requirement" and r["stage"] == "evolve" for r in leaks)
+        siblings = [r for r in dropped + failed if "~" in r["id"]]
+        assert all(r["extra"]["tree"]["chosen"] != r["extra"]["tree"]["candidate"] for r in siblings)
+        expected = {"outscored": sum(r.get("rule") == "outscored" for r in siblings),
+                    "prompt_leak": sum(r.get("rule") == "prompt_leak" for r in siblings),
+                    "failed": sum("error" in r for r in siblings)}
+        assert d["siblings"] == {key: n for key, n in expected.items() if n} and len(siblings) == 2 * 6
+        assert expected["failed"] >= 1 and expected["outscored"] >= 1
+
+
+NEW_ADD = "Add two new constraints that a careful reader must check, in about fifteen more words."
+NEW = "Ask that the solution also handle input that arrives as a stream, one chunk at a time."
+COPIES_NEW = "#Rewritten Question#:\nWrite a tokenizer. Ask that the solution also handle input that arrives as a stream."
+
+
+def test_auto_rewrites_the_methods_between_rounds_and_each_version_serves_its_round(tmp_path, server):
+    """The scripted optimizer rewrites add_constraints and adds a method. methods_K.json holds each round's
+    version; every evolution of round K was asked with version K's text of its method; prompt_leak knows the new
+    texts (an evolution that copies the added method is caught, quoting it); the optimizer read round K-1's counts,
+    eliminations with reasons and complexity scores; its calls and the judge's are counted in round K."""
+    from wizevol.prompts import PromptSet
+
+    server.fault("equal", role="judge", match="SQL query", times=None)
+    server.fault("text", role="evolve", match=NEW, arg=COPIES_NEW, times=None)
+    server.fault("text", role="complexity", arg="6", times=None)
+    answer = json.dumps({"add_constraints": NEW_ADD, "new": NEW, "not_a_method": "ignored", "complexity": 3})
+    server.fault("text", role="optimizer", arg=f"Here you go:\n```json\n{answer}\n```", times=None)
+    result = evolve(tmp_path, server, "--rounds", "3", "--strategy", "auto", "--no-progress")
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    v = {k: json.loads((run / f"methods_{k}.json").read_text()) for k in (1, 2, 3)}
+    paper = PromptSet.load().methods
+    assert v[1]["methods"] == paper and v[1]["from_round"] is None
+    assert v[2]["changed"] == ["add_constraints"] and v[2]["added"] == "auto_2" and not v[2]["unparsed"]
+    assert v[2]["methods"] == {**paper, "add_constraints": NEW_ADD, "auto_2": NEW}
+    assert v[2]["weights"]["auto_2"] == 0.9  # the mean of the live weights (1, 1, 1, 1, 0.5)
+    assert v[3]["changed"] == [] and v[3]["added"] is None and v[3]["methods"] == v[2]["methods"]
+    for k in (1, 2, 3):
+        sha = hashlib.sha256((run / f"methods_{k}.json").read_bytes()).hexdigest()[:16]
+        assert done(run, k)["method_version"] == {"file": f"methods_{k}.json", "sha256": sha}
+    evolutions = [c for c in server.calls if c.role == "evolve"]
+    assert len(evolutions) == 60  # one a record and round: the rounds ran one after the other
+    drew_new = 0
+    for k in (1, 2, 3):
+        parents = rows(run / f"pool_{k - 1}.jsonl") if k > 1 else rows(run / "round_0.jsonl")
+        children = {r["parent_id"]: r for name in ("round", "eliminated", "failed")
+                    for r in rows(run / f"{name}_{k}.jsonl")}
+        for parent in parents:
+            question = f"{parent['instruction']}\n\n{parent['input']}" if parent.get("input") else parent["instruction"]
+            child = children[parent["id"]]
+            asked = [c for c in evolutions[20 * (k - 1):20 * k] if f"#Given Question#:\n{question}\n" in c.text]
+            assert len(asked) == 1 and v[k]["methods"][child["method"]] in asked[0].text
+            if k > 1:
+                assert paper["add_constraints"] not in asked[0].text
+            if child["method"] == "auto_2":
+                drew_new += 1
+                assert (child["rule"], child["reason"]) == (
+                    "prompt_leak", "instruction copies the evolving prompt's words: 'also handle input that arrives as'")
+    assert drew_new >= 1
+    optimizer = [c for c in server.calls if c.role == "optimizer"]
+    assert len(optimizer) == 2
+    first = optimizer[0].text
+    assert json.dumps(paper, indent=1) in first
+    no_gain = [r for r in rows(run / "eliminated_1.jsonl") if r["rule"] == "no_gain"]
+    assert no_gain and all(f"[{r['method']}] no_gain: {r['reason']}" in first for r in no_gain)
+    assert f"- {no_gain[0]['method']}: kept " in first and "complexity 6" in first
+    for k in (2, 3):
+        tokens = done(run, k)["tokens"]
+        judged = 20 - sum(r["stage"] == "evolve" for r in rows(run / f"eliminated_{k}.jsonl"))  # no_gain's calls
+        assert tokens["optimizer"]["answered"] == 1 and tokens["judge"]["answered"] == 12 + judged
+    assert f"calls {server.count()} (estimated" in result.output
+    assert evolve(tmp_path, server, "--rounds", "3", "--strategy", "auto").exit_code == 0
+    assert len([c for c in server.calls if c.role == "optimizer"]) == 2  # a rerun reads the versions back
+
+
+def test_auto_stops_in_one_line_when_the_optimizer_fails_and_a_rerun_goes_on(tmp_path, server):
+    """The optimizer's call fails for good: one error line, round 2 not started, no version written. The rerun
+    asks the optimizer again, pays nothing twice (round 2's complexity scores come from the cache), and an answer
+    with no JSON object leaves the methods as they were, marked unparsed."""
+    server.fault("text", role="complexity", arg="4", times=None)
+    server.fault("500", role="optimizer", times=None)
+    args = ("--rounds", "2", "--limit", "6", "--strategy", "auto", "--no-progress")
+    result = evolve(tmp_path, server, *args)
+    run = tmp_path / "run"
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("Error: the optimizer's call for round 2 failed (InternalServerError: Error code: "
+                                     "500 - scripted 500 (after 3 attempts)); round 2 was not started, rerun to "
+                                     "continue")
+    assert (run / "round_1.done").exists() and not (run / "round_2.done").exists()
+    assert not (run / "methods_2.json").exists() and (run / "methods_1.json").exists()
+    answered = server.count() - 3  # the optimizer's three tries were not answered
+    assert answered == 18 + 6  # round 1, and round 2's complexity scores of its sample (all 6 kept)
+    server.faults.clear()
+    server.fault("text", role="complexity", arg="4", times=None)
+    server.fault("text", role="optimizer", arg="They look fine to me.", times=None)
+    again = evolve(tmp_path, server, *args)
+    assert again.exit_code == 0, again.output
+    assert server.count() - 3 - answered == 1 + 18  # the optimizer, then round 2
+    v2 = json.loads((run / "methods_2.json").read_text())
+    assert v2["unparsed"] and v2["changed"] == [] and v2["added"] is None
+    assert v2["methods"] == json.loads((run / "methods_1.json").read_text())["methods"]
+    assert v2["kept_complexity"] == {r["id"]: 4 for r in rows(run / "round_1.jsonl")}
+
+
+def _kill_and_resume(tmp_path, server, strategy: str, answered_before_kill: int, most_held: int) -> None:
+    """A run killed (SIGKILL) in round 2 once the cache holds exactly `answered_before_kill` answers, then rerun:
+    the same files as an uninterrupted run, and the calls paid over both runs are those of one run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT, SEED, write_config
+    from test_resume import _cache_rows, data_files
+
+    server.fault("text", role="complexity", match=HARD, arg="8", times=None)
+    server.fault("text", role="complexity", arg="5", times=None)
+    server.fault("text", role="optimizer", arg=json.dumps({"reasoning_steps": NEW_ADD}), times=None)
+    cfg = write_config(tmp_path / "cfg.yaml", server, concurrency=4, endpoint={"timeout": 300})
+    cmd = [sys.executable, "-m", "wizevol", "evolve", "--seed", str(SEED), "--rounds", "2", "--limit", "10",
+           "--strategy", strategy, "--config", str(cfg)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([*cmd, "--out", str(tmp_path / "ref")], check=True, env=env, capture_output=True)
+    reference_calls = server.count()
+    server.calls.clear()
+
+    run = tmp_path / "killed"
+    hold = server.fault("hang", skip=answered_before_kill, times=None, arg=600)
+    server.faults.insert(0, server.faults.pop())  # first: it counts every call
+    proc = subprocess.Popen([*cmd, "--out", str(run)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (server.count() > answered_before_kill
+                                          and _cache_rows(run) == answered_before_kill):
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert _cache_rows(run) == answered_before_kill and (run / "round_1.done").exists()
+    assert not (run / "round_2.done").exists()
+    held = [c for c in server.calls if c.action == "hang"]
+    assert 1 <= len(held) <= most_held and server.count() == answered_before_kill + len(held)
+
+    hold.released = True
+    server.calls.clear()
+    subprocess.run([*cmd, "--out", str(run)], check=True, env=env, capture_output=True)
+    assert data_files(run, 2) == data_files(tmp_path / "ref", 2)
+    assert server.count() == reference_calls - answered_before_kill  # nothing is paid twice
+    if strategy == "auto":
+        assert (run / "methods_2.json").read_bytes() == (tmp_path / "ref" / "methods_2.json").read_bytes()
+
+
+@pytest.mark.slow
+def test_tree_resumes_after_sigkill_with_no_call_paid_twice(tmp_path, server):
+    # round 1 is 10 x 8 = 80 calls; the kill comes in round 2, with up to 4 parents x 3 candidates in flight
+    _kill_and_resume(tmp_path, server, "tree", 100, 12)
+
+
+@pytest.mark.slow
+def test_auto_resumes_after_sigkill_with_no_call_paid_twice(tmp_path, server):
+    # round 1 is 30 calls, then 10 complexity scores and the optimizer: the kill comes inside round 2
+    _kill_and_resume(tmp_path, server, "auto", 50, 4)

@@ -72,7 +72,7 @@ def _short(text: str, limit: int = 400) -> str:
 
 def parse(text: str, previous: dict[str, Any], k: int) -> dict[str, Any]:
     """The next version from the optimizer's answer: its first JSON object's known names with a new text replace
-    theirs, "new" adds `auto_K`; an answer with no such object leaves the methods as they were (unparsed)."""
+    theirs, "new" adds `auto_K` (unless a method already has its text); an answer with no such object leaves the methods as they were (unparsed)."""
     methods, weights = dict(previous["methods"]), dict(previous["weights"])
     found = _first_object(text)
     changed, added = [], None
@@ -82,7 +82,7 @@ def parse(text: str, previous: dict[str, Any], k: int) -> dict[str, Any]:
         if name in methods and value.strip() != methods[name]:
             methods[name] = value.strip()
             changed.append(name)
-        elif name == "new" and added is None:
+        elif name == "new" and added is None and value.strip() not in methods.values():
             added = f"auto_{k}"
             methods[added] = value.strip()
             live = [w for w in weights.values() if w > 0]
