@@ -93,6 +93,12 @@ def evolve(
     with EvolveProgress(progress) as bars:
         manifest = evolve_or_stop(seed, str(out), cfg, on_event=bars.on_event)
     typer.echo(summary_table(manifest["rounds"]))
+    for r in manifest["rounds"]:
+        if r.get("siblings"):
+            typer.echo(f"round {r['round']}: tree's other candidates: "
+                       + ", ".join(f"{why} {n}" for why, n in r["siblings"].items()))
+        if r.get("method_version"):
+            typer.echo(f"round {r['round']}: methods from {out / r['method_version']['file']}")
     typer.echo(f"run folder: {out}  (new calls: {manifest['calls_made']}, wall: {manifest['wall_s']:.1f}s)")
     if manifest.get("cost", {}).get("rounds"):
         c = manifest["cost"]

@@ -103,6 +103,8 @@ def test_tree_scores_candidates_keeps_the_best_and_feeds_the_scores_forward(tmp_
     run = tmp_path / "run"
     # 8 parents x 2 rounds x (3 evolutions + 3 scores + the no_gain judge + the response), as estimated
     assert server.count() == 128 and "calls 128 (estimated 128)" in result.output
+    assert "round 1: tree's other candidates: outscored 16" in result.output.splitlines()
+    assert "Loading weights" not in result.output  # MiniLM loads without a progress bar of its own
     assert json.loads((run / "manifest.json").read_text())["strategy"] == "tree"
     for k in (1, 2):
         kept, dropped = rows(run / f"round_{k}.jsonl"), rows(run / f"eliminated_{k}.jsonl")
@@ -253,7 +255,8 @@ def test_auto_rewrites_the_methods_between_rounds_and_each_version_serves_its_ro
         tokens = done(run, k)["tokens"]
         judged = 20 - sum(r["stage"] == "evolve" for r in rows(run / f"eliminated_{k}.jsonl"))  # no_gain's calls
         assert tokens["optimizer"]["answered"] == 1 and tokens["judge"]["answered"] == 12 + judged
-    assert f"calls {server.count()} (estimated" in result.output
+    assert f"calls {server.count()} (estimated 206)" in result.output  # the estimate: every evolution kept
+    assert f"round 2: methods from {run / 'methods_2.json'}" in result.output.splitlines()
     assert evolve(tmp_path, server, "--rounds", "3", "--strategy", "auto").exit_code == 0
     assert len([c for c in server.calls if c.role == "optimizer"]) == 2  # a rerun reads the versions back
 
