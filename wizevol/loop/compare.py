@@ -185,7 +185,8 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     axes[1].set_title("diversity (1 - nearest-neighbour cosine)")
     for ax in axes:
         ax.set_xlabel("round")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # no complexity measured: nothing to name
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
