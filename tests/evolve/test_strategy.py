@@ -219,6 +219,7 @@ def test_auto_rewrites_the_methods_between_rounds_and_each_version_serves_its_ro
     paper = PromptSet.load().methods
     assert v[1]["methods"] == paper and v[1]["from_round"] is None
     assert v[2]["changed"] == ["add_constraints"] and v[2]["added"] == "auto_2" and not v[2]["unparsed"]
+    assert v[2]["ignored"] == ["not_a_method", "complexity"]  # an unknown key, and a value that is not a text
     assert v[2]["methods"] == {**paper, "add_constraints": NEW_ADD, "auto_2": NEW}
     assert v[2]["weights"]["auto_2"] == 0.9  # the mean of the live weights (1, 1, 1, 1, 0.5)
     assert v[3]["changed"] == [] and v[3]["added"] is None and v[3]["methods"] == v[2]["methods"]

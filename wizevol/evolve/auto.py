@@ -32,7 +32,7 @@ MAX_TEXT = 600  # characters a method text may have; a longer one is kept out of
 def first_version(prompts: PromptSet, cfg: EvolveConfig) -> dict[str, Any]:
     """The method version round 1 uses: the prompts' texts and the config's weights."""
     return {"round": 1, "from_round": None, "methods": dict(prompts.methods), "weights": dict(cfg.weights),
-            "changed": [], "added": None, "unparsed": False}
+            "changed": [], "added": None, "ignored": [], "unparsed": False}
 
 
 def sample(records: Iterable[Record], size: int, seed: int, salt: str) -> list[Record]:
@@ -72,12 +72,15 @@ def _short(text: str, limit: int = 400) -> str:
 
 def parse(text: str, previous: dict[str, Any], k: int) -> dict[str, Any]:
     """The next version from the optimizer's answer: its first JSON object's known names with a new text replace
-    theirs, "new" adds `auto_K` (unless a method already has its text); an answer with no such object leaves the methods as they were (unparsed)."""
+    theirs, "new" adds `auto_K` (unless a method already has its text), any other key (or a value that is not a
+    text of at most MAX_TEXT characters) is listed as ignored; an answer with no such object leaves the methods as they were (unparsed)."""
     methods, weights = dict(previous["methods"]), dict(previous["weights"])
     found = _first_object(text)
-    changed, added = [], None
+    changed, added, ignored = [], None, []
     for name, value in (found or {}).items():
-        if not isinstance(value, str) or not value.strip() or len(value.strip()) > MAX_TEXT:
+        if not isinstance(value, str) or not value.strip() or len(value.strip()) > MAX_TEXT or (
+                name not in methods and name != "new"):
+            ignored.append(name)
             continue
         if name in methods and value.strip() != methods[name]:
             methods[name] = value.strip()
@@ -88,7 +91,7 @@ def parse(text: str, previous: dict[str, Any], k: int) -> dict[str, Any]:
             live = [w for w in weights.values() if w > 0]
             weights[added] = round(sum(live) / len(live), 4)
     return {"round": k, "from_round": k - 1, "methods": methods, "weights": weights, "changed": changed,
-            "added": added, "unparsed": found is None}
+            "added": added, "ignored": ignored, "unparsed": found is None}
 
 
 def _first_object(text: str) -> dict[str, Any] | None:
