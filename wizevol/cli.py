@@ -59,7 +59,7 @@ def evolve(
     from wizevol.config_file import load_config, load_section
     from wizevol.config_filters import EvolStopConfig
     from wizevol.evolve.run import dry_run as estimate_run
-    from wizevol.evolve.run import estimate_table, summary_table
+    from wizevol.evolve.run import estimate_table
     from wizevol.loop.evol_stop import evolve_or_stop
 
     if base_url is not None and backend is None:
@@ -92,6 +92,13 @@ def evolve(
         return
     with EvolveProgress(progress) as bars:
         manifest = evolve_or_stop(seed, str(out), cfg, on_event=bars.on_event)
+    _show_run(manifest, out)
+
+
+def _show_run(manifest: dict, out: Path) -> None:
+    """What `wizevol evolve` prints of a finished run: the rounds, strategy notes, the bill, Evol Stop."""
+    from wizevol.evolve.run import summary_table
+
     typer.echo(summary_table(manifest["rounds"]))
     for r in manifest["rounds"]:
         if r.get("siblings"):
