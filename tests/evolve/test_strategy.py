@@ -245,6 +245,10 @@ def test_auto_rewrites_the_methods_between_rounds_and_each_version_serves_its_ro
                 assert (child["rule"], child["reason"]) == (
                     "prompt_leak", "instruction copies the evolving prompt's words: 'also handle input that arrives as'")
     assert drew_new >= 1
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["strategy"] == "auto" and manifest["roles"]["optimizer"]["temperature"] == 0.7
+    assert [r.get("method_version", {}).get("file") for r in manifest["rounds"]] == [None, *(f"methods_{k}.json"
+                                                                                             for k in (1, 2, 3))]
     optimizer = [c for c in server.calls if c.role == "optimizer"]
     assert len(optimizer) == 2
     first = optimizer[0].text

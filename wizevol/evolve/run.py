@@ -287,6 +287,8 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
         judge=cfg.role("judge", session.local_urls) if cfg.rules.no_gain else None,
     )
     manifest = _start_manifest(seed, cfg, roles, prompts, fingerprint, started)
+    if cfg.strategy == "auto":
+        manifest["roles"]["optimizer"] = cfg.role("optimizer", session.local_urls).model_dump()
 
     if folder.read_done(0) is None:
         write_jsonl(folder.kept(0), (r.to_json() for r in seed.records()))
