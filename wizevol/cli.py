@@ -323,6 +323,23 @@ def stats(
 
 @app.command()
 @one_line_errors
+def report(
+    run: Annotated[Path, typer.Argument(help="Run folder made by `wizevol evolve`.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The page (default: RUN/report.html).")] = None,
+    lineages: Annotated[int, typer.Option(help="Lineages the page holds at most (fewer where they would pass "
+                                                "--lineage-mb); any other is read from the run's files.")] = 2000,
+    lineage_mb: Annotated[float, typer.Option(help="MB the lineage sample may take, packed.")] = 3.0,
+) -> None:
+    """One self-contained HTML page of a run: rounds, plots, lineages, rejects, filters, manifest. No network."""
+    from wizevol.report import build_report
+
+    made = build_report(run, out, lineages, int(lineage_mb * 1e6), notify=lambda text: typer.echo(text, err=True))
+    typer.echo(f"wrote {made['path']} ({made['bytes'] / 1e6:.2f} MB): {made['lineages']}; {made['rejects']}; "
+               f"plots: {', '.join(made['plots']) or 'none'}")
+
+
+@app.command()
+@one_line_errors
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="Two or more run folders evolved from the same seed.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where compare.json, compare.md and compare.png go.")] = Path(

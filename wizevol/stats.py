@@ -132,6 +132,36 @@ def table(stats: dict[str, Any]) -> str:
     return aligned(cols, rows) + notes
 
 
+def eliminations_figure(stats: dict[str, Any]):
+    """The eliminations plot: each round's eliminations stacked by rule, then its failures; the legend beside the
+    axes, and room above the tallest bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rounds = list(stats["rounds"])
+    fig, ax = plt.subplots(figsize=(8, 4))
+    rules = sorted({r for s in stats["rounds"].values() for r in s["eliminated_by_rule"]})
+    bottom = [0] * len(rounds)
+    for rule in rules:
+        vals = [stats["rounds"][k]["eliminated_by_rule"].get(rule, 0) for k in rounds]
+        ax.bar(rounds, vals, bottom=bottom, label=rule)
+        bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+    failed = [stats["rounds"][k]["failed"] for k in rounds]
+    ax.bar(rounds, failed, bottom=bottom, label="failed", color="grey")
+    top = max((b + f for b, f in zip(bottom, failed, strict=True)), default=0)
+    ax.set_ylim(0, max(1, top) * 1.12)  # room above the tallest bar: none is cut at the frame
+    ax.yaxis.get_major_locator().set_params(integer=True)  # records are whole
+    ax.set_xlabel("round")
+    ax.set_ylabel("records")
+    ax.set_title("eliminated by rule, and failed")
+    if rules or any(failed):  # beside the axes, where it covers no bar
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def _plots(folder: RunFolder, stats: dict[str, Any], kept_by_round: dict[int, list], sims_by_round: dict[int, list],
            complexity_by_round: dict[int, list]) -> list[str]:
     import matplotlib
@@ -154,21 +184,7 @@ def _plots(folder: RunFolder, stats: dict[str, Any], kept_by_round: dict[int, li
     fig.tight_layout()
     paths.append(_save(fig, folder.plot("lengths")))
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    rules = sorted({r for s in stats["rounds"].values() for r in s["eliminated_by_rule"]})
-    bottom = [0] * len(rounds)
-    for rule in rules:
-        vals = [stats["rounds"][k]["eliminated_by_rule"].get(rule, 0) for k in rounds]
-        ax.bar(rounds, vals, bottom=bottom, label=rule)
-        bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
-    failed = [stats["rounds"][k]["failed"] for k in rounds]
-    ax.bar(rounds, failed, bottom=bottom, label="failed", color="grey")
-    ax.set_xlabel("round")
-    ax.set_ylabel("records")
-    ax.set_title("eliminated by rule, and failed")
-    if rules or any(failed):
-        ax.legend()
-    paths.append(_save(fig, folder.plot("eliminations")))
+    paths.append(_save(eliminations_figure(stats), folder.plot("eliminations")))
 
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.boxplot([sims_by_round[int(k)] or [0] for k in rounds], tick_labels=rounds)

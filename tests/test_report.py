@@ -1,0 +1,240 @@
+"""`wizevol report RUN`: one self-contained page, checked in a real headless Chromium (Debian's chromium, driven by
+Playwright) as a person would look at it: the table, the plots, a lineage, a search in the rejects, a lineage read
+from the run's files (over HTTP, and from a chosen folder), and a screenshot. Its size stays within budget at scale."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import evolve, rows, seed_instruction
+from typer.testing import CliRunner
+
+from wizevol.cli import app
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+def browser_ready() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if not Path(CHROMIUM).exists():
+        return "no chromium (Debian's package: apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "no playwright (pip install -e '.[dev]')"
+    return None
+
+
+needs_browser = pytest.mark.skipif(browser_ready() is not None, reason=str(browser_ready()))
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A 3-round run of the 20 seeds with an elimination of each kind, a failure, every filter (a contamination hit
+    among them) and stats with the judge's complexity."""
+    from scripted_server import ScriptedServer
+
+    tmp = tmp_path_factory.mktemp("report")
+    server = ScriptedServer().start()
+    try:
+        server.fault("refusal", role="respond", match=seed_instruction(2)[:40], times=1)
+        server.fault("leak", role="evolve", match=seed_instruction(5)[:40], times=1)
+        server.fault("equal", role="judge", match=seed_instruction(7)[:40], times=None)
+        server.fault("500", role="respond", match=seed_instruction(9)[:40], times=None)
+        server.fault("text", role="complexity", arg="6", times=None)
+        assert evolve(tmp, server, "--rounds", "3", "--no-progress",
+                      config={"filters": {"verified": {"enabled": True}}}).exit_code == 0
+        run, cfg = tmp / "run", tmp / "cfg.yaml"
+        assert CliRunner().invoke(app, ["filter", str(run), "--config", str(cfg)]).exit_code == 0
+        assert CliRunner().invoke(app, ["stats", str(run), "--complexity", "--config", str(cfg)]).exit_code == 0
+    finally:
+        server.stop()
+    return run
+
+
+def report(*args) -> object:
+    return CliRunner().invoke(app, ["report", *map(str, args)])
+
+
+def lineage_of(run: Path, root: str) -> list[dict]:
+    """Every record of one lineage in the run's files."""
+    names = sorted(p for p in run.glob("*.jsonl") if p.name.split("_")[0] in ("round", "eliminated", "failed"))
+    return [r for p in names for r in rows(p) if (r.get("root_id") or r["id"]) == root]
+
+
+def test_the_page_is_one_file_that_needs_no_network(small_run, tmp_path):
+    result = report(small_run, "--out", tmp_path / "page.html")
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "page.html").read_text()
+    assert "20 of 20 lineages" in result.output and "plots: eliminations, complexity, lengths, humaneval_similarity" in \
+        result.output
+    for outside in ("<script src", "<link", 'src="http', "src='http", "url(", "@import"):
+        assert outside not in html, outside  # no CDN, font, stylesheet or image from elsewhere
+    assert html.count('"png": "iVBORw0KGgo') == 4  # four PNGs inline, drawn as data: URLs
+    assert report(tmp_path / "nowhere").exit_code == 2
+
+
+def test_the_eliminations_plot_leaves_room_and_its_legend_covers_no_bar():
+    from wizevol.stats import eliminations_figure
+
+    stats = {"rounds": {"0": {"eliminated_by_rule": {}, "failed": 0},
+                        "1": {"eliminated_by_rule": {"no_gain": 9, "refusal": 3}, "failed": 2},
+                        "2": {"eliminated_by_rule": {"no_gain": 1}, "failed": 0}}}
+    fig = eliminations_figure(stats)
+    ax = fig.axes[0]
+    assert ax.get_ylim()[1] > 14  # the tallest bar (9 + 3 + 2) ends below the frame
+    fig.canvas.draw()
+    legend, frame = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.x0 >= frame.x1  # beside the axes: over no round's bar
+    assert legend.x1 <= fig.bbox.x1  # and inside the picture
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no line per request in the test's output
+        pass
+
+
+def _open(page, url: str) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    return errors
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@needs_browser
+def test_the_page_renders_in_chromium_table_plots_lineage_and_a_search(small_run, tmp_path, browser):
+    assert report(small_run).exit_code == 0
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    assert _open(page, (small_run / "report.html").as_uri()) == []
+    # the table: a row per round, each kept count as its file has it
+    cells = page.eval_on_selector_all("#rounds-table tbody tr", "rs => rs.map(r => [...r.cells].map(c => c.textContent))")
+    assert [c[0] for c in cells] == ["0", "1", "2", "3"]
+    assert [int(c[2]) for c in cells] == [len(rows(small_run / f"round_{k}.jsonl")) for k in range(4)]
+    # the plots: four images, each decoded
+    widths = page.eval_on_selector_all("#plot-list img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+    assert len(widths) == 4 and all(w > 300 for w in widths)
+    # a lineage: seed 5's evolution leaked the prompt in round 1, and its parent went on
+    page.select_option("#lineage-select", "seed-00005")
+    page.wait_for_function("document.querySelector('#lineage-status').textContent.includes('seed-00005')")
+    records = lineage_of(small_run, "seed-00005")
+    cards = page.locator("#lineage-cards .card")
+    assert cards.count() == len(records) == 4
+    leaked = page.locator("#lineage-cards .card.eliminated")
+    assert leaked.count() == 1 and "prompt_leak" in leaked.locator(".why").text_content()
+    kept = next(r for r in records if r["round"] == 3 and "rule" not in r)
+    last = page.locator(f"#lineage-cards .card[data-id='{kept['id']}']")
+    added = " ".join(last.locator(".instruction mark").all_text_contents())
+    parent = next(r for r in records if r["id"] == kept["parent_id"])
+    assert added and all(w not in parent["instruction"].split() for w in added.split()[:3])
+    assert all(w in kept["instruction"] for w in added.split())
+    assert last.locator("details").get_attribute("open") is None  # the response is folded
+    last.locator("details summary").click()
+    assert last.locator("details pre").text_content() == kept["output"]
+    # a search in the rejects: the judge's Equal verdicts, then the contamination filter's hits
+    equal = [r for k in (1, 2, 3) for r in rows(small_run / f"eliminated_{k}.jsonl") if "judge answered Equal" in r["reason"]]
+    page.fill("#reject-search", "judge answered equal")
+    assert page.locator("#reject-rows tr").count() == len(equal) == 3
+    assert page.text_content("#reject-count").startswith("3 matching")
+    page.fill("#reject-search", "")
+    page.select_option("#reject-group", "filter:contamination")
+    hits = [r for k in range(4) for r in rows(small_run / "filters" / "contamination" / f"rejected_{k}.jsonl")]
+    assert page.locator("#reject-rows tr").count() == len(hits) >= 1
+    assert page.locator("#filter-body .contamination").count() == len(hits)
+    assert "HumanEval/" in page.locator("#filter-body .contamination .head").first.text_content()
+    page.locator("#rounds").scroll_into_view_if_needed()
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 20_000
+
+
+@needs_browser
+def test_a_lineage_outside_the_sample_is_read_from_the_run_files(small_run, browser):
+    """With one lineage in the page, another is read from the run's files: over HTTP when the page is served from
+    the run folder, or from the folder a person picks when the page is opened from disk."""
+    assert report(small_run, "--lineages", "1").exit_code == 0
+    inside = json.loads((small_run / "report.html").read_text().split("const D = ", 1)[1].split(";\n", 1)[0]
+                        .replace("<\\/", "</"))["lineages"]["order"]
+    root = next(f"seed-{i:05d}" for i in range(1, 21) if f"seed-{i:05d}" not in inside)
+    records = lineage_of(small_run, root)
+    handler = functools.partial(Quiet, directory=str(small_run))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        assert _open(page, f"http://127.0.0.1:{httpd.server_port}/report.html") == []
+        page.fill("#lineage-id", f"{root}-r2")
+        page.click("#lineage-load")
+        page.wait_for_function(f"document.querySelector('#lineage-status').textContent.includes('{root} (from the run')")
+        assert page.locator("#lineage-cards .card").count() == len(records) == 4
+    finally:
+        httpd.shutdown()
+    page = browser.new_page()
+    assert _open(page, (small_run / "report.html").as_uri()) == []
+    page.fill("#lineage-id", root)
+    page.click("#lineage-load")
+    page.wait_for_selector("#lineage-pick:not([hidden])")
+    page.set_input_files("#lineage-files", str(small_run))  # the run folder, as a person picks it
+    page.wait_for_function(f"document.querySelector('#lineage-status').textContent.includes('{root} (from the chosen')")
+    assert page.locator("#lineage-cards .card").count() == len(records)
+
+
+def test_the_page_stays_within_budget_on_a_large_run(tmp_path):
+    """A run folder of 30,000 lineages over 4 rounds with long texts (written here, as evolve writes them): the page
+    holds the lineages that fit its budget, says how many of how many, and stays under 5 MB."""
+    import random
+
+    from wizevol.report import build_report
+
+    run = tmp_path / "big"
+    run.mkdir()
+    rng = random.Random(0)
+    vocab = [f"w{i}" for i in range(3000)]
+    text = lambda n: " ".join(rng.choice(vocab) for _ in range(n))  # noqa: E731
+    n = 30_000
+    for k in range(5):
+        with (run / f"round_{k}.jsonl").open("w") as f, (run / f"eliminated_{k}.jsonl").open("w") as e:
+            for i in range(n):
+                rec = {"id": f"s{i}" + (f"-r{k}" if k else ""), "instruction": text(40 + 10 * k), "input": "",
+                       "output": text(150), "round": k, "method": "add_constraints" if k else None,
+                       "parent_id": (f"s{i}" + (f"-r{k - 1}" if k > 1 else "")) if k else None, "root_id": f"s{i}"}
+                if k and i % 10 == 0:
+                    e.write(json.dumps({**rec, "rule": "no_gain", "reason": "identical to parent", "stage": "evolve"})
+                            + "\n")
+                else:
+                    f.write(json.dumps(rec) + "\n")
+        (run / f"round_{k}.done").write_text(json.dumps({"round": k, "pool": n, "kept": n - (n // 10 if k else 0),
+                                                         "eliminated_by_rule": {"no_gain": n // 10} if k else {},
+                                                         "failed": 0, "tokens": {}}))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(2, 1))
+    for name in ("eliminations", "lengths", "humaneval_similarity"):  # the plots exist: no `wizevol stats` here
+        fig.savefig(run / f"plot_{name}.png")
+    plt.close(fig)
+    made = build_report(run, lineage_budget=3_000_000, reject_budget=1_000_000)
+    assert made["bytes"] < 5_000_000
+    shown = int(made["lineages"].split(" of ")[0].replace(",", ""))
+    assert 100 < shown < 2000 and made["lineages"].startswith(f"{shown:,} of 30,000 lineages")
+    assert made["rejects"] == "2,000 of 12,000 rejects shown"  # the first 2,000 of the one rule, all counted
