@@ -198,43 +198,26 @@ def test_a_lineage_outside_the_sample_is_read_from_the_run_files(small_run, brow
 
 
 def test_the_page_stays_within_budget_on_a_large_run(tmp_path):
-    """A run folder of 30,000 lineages over 4 rounds with long texts (written here, as evolve writes them): the page
-    holds the lineages that fit its budget, says how many of how many, and stays under 5 MB."""
-    import random
+    """A run folder of 30,000 lineages over 4 rounds with a code answer's length of text (bench/report_size.py writes
+    it as evolve does): the page holds the lineages that fit its budget, says how many of how many, and stays under
+    5 MB; every reject is counted, the first 2,000 of each rule and filter listed."""
+    import sys
+
+    from conftest import ROOT
 
     from wizevol.report import build_report
 
+    sys.path.insert(0, str(ROOT / "bench"))
+    from report_size import write_synthetic_run
+
     run = tmp_path / "big"
-    run.mkdir()
-    rng = random.Random(0)
-    vocab = [f"w{i}" for i in range(3000)]
-    text = lambda n: " ".join(rng.choice(vocab) for _ in range(n))  # noqa: E731
-    n = 30_000
-    for k in range(5):
-        with (run / f"round_{k}.jsonl").open("w") as f, (run / f"eliminated_{k}.jsonl").open("w") as e:
-            for i in range(n):
-                rec = {"id": f"s{i}" + (f"-r{k}" if k else ""), "instruction": text(40 + 10 * k), "input": "",
-                       "output": text(150), "round": k, "method": "add_constraints" if k else None,
-                       "parent_id": (f"s{i}" + (f"-r{k - 1}" if k > 1 else "")) if k else None, "root_id": f"s{i}"}
-                if k and i % 10 == 0:
-                    e.write(json.dumps({**rec, "rule": "no_gain", "reason": "identical to parent", "stage": "evolve"})
-                            + "\n")
-                else:
-                    f.write(json.dumps(rec) + "\n")
-        (run / f"round_{k}.done").write_text(json.dumps({"round": k, "pool": n, "kept": n - (n // 10 if k else 0),
-                                                         "eliminated_by_rule": {"no_gain": n // 10} if k else {},
-                                                         "failed": 0, "tokens": {}}))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=(2, 1))
-    for name in ("eliminations", "lengths", "humaneval_similarity"):  # the plots exist: no `wizevol stats` here
-        fig.savefig(run / f"plot_{name}.png")
-    plt.close(fig)
+    write_synthetic_run(run, 30_000)
     made = build_report(run, lineage_budget=3_000_000, reject_budget=1_000_000)
     assert made["bytes"] < 5_000_000
     shown = int(made["lineages"].split(" of ")[0].replace(",", ""))
     assert 100 < shown < 2000 and made["lineages"].startswith(f"{shown:,} of 30,000 lineages")
-    assert made["rejects"] == "2,000 of 12,000 rejects shown"  # the first 2,000 of the one rule, all counted
+    page = (run / "report.html").read_text()
+    assert f'"shown": {shown}' in page and '"total": 30000' in page
+    # 3,000 no_gain eliminations a round for 4 rounds; near_dup rejects 1 kept record in 50 of rounds 0-4
+    near_dup = sum(1 for k in range(5) for _ in (run / "filters" / "near_dup" / f"rejected_{k}.jsonl").open())
+    assert made["rejects"] == f"4,000 of {12_000 + near_dup:,} rejects shown"

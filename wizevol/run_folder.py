@@ -19,6 +19,7 @@ runs/NAME/
   trials/<key>/          one fine-tune + eval (data.jsonl, model/, eval/, trial.json) of Evol Stop or ablate
   evol_stop.json         Evol Stop's curve and decision
   ablation/              `wizevol ablate`: ablation.md, ablation.json, ablation.png
+  stats.json, plot_*.png `wizevol stats`; report.html: `wizevol report`
 """
 
 from __future__ import annotations
@@ -221,6 +222,10 @@ class RunFolder:
     def stats(self) -> Path:
         """`wizevol stats` output; its plots are plot_*.png beside it."""
         return self.root / "stats.json"
+
+    def report(self) -> Path:
+        """`wizevol report`: one self-contained page of the run."""
+        return self.root / "report.html"
 
     def plot(self, name: str) -> Path:
         """A plot of `wizevol stats`."""

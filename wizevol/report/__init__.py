@@ -45,7 +45,7 @@ def build_report(run: str | Path, out: str | Path | None = None, lineages: int =
         "filters": data.filters(folder, 300),
         "manifest": data.manifest(folder),
     }
-    path = Path(out) if out else folder.root / "report.html"
+    path = Path(out) if out else folder.report()
     template = (Path(__file__).parent / "page.html").read_text(encoding="utf-8")
     blob = json.dumps(page, ensure_ascii=False).replace("</", "<\\/")  # no "</script>" can end the data early
     html = template.replace("/*WIZEVOL_DATA*/null", blob)
