@@ -23,7 +23,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from wizevol.config import ContaminationConfig
+from wizevol.config_filters import ContaminationConfig
 from wizevol.filters.contamination import Contamination
 from wizevol.filters.sandbox import layers
 from wizevol.filters.solves_benchmark import SolvesBenchmark, response_python, tested_problems

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from wizevol.config import NearDupConfig
+from wizevol.config_filters import NearDupConfig
 from wizevol.filters.near_dup import NearDup
 from wizevol.record import Record
 from wizevol.text import ngrams, words

@@ -37,6 +37,10 @@ METHOD_SUFFIX = {
 
 
 def role_of(text: str) -> str:
+    if "Rate how difficult" in text:
+        return "complexity"
+    if "You improve the methods" in text:
+        return "optimizer"
     if "ask for the same task" in text:
         return "near_dup_judge"
     if "Same problem" in text:

@@ -48,7 +48,7 @@ def test_complexity_through_the_judge_role_is_cached_and_counts_what_it_cannot_r
     result = stats(tmp_path / "run", "--complexity")
     assert result.exit_code == 0, result.output
     rated = [c for c in server.calls[before:]]
-    assert len(rated) == 8 and all(c.role == "respond" and "Rate how difficult" in c.text for c in rated)
+    assert len(rated) == 8 and all(c.role == "complexity" and "Rate how difficult" in c.text for c in rated)
     s = json.loads((tmp_path / "run" / "stats.json").read_text())
     assert s["rounds"]["0"]["complexity"] == {"n": 4, "mean": 7, "median": 7, "p10": 7, "p90": 7, "max": 7,
                                               "unparsed": 0}

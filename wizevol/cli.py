@@ -51,12 +51,15 @@ def evolve(
                                                                "(half price, hours); resumable.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate calls, tokens and cost per round and role; "
                                                              "make no call, write nothing.")] = False,
+    strategy: Annotated[str | None, typer.Option(help="paper (the five fixed heuristics), auto (an optimizer rewrites "
+                                                      "them after each round) or tree (scored candidates per parent, "
+                                                      "the best goes on).")] = None,
 ) -> None:
     """Evolve a seed dataset for N rounds; every record ends up kept, eliminated (with its reason) or failed."""
-    from wizevol.config import EvolStopConfig
     from wizevol.config_file import load_config, load_section
+    from wizevol.config_filters import EvolStopConfig
     from wizevol.evolve.run import dry_run as estimate_run
-    from wizevol.evolve.run import estimate_table, summary_table
+    from wizevol.evolve.run import estimate_table
     from wizevol.loop.evol_stop import evolve_or_stop
 
     if base_url is not None and backend is None:
@@ -65,7 +68,7 @@ def evolve(
         "backend": backend, "rounds": rounds, "evolver.model": model, "endpoint.base_url": base_url, "concurrency": concurrency,
         "limit": limit, "seed_rng": seed_rng, "seed.instruction_field": instruction_field,
         "seed.input_field": input_field, "seed.output_field": output_field, "seed.skip_bad": skip_bad,
-        "batch.enabled": batch, "shard": shard,
+        "batch.enabled": batch, "shard": shard, "strategy": strategy,
     }
     cfg = load_config(config, overrides)
     if evol_stop is not None:
@@ -89,7 +92,20 @@ def evolve(
         return
     with EvolveProgress(progress) as bars:
         manifest = evolve_or_stop(seed, str(out), cfg, on_event=bars.on_event)
+    _show_run(manifest, out)
+
+
+def _show_run(manifest: dict, out: Path) -> None:
+    """What `wizevol evolve` prints of a finished run: the rounds, strategy notes, the bill, Evol Stop."""
+    from wizevol.evolve.run import summary_table
+
     typer.echo(summary_table(manifest["rounds"]))
+    for r in manifest["rounds"]:
+        if r.get("siblings"):
+            typer.echo(f"round {r['round']}: tree's other candidates: "
+                       + ", ".join(f"{why} {n}" for why, n in r["siblings"].items()))
+        if r.get("method_version"):
+            typer.echo(f"round {r['round']}: methods from {out / r['method_version']['file']}")
     typer.echo(f"run folder: {out}  (new calls: {manifest['calls_made']}, wall: {manifest['wall_s']:.1f}s)")
     if manifest.get("cost", {}).get("rounds"):
         c = manifest["cost"]
@@ -265,8 +281,8 @@ def ablate(
 ) -> None:
     """The paper's round analysis: cumulative merges (Figure 3) and each round alone, matched by samples and by
     tokens (Table 4), each fine-tuned from the same base and evaluated; cached cell by cell."""
-    from wizevol.config import TrialConfig
     from wizevol.config_file import load_section
+    from wizevol.config_filters import TrialConfig
     from wizevol.loop.ablation import run_ablation, table
 
     cfg = load_section(TrialConfig, config, {"finetune_config": finetune_config, "benchmark": benchmark,

@@ -6,15 +6,13 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from wizevol.config_base import Strict as _Strict
+from wizevol.config_filters import EvolStopConfig, FiltersConfig, SandboxConfig
 from wizevol.errors import InputError
 from wizevol.heuristics import METHODS
 from wizevol.old_names import migrate_old_names
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class EndpointConfig(_Strict):
@@ -77,123 +75,23 @@ class RulesConfig(_Strict):
     answered: bool = True  # the evolved "instruction" is the evolver's answer (a solution), not a task
 
 
-class NearDupConfig(_Strict):
-    """Settings of the near_dup filter."""
+class AutoConfig(_Strict):
+    """strategy: auto (Auto Evol-Instruct). Before each round after the first, the optimizer role (config
+    `optimizer:`, its unset fields from the evolver) reads a sample of the round before (eliminations with their
+    reasons, kept children with the judge's complexity score) and rewrites the heuristics' texts, or adds one."""
 
-    enabled: bool = True
-    num_perm: int = Field(128, ge=16)
-    threshold: float = Field(0.8, gt=0, le=1)
-    ngram: int = Field(5, ge=1)
-    embedding_threshold: float | None = Field(None, gt=0, le=1, description="opt-in: MiniLM cosine for short texts")
-    short_words: int = Field(40, ge=1, description="instructions up to this many words get the embedding check")
-    llm_judge: bool | None = Field(None, description="the judge role decides each short pair at judge_threshold "
-                                   "(near_dup_judge.yaml); unset: on where the judge is an instruct model in chat")
-    judge_threshold: float = Field(0.65, gt=0, le=1, description="MiniLM cosine of the pairs the judge is asked about")
-    judge_top_k: int = Field(3, ge=1, description="the judge is asked about at most this many kept texts a record")
+    sample: int = Field(12, ge=1, description="eliminations, and kept children, the optimizer reads (each)")
 
 
-class ContaminationConfig(_Strict):
-    """Settings of the contamination filter: benchmarks and the three layers."""
+class TreeConfig(_Strict):
+    """strategy: tree (Tree-of-Evolution). Each parent gets `children` candidates, each scored for complexity (the
+    judge, 1-10) and diversity (1 - MiniLM cosine to the nearest of the previous round's kept instructions); the
+    best one goes on, the others are eliminated as `outscored`. A record's scores go into its next round's prompt."""
 
-    enabled: bool = True
-    humaneval: bool = True
-    benchmarks: list[dict[str, Any]] = Field(default_factory=list, description="[{name, path, fields, id_field}]")
-    ngram: int = Field(10, ge=3)
-    coverage: float = Field(0.5, gt=0, le=1)
-    embedding: bool = True  # layer 3: all-MiniLM-L6-v2 cosine similarity (offline package); on by default
-    embedding_threshold: float = Field(0.88, gt=0, le=1)
-    top_k: int = Field(5, ge=0, description="each benchmark problem's nearest records that become candidates; "
-                                             "0: every record at or above the threshold")
-    shortlist: int = Field(32, ge=0, description="in a run of more than shortlist x problems records, MiniLM "
-                                                 "encodes only each problem's shortlist nearest records by a "
-                                                 "static embedding (0: encode every record)")
-    # unset (auto), llm_judge and translate are on where the judge is an instruct model asked in chat
-    llm_judge: bool | None = None  # the judge decides each embedding candidate at judge_threshold
-    judge_threshold: float = Field(0.65, gt=0, le=1, description="with the judge on: MiniLM cosine of its candidates")
-    translate: bool | None = None  # code in other languages into Python (layer 4), instructions into English (3)
-    execution: bool | Literal["auto"] = Field(
-        "auto", description="layer 4: run each Python response against HumanEval's tests in the sandbox; auto: "
-                            "where the sandbox isolates the code (else skipped, with a note)")
-    allow_weak_sandbox: bool = False  # execution where only rlimits and the audit hook hold (no OS isolation)
-    check_s: float = Field(0.25, gt=0, description="seconds one benchmark check may take (at least; a problem whose "
-                                                   "own check is slow gets 20x its time)")
-    min_agreement: float = Field(0.8, ge=0, le=1, description="share of mutated inputs on which a function that "
-                                                               "passes the tests must answer as the canonical solution")
-
-
-class CodeCheckConfig(_Strict):
-    """Settings of the code_check filter and its sandbox limits."""
-
-    enabled: bool = True
-    execute: bool = False  # code_exec: run the Python in the sandbox
-    allow_weak_sandbox: bool = False  # run even where only rlimits and the audit hook hold (no OS isolation)
-    languages: bool = True  # JavaScript, Bash, C, C++: their own syntax check where the tool is installed
-    cpu_s: int = Field(5, ge=1)
-    wall_s: float = Field(10.0, gt=0)
-    memory_mb: int = Field(512, ge=64)
-
-
-class VerifiedConfig(_Strict):
-    """Settings of the verified filter: tests by the tester (the responder's endpoint), run in the sandbox."""
-
-    enabled: bool = False  # opt-in: it calls the responder's endpoint for every Python record
-    samples: int = Field(1, ge=1, description="answers per record (1: its own); the pass rate over them")
-    cpu_s: int = Field(5, ge=1)
-    wall_s: float = Field(10.0, gt=0)
-    memory_mb: int = Field(512, ge=64)
-    allow_weak_sandbox: bool = False
-
-
-class FiltersConfig(_Strict):
-    """Filters over a finished run (config `filters:`): `wizevol filter RUN [--only NAME]`."""
-
-    near_dup: NearDupConfig = NearDupConfig()
-    contamination: ContaminationConfig = ContaminationConfig()
-    code_check: CodeCheckConfig = CodeCheckConfig()
-    verified: VerifiedConfig = VerifiedConfig()
-    embedding_device: Literal["auto", "cpu", "cuda"] = Field(
-        "auto", description="where MiniLM encodes (contamination layer 3, near_dup's embedding check); "
-                            "auto: the GPU when torch sees one")
-
-
-class SandboxConfig(_Strict):
-    """Where generated Python runs (filters' execution, verified, code_check's execute)."""
-
-    backend: Literal["local", "docker"] = "local"  # local: a subprocess under the OS layers that hold here
-    image: str = Field("python:3.12-slim", description="docker: an image already pulled, with python3")
-
-
-class TrialConfig(_Strict):
-    """How a trial fine-tunes and evaluates (`wizevol ablate --config`; the base of `evol_stop:`)."""
-
-    finetune_config: str | None = Field("configs/finetune/demo-cpu.yaml",
-                                        description="a configs/finetune/ YAML; null: the WizardCoder recipe")
-    finetune: dict[str, Any] = Field(default_factory=dict, description="keys over it (sft.x for its sft: block)")
-    benchmark: str = "humaneval"
-    limit: int | None = Field(None, ge=1, description="only the first N problems (a fixed subset)")
-    n_samples: int = Field(1, ge=1)
-    temperature: float = Field(0.0, ge=0)
-    max_new_tokens: int = Field(512, ge=1)
-    prompt: Literal["wizardcoder", "raw"] = "wizardcoder"
-    batch_size: int = Field(8, ge=1, description="prompts per generate() call")
-    allow_weak_sandbox: bool = Field(False, description="evaluate even where the sandbox has no OS isolation")
-
-
-class EvolStopConfig(TrialConfig):
-    """Evol Stop (config `evol_stop:` or `evolve --evol-stop FILE`): after each round k, fine-tune on rounds 0..k
-    and stop evolving once pass@1 on the dev set has not risen by more than `margin` for `patience` rounds."""
-
-    benchmark: str = "wizevol-dev"
-    margin: float = Field(0.0, ge=0, description="a rise must exceed this to count")
-    patience: int = Field(1, ge=1, description="rounds without a rise before the stop")
-
-    @field_validator("benchmark")
-    @classmethod
-    def _not_the_test_set(cls, v: str) -> str:
-        if v.lower() == "humaneval":
-            raise ValueError("Evol Stop decides on a dev set, never on the test benchmark: use wizevol-dev or a "
-                             "JSONL of your own")
-        return v
+    children: int = Field(3, ge=2)
+    diversity_weight: float = Field(1.0, ge=0, description="score = complexity / 10 + diversity_weight x diversity")
+    reference: int = Field(20_000, ge=1, description="the previous round's kept instructions diversity is measured "
+                                                     "against, at most (a fixed sample beyond)")
 
 
 class SeedConfig(_Strict):
@@ -239,6 +137,12 @@ class EvolveConfig(_Strict):
     evolver: RoleConfig = RoleConfig(temperature=1.0, top_p=0.95, max_tokens=2048)
     responder: RoleConfig = RoleConfig()
     judge: RoleConfig = RoleConfig(temperature=0.0, max_tokens=16)
+    strategy: Literal["paper", "auto", "tree"] = Field(
+        "paper", description="paper: the five fixed heuristics (WizardCoder); auto: an optimizer rewrites them "
+                             "after each round; tree: several scored candidates per parent, the best goes on")
+    auto: AutoConfig = AutoConfig()
+    tree: TreeConfig = TreeConfig()
+    optimizer: RoleConfig = RoleConfig(temperature=0.7, max_tokens=1024)
     weights: dict[str, float] = Field(
         default_factory=lambda: {
             "add_constraints": 1.0,
@@ -354,7 +258,7 @@ class EvolveConfig(_Strict):
         merged["temperature"] = 1.0 if merged["temperature"] is None else merged["temperature"]
         merged["top_p"] = 0.95 if merged["top_p"] is None else merged["top_p"]
         merged["max_tokens"] = merged["max_tokens"] or 2048
-        if local and self.local.max_tokens_cap:
+        if local and self.local.max_tokens_cap and name != "optimizer":  # one call a round, the method texts whole
             merged["max_tokens"] = min(merged["max_tokens"], self.local.max_tokens_cap)
         merged["mode"] = merged["mode"] or "chat"
         if not merged["model"]:
@@ -362,7 +266,7 @@ class EvolveConfig(_Strict):
         return ResolvedRole(name=name, **merged)
 
     def fingerprint(self, legacy: bool = False) -> str:
-        """Hash of everything that changes the data; `rounds`, `concurrency`, the filters, Evol Stop, the prices
+        """Hash of everything that changes the data (a strategy's settings only where it is the strategy); `rounds`, `concurrency`, the filters, Evol Stop, the prices
         and how calls travel (timeouts, retries, endpoints) may change between resumes: a run that stopped on a
         timeout goes on with a longer one. `legacy`: the hash as earlier versions made it, when the retry settings were
         part of it (a run folder stamped with it is still resumed)."""
@@ -372,8 +276,12 @@ class EvolveConfig(_Strict):
             d["local"].pop(key)
         for key in ENDPOINT_RUNTIME + (() if legacy else ENDPOINT_RETRIES):  # how calls travel, not what they ask
             d["endpoint"].pop(key)
-        for role in ("evolver", "responder", "judge"):
-            d[role].pop("base_urls")
+        unused = {"paper": ("strategy", "auto", "tree", "optimizer"), "auto": ("tree",), "tree": ("auto", "optimizer")}
+        for key in unused[self.strategy]:  # a paper run's fingerprint is what it was before strategies existed
+            d.pop(key)
+        for role in ("evolver", "responder", "judge", "optimizer"):
+            if role in d:
+                d[role].pop("base_urls")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -15,6 +15,7 @@ has finished rounds, whose measured tokens per call replace those guesses.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -125,17 +126,31 @@ def estimate(pool: Callable[[], Iterable], rounds: list[int], cfg: EvolveConfig,
         slot["prompt_tokens"] += prompt
         slot["completion_tokens"] += completion
 
+    candidates = cfg.tree.children if cfg.strategy == "tree" else 1  # evolutions a parent gets
     for i, k in enumerate(rounds):
         per_role: dict[str, dict[str, float]] = {}
         growth = GROWTH_TOKENS * i  # later rounds evolve longer instructions
+        if cfg.strategy == "auto" and k > 1:  # the optimizer reads a sample of the round before, rated by the judge
+            for _ in range(cfg.auto.sample):
+                cr = prompts.complexity_judge.request(roles["judge"].mode, instruction="")
+                add(per_role, "judge", _tokens(_request_text(cr)) + GROWTH_TOKENS * (i + 2), 2)
+            opt = prompts.optimizer.request(roles["optimizer"].mode, methods=json.dumps(prompts.methods, indent=1),
+                                            report="")
+            report = 2 * cfg.auto.sample * (40 + GROWTH_TOKENS * (i + 2))  # a line and an instruction each
+            add(per_role, "optimizer", _tokens(_request_text(opt)) + report, _tokens(json.dumps(prompts.methods)))
         for rec in pool():
             text = rec.prompt_text()
             method = choose_method(cfg.weights, cfg.seed_rng, rec.id, k)
             ev = prompts.evolve.request(roles["evolver"].mode, method=prompts.methods[method], question=text)
             parent = _tokens(text) + growth
             child = parent + GROWTH_TOKENS
-            add(per_role, "evolver", _tokens(_request_text(ev)) + growth, child)
-            if "judge" in roles:
+            for _ in range(candidates):
+                add(per_role, "evolver", _tokens(_request_text(ev)) + growth, child)
+            if cfg.strategy == "tree":  # each candidate's complexity, by the judge
+                cr = prompts.complexity_judge.request(roles["judge"].mode, instruction=text)
+                for _ in range(candidates):
+                    add(per_role, "judge", _tokens(_request_text(cr)) + child - _tokens(text), 2)
+            if cfg.rules.no_gain:
                 jr = prompts.judge.request(roles["judge"].mode, first=text, second=text)
                 add(per_role, "judge", _tokens(_request_text(jr)) + parent + child - 2 * _tokens(text), JUDGE_TOKENS)
             rr = prompts.respond.request(roles["responder"].mode, instruction=text)

@@ -17,8 +17,9 @@ METHODS: tuple[str, ...] = (
 
 
 def choose_method(weights: dict[str, float], seed: int, record_id: str, round_k: int) -> str:
-    """Pick a method from (seed, record id, round) alone, so the choice never depends on scheduling."""
-    names = [m for m in METHODS if weights.get(m, 0.0) > 0]
+    """Pick a method from (seed, record id, round) alone, so the choice never depends on scheduling. Methods
+    beyond the five (strategy auto adds them) come after them, in the weights' order."""
+    names = [m for m in (*METHODS, *(w for w in weights if w not in METHODS)) if weights.get(m, 0.0) > 0]
     digest = hashlib.sha256(f"{seed}\x00{record_id}\x00{round_k}".encode()).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     cum, total = [], 0.0

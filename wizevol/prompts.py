@@ -76,6 +76,7 @@ class PromptSet:
     near_dup_judge: Template
     contamination_judge: Template
     complexity_judge: Template
+    optimizer: Template  # strategy auto: rewrites the methods
     tester: Template
     translate_to_python: Template
     translate_to_english: Template
@@ -84,6 +85,7 @@ class PromptSet:
     markers: tuple[str, ...]  # the template's own markers: a leak anywhere else
     leak_phrases: tuple[str, ...]
     source: str
+    tree_feedback: str = ""  # strategy tree: the scores a parent's method text gets
 
     @classmethod
     def load(cls, directory: str | Path | None = None) -> PromptSet:
@@ -103,6 +105,7 @@ class PromptSet:
             near_dup_judge=_optional(d, "near_dup_judge.yaml"),
             contamination_judge=_same_task(d),
             complexity_judge=_optional(d, "complexity_judge.yaml"),
+            optimizer=_optional(d, "optimizer.yaml"),
             tester=_optional(d, "tester.yaml"),
             translate_to_python=_optional(d, "translate_to_python.yaml"),
             translate_to_english=_optional(d, "translate_to_english.yaml"),
@@ -111,6 +114,7 @@ class PromptSet:
             markers=_strings(evolve_doc, "markers", d / "evolve.yaml"),
             leak_phrases=tuple(p.lower() for p in _strings(evolve_doc, "leak_phrases", d / "evolve.yaml")),
             source=str(d),
+            tree_feedback=_text(d, "tree_feedback.yaml"),
         )
 
     def evolve_texts(self, mode: str) -> tuple[str, ...]:
@@ -143,6 +147,15 @@ def _optional(d: Path, name: str) -> Template:
     """A template that a prompts folder made before it existed may lack: then the packaged one."""
     path = d / name if (d / name).is_file() else default_prompts_dir() / name
     return _template(_read(path), path)
+
+
+def _text(d: Path, name: str) -> str:
+    """The `text` of a one-text prompt file (the packaged one where the folder has none)."""
+    path = d / name if (d / name).is_file() else default_prompts_dir() / name
+    text = _read(path).get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(f"{path}: needs a non-empty 'text'")
+    return text.strip()
 
 
 def _read(path: Path) -> dict:

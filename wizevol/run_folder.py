@@ -11,6 +11,7 @@ runs/NAME/
   pool_K.jsonl           what round K+1 evolves: survivors as themselves, parents of failures unchanged
   round_K.done           done-marker with the round's stats; a re-run skips the round
   batches.jsonl          `evolve --batch`: each job logged when created (before any wait) and when it ended
+  methods_K.json         strategy auto: the heuristics' texts and weights that served round K, and why
   spool_K.jsonl          round K's outcomes in arrival order while the round runs (removed once it is written)
   spool_K.offsets        where each record's outcome sits in spool_K.jsonl, 8 bytes a record (removed with it)
   filters/<filter>/      rejected_K.jsonl and stats.json (done-marker) of `wizevol filter`; verified: results_K
@@ -200,6 +201,10 @@ class RunFolder:
                 f.seek(0)
                 f.truncate()
                 fcntl.flock(f, fcntl.LOCK_UN)
+
+    def methods(self, k: int) -> Path:
+        """strategy auto: the method version (texts, weights, the optimizer's answer) that served round k."""
+        return self.root / f"methods_{k}.json"
 
     def manifest(self) -> Path:
         """The resolved config, counts per round and rule, tokens, versions."""

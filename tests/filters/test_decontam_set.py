@@ -8,7 +8,7 @@ import json
 from conftest import ROOT, rows
 from test_filters import cli, make_run
 
-from wizevol.config import ContaminationConfig
+from wizevol.config_filters import ContaminationConfig
 from wizevol.filters.contamination import Contamination
 from wizevol.record import Record
 

@@ -361,7 +361,7 @@ def test_filter_registry_refuses_an_unknown_name_and_maps_the_old_one(tmp_path):
     assert result.exit_code == 0, result.output
     assert "warning: --only contaminated is now --only contamination" in result.stderr
     assert (run / "filters" / "contamination" / "stats.json").exists()
-    from wizevol.config import FiltersConfig
+    from wizevol.config_filters import FiltersConfig
     from wizevol.errors import InputError
     from wizevol.filters import build
 

@@ -9,8 +9,8 @@ from conftest import ROOT, evolve, rows
 from typer.testing import CliRunner
 
 from wizevol.cli import app
-from wizevol.config import EvolStopConfig, TrialConfig
 from wizevol.config_file import load_section
+from wizevol.config_filters import EvolStopConfig, TrialConfig
 from wizevol.loop.ablation import plan
 from wizevol.loop.trial import finetune_cfg
 

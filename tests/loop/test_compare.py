@@ -82,3 +82,22 @@ def test_intervals_and_diversity():
     assert diversity(["Sort a list of numbers.", "Sort a list of numbers."]) == 0.0
     apart = diversity(["Sort a list of numbers.", "Write a haiku about the sea at dawn."])
     assert 0.3 < apart <= 1.0
+
+
+def test_a_tree_run_against_a_paper_run_shows_the_strategies_and_the_siblings(tmp_path, server):
+    server.fault("text", role="complexity", arg="5", times=None)
+    assert evolve(tmp_path, server, "--rounds", "1", "--limit", "4", out="p").exit_code == 0
+    assert evolve(tmp_path, server, "--rounds", "1", "--limit", "4", "--strategy", "tree", out="t").exit_code == 0
+    p, t = str(tmp_path / "p"), str(tmp_path / "t")
+    result = compare(p, t, "--out", tmp_path / "cmp")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert report["strategies"] == {p: "paper", t: "tree"}
+    assert report["by_run"][t]["1"]["sibling_rate"] == {"outscored": 2.0}  # two candidates a parent did not go on
+    assert report["by_run"][p]["1"]["sibling_rate"] == {}
+    assert report["by_run"][p]["1"]["calls"] == 4 * 3 and report["by_run"][t]["1"]["calls"] == 4 * 8
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    head, *body = [line for line in md.splitlines() if line.startswith("| ")]
+    at = head.split(" | ").index("sibling outscored")
+    assert {row.split(" | ")[0][2:]: row.split(" | ")[at] for row in body} == {p: "0.00", t: "2.00"}
+    assert f"strategies: {p}: paper, {t}: tree" in md

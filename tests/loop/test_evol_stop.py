@@ -9,8 +9,8 @@ import pytest
 import yaml
 from conftest import SEED, evolve, write_config
 
-from wizevol.config import EvolStopConfig
 from wizevol.config_file import load_config
+from wizevol.config_filters import EvolStopConfig
 from wizevol.loop.evol_stop import decide, run_evol_stop
 from wizevol.run_folder import read_jsonl
 

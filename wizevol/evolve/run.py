@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from wizevol.llm.client import Usage
 from wizevol.llm.session import Session, open_session
 from wizevol.prompts import PromptSet
 from wizevol.record import Record
-from wizevol.run_folder import JsonlWriter, RunFolder, stream_jsonl, write_jsonl
+from wizevol.run_folder import JsonlWriter, RunFolder, stream_jsonl, write_atomic, write_jsonl
 from wizevol.seed import Seed, iter_seed
 from wizevol.table import aligned
 
@@ -32,10 +33,11 @@ RULES_ORDER = ("no_gain", "refusal", "stopwords_only", "prompt_leak", "answered"
 
 def _write_round(folder: RunFolder, k: int, outcomes: Iterator[Outcome], usage: Usage, wall: float
                  ) -> dict[str, Any]:
-    """Write round k's files from its outcomes in pool order, in one pass; its stats."""
+    """Write round k's files from its outcomes in pool order, in one pass; its stats. The counts are of lineages
+    (kept + eliminated + failed = pool); strategy tree's siblings are written beside them and counted apart."""
     writers = {kind: JsonlWriter(path) for kind, path in (("kept", folder.kept(k)), ("eliminated", folder.eliminated(k)),
                                                          ("failed", folder.failed(k)), ("pool", folder.pool(k)))}
-    by_rule, kinds, by_stage, methods = Counter(), Counter(), Counter(), Counter()
+    by_rule, kinds, by_stage, methods, siblings = Counter(), Counter(), Counter(), Counter(), Counter()
     pool_size = unparsed = 0
     try:
         for o in outcomes:
@@ -49,6 +51,9 @@ def _write_round(folder: RunFolder, k: int, outcomes: Iterator[Outcome], usage: 
                 by_stage[o.record.rejection.by] += 1
             writers[o.kind].write(o.record.to_json())
             writers["pool"].write(o.next_pool.to_json())
+            for sib in o.siblings:  # strategy tree: the candidates that did not go on (not in the pool's count)
+                siblings[sib.rejection.by if sib.rejection.kind == "rule" else "failed"] += 1
+                writers["eliminated" if sib.rejection.kind == "rule" else "failed"].write(sib.to_json())
     except BaseException:
         for w in writers.values():
             w.abort()
@@ -65,6 +70,7 @@ def _write_round(folder: RunFolder, k: int, outcomes: Iterator[Outcome], usage: 
         "failed_by_stage": dict(sorted(by_stage.items())),
         "methods": dict(sorted(methods.items())),
         "judge_unparsed": unparsed,
+        **({"siblings": dict(sorted(siblings.items()))} if siblings else {}),
         "tokens": usage.for_round(k),
         "finished_after_s": round(wall, 3),
     }
@@ -101,13 +107,21 @@ Event = Callable[..., None]
 def _prepare(seed: str, cfg: EvolveConfig) -> tuple[PromptSet, Seed, str, str]:
     """The prompts, the seed, the run's fingerprint, and the fingerprint earlier versions gave the same run (its
     config hash held the retry settings)."""
-    for name in ROLES:
+    for name in dict.fromkeys(ROLES + _needed(cfg)):
         cfg.role(name)  # a config mistake fails now, before any file or server
     if cfg.batch.enabled and any(cfg.served_locally(n) for n in ROLES):
         raise InputError("--batch needs a provider's Batch API (backend: api); the local model has none")
+    if cfg.batch.enabled and cfg.strategy != "paper":
+        raise InputError(f"--batch runs strategy paper only (strategy {cfg.strategy} needs each round's answers "
+                         "before the next round's prompts)")
     prompts = PromptSet.load(cfg.prompts_dir)
+    strategy_texts = {"paper": [], "tree": [prompts.tree_feedback, prompts.complexity_judge.chat,
+                                            prompts.complexity_judge.completion],
+                      "auto": [prompts.optimizer.chat, prompts.optimizer.completion, prompts.complexity_judge.chat,
+                               prompts.complexity_judge.completion]}[cfg.strategy]
     prompt_blob = json.dumps([[t.chat, t.completion, t.stop] for t in (prompts.evolve, prompts.respond, prompts.judge)]
-                             + [prompts.methods, prompts.headings, prompts.markers, prompts.leak_phrases], sort_keys=True)
+                             + [prompts.methods, prompts.headings, prompts.markers, prompts.leak_phrases]
+                             + strategy_texts, sort_keys=True)
     h, old = hashlib.sha256(), hashlib.sha256()  # config, seed (streamed record by record) and prompts, NUL after each
     h.update(cfg.fingerprint().encode("utf-8") + b"\x00")
     old.update(cfg.fingerprint(legacy=True).encode("utf-8") + b"\x00")
@@ -125,9 +139,14 @@ def _prepare(seed: str, cfg: EvolveConfig) -> tuple[PromptSet, Seed, str, str]:
     return prompts, Seed(seed, cfg, count, quarantined), h.hexdigest()[:16], old.hexdigest()[:16]
 
 
+def _needed(cfg: EvolveConfig) -> tuple[str, ...]:
+    """The roles a run calls: the judge for no_gain or a strategy's scores, the optimizer for strategy auto."""
+    judge = cfg.rules.no_gain or cfg.strategy != "paper"
+    return tuple(n for n in ROLES if n != "judge" or judge) + (("optimizer",) if cfg.strategy == "auto" else ())
+
+
 def _roles(cfg: EvolveConfig, local_url: dict[str, str] | None) -> dict[str, Any]:
-    names = [n for n in ROLES if n != "judge" or cfg.rules.no_gain]
-    return {n: cfg.role(n, local_url) for n in names}
+    return {n: cfg.role(n, local_url) for n in _needed(cfg)}
 
 
 def _stream(path) -> Iterator[Record]:
@@ -176,7 +195,7 @@ def _locked(seed_info: Seed, folder: RunFolder, cfg: EvolveConfig, prompts: Prom
         emit("note", text=f"warning: quarantined {len(quarantined)} bad seed line(s) -> "
                           f"{folder.quarantine()}")
     work_left = any(folder.read_done(k) is None for k in range(1, cfg.rounds + 1))
-    needed = tuple(n for n in ROLES if n != "judge" or cfg.rules.no_gain) if work_left else ()
+    needed = _needed(cfg) if work_left else ()
     with open_session(cfg, folder, needed, lambda text: emit("note", text=text)) as session:
         return _run(seed_info, folder, session, prompts, fingerprint, started, emit)
 
@@ -194,6 +213,7 @@ def _start_manifest(seed: Seed, cfg: EvolveConfig, roles: Roles, prompts: Prompt
         "config": cfg.model_dump(mode="json"),
         "roles": {n: (getattr(roles, n).model_dump() if getattr(roles, n) else None) for n in ROLES},
         "prompts_dir": prompts.source,
+        "strategy": cfg.strategy,
         "versions": versions("openai", "tenacity", "datasets", "typer"),
         "rounds": [],
     }
@@ -211,6 +231,69 @@ def _cost(manifest: dict[str, Any], left: list[int], prices: dict[str, Any]) -> 
             "prices": {name: p.source for name, p in prices.items()}}
 
 
+async def _batch_rounds(folder: RunFolder, first: int, last: int, n: int, ctx: RoundContext,
+                        finish_round: Callable[[int, Iterator[Outcome]], None], emit: Event) -> None:
+    """`--batch`: each round's stages go out as provider batch jobs, then the round runs from their answers."""
+    from wizevol.evolve.chain import evolve_one
+    from wizevol.llm.batch import BatchRunner, prefetch_round
+
+    cfg, llm = ctx.cfg, ctx.llm
+    runner = BatchRunner(llm, folder, cfg.batch, cfg.endpoint.max_attempts, lambda t: emit("note", text=t),
+                         (cfg.endpoint.backoff_initial, cfg.endpoint.backoff_max))
+    llm.batch_only = True  # every answer comes from a batch job; nothing is sent online
+    for k in range(first, last + 1):  # a round's stages need the round before it
+        await prefetch_round(lambda k=k: _stream(folder.pool(k - 1)), k, ctx, evolve_one, runner)
+        await run_rounds(_stream(folder.pool(k - 1)), n, k, k, ctx, finish_round, folder.root,
+                         lambda k, counts: emit("record", round=k, counts=counts))
+
+
+async def _round_by_round(folder: RunFolder, first: int, last: int, n: int, ctx: RoundContext, session: Session,
+                          finish_round: Callable[[int, Iterator[Outcome]], None],
+                          on_record: Callable[[int, dict[str, int]], None]) -> None:
+    """Strategies auto and tree: one round at a time, since a round's prompts need the round before it whole
+    (auto: the optimizer's new methods; tree: the kept set diversity is measured against)."""
+    from dataclasses import replace
+
+    from wizevol.errors import WizevolError
+    from wizevol.evolve import auto, tree
+    from wizevol.llm.client import CallFailed
+
+    cfg, prompts, llm = ctx.cfg, ctx.prompts, ctx.llm
+    scorer = cfg.role("judge", session.local_urls).model_copy(update={"max_tokens": 4, "temperature": 0.0})
+    version = auto.first_version(prompts, cfg)
+    for k in range(first, last + 1):
+        round_ctx, chain = ctx, None
+        if cfg.strategy == "auto":
+            path = folder.methods(k)
+            if path.exists():  # written before round k started: a resumed run reads it, asking nothing again
+                version = json.loads(path.read_text(encoding="utf-8"))
+            else:
+                if k > 1:
+                    previous = json.loads(folder.methods(k - 1).read_text(encoding="utf-8"))
+                    try:
+                        version = await auto.next_version(folder, k, cfg, llm, prompts, previous,
+                                                          cfg.role("optimizer", session.local_urls), scorer)
+                    except CallFailed as e:
+                        raise WizevolError(f"the optimizer's call for round {k} failed ({e}); round {k} was not "
+                                           "started, rerun to continue") from None
+                write_atomic(path, json.dumps(version, indent=1, ensure_ascii=False) + "\n")
+            rules = build_rules(cfg.rules, prompts.leak_markers(), prompts.evolve_texts(ctx.roles.evolver.mode),
+                                version["methods"])
+            round_ctx = replace(ctx, methods=version["methods"], weights=version["weights"], rules=rules)
+        else:
+            kept = _stream(folder.kept(k - 1))
+            reference = tree.reference_sample(kept, cfg.tree.reference, cfg.seed_rng)
+            vectors = await asyncio.to_thread(tree.encode, reference) if reference else None
+            texts = prompts.evolve_texts(ctx.roles.evolver.mode) + tuple(
+                p for p in re.split(r"\{\w+\}", prompts.tree_feedback) if p.strip())
+            rules = build_rules(cfg.rules, prompts.leak_markers(), texts, prompts.methods)
+            round_ctx = replace(ctx, rules=rules, feedback=tree.feedback(prompts.tree_feedback),
+                                tree=tree.TreeRound(cfg.tree, scorer, vectors))
+            chain = tree.evolve_tree
+        await run_rounds(_stream(folder.pool(k - 1)), n, k, k, round_ctx, finish_round, folder.root, on_record,
+                         chain=chain)
+
+
 def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fingerprint: str, started: float,
          emit: Event) -> dict[str, Any]:
     cfg, llm, usage = session.cfg, session.llm, session.usage
@@ -220,6 +303,8 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
         judge=cfg.role("judge", session.local_urls) if cfg.rules.no_gain else None,
     )
     manifest = _start_manifest(seed, cfg, roles, prompts, fingerprint, started)
+    if cfg.strategy == "auto":
+        manifest["roles"]["optimizer"] = cfg.role("optimizer", session.local_urls).model_dump()
 
     if folder.read_done(0) is None:
         write_jsonl(folder.kept(0), (r.to_json() for r in seed.records()))
@@ -243,6 +328,9 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
 
     def finish_round(k: int, outcomes: Iterator[Outcome]) -> None:
         stats = _write_round(folder, k, outcomes, usage, time.time() - t0)
+        if cfg.strategy == "auto":
+            stats["method_version"] = {"file": folder.methods(k).name,
+                                       "sha256": hashlib.sha256(folder.methods(k).read_bytes()).hexdigest()[:16]}
         stats["cost"] = round_cost(stats["tokens"], prices, cfg.batch.discount)
         stats["fingerprint"] = fingerprint
         folder.mark_done(k, stats)
@@ -259,20 +347,15 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
         ctx = RoundContext(cfg=cfg, llm=llm, prompts=prompts, rules=rules, roles=roles)
         emit("rounds", first=first, last=cfg.rounds, pool=n)
         try:
+            if cfg.strategy != "paper":
+                await _round_by_round(folder, first, cfg.rounds, n, ctx, session, finish_round,
+                                      lambda k, counts: emit("record", round=k, counts=counts))
+                return
             if not cfg.batch.enabled:
                 await run_rounds(_stream(folder.pool(first - 1)), n, first, cfg.rounds, ctx, finish_round, folder.root,
                                  lambda k, counts: emit("record", round=k, counts=counts))
                 return
-            from wizevol.evolve.chain import evolve_one
-            from wizevol.llm.batch import BatchRunner, prefetch_round
-
-            runner = BatchRunner(llm, folder, cfg.batch, cfg.endpoint.max_attempts, lambda t: emit("note", text=t),
-                                 (cfg.endpoint.backoff_initial, cfg.endpoint.backoff_max))
-            llm.batch_only = True  # every answer comes from a batch job; nothing is sent online
-            for k in range(first, cfg.rounds + 1):  # a round's stages need the round before it
-                await prefetch_round(lambda k=k: _stream(folder.pool(k - 1)), k, ctx, evolve_one, runner)
-                await run_rounds(_stream(folder.pool(k - 1)), n, k, k, ctx, finish_round, folder.root,
-                                 lambda k, counts: emit("record", round=k, counts=counts))
+            await _batch_rounds(folder, first, cfg.rounds, n, ctx, finish_round, emit)
         finally:
             await llm.aclose()
 

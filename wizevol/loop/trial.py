@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from wizevol.config import TrialConfig
+from wizevol.config_filters import TrialConfig
 from wizevol.eval import EvalSettings, run_eval
 from wizevol.eval.benchmark import load_benchmark
 from wizevol.run_folder import RunFolder, dumps_line, write_atomic
