@@ -8,8 +8,9 @@ Two clients:
     files. No socket, no server process: it reaches 1M records on 2 cores.
   - `server`: real HTTP through the `openai` SDK to the scripted server in its own process (no latency).
 
-Prints, per N: calls, wall time, calls/s, peak RSS of the wizevol process, the run's SQLite response cache (size,
-one lookup of 10,000 random keys), and at the end the ratio of the largest N's peak RSS to the smallest's.
+Prints, per N: calls, wall time, calls/s, peak RSS of the wizevol process (and the most it held in the first half
+of its wall time, sampled from /proc each second: a peak at the end, when the rounds are written, shows as a gap),
+the run's SQLite response cache (size, one lookup of 10,000 random keys), and at the end the ratio of the largest N's peak RSS to the smallest's.
 
     python bench/scale.py [--sizes 100000 1000000] [--rounds 4] [--client stub|server] [--concurrency 64]
 """
@@ -24,6 +25,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -73,6 +75,20 @@ def child(argv: list[str]) -> None:
         print(json.dumps({"calls": stub.calls}))
 
 
+def _watch(pid: int, t0: float, samples: list[tuple[float, int]]) -> None:
+    """Sample a process's resident set size once a second until it is gone."""
+    while True:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), None)
+        except OSError:
+            return
+        if rss is None:  # a zombie: it has ended
+            return
+        samples.append((time.perf_counter() - t0, rss))
+        time.sleep(1.0)
+
+
 def run(n: int, rounds: int, concurrency: int, client: str, tmp: Path) -> dict:
     seed = tmp / f"seed_{n}.jsonl"
     with seed.open("w") as f:
@@ -95,8 +111,12 @@ def run(n: int, rounds: int, concurrency: int, client: str, tmp: Path) -> dict:
                else [str(Path(sys.executable).parent / "wizevol"), *args])
     t0 = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    samples: list[tuple[float, int]] = []  # (seconds in, VmRSS in kB) of the child, read from /proc every second
+    watcher = threading.Thread(target=_watch, args=(proc.pid, t0, samples), daemon=True)
+    watcher.start()
     _, status, ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    watcher.join()
     if status != 0:
         raise SystemExit(f"wizevol evolve failed on {n} records: {proc.stderr.read().decode()[-800:]}")
     if server is not None:
@@ -120,8 +140,10 @@ def run(n: int, rounds: int, concurrency: int, client: str, tmp: Path) -> dict:
     size = sum(p.stat().st_size for p in out.glob("cache.sqlite*"))
     with (out / f"round_{rounds}.jsonl").open("rb") as f:
         kept = sum(1 for _ in f)
+    half = [rss for t, rss in samples if t <= wall / 2] or [0]
     return {"records": n, "calls": calls, "wall_s": wall, "calls_per_s": calls / wall, "pool": kept,
-            "peak_rss_mb": ru.ru_maxrss / 1024, "cache_mb": size / 2**20, "lookup_us": lookup * 1e6}
+            "peak_rss_mb": ru.ru_maxrss / 1024, "half_rss_mb": max(half) / 1024,
+            "cache_mb": size / 2**20, "lookup_us": lookup * 1e6}
 
 
 def main() -> None:
@@ -136,14 +158,14 @@ def main() -> None:
     args = ap.parse_args()
     print(f"client: {args.client}, rounds: {args.rounds}, concurrency: {args.concurrency}, cores: {os.cpu_count()}")
     print(f"{'records':>9} {'calls':>9} {'wall_s':>7} {'calls/s':>8} {'round R':>9} {'peak_rss_MB':>11} "
-          f"{'cache_MB':>9} {'lookup_us':>9}", flush=True)
+          f"{'1st_half_MB':>11} {'cache_MB':>9} {'lookup_us':>9}", flush=True)
     peaks = []
     with tempfile.TemporaryDirectory(prefix="wizevol-scale-", dir=args.tmp) as tmp:
         for n in args.sizes:
             r = run(n, args.rounds, args.concurrency, args.client, Path(tmp))
             peaks.append(r["peak_rss_mb"])
             print(f"{r['records']:>9} {r['calls']:>9} {r['wall_s']:>7.0f} {r['calls_per_s']:>8.0f} "
-                  f"{r['pool']:>9} {r['peak_rss_mb']:>11.0f} "
+                  f"{r['pool']:>9} {r['peak_rss_mb']:>11.0f} {r['half_rss_mb']:>11.0f} "
                   f"{r['cache_mb']:>9.1f} {r['lookup_us']:>9.1f}", flush=True)
     if len(peaks) > 1:
         print(f"peak RSS at {args.sizes[-1]:,} records / at {args.sizes[0]:,}: {peaks[-1] / peaks[0]:.2f}x")

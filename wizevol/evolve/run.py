@@ -231,6 +231,22 @@ def _cost(manifest: dict[str, Any], left: list[int], prices: dict[str, Any]) -> 
             "prices": {name: p.source for name, p in prices.items()}}
 
 
+async def _batch_rounds(folder: RunFolder, first: int, last: int, n: int, ctx: RoundContext,
+                        finish_round: Callable[[int, Iterator[Outcome]], None], emit: Event) -> None:
+    """`--batch`: each round's stages go out as provider batch jobs, then the round runs from their answers."""
+    from wizevol.evolve.chain import evolve_one
+    from wizevol.llm.batch import BatchRunner, prefetch_round
+
+    cfg, llm = ctx.cfg, ctx.llm
+    runner = BatchRunner(llm, folder, cfg.batch, cfg.endpoint.max_attempts, lambda t: emit("note", text=t),
+                         (cfg.endpoint.backoff_initial, cfg.endpoint.backoff_max))
+    llm.batch_only = True  # every answer comes from a batch job; nothing is sent online
+    for k in range(first, last + 1):  # a round's stages need the round before it
+        await prefetch_round(lambda k=k: _stream(folder.pool(k - 1)), k, ctx, evolve_one, runner)
+        await run_rounds(_stream(folder.pool(k - 1)), n, k, k, ctx, finish_round, folder.root,
+                         lambda k, counts: emit("record", round=k, counts=counts))
+
+
 async def _round_by_round(folder: RunFolder, first: int, last: int, n: int, ctx: RoundContext, session: Session,
                           finish_round: Callable[[int, Iterator[Outcome]], None],
                           on_record: Callable[[int, dict[str, int]], None]) -> None:
@@ -339,16 +355,7 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
                 await run_rounds(_stream(folder.pool(first - 1)), n, first, cfg.rounds, ctx, finish_round, folder.root,
                                  lambda k, counts: emit("record", round=k, counts=counts))
                 return
-            from wizevol.evolve.chain import evolve_one
-            from wizevol.llm.batch import BatchRunner, prefetch_round
-
-            runner = BatchRunner(llm, folder, cfg.batch, cfg.endpoint.max_attempts, lambda t: emit("note", text=t),
-                                 (cfg.endpoint.backoff_initial, cfg.endpoint.backoff_max))
-            llm.batch_only = True  # every answer comes from a batch job; nothing is sent online
-            for k in range(first, cfg.rounds + 1):  # a round's stages need the round before it
-                await prefetch_round(lambda k=k: _stream(folder.pool(k - 1)), k, ctx, evolve_one, runner)
-                await run_rounds(_stream(folder.pool(k - 1)), n, k, k, ctx, finish_round, folder.root,
-                                 lambda k, counts: emit("record", round=k, counts=counts))
+            await _batch_rounds(folder, first, cfg.rounds, n, ctx, finish_round, emit)
         finally:
             await llm.aclose()
 
