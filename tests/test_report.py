@@ -172,7 +172,7 @@ def test_a_lineage_outside_the_sample_is_read_from_the_run_files(small_run, brow
     the run folder, or from the folder a person picks when the page is opened from disk."""
     assert report(small_run, "--lineages", "1").exit_code == 0
     inside = json.loads((small_run / "report.html").read_text().split("const D = ", 1)[1].split(";\n", 1)[0]
-                        .replace("<\\/", "</"))["lineages"]["order"]
+                        )["lineages"]["order"]
     root = next(f"seed-{i:05d}" for i in range(1, 21) if f"seed-{i:05d}" not in inside)
     records = lineage_of(small_run, root)
     handler = functools.partial(Quiet, directory=str(small_run))
@@ -221,3 +221,30 @@ def test_the_page_stays_within_budget_on_a_large_run(tmp_path):
     # 3,000 no_gain eliminations a round for 4 rounds; near_dup rejects 1 kept record in 50 of rounds 0-4
     near_dup = sum(1 for k in range(5) for _ in (run / "filters" / "near_dup" / f"rejected_{k}.jsonl").open())
     assert made["rejects"] == f"4,000 of {12_000 + near_dup:,} rejects shown"
+
+
+@needs_browser
+def test_a_text_that_looks_like_html_is_shown_as_text(tmp_path, browser):
+    """An instruction holding a closing script tag, a comment opener and a script of its own neither ends the page's
+    data nor runs: the lineage shows it as written."""
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from report_size import write_synthetic_run
+
+    run = tmp_path / "run"
+    write_synthetic_run(run, 3, rounds=1)
+    hostile = 'Parse </script><!--<script>window.HIT=1</script> and <img src=x onerror="window.HIT=2"> safely.'
+    recs = rows(run / "round_1.jsonl")
+    recs[0]["instruction"] = hostile
+    (run / "round_1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    assert report(run).exit_code == 0
+    page = browser.new_page()
+    assert _open(page, (run / "report.html").as_uri()) == []
+    page.fill("#lineage-id", recs[0]["id"])
+    page.click("#lineage-load")
+    card = page.locator(f"#lineage-cards .card[data-id='{recs[0]['id']}'] .instruction")
+    assert hostile in card.text_content().replace("\n", "")
+    assert page.evaluate("window.HIT === undefined") and page.locator("#lineage-cards img").count() == 0

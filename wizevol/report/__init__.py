@@ -47,7 +47,8 @@ def build_report(run: str | Path, out: str | Path | None = None, lineages: int =
     }
     path = Path(out) if out else folder.report()
     template = (Path(__file__).parent / "page.html").read_text(encoding="utf-8")
-    blob = json.dumps(page, ensure_ascii=False).replace("</", "<\\/")  # no "</script>" can end the data early
+    blob = json.dumps(page, ensure_ascii=False).replace("<", "\\u003c")  # no "</script>" or "<!--" in a text can
+    # end or bend the script that holds the data
     html = template.replace("/*WIZEVOL_DATA*/null", blob)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, html)
