@@ -160,6 +160,17 @@ def test_the_page_renders_in_chromium_table_plots_lineage_and_a_search(small_run
     assert page.locator("#reject-rows tr").count() == len(hits) >= 1
     assert page.locator("#filter-body .contamination").count() == len(hits)
     assert "HumanEval/" in page.locator("#filter-body .contamination .head").first.text_content()
+    # verified's pass rates by round, and the manifest's fingerprint and bill
+    results = {k: rows(small_run / "filters" / "verified" / f"results_{k}.jsonl") for k in range(4)}
+    got = page.eval_on_selector_all("#verified-table tbody tr", "rs => rs.map(r => [...r.cells].map(c => c.textContent))")
+    assert [(int(r[0]), int(r[1]), int(r[2])) for r in got] == [
+        (k, len(v), sum(x["pass_rate"] is not None for x in v)) for k, v in results.items() if v]
+    manifest = json.loads((small_run / "manifest.json").read_text())
+    facts = dict(page.eval_on_selector_all("#manifest-table tr", "rs => rs.map(r => [r.cells[0].textContent, "
+                                                                  "r.cells[1].textContent])"))
+    assert facts["fingerprint"] == manifest["fingerprint"]
+    assert facts["calls: estimate / answered"] == (f"{manifest['cost']['estimate_calls']:,} / "
+                                                   f"{manifest['cost']['answered_calls']:,}")
     page.locator("#rounds").scroll_into_view_if_needed()
     shot = tmp_path / "report.png"
     page.screenshot(path=str(shot))
@@ -248,3 +259,26 @@ def test_a_text_that_looks_like_html_is_shown_as_text(tmp_path, browser):
     card = page.locator(f"#lineage-cards .card[data-id='{recs[0]['id']}'] .instruction")
     assert hostile in card.text_content().replace("\n", "")
     assert page.evaluate("window.HIT === undefined") and page.locator("#lineage-cards img").count() == 0
+
+
+@needs_browser
+def test_near_dup_pairs_are_shown_side_by_side(tmp_path, browser):
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from report_size import write_synthetic_run
+
+    run = tmp_path / "run"
+    write_synthetic_run(run, 120, rounds=1)  # near_dup rejects 1 kept record in 50, naming the one it repeats
+    assert report(run).exit_code == 0
+    page = browser.new_page()
+    assert _open(page, (run / "report.html").as_uri()) == []
+    rejected = [r for k in (0, 1) for r in rows(run / "filters" / "near_dup" / f"rejected_{k}.jsonl")]
+    seeds = {r["id"]: r["instruction"] for r in rows(run / "round_0.jsonl")}
+    pairs = page.locator("#filter-body .near-dup")
+    assert pairs.count() == len(rejected) == 6
+    for i, r in enumerate(rejected):
+        sides = pairs.nth(i).locator(".pair > div").all_text_contents()
+        assert r["instruction"] in sides[0] and seeds[r["details"]["duplicate_of"]] in sides[1]
