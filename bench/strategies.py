@@ -8,7 +8,7 @@ paper on mean complexity by more than the interval (its 95% interval above paper
 lower than paper's, in no more than 1.5x paper's calls.
 
     python bench/strategies.py [--seeds data/seed_20.jsonl data/seed_48.jsonl] [--rounds 3]
-        [--config configs/local/qwen05.yaml] [--score configs/local/score.yaml] [--children 3]
+        [--config configs/local/strategies.yaml] [--score configs/local/score.yaml] [--children 3]
         [--out runs/strategies]
 
 Runs resume: a killed bench, run again, pays only for what it had not finished.
@@ -67,7 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", nargs="+", default=["data/seed_20.jsonl", "data/seed_48.jsonl"])
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--config", default="configs/local/qwen05.yaml", help="the config every strategy evolves with")
+    ap.add_argument("--config", default="configs/local/strategies.yaml", help="the config every strategy evolves with")
     ap.add_argument("--score", default="configs/local/score.yaml", help="the config that scores and tests")
     ap.add_argument("--children", type=int, default=3, help="strategy tree's candidates per parent")
     ap.add_argument("--out", default="runs/strategies")

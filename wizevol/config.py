@@ -78,7 +78,7 @@ class RulesConfig(_Strict):
 class AutoConfig(_Strict):
     """strategy: auto (Auto Evol-Instruct). Before each round after the first, the optimizer role (config
     `optimizer:`, its unset fields from the evolver) reads a sample of the round before (eliminations with their
-    reasons, kept children with the judge's complexity score) and rewrites the heuristics' texts, or adds one."""
+    reasons, kept children with the scorer's complexity score) and rewrites the heuristics' texts, or adds one."""
 
     sample: int = Field(12, ge=1, description="eliminations, and kept children, the optimizer reads (each)")
 
@@ -143,6 +143,7 @@ class EvolveConfig(_Strict):
     auto: AutoConfig = AutoConfig()
     tree: TreeConfig = TreeConfig()
     optimizer: RoleConfig = RoleConfig(temperature=0.7, max_tokens=1024)
+    scorer: RoleConfig = RoleConfig()  # strategies auto and tree: the 1-10 complexity; unset fields: the judge's
     weights: dict[str, float] = Field(
         default_factory=lambda: {
             "add_constraints": 1.0,
@@ -205,9 +206,17 @@ class EvolveConfig(_Strict):
             object.__setattr__(self, "backend", "api")
         return self
 
+    def _own(self, name: str) -> RoleConfig:
+        """A role's own settings; the scorer's unset ones are the judge's (then, like every role, the evolver's)."""
+        own: RoleConfig = getattr(self, name)
+        if name != "scorer":
+            return own
+        return RoleConfig(**{k: getattr(own, k) if getattr(own, k) is not None else getattr(self.judge, k)
+                             for k in RoleConfig.model_fields})
+
     def served_locally(self, name: str) -> bool:
         """Is this role served by the embedded local model? (A role with its own base_url never is.)"""
-        own: RoleConfig = getattr(self, name)
+        own = self._own(name)
         return self.backend == "local" and own.base_url is None and self.evolver.base_url is None
 
     def local_model(self, name: str) -> str:
@@ -215,7 +224,7 @@ class EvolveConfig(_Strict):
         local model (packaged name or .gguf path), else `local.model`. Another name is a config mistake."""
         from wizevol.llm.local_server import alias_of, is_local_model
 
-        own: RoleConfig = getattr(self, name)
+        own = self._own(name)
         named = own.model if own.model is not None else self.evolver.model
         if named is None or named == alias_of(self.local.model):
             return self.local.model
@@ -233,7 +242,7 @@ class EvolveConfig(_Strict):
         """Fill a role's unset fields from the evolver and the endpoint (or the running local servers:
         `local_url` is local.model's URL, or a map of local model -> URL)."""
         base = self.evolver
-        own: RoleConfig = getattr(self, name)
+        own = self._own(name)
         merged = {k: (getattr(own, k) if getattr(own, k) is not None else getattr(base, k)) for k in RoleConfig.model_fields}
         local = self.served_locally(name)
         if local:
@@ -276,10 +285,11 @@ class EvolveConfig(_Strict):
             d["local"].pop(key)
         for key in ENDPOINT_RUNTIME + (() if legacy else ENDPOINT_RETRIES):  # how calls travel, not what they ask
             d["endpoint"].pop(key)
-        unused = {"paper": ("strategy", "auto", "tree", "optimizer"), "auto": ("tree",), "tree": ("auto", "optimizer")}
+        unused = {"paper": ("strategy", "auto", "tree", "optimizer", "scorer"), "auto": ("tree",),
+                  "tree": ("auto", "optimizer")}
         for key in unused[self.strategy]:  # a paper run's fingerprint is what it was before strategies existed
             d.pop(key)
-        for role in ("evolver", "responder", "judge", "optimizer"):
+        for role in ("evolver", "responder", "judge", "optimizer", "scorer"):
             if role in d:
                 d[role].pop("base_urls")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

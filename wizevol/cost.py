@@ -132,8 +132,8 @@ def estimate(pool: Callable[[], Iterable], rounds: list[int], cfg: EvolveConfig,
         growth = GROWTH_TOKENS * i  # later rounds evolve longer instructions
         if cfg.strategy == "auto" and k > 1:  # the optimizer reads a sample of the round before, rated by the judge
             for _ in range(cfg.auto.sample):
-                cr = prompts.complexity_judge.request(roles["judge"].mode, instruction="")
-                add(per_role, "judge", _tokens(_request_text(cr)) + GROWTH_TOKENS * (i + 2), 2)
+                cr = prompts.complexity_judge.request(roles["scorer"].mode, instruction="")
+                add(per_role, "scorer", _tokens(_request_text(cr)) + GROWTH_TOKENS * (i + 2), 2)
             opt = prompts.optimizer.request(roles["optimizer"].mode, methods=json.dumps(prompts.methods, indent=1),
                                             report="")
             report = 2 * cfg.auto.sample * (40 + GROWTH_TOKENS * (i + 2))  # a line and an instruction each
@@ -146,10 +146,10 @@ def estimate(pool: Callable[[], Iterable], rounds: list[int], cfg: EvolveConfig,
             child = parent + GROWTH_TOKENS
             for _ in range(candidates):
                 add(per_role, "evolver", _tokens(_request_text(ev)) + growth, child)
-            if cfg.strategy == "tree":  # each candidate's complexity, by the judge
-                cr = prompts.complexity_judge.request(roles["judge"].mode, instruction=text)
+            if cfg.strategy == "tree":  # each candidate's complexity, by the scorer
+                cr = prompts.complexity_judge.request(roles["scorer"].mode, instruction=text)
                 for _ in range(candidates):
-                    add(per_role, "judge", _tokens(_request_text(cr)) + child - _tokens(text), 2)
+                    add(per_role, "scorer", _tokens(_request_text(cr)) + child - _tokens(text), 2)
             if cfg.rules.no_gain:
                 jr = prompts.judge.request(roles["judge"].mode, first=text, second=text)
                 add(per_role, "judge", _tokens(_request_text(jr)) + parent + child - 2 * _tokens(text), JUDGE_TOKENS)

@@ -58,7 +58,8 @@ def test_paper_is_the_run_it_was_before_strategies_byte_for_byte(tmp_path, serve
     assert "siblings" not in done(tmp_path / "default", 1)
     # the fingerprint of a paper run is what it was, whatever the other strategies' settings say
     assert EvolveConfig.model_validate(FIXED).fingerprint() == PAPER_FINGERPRINT
-    other = {**FIXED, "tree": {"children": 5}, "auto": {"sample": 3}, "optimizer": {"model": "big"}}
+    other = {**FIXED, "tree": {"children": 5}, "auto": {"sample": 3}, "optimizer": {"model": "big"},
+             "scorer": {"model": "other"}}
     assert EvolveConfig.model_validate(other).fingerprint() == PAPER_FINGERPRINT
     tree = EvolveConfig.model_validate({**FIXED, "strategy": "tree"})
     assert tree.fingerprint() != PAPER_FINGERPRINT
@@ -66,6 +67,8 @@ def test_paper_is_the_run_it_was_before_strategies_byte_for_byte(tmp_path, serve
         tree.fingerprint()
     assert tree.model_copy(update={"auto": tree.auto.model_copy(update={"sample": 3})}).fingerprint() == \
         tree.fingerprint()  # auto's settings do not make tree's data
+    assert EvolveConfig.model_validate({**FIXED, "strategy": "tree", "scorer": {"model": "other"}}).fingerprint() != \
+        tree.fingerprint()  # the scorer's model does
 
 
 def test_a_strategy_is_refused_where_it_cannot_run_or_would_mix_runs(tmp_path, server):
@@ -98,9 +101,12 @@ def test_tree_scores_candidates_keeps_the_best_and_feeds_the_scores_forward(tmp_
     parent carries the parent's scores and its siblings'."""
     server.fault("text", role="complexity", match=HARD, arg="9", times=None)
     server.fault("text", role="complexity", arg="5", times=None)
-    result = evolve(tmp_path, server, "--rounds", "2", "--limit", "8", "--strategy", "tree", "--no-progress")
+    result = evolve(tmp_path, server, "--rounds", "2", "--limit", "8", "--strategy", "tree", "--no-progress",
+                    config={"scorer": {"model": "scorer-model"}})
     assert result.exit_code == 0, result.output
     run = tmp_path / "run"
+    assert {c.model for c in server.calls if c.role == "complexity"} == {"scorer-model"}  # its own model
+    assert {c.model for c in server.calls if c.role == "judge"} == {"test-model"}  # the judge keeps the evolver's
     # 8 parents x 2 rounds x (3 evolutions + 3 scores + the no_gain judge + the response), as estimated
     assert server.count() == 128 and "calls 128 (estimated 128)" in result.output
     assert "round 1: tree's other candidates: outscored 16" in result.output.splitlines()
@@ -153,7 +159,8 @@ def test_tree_scores_candidates_keeps_the_best_and_feeds_the_scores_forward(tmp_
                 f"Make the rewrite harder than {t['complexity']}/10 and unlike those.")
         asked = [c for c in evolutions[24:] if f"#Given Question#:\n{question}\n" in c.text]
         assert len(asked) == 3 and all(said in c.text for c in asked)
-    rerun = evolve(tmp_path, server, "--rounds", "2", "--limit", "8", "--strategy", "tree", "--no-progress")
+    rerun = evolve(tmp_path, server, "--rounds", "2", "--limit", "8", "--strategy", "tree", "--no-progress",
+                   config={"scorer": {"model": "scorer-model"}})
     assert rerun.exit_code == 0 and server.count() == 128  # finished rounds: nothing is asked again
 
 
@@ -247,6 +254,7 @@ def test_auto_rewrites_the_methods_between_rounds_and_each_version_serves_its_ro
     assert drew_new >= 1
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["strategy"] == "auto" and manifest["roles"]["optimizer"]["temperature"] == 0.7
+    assert manifest["roles"]["scorer"]["model"] == "test-model"  # the judge's, unless set
     assert [r.get("method_version", {}).get("file") for r in manifest["rounds"]] == [None, *(f"methods_{k}.json"
                                                                                              for k in (1, 2, 3))]
     optimizer = [c for c in server.calls if c.role == "optimizer"]
@@ -259,7 +267,8 @@ def test_auto_rewrites_the_methods_between_rounds_and_each_version_serves_its_ro
     for k in (2, 3):
         tokens = done(run, k)["tokens"]
         judged = 20 - sum(r["stage"] == "evolve" for r in rows(run / f"eliminated_{k}.jsonl"))  # no_gain's calls
-        assert tokens["optimizer"]["answered"] == 1 and tokens["judge"]["answered"] == 12 + judged
+        assert tokens["optimizer"]["answered"] == 1 and tokens["scorer"]["answered"] == 12
+        assert tokens["judge"]["answered"] == judged
     assert f"calls {server.count()} (estimated 206)" in result.output  # the estimate: every evolution kept
     assert f"round 2: methods from {run / 'methods_2.json'}" in result.output.splitlines()
     assert evolve(tmp_path, server, "--rounds", "3", "--strategy", "auto").exit_code == 0

@@ -1,7 +1,7 @@
 """strategy auto (Auto Evol-Instruct, arXiv 2406.00770; arcee-ai/EvolKit): the evolving methods learn from the
 rounds. Round 1 uses the prompts' five texts. Before each later round K, the optimizer role reads how round K-1 went
 (its counts by method, a sample of its eliminations with their rule and reason, a sample of its kept instructions
-with the judge's 1-10 complexity) and rewrites the texts, or adds one method (`auto_K`, at the mean weight).
+with the scorer's 1-10 complexity (the `scorer` role)) and rewrites the texts, or adds one method (`auto_K`, at the mean weight).
 
 Each version is written to the run folder as methods_K.json, with the round it serves, before that round starts; a
 resumed run reads it back instead of asking again, so a run can be read and replayed. The optimizer's and the

@@ -140,9 +140,10 @@ def _prepare(seed: str, cfg: EvolveConfig) -> tuple[PromptSet, Seed, str, str]:
 
 
 def _needed(cfg: EvolveConfig) -> tuple[str, ...]:
-    """The roles a run calls: the judge for no_gain or a strategy's scores, the optimizer for strategy auto."""
-    judge = cfg.rules.no_gain or cfg.strategy != "paper"
-    return tuple(n for n in ROLES if n != "judge" or judge) + (("optimizer",) if cfg.strategy == "auto" else ())
+    """The roles a run calls: the judge for no_gain; for strategies auto and tree the scorer (complexity, 1-10), and
+    for auto the optimizer."""
+    names = tuple(n for n in ROLES if n != "judge" or cfg.rules.no_gain)
+    return names + {"paper": (), "tree": ("scorer",), "auto": ("scorer", "optimizer")}[cfg.strategy]
 
 
 def _roles(cfg: EvolveConfig, local_url: dict[str, str] | None) -> dict[str, Any]:
@@ -259,7 +260,7 @@ async def _round_by_round(folder: RunFolder, first: int, last: int, n: int, ctx:
     from wizevol.llm.client import CallFailed
 
     cfg, prompts, llm = ctx.cfg, ctx.prompts, ctx.llm
-    scorer = cfg.role("judge", session.local_urls).model_copy(update={"max_tokens": 4, "temperature": 0.0})
+    scorer = cfg.role("scorer", session.local_urls).model_copy(update={"max_tokens": 4, "temperature": 0.0})
     version = auto.first_version(prompts, cfg)
     for k in range(first, last + 1):
         round_ctx, chain = ctx, None
@@ -303,8 +304,8 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
         judge=cfg.role("judge", session.local_urls) if cfg.rules.no_gain else None,
     )
     manifest = _start_manifest(seed, cfg, roles, prompts, fingerprint, started)
-    if cfg.strategy == "auto":
-        manifest["roles"]["optimizer"] = cfg.role("optimizer", session.local_urls).model_dump()
+    for name in (n for n in _needed(cfg) if n not in ROLES):  # the strategy's own roles: scorer, optimizer
+        manifest["roles"][name] = cfg.role(name, session.local_urls).model_dump()
 
     if folder.read_done(0) is None:
         write_jsonl(folder.kept(0), (r.to_json() for r in seed.records()))

@@ -1,6 +1,6 @@
 """strategy tree (Tree-of-Evolution, CodeLLM-Research/Tree-of-Evolution): each parent gets `tree.children`
 candidates, each by its own drawn heuristic. A candidate that passes the evolve-stage rules is scored for complexity
-(the judge, 1-10, complexity_judge.yaml) and diversity (1 - MiniLM cosine to the nearest of the previous round's kept
+(the scorer role, 1-10, complexity_judge.yaml) and diversity (1 - MiniLM cosine to the nearest of the previous round's kept
 instructions: a set fixed before the round starts, so no score depends on scheduling). The best score,
 complexity / 10 + diversity_weight x diversity, goes on through the chain (judge, responder, rules) under the
 lineage's id; the others are its siblings, eliminated as `outscored` (or by the rule or failure that ended them).
@@ -78,7 +78,7 @@ def _shown(complexity: int | None) -> str:
 
 
 async def _complexity(cand: Candidate, k: int, ctx: RoundContext, tree: TreeRound) -> int | None:
-    """The judge's 1-10 complexity of a candidate (None: unreadable); CallFailed when the call failed for good."""
+    """The scorer's 1-10 complexity of a candidate (None: unreadable); CallFailed when the call failed for good."""
     request = ctx.prompts.complexity_judge.request(tree.scorer.mode, instruction=cand.child.prompt_text())
     done = await ctx.llm.complete(tree.scorer, request, k, at=f"{cand.child.id}#complexity")
     return parse_complexity(done.text)
