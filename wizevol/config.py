@@ -85,7 +85,7 @@ class AutoConfig(_Strict):
 
 class TreeConfig(_Strict):
     """strategy: tree (Tree-of-Evolution). Each parent gets `children` candidates, each scored for complexity (the
-    judge, 1-10) and diversity (1 - MiniLM cosine to the nearest of the previous round's kept instructions); the
+    scorer role, 1-10) and diversity (1 - MiniLM cosine to the nearest of the previous round's kept instructions); the
     best one goes on, the others are eliminated as `outscored`. A record's scores go into its next round's prompt."""
 
     children: int = Field(3, ge=2)
