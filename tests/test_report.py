@@ -211,7 +211,8 @@ def test_a_lineage_outside_the_sample_is_read_from_the_run_files(small_run, brow
 def test_the_page_stays_within_budget_on_a_large_run(tmp_path):
     """A run folder of 30,000 lineages over 4 rounds with a code answer's length of text (bench/report_size.py writes
     it as evolve does): the page holds the lineages that fit its budget, says how many of how many, and stays under
-    5 MB; every reject is counted, the first 2,000 of each rule and filter listed."""
+    5 MB; every reject is counted, the first 2,000 of each rule and filter listed (fewer of each, as many of every
+    one, under a tighter budget)."""
     import sys
 
     from conftest import ROOT
@@ -232,6 +233,11 @@ def test_the_page_stays_within_budget_on_a_large_run(tmp_path):
     # 3,000 no_gain eliminations a round for 4 rounds; near_dup rejects 1 kept record in 50 of rounds 0-4
     near_dup = sum(1 for k in range(5) for _ in (run / "filters" / "near_dup" / f"rejected_{k}.jsonl").open())
     assert made["rejects"] == f"4,000 of {12_000 + near_dup:,} rejects shown"
+    # a tighter budget lists fewer of each rule and filter, the same number of each: no group is left out
+    tight = build_report(run, out=tmp_path / "tight.html", reject_budget=100_000)
+    shown_each = int(tight["rejects"].split(" of ")[0].replace(",", "")) // 2
+    assert 10 < shown_each < 2000 and tight["rejects"] == f"{2 * shown_each:,} of {12_000 + near_dup:,} rejects shown"
+    assert f'"each": {shown_each}' in (tmp_path / "tight.html").read_text()
 
 
 @needs_browser

@@ -95,18 +95,17 @@ def lineages(folder: RunFolder, limit: int, budget: int) -> dict[str, Any]:
 
 
 def rejects(folder: RunFolder, per_group: int, budget: int) -> dict[str, Any]:
-    """Every reject counted, by rule or filter and round; up to `per_group` of each group shown, within `budget`."""
+    """Every reject counted, by rule or filter and round; the first `per_group` of each rule and filter listed, fewer
+    (the same number of each) where the list would pass `budget` bytes packed."""
     counts: Counter = Counter()
-    shown: list[dict[str, Any]] = []
-    taken: Counter = Counter()
+    listed: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
 
     def add(kind: str, name: str, k: int, d: dict[str, Any], reason: str) -> None:
         counts[(kind, name, k)] += 1
-        if taken[(kind, name)] < per_group:
-            taken[(kind, name)] += 1
-            shown.append({"kind": kind, "name": name, "round": k, "id": d.get("id"),
-                          "instruction": _cap(fold_input(d.get("instruction", ""), d.get("input")), 600),
-                          "reason": reason})
+        if len(listed[(kind, name)]) < per_group:
+            listed[(kind, name)].append({"kind": kind, "name": name, "round": k, "id": d.get("id"),
+                                         "instruction": _cap(fold_input(d.get("instruction", ""), d.get("input")), 600),
+                                         "reason": reason})
 
     for k in folder.finished_rounds():
         for d in _rows(folder.eliminated(k)):
@@ -116,12 +115,15 @@ def rejects(folder: RunFolder, per_group: int, budget: int) -> dict[str, Any]:
         for f in FILTERS:
             for d in _rows(folder.filter_rejected(f, k)):
                 add("filter", f, k, d, d.get("reason", ""))
+    each = per_group
+    shown = [r for rows in listed.values() for r in rows]
     blob = packed(shown)
-    while len(blob) > budget and len(shown) > 1:
-        shown = shown[: int(len(shown) * budget / len(blob) * 0.95)]
+    while len(blob) > budget and each > 1:
+        each = max(1, int(each * budget / len(blob) * 0.95))
+        shown = [r for rows in listed.values() for r in rows[:each]]
         blob = packed(shown)
     return {"counts": [{"kind": kind, "name": name, "round": k, "n": n} for (kind, name, k), n in sorted(counts.items())],
-            "total": sum(counts.values()), "shown": len(shown), "packed": blob}
+            "total": sum(counts.values()), "shown": len(shown), "each": each, "packed": blob}
 
 
 def _texts_of(folder: RunFolder, ids: set[str]) -> dict[str, str]:
