@@ -275,9 +275,9 @@ class EvolveConfig(_Strict):
         return ResolvedRole(name=name, **merged)
 
     def fingerprint(self, legacy: bool = False) -> str:
-        """Hash of everything that changes the data (a strategy's settings only where it is the strategy); `rounds`, `concurrency`, the filters, Evol Stop, the prices
-        and how calls travel (timeouts, retries, endpoints) may change between resumes: a run that stopped on a
-        timeout goes on with a longer one. `legacy`: the hash as earlier versions made it, when the retry settings were
+        """Hash of everything that changes the data (a strategy's settings only where it is the strategy); `rounds`,
+        `concurrency`, the filters, Evol Stop, the prices and how calls travel (timeouts, retries, endpoints) may
+        change between resumes: a run that stopped on a timeout goes on with a longer one. `legacy`: the hash as earlier versions made it, when the retry settings were
         part of it (a run folder stamped with it is still resumed)."""
         d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters", "evol_stop", "prices", "batch", "shard",
                                                   "sandbox"})
