@@ -13,6 +13,7 @@ of its wall time, sampled from /proc each second: a peak at the end, when the ro
 the run's SQLite response cache (size, one lookup of 10,000 random keys), and at the end the ratio of the largest N's peak RSS to the smallest's.
 
     python bench/scale.py [--sizes 100000 1000000] [--rounds 4] [--client stub|server] [--concurrency 64]
+        [--timeline DIR]
 """
 
 from __future__ import annotations
@@ -89,7 +90,12 @@ def _watch(pid: int, t0: float, samples: list[tuple[float, int]]) -> None:
         time.sleep(1.0)
 
 
-def run(n: int, rounds: int, concurrency: int, client: str, tmp: Path) -> dict:
+def _done(run: Path, k: int) -> dict | None:
+    path = run / f"round_{k}.done"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def run(n: int, rounds: int, concurrency: int, client: str, tmp: Path, timeline: Path | None = None) -> dict:
     seed = tmp / f"seed_{n}.jsonl"
     with seed.open("w") as f:
         for i in range(n):
@@ -140,6 +146,11 @@ def run(n: int, rounds: int, concurrency: int, client: str, tmp: Path) -> dict:
     size = sum(p.stat().st_size for p in out.glob("cache.sqlite*"))
     with (out / f"round_{rounds}.jsonl").open("rb") as f:
         kept = sum(1 for _ in f)
+    if timeline is not None:  # when the peak came, against when each round was written
+        done = {k: (folder_done.get("finished_after_s") if (folder_done := _done(out, k)) else None)
+                for k in range(1, rounds + 1)}
+        timeline.write_text(json.dumps({"records": n, "wall_s": wall, "rounds_finished_after_s": done,
+                                        "rss_kb": samples}) + "\n")
     half = [rss for t, rss in samples if t <= wall / 2] or [0]
     return {"records": n, "calls": calls, "wall_s": wall, "calls_per_s": calls / wall, "pool": kept,
             "peak_rss_mb": ru.ru_maxrss / 1024, "half_rss_mb": max(half) / 1024,
@@ -155,6 +166,8 @@ def main() -> None:
     ap.add_argument("--client", choices=["stub", "server"], default="stub")
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--tmp", help="where the runs go (default: a temp dir; 1M records x 4 rounds is ~10 GB)")
+    ap.add_argument("--timeline", help="a folder: each N's RSS samples (seconds in, kB) and when each round was written, "
+                                       "as rss_N.json")
     args = ap.parse_args()
     print(f"client: {args.client}, rounds: {args.rounds}, concurrency: {args.concurrency}, cores: {os.cpu_count()}")
     print(f"{'records':>9} {'calls':>9} {'wall_s':>7} {'calls/s':>8} {'round R':>9} {'peak_rss_MB':>11} "
@@ -162,7 +175,10 @@ def main() -> None:
     peaks = []
     with tempfile.TemporaryDirectory(prefix="wizevol-scale-", dir=args.tmp) as tmp:
         for n in args.sizes:
-            r = run(n, args.rounds, args.concurrency, args.client, Path(tmp))
+            timeline = Path(args.timeline) / f"rss_{n}.json" if args.timeline else None
+            if timeline is not None:
+                timeline.parent.mkdir(parents=True, exist_ok=True)
+            r = run(n, args.rounds, args.concurrency, args.client, Path(tmp), timeline)
             peaks.append(r["peak_rss_mb"])
             print(f"{r['records']:>9} {r['calls']:>9} {r['wall_s']:>7.0f} {r['calls_per_s']:>8.0f} "
                   f"{r['pool']:>9} {r['peak_rss_mb']:>11.0f} {r['half_rss_mb']:>11.0f} "
