@@ -1,7 +1,8 @@
 """strategy auto (Auto Evol-Instruct, arXiv 2406.00770; arcee-ai/EvolKit): the evolving methods learn from the
 rounds. Round 1 uses the prompts' five texts. Before each later round K, the optimizer role reads how round K-1 went
 (its counts by method, a sample of its eliminations with their rule and reason, a sample of its kept instructions
-with the scorer's 1-10 complexity (the `scorer` role)) and rewrites the texts, or adds one method (`auto_K`, at the mean weight).
+with the `scorer` role's 1-10 complexity) and rewrites the texts, or adds one method (`auto_K`, at the mean
+weight).
 
 Each version is written to the run folder as methods_K.json, with the round it serves, before that round starts; a
 resumed run reads it back instead of asking again, so a run can be read and replayed. The optimizer's and the
@@ -35,16 +36,26 @@ def first_version(prompts: PromptSet, cfg: EvolveConfig) -> dict[str, Any]:
             "changed": [], "added": None, "ignored": [], "unparsed": False}
 
 
-def sample(records: Iterable[Record], size: int, seed: int, salt: str) -> list[Record]:
-    """A fixed sample: the `size` records with the smallest hash of (seed, salt, id), in that order."""
-    return heapq.nsmallest(size, records, key=lambda r: hashlib.sha256(f"{seed}\x00{salt}\x00{r.id}".encode()).digest())
+def sample(records: Iterable[Record], size: int, *key: object) -> list[Record]:
+    """A fixed sample: the `size` records with the smallest sha256 of (key..., id), NUL between, in that order."""
+    def rank(r: Record) -> bytes:
+        return hashlib.sha256("\x00".join([*map(str, key), r.id]).encode()).digest()
+
+    return heapq.nsmallest(size, records, key=rank)
+
+
+async def complexity(llm: LLM, prompts: PromptSet, scorer: ResolvedRole, record: Record, k: int) -> int | None:
+    """The scorer's 1-10 complexity of a record, cached at its place (None: unreadable); CallFailed when the call
+    failed for good."""
+    request = prompts.complexity_judge.request(scorer.mode, instruction=record.prompt_text())
+    return parse_complexity((await llm.complete(scorer, request, k, at=f"{record.id}#complexity")).text)
 
 
 def _records(path) -> Iterable[Record]:
     return map(Record.from_json, stream_jsonl(path)) if path.exists() else iter(())
 
 
-def report(folder: RunFolder, k: int, cfg: EvolveConfig, complexity: dict[str, int | None]) -> str:
+def report(folder: RunFolder, k: int, cfg: EvolveConfig, scores: dict[str, int | None]) -> str:
     """How round k went, as the optimizer reads it."""
     kept_by, dropped_by = Counter(), Counter()
     for r in _records(folder.kept(k)):
@@ -60,7 +71,7 @@ def report(folder: RunFolder, k: int, cfg: EvolveConfig, complexity: dict[str, i
         lines.append(f"- [{r.method}] {r.rejection.by}: {r.rejection.reason}\n  {_short(r.instruction)}")
     lines.append("\nKept rewrites (method, the judge's complexity 1-10):")
     for r in sample(_records(folder.kept(k)), cfg.auto.sample, cfg.seed_rng, "kept"):
-        score = complexity.get(r.id)
+        score = scores.get(r.id)
         lines.append(f"- [{r.method}] complexity {'?' if score is None else score}\n  {_short(r.instruction)}")
     return "\n".join(lines)
 
@@ -113,17 +124,16 @@ async def next_version(folder: RunFolder, k: int, cfg: EvolveConfig, llm: LLM, p
     kept = sample(_records(folder.kept(k - 1)), cfg.auto.sample, cfg.seed_rng, "kept")
 
     async def rate(r: Record) -> int | None:
-        request = prompts.complexity_judge.request(scorer.mode, instruction=r.prompt_text())
         try:
-            return parse_complexity((await llm.complete(scorer, request, k, at=f"{r.id}#complexity")).text)
+            return await complexity(llm, prompts, scorer, r, k)
         except CallFailed:
             return None  # the optimizer reads "?"
 
-    complexity = dict(zip((r.id for r in kept), await asyncio.gather(*(rate(r) for r in kept)), strict=True))
+    scores = dict(zip((r.id for r in kept), await asyncio.gather(*(rate(r) for r in kept)), strict=True))
     request = prompts.optimizer.request(optimizer.mode, methods=json.dumps(previous["methods"], indent=1),
-                                        report=report(folder, k - 1, cfg, complexity))
+                                        report=report(folder, k - 1, cfg, scores))
     done = await llm.complete(optimizer, request, k, at=f"methods_{k}")  # CallFailed stops the run: rerun
     version = parse(done.text, previous, k)
     version["answer"] = done.text
-    version["kept_complexity"] = {rid: s for rid, s in complexity.items()}
+    version["kept_complexity"] = scores
     return version

@@ -11,19 +11,17 @@ A kept record carries its scores and its siblings' (`extra.tree`), and they go i
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from wizevol.config import ResolvedRole, TreeConfig
+from wizevol.evolve.auto import complexity, sample
 from wizevol.evolve.chain import Outcome, RoundContext, answer, child_of, evolve_candidate, failed
 from wizevol.evolve.rules import Candidate
 from wizevol.llm.client import CallFailed
 from wizevol.prompts import fill
 from wizevol.record import Record, Rejection
-from wizevol.stats import parse_complexity
 
 
 @dataclass
@@ -38,10 +36,7 @@ class TreeRound:
 def reference_sample(records: Iterable[Record], cap: int, seed: int) -> list[str]:
     """The instructions diversity is measured against: all of them, or a fixed sample of `cap` (by a hash of the
     run's seed and the record's id), in that hash's order."""
-    def rank(r: Record) -> bytes:
-        return hashlib.sha256(f"{seed}\x00{r.id}".encode()).digest()
-
-    return [r.prompt_text() for r in heapq.nsmallest(cap, records, key=rank)]
+    return [r.prompt_text() for r in sample(records, cap, seed)]
 
 
 def encode(texts: list[str]) -> Any:
@@ -77,13 +72,6 @@ def _shown(complexity: int | None) -> str:
     return "?" if complexity is None else str(complexity)
 
 
-async def _complexity(cand: Candidate, k: int, ctx: RoundContext, tree: TreeRound) -> int | None:
-    """The scorer's 1-10 complexity of a candidate (None: unreadable); CallFailed when the call failed for good."""
-    request = ctx.prompts.complexity_judge.request(tree.scorer.mode, instruction=cand.child.prompt_text())
-    done = await ctx.llm.complete(tree.scorer, request, k, at=f"{cand.child.id}#complexity")
-    return parse_complexity(done.text)
-
-
 def _methods(parent: Record, k: int, ctx: RoundContext) -> list[str]:
     """Each candidate's heuristic: the first as strategy paper draws it, then others drawn the same seeded way,
     distinct while the weights leave distinct ones (up to 8 draws each)."""
@@ -109,7 +97,8 @@ async def evolve_tree(parent: Record, k: int, ctx: RoundContext) -> Outcome:
     info: list[dict[str, Any]] = [{"j": j, "method": c.method} for j, c in enumerate(drafts)]
 
     alive = [j for j, e in enumerate(ends) if isinstance(e, Candidate)]
-    scores = await asyncio.gather(*(_complexity(ends[j], k, ctx, tree) for j in alive), return_exceptions=True)
+    scores = await asyncio.gather(*(complexity(ctx.llm, ctx.prompts, tree.scorer, ends[j].child, k) for j in alive),
+                                  return_exceptions=True)
     for j, s in zip(alive, scores, strict=True):
         if isinstance(s, CallFailed):
             ends[j] = failed(parent, "score", s, ends[j].child)
