@@ -63,16 +63,39 @@ class StubClient:
         return None
 
 
+def _inside(path: Path, stub: StubClient, stop: threading.Event) -> None:
+    """`--timeline`, from inside the child every 2 s, appended as JSON lines: what kind of memory RSS is (anonymous,
+    file-backed, shared: SQLite's WAL index is shared), how many blocks Python's allocator holds (objects kept
+    alive grow it; freed memory the C allocator does not give back does not), threads, and calls made."""
+    import gc
+
+    t0 = time.perf_counter()
+    with path.open("a") as out:
+        while not stop.wait(2.0):
+            with open("/proc/self/status") as f:
+                kb = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f)
+                      if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem")}
+            out.write(json.dumps({"t": round(time.perf_counter() - t0, 1), **kb,
+                                  "py_blocks": sys.getallocatedblocks(), "threads": threading.active_count(),
+                                  "gc_counts": gc.get_count(), "calls": stub.calls}) + "\n")
+            out.flush()
+
+
 def child(argv: list[str]) -> None:
-    """Run `wizevol evolve` in this process with the stub client; print the number of calls it made."""
+    """Run `wizevol evolve` in this process with the stub client; print the number of calls it made.
+    WIZEVOL_SCALE_INSIDE=FILE: sample this process's memory from inside (`_inside`) into FILE."""
     from wizevol.cli import app
     from wizevol.llm import client as client_mod
 
     stub = StubClient()
     client_mod.LLM.client_at = lambda self, url, key_env: stub
+    stop = threading.Event()
+    if inside := os.environ.get("WIZEVOL_SCALE_INSIDE"):
+        threading.Thread(target=_inside, args=(Path(inside), stub, stop), daemon=True).start()
     try:
         app(argv, standalone_mode=False)
     finally:
+        stop.set()
         print(json.dumps({"calls": stub.calls}))
 
 
@@ -116,7 +139,12 @@ def run(n: int, rounds: int, concurrency: int, client: str, tmp: Path, timeline:
     command = ([sys.executable, __file__, "--child", *args] if client == "stub"
                else [str(Path(sys.executable).parent / "wizevol"), *args])
     t0 = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = dict(os.environ)
+    if timeline is not None:
+        inside = timeline.with_name(timeline.stem + "_inside.jsonl")
+        inside.unlink(missing_ok=True)
+        env["WIZEVOL_SCALE_INSIDE"] = str(inside)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     samples: list[tuple[float, int]] = []  # (seconds in, VmRSS in kB) of the child, read from /proc every second
     watcher = threading.Thread(target=_watch, args=(proc.pid, t0, samples), daemon=True)
     watcher.start()
@@ -167,7 +195,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--tmp", help="where the runs go (default: a temp dir; 1M records x 4 rounds is ~10 GB)")
     ap.add_argument("--timeline", help="a folder: each N's RSS samples (seconds in, kB) and when each round was written, "
-                                       "as rss_N.json")
+                                       "as rss_N.json; and the child's own samples (`_inside`) as rss_N_inside.jsonl")
     args = ap.parse_args()
     print(f"client: {args.client}, rounds: {args.rounds}, concurrency: {args.concurrency}, cores: {os.cpu_count()}")
     print(f"{'records':>9} {'calls':>9} {'wall_s':>7} {'calls/s':>8} {'round R':>9} {'peak_rss_MB':>11} "

@@ -84,7 +84,8 @@ def open_session(cfg: EvolveConfig, folder: RunFolder, roles: tuple[str, ...],
                     log = log.with_name(f"{log.stem}_{i}{log.suffix}")
                 server = LocalServer.from_config(cfg.local, log_path=log, model=model)
                 if notify is not None:
-                    notify(f"starting the local model {model} ({server.n_threads} threads) ...")
+                    notify(f"starting the local model {model} ({server.n_threads} thread"
+                           f"{'' if server.n_threads == 1 else 's'}) ...")
                 local_urls[model] = stack.enter_context(server).url
         cache = ResponseCache(folder.cache())
         stack.callback(cache.close)
