@@ -1,12 +1,13 @@
 """Memory and speed of one process as the pool grows: `wizevol evolve --rounds R` on N synthetic seed records,
-each N in a fresh process whose peak RSS is read by the parent (wait4).
+each N in a fresh process (this script with --child) that reports its own peak RSS (VmHWM, `own_peak_kb`).
 
 Two clients:
   - `stub` (default): in-process. The SDK's HTTP call (`client.post`) is replaced by a function that returns
     the scripted server's answers (tests/scripted_server.py's `default_answer`), so everything else runs as in a
     real run: the scheduler over R rounds, the response cache (SQLite), retries, usage, the spools and the round
     files. No socket, no server process: it reaches 1M records on 2 cores.
-  - `server`: real HTTP through the `openai` SDK to the scripted server in its own process (no latency).
+  - `server`: real HTTP through the `openai` SDK to the scripted server in its own process (no latency); the
+    server's memory is not counted.
 
 Prints, per N: calls, wall time, calls/s, peak RSS of the wizevol process (and the most it held in the first half
 of its wall time, sampled from /proc each second: a peak at the end, when the rounds are written, shows as a gap),
@@ -63,7 +64,7 @@ class StubClient:
         return None
 
 
-def _inside(path: Path, stub: StubClient, stop: threading.Event) -> None:
+def _inside(path: Path, stub: StubClient | None, stop: threading.Event) -> None:
     """`--timeline`, from inside the child every 2 s, appended as JSON lines: what kind of memory RSS is (anonymous,
     file-backed, shared: SQLite's WAL index is shared), how many blocks Python's allocator holds (objects kept
     alive grow it; freed memory the C allocator does not give back does not), threads, and calls made."""
@@ -77,18 +78,21 @@ def _inside(path: Path, stub: StubClient, stop: threading.Event) -> None:
                       if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem")}
             out.write(json.dumps({"t": round(time.perf_counter() - t0, 1), **kb,
                                   "py_blocks": sys.getallocatedblocks(), "threads": threading.active_count(),
-                                  "gc_counts": gc.get_count(), "calls": stub.calls}) + "\n")
+                                  "gc_counts": gc.get_count(), "calls": stub.calls if stub else None}) + "\n")
             out.flush()
 
 
 def child(argv: list[str]) -> None:
-    """Run `wizevol evolve` in this process with the stub client; print the number of calls it made.
+    """Run `wizevol evolve` in this process (with the stub client unless WIZEVOL_SCALE_CLIENT=server); print the
+    calls the stub answered and this process's own peak RSS (`own_peak_kb`).
     WIZEVOL_SCALE_INSIDE=FILE: sample this process's memory from inside (`_inside`) into FILE."""
     from wizevol.cli import app
     from wizevol.llm import client as client_mod
 
-    stub = StubClient()
-    client_mod.LLM.client_at = lambda self, url, key_env: stub
+    stub = None
+    if os.environ.get("WIZEVOL_SCALE_CLIENT", "stub") == "stub":
+        stub = StubClient()
+        client_mod.LLM.client_at = lambda self, url, key_env: stub
     stop = threading.Event()
     if inside := os.environ.get("WIZEVOL_SCALE_INSIDE"):
         threading.Thread(target=_inside, args=(Path(inside), stub, stop), daemon=True).start()
@@ -96,7 +100,15 @@ def child(argv: list[str]) -> None:
         app(argv, standalone_mode=False)
     finally:
         stop.set()
-        print(json.dumps({"calls": stub.calls}))
+        print(json.dumps({"calls": stub.calls if stub is not None else None, "peak_rss_kb": own_peak_kb()}))
+
+
+def own_peak_kb() -> int:
+    """This process's peak resident set since it started its program (VmHWM). Not the ru_maxrss its parent reads
+    from wait4: Linux folds the spawning parent's own peak into that (the child ran in the parent's memory until it
+    exec'd), so a bench that had just read 1.2M cache keys saw its next child "peak" at 181 MB, not at 74 MB."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
 
 
 def _watch(pid: int, t0: float, samples: list[tuple[float, int]]) -> None:
@@ -118,6 +130,19 @@ def _done(run: Path, k: int) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def sample_keys(db: Path, k: int) -> list[str]:
+    """k random keys of the cache, read by rowid: listing all 12M keys held 1.3 GB in this process."""
+    con = sqlite3.connect(db)
+    try:
+        top = con.execute("SELECT max(rowid) FROM responses").fetchone()[0] or 0
+        rows = random.Random(0).sample(range(1, top + 1), min(k, top))
+        keys = [row[0] for r in rows if (row := con.execute("SELECT key FROM responses WHERE rowid = ?",
+                                                            (r,)).fetchone())]
+    finally:
+        con.close()
+    return keys
+
+
 def run(n: int, rounds: int, concurrency: int, client: str, tmp: Path, timeline: Path | None = None) -> dict:
     seed = tmp / f"seed_{n}.jsonl"
     with seed.open("w") as f:
@@ -136,10 +161,9 @@ def run(n: int, rounds: int, concurrency: int, client: str, tmp: Path, timeline:
     out = tmp / f"run_{n}"
     args = ["evolve", "--seed", str(seed), "--rounds", str(rounds), "--out", str(out), "--config", str(cfg),
             "--no-progress"]
-    command = ([sys.executable, __file__, "--child", *args] if client == "stub"
-               else [str(Path(sys.executable).parent / "wizevol"), *args])
+    command = [sys.executable, __file__, "--child", *args]
     t0 = time.perf_counter()
-    env = dict(os.environ)
+    env = {**os.environ, "WIZEVOL_SCALE_CLIENT": client}
     if timeline is not None:
         inside = timeline.with_name(timeline.stem + "_inside.jsonl")
         inside.unlink(missing_ok=True)
@@ -148,24 +172,23 @@ def run(n: int, rounds: int, concurrency: int, client: str, tmp: Path, timeline:
     samples: list[tuple[float, int]] = []  # (seconds in, VmRSS in kB) of the child, read from /proc every second
     watcher = threading.Thread(target=_watch, args=(proc.pid, t0, samples), daemon=True)
     watcher.start()
-    _, status, ru = os.wait4(proc.pid, 0)
+    _, status, _ = os.wait4(proc.pid, 0)  # its ru_maxrss would hold this process's own peak too (own_peak_kb)
     wall = time.perf_counter() - t0
     watcher.join()
     if status != 0:
         raise SystemExit(f"wizevol evolve failed on {n} records: {proc.stderr.read().decode()[-800:]}")
+    told = json.loads(proc.stdout.read().decode().strip().splitlines()[-1])
+    calls = told["calls"]
     if server is not None:
         server.stdin.write("stats\n")
         server.stdin.flush()
         calls = json.loads(server.stdout.readline())["calls"]
         server.stdin.close()
         server.wait(10)
-    else:
-        calls = json.loads(proc.stdout.read().decode().strip().splitlines()[-1])["calls"]
     from wizevol.llm.cache import ResponseCache
 
     db = out / "cache.sqlite"
-    keys = [k for (k,) in sqlite3.connect(db).execute("SELECT key FROM responses")]
-    sample = random.Random(0).sample(keys, min(10_000, len(keys)))
+    sample = sample_keys(db, 10_000)
     cache = ResponseCache(db)
     t0 = time.perf_counter()
     assert all(cache.get(k) is not None for k in sample)
@@ -181,7 +204,7 @@ def run(n: int, rounds: int, concurrency: int, client: str, tmp: Path, timeline:
                                         "rss_kb": samples}) + "\n")
     half = [rss for t, rss in samples if t <= wall / 2] or [0]
     return {"records": n, "calls": calls, "wall_s": wall, "calls_per_s": calls / wall, "pool": kept,
-            "peak_rss_mb": ru.ru_maxrss / 1024, "half_rss_mb": max(half) / 1024,
+            "peak_rss_mb": told["peak_rss_kb"] / 1024, "half_rss_mb": max(half) / 1024,
             "cache_mb": size / 2**20, "lookup_us": lookup * 1e6}
 
 
