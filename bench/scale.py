@@ -73,9 +73,7 @@ def _inside(path: Path, stub: StubClient | None, stop: threading.Event) -> None:
     t0 = time.perf_counter()
     with path.open("a") as out:
         while not stop.wait(2.0):
-            with open("/proc/self/status") as f:
-                kb = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f)
-                      if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem")}
+            kb = {k: v for k, v in status_kb().items() if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem")}
             out.write(json.dumps({"t": round(time.perf_counter() - t0, 1), **kb,
                                   "py_blocks": sys.getallocatedblocks(), "threads": threading.active_count(),
                                   "gc_counts": gc.get_count(), "calls": stub.calls if stub else None}) + "\n")
@@ -107,16 +105,20 @@ def own_peak_kb() -> int:
     """This process's peak resident set since it started its program (VmHWM). Not the ru_maxrss its parent reads
     from wait4: Linux folds the spawning parent's own peak into that (the child ran in the parent's memory until it
     exec'd), so a bench that had just read 1.2M cache keys saw its next child "peak" at 181 MB, not at 74 MB."""
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    return status_kb()["VmHWM"]
+
+
+def status_kb(pid: int | str = "self") -> dict[str, int]:
+    """A process's sizes from /proc/PID/status, in kB (VmRSS, VmHWM, RssAnon, ...; none once it is a zombie)."""
+    with open(f"/proc/{pid}/status") as f:
+        return {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f) if v.rstrip().endswith(" kB")}
 
 
 def _watch(pid: int, t0: float, samples: list[tuple[float, int]]) -> None:
     """Sample a process's resident set size once a second until it is gone."""
     while True:
         try:
-            with open(f"/proc/{pid}/status") as f:
-                rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), None)
+            rss = status_kb(pid).get("VmRSS")
         except OSError:
             return
         if rss is None:  # a zombie: it has ended
