@@ -90,9 +90,27 @@ def default_answer(role: str, text: str) -> str:
             f"    return sorted(data)\n```\n\nIt addresses the task: {words}")
 
 
+def first_token_logprobs(answer: str, alternatives: dict[str, float] | None, n: int, chat: bool) -> dict:
+    """A `logprobs` block for the answer's first token (a digit on its own, as Qwen's tokenizer splits numbers, or a
+    word): the scripted alternatives, or the answer's own first token at probability 1. The chat API's shape, or
+    the text completion API's."""
+    m = re.match(r"\s*(\d|\w+|\S)", answer)
+    first = m.group(0) if m else ""
+    top = sorted((alternatives or {first: 1.0}).items(), key=lambda kv: -kv[1])[:n]
+    top = [(t, math.log(p)) for t, p in top]
+    if chat:
+        return {"content": [{"token": first, "logprob": dict(top).get(first, top[0][1]), "bytes": list(first.encode()),
+                             "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in top]}],
+                "refusal": None}
+    return {"tokens": [first], "token_logprobs": [dict(top).get(first, top[0][1])], "top_logprobs": [dict(top)],
+            "text_offset": [0]}
+
+
 @dataclass
 class Fault:
     action: str  # 429 | 500 | 401 | hang | bad_json | no_choices | empty | refusal | length | stopwords | leak | equal | text
+    #              | logprobs (arg: {token: probability} for the first token; the answer is the likeliest token, and
+    #                a request that asks for logprobs gets these as the first token's alternatives)
     #              | expire (Batch API: the job expires at the first matching line; it and the rest go unanswered)
     #              | fail_job (Batch API: the next job created fails validation; role and match do not apply)
     #              | upload_500, create_500 (Batch API: files.create / batches.create answers 500, nothing made)
@@ -256,6 +274,8 @@ class ScriptedServer:
             answer = "Equal"
         elif action == "text":
             answer = str(fault.arg)
+        elif action == "logprobs":
+            answer = max(fault.arg.items(), key=lambda kv: kv[1])[0]
         if self.honor_stop and finish == "stop":  # as a real server does: the answer ends before a stop sequence
             cuts = [i for i in (answer.find(x) for x in body.get("stop") or []) if i >= 0]
             answer = answer[:min(cuts)] if cuts else answer
@@ -267,6 +287,10 @@ class ScriptedServer:
         else:
             choice = {"index": 0, "text": answer, "finish_reason": finish}
             obj = "text_completion"
+        asked = body.get("top_logprobs") if chat and body.get("logprobs") else body.get("logprobs") if not chat else 0
+        if asked:
+            choice["logprobs"] = first_token_logprobs(answer, fault.arg if action == "logprobs" else None, int(asked),
+                                                      chat)
         return {"id": f"cmpl-{len(self.calls)}", "object": obj, "created": 0, "model": body.get("model", ""),
                 "choices": [choice], "usage": usage}
 

@@ -1,15 +1,17 @@
 """`wizevol stats`: similarity to HumanEval by embeddings (the paper's §5) or by n-gram coverage, named in the
-output; the opt-in complexity score through the judge role, cached, with unparsable answers counted."""
+output; the opt-in complexity score through the judge role, cached, with unparsable answers counted, measured as
+the expectation over the judge's first-token probabilities where the endpoint returns them."""
 
 from __future__ import annotations
 
 import json
+import math
 
 from conftest import evolve, rows
 from typer.testing import CliRunner
 
 from wizevol.cli import app
-from wizevol.stats import parse_complexity
+from wizevol.complexity import parse_complexity
 
 # two rewordings of HumanEval/0 and /2 that share no 10-gram with them, and two unrelated tasks
 PARAPHRASES = ["Given some floating point values and a limit, decide whether two of them lie closer together than "
@@ -50,9 +52,12 @@ def test_complexity_through_the_judge_role_is_cached_and_counts_what_it_cannot_r
     rated = [c for c in server.calls[before:]]
     assert len(rated) == 8 and all(c.role == "complexity" and "Rate how difficult" in c.text for c in rated)
     s = json.loads((tmp_path / "run" / "stats.json").read_text())
+    # the server gives "7" all of its first token's probability: the expectation is the written 7
     assert s["rounds"]["0"]["complexity"] == {"n": 4, "mean": 7, "median": 7, "p10": 7, "p90": 7, "max": 7,
-                                              "unparsed": 0}
-    assert s["rounds"]["1"]["complexity"]["n"] == 3 and s["rounds"]["1"]["complexity"]["unparsed"] == 1
+                                              "expected": 4, "written_only": 0, "unreadable": 0, "digit_mass": 1.0,
+                                              "written": {"n": 4, "mean": 7, "median": 7, "p10": 7, "p90": 7,
+                                                          "max": 7}}
+    assert s["rounds"]["1"]["complexity"]["n"] == 3 and s["rounds"]["1"]["complexity"]["unreadable"] == 1
     assert "complexity" in result.output.splitlines()[0].split()
     again = stats(tmp_path / "run", "--complexity")
     assert again.exit_code == 0 and len(server.calls) == before + 8  # read back from the run's cache
@@ -64,3 +69,48 @@ def test_parse_complexity():
     cases = {"7": 7, "10": 10, "Complexity: 8": 8, " 3/10": 3, "11": None, "0": None, "7.5": None, "": None,
              "hard": None, "about 4, maybe 5": 4}
     assert {t: parse_complexity(t) for t in cases} == cases
+
+
+def test_complexity_is_the_expectation_over_the_judges_first_token_where_the_endpoint_gives_it(tmp_path, server):
+    """A judge that writes 8 for every instruction still tells them apart by how sure it is: stats measures the
+    expectation over its first token's score probabilities. An answer whose first token is a word counts by the
+    number it wrote; one with neither is unreadable."""
+    seed = tmp_path / "seed.jsonl"
+    tasks = ["Sort a list.", "Reverse a string.", "Parse a date in ISO format.", "Say hello."]
+    seed.write_text("".join(json.dumps({"instruction": t, "output": "ok"}) + "\n" for t in tasks))
+    assert evolve(tmp_path, server, "--rounds", "0", seed=seed).exit_code == 0
+    server.fault("logprobs", match="Sort a list", arg={"8": 0.5, "6": 0.3, "The": 0.2}, times=None)
+    server.fault("logprobs", match="Reverse a string", arg={" 8": 0.6, "9": 0.2, "8": 0.2}, times=None)
+    server.fault("text", match="Parse a date", arg="Complexity: 9", times=None)
+    server.fault("text", match="Say hello", arg="easy", times=None)
+    result = stats(tmp_path / "run", "--complexity")
+    assert result.exit_code == 0, result.output
+    c = json.loads((tmp_path / "run" / "stats.json").read_text())["rounds"]["0"]["complexity"]
+    # (8 x 0.5 + 6 x 0.3) / 0.8 = 7.25; (8 x 0.8 + 9 x 0.2) / 1.0 = 8.2 (" 8" and "8" are one score); 9 as written
+    assert c["n"] == 3 and c["mean"] == round((7.25 + 8.2 + 9.0) / 3, 2)
+    assert (c["median"], c["max"]) == (8.2, 9.0)
+    assert (c["expected"], c["written_only"], c["unreadable"]) == (2, 1, 1)
+    assert c["written"]["n"] == 3 and c["written"]["mean"] == round((8 + 8 + 9) / 3, 2)
+    # the mean share of probability on a score, over the answers that carried logprobs (the word-first one: 0)
+    assert c["digit_mass"] == round((0.8 + 1.0 + 0.0 + 0.0) / 4, 4)
+    row = [line.split() for line in result.output.splitlines() if line.split()[:1] == ["0"]][0]
+    assert "8.20" in row  # the table's median, of the expectations
+
+
+def test_expected_complexity_weighs_the_first_token_and_reads_a_split_10():
+    from wizevol.complexity import expected_complexity
+    from wizevol.llm.wire import Completion
+
+    def answer(text, probs):
+        return Completion(text, "stop", top_logprobs=tuple((t, math.log(p)) for t, p in probs.items()))
+
+    # Qwen splits "10" into "1" and "0": the "1" is a 10 where the judge wrote 10, else a 1
+    assert expected_complexity(answer("10", {"1": 0.7, "9": 0.3})).expected == 9.7
+    assert expected_complexity(answer("9", {"9": 0.6, "1": 0.4})).expected == round((5.4 + 0.4), 4)
+    whole = expected_complexity(answer("10", {"10": 0.5, "9": 0.5}))  # a tokenizer that keeps "10" whole
+    assert (whole.written, whole.expected, whole.digit_mass) == (10, 9.5, 1.0)
+    # not a score: "0", "11", a word; under half the mass on scores: the written number, and no expectation
+    low = expected_complexity(answer("7", {"The": 0.45, "0": 0.1, "11": 0.05, "7": 0.4}))
+    assert (low.written, low.expected, low.value, low.digit_mass) == (7, None, 7.0, 0.4)
+    none = expected_complexity(Completion("7", "stop"))  # an endpoint that gives no logprobs
+    assert (none.expected, none.value, none.digit_mass) == (None, 7.0, None)

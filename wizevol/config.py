@@ -311,7 +311,13 @@ class ResolvedRole(_Strict):
     temperature: float
     top_p: float
     max_tokens: int
+    top_logprobs: int = 0  # > 0: each answer carries its first token's N likeliest alternatives (the complexity
+    #                        instrument of stats and compare); 0 asks for none and leaves the params as they were
 
     def params(self) -> dict[str, Any]:
         """The generation parameters sent with each call."""
-        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+        out: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+        if self.top_logprobs:  # the chat API takes a flag and a count; the text completion API a count
+            out.update({"logprobs": True, "top_logprobs": self.top_logprobs} if self.mode == "chat"
+                       else {"logprobs": self.top_logprobs})
+        return out

@@ -5,15 +5,14 @@ embeddings as the paper's §5, or by n-gram coverage; stats.json and the table s
 
 from __future__ import annotations
 
-import contextlib
 import json
-import re
 import statistics
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wizevol.complexity import COMPLEXITY, Complexity, rate_complexity, summary
 from wizevol.errors import InputError
 from wizevol.filters.contamination import Contamination
 from wizevol.record import Record
@@ -35,30 +34,6 @@ SIMILARITY = {
 }
 
 
-def parse_complexity(text: str) -> int | None:
-    """The judge's score: the first whole number in its answer (not part of a decimal), if it is 1 to 10."""
-    m = re.search(r"(?<![\d.])\d+(?!\d|\.\d)", text)
-    return int(m.group()) if m and 1 <= int(m.group()) <= 10 else None
-
-
-def rate_complexity(folder: RunFolder, cfg, records: list[Record],
-                    notify: Callable[[str], None] | None = None) -> dict[str, int | None]:
-    """The judge role's 1-10 complexity of each instruction, through the run's cache (a rerun pays nothing)."""
-    from wizevol.llm.session import ask_all, blocking, open_session
-    from wizevol.prompts import PromptSet
-
-    prompts = PromptSet.load(cfg.prompts_dir)
-    with open_session(cfg, folder, ("judge",), notify) as session:
-        role = session.cfg.role("judge", session.local_urls).model_copy(update={"max_tokens": 4, "temperature": 0.0})
-        session.llm.client_for(role)  # a missing key fails now
-        requests = [(f"{r.id}#complexity", prompts.complexity_judge.request(role.mode, instruction=r.prompt_text()),
-                     r.round) for r in records]
-
-        with contextlib.ExitStack() as stack:
-            answers = blocking(session, stack)(ask_all(session, role, requests))
-    return {r.id: parse_complexity(answer or "") for r, answer in zip(records, answers, strict=True)}
-
-
 def run_stats(run: str, plots: bool = True, similarity: str = "embedding", complexity: bool = False,
               config: str | Path | None = None, notify: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Compute the per-round figures of a run folder, write stats.json and (optionally) the plots."""
@@ -70,14 +45,14 @@ def run_stats(run: str, plots: bool = True, similarity: str = "embedding", compl
         raise InputError(f"--similarity {similarity!r}: choose embedding or ngram")
     detector = Contamination(embedding=similarity == "embedding")
     kept_by_round = {k: [Record.from_json(d) for d in read_jsonl(folder.kept(k))] for k in rounds}
-    scores: dict[str, int | None] = {}
+    scores: dict[str, Complexity | None] = {}
     if complexity:
         from wizevol.filters import run_config
 
         scores = rate_complexity(folder, run_config(folder, config), [r for k in rounds for r in kept_by_round[k]],
                                  notify)
     out: dict[str, Any] = {"run": str(run), "similarity": SIMILARITY[similarity],
-                           "complexity": "judge role, 1-10" if complexity else None, "rounds": {}}
+                           "complexity": COMPLEXITY if complexity else None, "rounds": {}}
     sims_by_round, complexity_by_round = {}, {}
     for k in rounds:
         done = folder.read_done(k) or {}
@@ -88,7 +63,9 @@ def run_stats(run: str, plots: bool = True, similarity: str = "embedding", compl
         else:
             sims = [detector.nearest(r.prompt_text())[2] for r in kept]
         sims_by_round[k] = sims
-        rated = complexity_by_round[k] = [scores[r.id] for r in kept if scores.get(r.id) is not None]
+        ratings = [scores.get(r.id) for r in kept]
+        rated = complexity_by_round[k] = [c.value for c in ratings if c is not None and c.value is not None]
+        written = [c.written for c in ratings if c is not None and c.written is not None]
         tokens = done.get("tokens", {})
         out["rounds"][str(k)] = {
             "pool": done.get("pool", len(kept)),
@@ -99,7 +76,7 @@ def run_stats(run: str, plots: bool = True, similarity: str = "embedding", compl
             "response_words": _dist([len(r.output.split()) for r in kept]),
             "methods": dict(sorted(Counter(r.method or "seed" for r in kept).items())),
             "humaneval_similarity": _dist([round(x, 4) for x in sims]),
-            **({"complexity": {**_dist(rated), "unparsed": len(kept) - len(rated)}} if complexity else {}),
+            **({"complexity": {**_dist(rated), **summary(ratings), "written": _dist(written)}} if complexity else {}),
             "tokens": {role: t.get("prompt_tokens", 0) + t.get("completion_tokens", 0) for role, t in tokens.items()},
             "cost": done.get("cost"),  # {"usd", "by_role": {role: {"usd", "price"}}}; None before wizevol priced calls
         }
@@ -107,6 +84,10 @@ def run_stats(run: str, plots: bool = True, similarity: str = "embedding", compl
     if plots:
         out["plots"] = _plots(folder, out, kept_by_round, sims_by_round, complexity_by_round)
     return out
+
+
+def _median(x: dict[str, Any]) -> str:
+    return "-" if x.get("median") is None else f"{x['median']:.2f}"
 
 
 def table(stats: dict[str, Any]) -> str:
@@ -120,7 +101,7 @@ def table(stats: dict[str, Any]) -> str:
         rows.append([k, s["pool"], s["kept"], *(s["eliminated_by_rule"].get(r, 0) for r in rules), s["failed"],
                      s["instruction_words"].get("median", "-"), s["response_words"].get("median", "-"),
                      f"{s['humaneval_similarity'].get('max', 0):.2f}",
-                     *([s["complexity"].get("median", "-")] if rated else []), sum(s["tokens"].values()),
+                     *([_median(s["complexity"])] if rated else []), sum(s["tokens"].values()),
                      f"{s['cost']['usd']:.4f}" if s.get("cost") else "-"])
     notes = "\nword counts and complexity are medians; he_sim_max: " + stats["similarity"]
     by_role = {}

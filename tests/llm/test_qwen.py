@@ -47,3 +47,36 @@ def test_eval_asks_the_instruct_model_in_chat_and_scores_its_code(tmp_path):
     samples = {json.loads(line)["task_id"]: json.loads(line) for line in
                (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()}
     assert samples["HumanEval/0"]["result"] == "passed", samples["HumanEval/0"]["error"]
+
+
+def test_the_real_judge_gives_its_first_tokens_probabilities_and_stats_reads_them(tmp_path, server):
+    """llama.cpp's chat endpoint answers `logprobs`/`top_logprobs`; the cache keeps them; stats' complexity is the
+    expectation over them. The written number is the first token the probabilities put on top (greedy)."""
+    import math
+    import sqlite3
+
+    from conftest import evolve
+
+    from wizevol.complexity import parse_complexity
+
+    seed = tmp_path / "seed.jsonl"
+    tasks = ['Print "hello world".', "Write a function that adds two integers.",
+             "Implement a thread-safe LRU cache with O(1) get and put, expiry by time, and a bound on memory, "
+             "and prove each operation's complexity."]
+    seed.write_text("".join(json.dumps({"instruction": t, "output": "ok"}) + "\n" for t in tasks))
+    assert evolve(tmp_path, server, "--rounds", "0", seed=seed).exit_code == 0
+    cfg = tmp_path / "judge.yaml"
+    cfg.write_text("local:\n  model: qwen2.5-coder-0.5b\n")
+    result = CliRunner().invoke(app, ["stats", str(tmp_path / "run"), "--complexity", "--config", str(cfg),
+                                      "--no-plots"])
+    assert result.exit_code == 0, result.output
+    c = json.loads((tmp_path / "run" / "stats.json").read_text())["rounds"]["0"]["complexity"]
+    assert (c["n"], c["expected"], c["written_only"], c["unreadable"]) == (3, 3, 0, 0)
+    assert c["digit_mass"] > 0.5 and 1 <= c["p10"] <= c["max"] <= 10
+    with sqlite3.connect(tmp_path / "run" / "cache.sqlite") as db:
+        entries = [json.loads(v) for (v,) in db.execute("SELECT value FROM responses")]
+    judged = [e for e in entries if e.get("top_logprobs")]
+    assert len(judged) == 3
+    for e in judged:  # log probabilities of one token's alternatives, the greedy one first
+        assert parse_complexity(e["text"]) == int(e["top_logprobs"][0][0].strip())
+        assert 0.5 < sum(math.exp(lp) for _, lp in e["top_logprobs"]) <= 1.0001

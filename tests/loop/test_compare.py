@@ -101,3 +101,22 @@ def test_a_tree_run_against_a_paper_run_shows_the_strategies_and_the_siblings(tm
     at = head.split(" | ").index("sibling outscored")
     assert {row.split(" | ")[0][2:]: row.split(" | ")[at] for row in body} == {p: "0.00", t: "2.00"}
     assert f"strategies: {p}: paper, {t}: tree" in md
+
+
+def test_a_judge_that_writes_the_same_number_for_everything_is_read_by_its_probabilities(tmp_path, server):
+    """The embedded 1.5B judge wrote 8 for nearly every instruction. compare reads the expectation over its first
+    token's probabilities, which still moves with the instruction, and keeps the written number beside it."""
+    assert evolve(tmp_path, server, "--rounds", "1", "--limit", "6", out="a").exit_code == 0
+    assert evolve(tmp_path, server, "--rounds", "1", "--limit", "6", "--seed-rng", "7", out="b").exit_code == 0
+    server.fault("logprobs", match=HARD, arg={"8": 0.5, "9": 0.5}, times=None)  # expected 8.5, written 8 or 9
+    server.fault("logprobs", match="Rate how difficult", arg={"8": 0.6, "6": 0.4}, times=None)  # 7.2, written 8
+    result = compare(tmp_path / "a", tmp_path / "b", "--out", tmp_path / "cmp")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    for run in ("a", "b"):
+        texts = [r["instruction"] for r in rows(tmp_path / run / "round_1.jsonl")]
+        by = report["by_run"][str(tmp_path / run)]["1"]
+        assert by["complexity"]["mean"] == round(sum(8.5 if HARD in t else 7.2 for t in texts) / len(texts), 3)
+        assert (by["complexity"]["expected"], by["complexity"]["written_only"]) == (len(texts), 0)
+        assert by["complexity_written"]["n"] == len(texts) and 8 <= by["complexity_written"]["mean"] <= 9
+    assert report["complexity"].startswith("judge role, 1-10: the expectation over its first token's probabilities")

@@ -20,12 +20,12 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from wizevol.complexity import parse_complexity
 from wizevol.config import EvolveConfig, ResolvedRole
 from wizevol.llm.client import LLM, CallFailed
 from wizevol.prompts import PromptSet
 from wizevol.record import Record
 from wizevol.run_folder import RunFolder, stream_jsonl
-from wizevol.stats import parse_complexity
 
 MAX_TEXT = 600  # characters a method text may have; a longer one is kept out of the prompt as unreadable
 

@@ -40,9 +40,7 @@ FINAL = ("completed", "expired", "failed", "cancelled")
 
 def parse_body(body: dict[str, Any], mode: str) -> dict[str, Any]:
     """A batch output line's response body as a cache entry (the shape of an online answer), marked batch."""
-    c = completion_from_json(body, mode)
-    return {"text": c.text, "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
-            "completion_tokens": c.completion_tokens, "batch": True}
+    return {**completion_from_json(body, mode).entry(), "batch": True}
 
 
 class BatchRunner:

@@ -213,7 +213,7 @@ class LLM:
                            prompt_tokens=hit["prompt_tokens"], completion_tokens=hit["completion_tokens"],
                            batched_prompt_tokens=batched * hit["prompt_tokens"],
                            batched_completion_tokens=batched * hit["completion_tokens"])
-            return Completion(**hit)
+            return Completion.from_entry(hit)
         if key in self.batch_failed:
             self.usage.add(round_k, role.name, failed=1)
             raise CallFailed(self.batch_failed[key])
@@ -229,9 +229,7 @@ class LLM:
         self._inflight[key] = fut
         try:
             result = await self._call(role, request, params, round_k)
-            self.cache.put(key, {"text": result.text, "finish_reason": result.finish_reason,
-                                 "prompt_tokens": result.prompt_tokens,
-                                 "completion_tokens": result.completion_tokens})
+            self.cache.put(key, result.entry())
             fut.set_result(result)
             return result
         except BaseException as e:

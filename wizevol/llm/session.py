@@ -12,6 +12,7 @@ from typing import TypeVar
 from wizevol.config import EvolveConfig
 from wizevol.llm.cache import ResponseCache
 from wizevol.llm.client import LLM, CallFailed, Usage
+from wizevol.llm.wire import Completion
 from wizevol.prompts import Request
 from wizevol.run_folder import RunFolder
 
@@ -29,24 +30,30 @@ class Session:
     local_urls: dict[str, str]  # local model -> URL of its running server (empty when none runs)
 
 
-async def ask_all(session: Session, role, requests: list[tuple[str | None, Request, int]],
-                  on_done: Callable[[], None] | None = None) -> list[str | None]:
+async def complete_all(session: Session, role, requests: list[tuple[str | None, Request, int]],
+                       on_done: Callable[[], None] | None = None) -> list[Completion | None]:
     """Many calls of one role, at most `concurrency` in flight, each through the cache (at its own place, where
-    one is given): (place, request, round) -> each answer's text in order, or None where the call failed for
-    good. `on_done` is called as each one ends."""
+    one is given): (place, request, round) -> each answer in order, or None where the call failed for good.
+    `on_done` is called as each one ends."""
     bound = asyncio.Semaphore(session.cfg.concurrency)
 
-    async def one(at: str | None, request: Request, round_k: int) -> str | None:
+    async def one(at: str | None, request: Request, round_k: int) -> Completion | None:
         async with bound:
             try:
-                text: str | None = (await session.llm.complete(role, request, round_k, at=at)).text
+                answer: Completion | None = await session.llm.complete(role, request, round_k, at=at)
             except CallFailed:
-                text = None
+                answer = None
         if on_done is not None:
             on_done()
-        return text
+        return answer
 
     return list(await asyncio.gather(*(one(*r) for r in requests)))
+
+
+async def ask_all(session: Session, role, requests: list[tuple[str | None, Request, int]],
+                  on_done: Callable[[], None] | None = None) -> list[str | None]:
+    """As `complete_all`, each answer's text."""
+    return [None if a is None else a.text for a in await complete_all(session, role, requests, on_done)]
 
 
 def blocking(session: Session, stack: contextlib.ExitStack) -> Callable[[Awaitable[T]], T]:

@@ -19,12 +19,30 @@ PATHS = {"chat": "/v1/chat/completions", "completion": "/v1/completions"}  # a b
 
 @dataclass(frozen=True)
 class Completion:
-    """One answer: its text, why it stopped, and its token counts."""
+    """One answer: its text, why it stopped, its token counts and, where the call asked for them (a role's
+    `top_logprobs`), its first token's most likely alternatives as (token, log probability) pairs."""
 
     text: str
     finish_reason: str | None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    top_logprobs: tuple[tuple[str, float], ...] | None = None
+
+    def entry(self) -> dict[str, Any]:
+        """As the cache stores it (a row from before logprobs, without the field, still loads)."""
+        out: dict[str, Any] = {"text": self.text, "finish_reason": self.finish_reason,
+                               "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+        if self.top_logprobs is not None:
+            out["top_logprobs"] = [list(t) for t in self.top_logprobs]
+        return out
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> Completion:
+        """A cached answer (what `entry` wrote)."""
+        top = entry.get("top_logprobs")
+        return cls(text=entry["text"], finish_reason=entry["finish_reason"], prompt_tokens=entry["prompt_tokens"],
+                   completion_tokens=entry["completion_tokens"],
+                   top_logprobs=None if top is None else tuple((str(t), float(lp)) for t, lp in top))
 
 
 class CallFailed(Exception):
@@ -113,4 +131,26 @@ def completion_from_json(data: Any, mode: str) -> Completion:
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     return Completion(text=text or "", finish_reason=choice.get("finish_reason"),
                       prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                      completion_tokens=int(usage.get("completion_tokens") or 0))
+                      completion_tokens=int(usage.get("completion_tokens") or 0),
+                      top_logprobs=first_token_alternatives(choice.get("logprobs")))
+
+
+def first_token_alternatives(logprobs: Any) -> tuple[tuple[str, float], ...] | None:
+    """The first token's top alternatives, most likely first, from a choice's `logprobs`: the chat shape
+    (`content[0].top_logprobs`, a list of {token, logprob}) or the text completion shape (`top_logprobs[0]`, a
+    {token: logprob} map). None where the answer carries none (not asked for, or a server that does not give
+    them); a malformed block is a BadResponse."""
+    if not logprobs:
+        return None
+    try:
+        if isinstance(logprobs.get("content"), list):  # chat
+            if not logprobs["content"]:
+                return None
+            pairs = [(t["token"], t["logprob"]) for t in logprobs["content"][0].get("top_logprobs") or []]
+        else:  # text completion
+            tops = logprobs.get("top_logprobs") or []
+            pairs = list((tops[0] or {}).items()) if tops else []
+        out = tuple((str(t), float(lp)) for t, lp in pairs)
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+        raise BadResponse("logprobs are not in a known shape") from None
+    return tuple(sorted(out, key=lambda p: -p[1])) or None

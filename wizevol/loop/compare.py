@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wizevol.complexity import COMPLEXITY, Complexity, summary
 from wizevol.cost import answered
 from wizevol.errors import InputError
 from wizevol.record import Record
@@ -80,7 +81,7 @@ def compare_runs(runs: list[str], out: str | Path, complexity: bool = True, conf
         judge_cfg = run_config(folders[0], config)  # one judge scores every run
     report: dict[str, Any] = {"runs": [str(f.root) for f in folders], "rounds": rounds,
                               "strategies": {str(f.root): _strategy(f) for f in folders},
-                              "complexity": "judge role, 1-10" if complexity else None, "by_run": {}}
+                              "complexity": COMPLEXITY if complexity else None, "by_run": {}}
     for f in folders:
         report["by_run"][str(f.root)] = _one_run(f, rounds, judge_cfg, notify)
     out = Path(out)
@@ -99,9 +100,9 @@ def _strategy(folder: RunFolder) -> str:
 
 def _one_run(folder: RunFolder, rounds: list[int], judge_cfg, notify) -> dict[str, Any]:
     kept = {k: [Record.from_json(d) for d in read_jsonl(folder.kept(k))] for k in rounds}
-    scores: dict[str, int | None] = {}
+    scores: dict[str, Complexity | None] = {}
     if judge_cfg is not None:
-        from wizevol.stats import rate_complexity
+        from wizevol.complexity import rate_complexity
 
         scores = rate_complexity(folder, judge_cfg, [r for k in rounds for r in kept[k]], notify)
     dev = _dev_pass_at_1(folder)
@@ -110,10 +111,13 @@ def _one_run(folder: RunFolder, rounds: list[int], judge_cfg, notify) -> dict[st
         done = folder.read_done(k) or {}
         pool = done.get("pool") or 1
         tokens = done.get("tokens", {})
-        rated = [float(scores[r.id]) for r in kept[k] if scores.get(r.id) is not None]
+        ratings = [scores.get(r.id) for r in kept[k]]
+        rated = [c.value for c in ratings if c is not None and c.value is not None]
+        written = [float(c.written) for c in ratings if c is not None and c.written is not None]
         out[str(k)] = {
             "kept": len(kept[k]),
-            "complexity": mean_interval(rated) if judge_cfg is not None else None,
+            "complexity": {**mean_interval(rated), **summary(ratings)} if judge_cfg is not None else None,
+            "complexity_written": mean_interval(written) if judge_cfg is not None else None,
             "verified_pass_rate": _verified(folder, k),
             "diversity": diversity([r.prompt_text() for r in kept[k]]),
             "elimination_rate": {rule: round(n / pool, 4) for rule, n in
@@ -151,8 +155,10 @@ def markdown(report: dict[str, Any]) -> str:
             *(f"elim {r}" for r in rules), *(f"sibling {r}" for r in siblings), "calls", "tokens", "dev pass@1"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in _rows(report, rules, siblings)]
-    note = ("complexity: the judge's 1-10 score, mean with a 95% bootstrap interval; diversity: mean 1 - MiniLM "
-            "cosine to the nearest other kept instruction of the round; calls: answered requests")
+    note = ("complexity: the judge's 1-10 score (the expectation over its first token's probabilities where the "
+            "endpoint gives them, else the number it wrote; compare.json has both), mean with a 95% bootstrap "
+            "interval; diversity: mean 1 - MiniLM cosine to the nearest other kept instruction of the round; calls: "
+            "answered requests")
     if siblings:
         note += ("; sibling: strategy tree's candidates that did not go on, per parent, by how they ended (a "
                  "tree run's complexity is scored on its judge's favourite of several: score it with another judge)")

@@ -1,0 +1,101 @@
+"""The complexity judge (paper §5: how complex each round's instructions are): the judge role rates an instruction
+1-10 with prompts/complexity_judge.yaml.
+
+Two readings of one answer:
+- `parse_complexity`: the number the judge wrote (its greedy answer). Strategies tree and auto select and report by it.
+- `expected_complexity`: the mean score under the judge's own probabilities for its first token, where the endpoint
+  returns them (`top_logprobs`). A small judge that writes 8 for nearly everything still moves its probabilities:
+  Qwen2.5-Coder-1.5B wrote 8 for 19 of seed_20's 20 seeds, while its expectation spread from 5.5 to 6.6. `wizevol
+  stats --complexity` and `wizevol compare` measure with it, and fall back to the written number per answer where
+  the first token carries too little of the digits' probability (an answer that starts with words).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from wizevol.llm.wire import Completion
+from wizevol.record import Record
+from wizevol.run_folder import RunFolder
+
+COMPLEXITY = ("judge role, 1-10: the expectation over its first token's probabilities where the endpoint gives them, "
+              "else the number it wrote")
+TOP_LOGPROBS = 20  # alternatives asked for the first token (the OpenAI API's largest)
+MIN_DIGIT_MASS = 0.5  # below this share of the first token's probability on a score, the written number counts
+DIGITS = {str(d): d for d in range(1, 10)} | {"10": 10}  # tokenizers that split numbers give "1" then "0"
+
+
+def parse_complexity(text: str) -> int | None:
+    """The judge's score: the first whole number in its answer (not part of a decimal), if it is 1 to 10."""
+    m = re.search(r"(?<![\d.])\d+(?!\d|\.\d)", text)
+    return int(m.group()) if m and 1 <= int(m.group()) <= 10 else None
+
+
+@dataclass(frozen=True)
+class Complexity:
+    """One instruction's rating: the written score, the expected one (None without usable logprobs), and the share
+    of the first token's probability that fell on a score."""
+
+    written: int | None
+    expected: float | None = None
+    digit_mass: float | None = None
+
+    @property
+    def value(self) -> float | None:
+        """What is measured: the expectation where there is one, else the written score."""
+        return self.expected if self.expected is not None else (None if self.written is None else float(self.written))
+
+
+def expected_complexity(answer: Completion) -> Complexity:
+    """Read an answer both ways. The first token's alternatives that are a score (1-9, or 10 where a tokenizer keeps
+    it whole) are weighed by their probabilities. Where numbers are split into digits, "1" may begin "10": its
+    probability counts as 10 when the judge wrote 10, else as 1."""
+    written = parse_complexity(answer.text)
+    if not answer.top_logprobs:
+        return Complexity(written)
+    probs: dict[int, float] = {}
+    for token, logprob in answer.top_logprobs:
+        score = DIGITS.get(token.strip())
+        if score is not None:
+            probs[score] = probs.get(score, 0.0) + math.exp(logprob)
+    if written == 10 and 1 in probs:
+        probs[10] = probs.get(10, 0.0) + probs.pop(1)
+    mass = sum(probs.values())
+    if mass < MIN_DIGIT_MASS:
+        return Complexity(written, None, round(mass, 4))
+    return Complexity(written, round(sum(s * p for s, p in probs.items()) / mass, 4), round(mass, 4))
+
+
+def rate_complexity(folder: RunFolder, cfg, records: list[Record],
+                    notify: Callable[[str], None] | None = None) -> dict[str, Complexity | None]:
+    """The judge role's rating of each instruction, through the run's cache (a rerun pays nothing); None where the
+    call failed for good."""
+    from wizevol.llm.session import blocking, complete_all, open_session
+    from wizevol.prompts import PromptSet
+
+    prompts = PromptSet.load(cfg.prompts_dir)
+    with open_session(cfg, folder, ("judge",), notify) as session:
+        role = session.cfg.role("judge", session.local_urls).model_copy(
+            update={"max_tokens": 4, "temperature": 0.0, "top_logprobs": TOP_LOGPROBS})
+        session.llm.client_for(role)  # a missing key fails now
+        requests = [(f"{r.id}#complexity", prompts.complexity_judge.request(role.mode, instruction=r.prompt_text()),
+                     r.round) for r in records]
+
+        with contextlib.ExitStack() as stack:
+            answers = blocking(session, stack)(complete_all(session, role, requests))
+    return {r.id: None if a is None else expected_complexity(a) for r, a in zip(records, answers, strict=True)}
+
+
+def summary(ratings: list[Complexity | None]) -> dict[str, int | float | None]:
+    """How a set of ratings was measured: how many by expectation, how many by the written number only, how many
+    unreadable, and the mean share of probability on a score."""
+    got = [c for c in ratings if c is not None]
+    masses = [c.digit_mass for c in got if c.digit_mass is not None]
+    return {"expected": sum(c.expected is not None for c in got),
+            "written_only": sum(c.expected is None and c.written is not None for c in got),
+            "unreadable": len(ratings) - sum(c.value is not None for c in got),
+            "digit_mass": round(sum(masses) / len(masses), 4) if masses else None}
