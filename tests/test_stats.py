@@ -51,6 +51,7 @@ def test_complexity_through_the_judge_role_is_cached_and_counts_what_it_cannot_r
     assert result.exit_code == 0, result.output
     rated = [c for c in server.calls[before:]]
     assert len(rated) == 8 and all(c.role == "complexity" and "Rate how difficult" in c.text for c in rated)
+    assert all("Answer with a single digit from 1 to 9." in c.text for c in rated)  # the measure's own scale
     s = json.loads((tmp_path / "run" / "stats.json").read_text())
     # the server gives "7" all of its first token's probability: the expectation is the written 7
     assert s["rounds"]["0"]["complexity"] == {"n": 4, "mean": 7, "median": 7, "p10": 7, "p90": 7, "max": 7,
@@ -69,6 +70,7 @@ def test_parse_complexity():
     cases = {"7": 7, "10": 10, "Complexity: 8": 8, " 3/10": 3, "11": None, "0": None, "7.5": None, "": None,
              "hard": None, "about 4, maybe 5": 4}
     assert {t: parse_complexity(t) for t in cases} == cases
+    assert parse_complexity("10", top=9) is None and parse_complexity("9", top=9) == 9
 
 
 def test_complexity_is_the_expectation_over_the_judges_first_token_where_the_endpoint_gives_it(tmp_path, server):
@@ -97,19 +99,18 @@ def test_complexity_is_the_expectation_over_the_judges_first_token_where_the_end
     assert "8.20" in row  # the table's median, of the expectations
 
 
-def test_expected_complexity_weighs_the_first_token_and_reads_a_split_10():
+def test_expected_complexity_weighs_the_first_tokens_scores():
     from wizevol.complexity import expected_complexity
     from wizevol.llm.wire import Completion
 
     def answer(text, probs):
         return Completion(text, "stop", top_logprobs=tuple((t, math.log(p)) for t, p in probs.items()))
 
-    # Qwen splits "10" into "1" and "0": the "1" is a 10 where the judge wrote 10, else a 1
-    assert expected_complexity(answer("10", {"1": 0.7, "9": 0.3})).expected == 9.7
-    assert expected_complexity(answer("9", {"9": 0.6, "1": 0.4})).expected == round((5.4 + 0.4), 4)
-    whole = expected_complexity(answer("10", {"10": 0.5, "9": 0.5}))  # a tokenizer that keeps "10" whole
-    assert (whole.written, whole.expected, whole.digit_mass) == (10, 9.5, 1.0)
-    # not a score: "0", "11", a word; under half the mass on scores: the written number, and no expectation
+    assert expected_complexity(answer("9", {"9": 0.6, "1": 0.4})).expected == round(5.4 + 0.4, 4)
+    # on the measure's 1-9 scale "0" and "10" are not scores, and a written 10 is not one either
+    odd = expected_complexity(answer("10", {"1": 0.5, "10": 0.3, "0": 0.2}))
+    assert (odd.written, odd.expected, odd.digit_mass) == (None, 1.0, 0.5)
+    # under half the mass on scores: the written number, and no expectation
     low = expected_complexity(answer("7", {"The": 0.45, "0": 0.1, "11": 0.05, "7": 0.4}))
     assert (low.written, low.expected, low.value, low.digit_mass) == (7, None, 7.0, 0.4)
     none = expected_complexity(Completion("7", "stop"))  # an endpoint that gives no logprobs

@@ -1,13 +1,13 @@
-"""The complexity judge (paper §5: how complex each round's instructions are): the judge role rates an instruction
-1-10 with prompts/complexity_judge.yaml.
+"""The complexity judge (paper §5: how complex each round's instructions are).
 
-Two readings of one answer:
-- `parse_complexity`: the number the judge wrote (its greedy answer). Strategies tree and auto select and report by it.
-- `expected_complexity`: the mean score under the judge's own probabilities for its first token, where the endpoint
-  returns them (`top_logprobs`). A small judge that writes 8 for nearly everything still moves its probabilities:
-  Qwen2.5-Coder-1.5B wrote 8 for 19 of seed_20's 20 seeds, while its expectation spread from 5.5 to 6.6. `wizevol
-  stats --complexity` and `wizevol compare` measure with it, and fall back to the written number per answer where
-  the first token carries too little of the digits' probability (an answer that starts with words).
+- Strategies tree and auto: the scorer rates 1-10 (prompts/complexity_judge.yaml, as Tree-of-Evolution does), and
+  they select and report by the number it wrote (`parse_complexity`).
+- `wizevol stats --complexity` and `wizevol compare` measure: the judge role rates 1-9
+  (prompts/complexity_measure.yaml), and the measure is the mean score under the judge's own probabilities for its
+  first token, where the endpoint returns them (`top_logprobs`). A small judge that writes 8 for nearly
+  everything still moves its probabilities. On a single-digit scale the first token is the whole score in every
+  tokenizer (on 1-10, "1" also begins "10"). Where under half of that token's probability is on a score (an
+  answer that opens with words), or the endpoint gives no logprobs, the written number counts.
 """
 
 from __future__ import annotations
@@ -22,17 +22,18 @@ from wizevol.llm.wire import Completion
 from wizevol.record import Record
 from wizevol.run_folder import RunFolder
 
-COMPLEXITY = ("judge role, 1-10: the expectation over its first token's probabilities where the endpoint gives them, "
-              "else the number it wrote")
+COMPLEXITY = ("judge role, 1-9 (complexity_measure.yaml): the expectation over its first token's probabilities "
+              "where the endpoint gives them, else the number it wrote")
 TOP_LOGPROBS = 20  # alternatives asked for the first token (the OpenAI API's largest)
 MIN_DIGIT_MASS = 0.5  # below this share of the first token's probability on a score, the written number counts
-DIGITS = {str(d): d for d in range(1, 10)} | {"10": 10}  # tokenizers that split numbers give "1" then "0"
+SCALE = 9  # the measure's scale: 1-9
+DIGITS = {str(d): d for d in range(1, SCALE + 1)}
 
 
-def parse_complexity(text: str) -> int | None:
-    """The judge's score: the first whole number in its answer (not part of a decimal), if it is 1 to 10."""
+def parse_complexity(text: str, top: int = 10) -> int | None:
+    """The judge's score: the first whole number in its answer (not part of a decimal), if it is 1 to `top`."""
     m = re.search(r"(?<![\d.])\d+(?!\d|\.\d)", text)
-    return int(m.group()) if m and 1 <= int(m.group()) <= 10 else None
+    return int(m.group()) if m and 1 <= int(m.group()) <= top else None
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,9 @@ class Complexity:
 
 
 def expected_complexity(answer: Completion) -> Complexity:
-    """Read an answer both ways. The first token's alternatives that are a score (1-9, or 10 where a tokenizer keeps
-    it whole) are weighed by their probabilities. Where numbers are split into digits, "1" may begin "10": its
-    probability counts as 10 when the judge wrote 10, else as 1."""
-    written = parse_complexity(answer.text)
+    """Read a 1-9 answer both ways: the number written, and the first token's alternatives that are a score weighed
+    by their probabilities (" 7" and "7" are one score)."""
+    written = parse_complexity(answer.text, SCALE)
     if not answer.top_logprobs:
         return Complexity(written)
     probs: dict[int, float] = {}
@@ -62,8 +62,6 @@ def expected_complexity(answer: Completion) -> Complexity:
         score = DIGITS.get(token.strip())
         if score is not None:
             probs[score] = probs.get(score, 0.0) + math.exp(logprob)
-    if written == 10 and 1 in probs:
-        probs[10] = probs.get(10, 0.0) + probs.pop(1)
     mass = sum(probs.values())
     if mass < MIN_DIGIT_MASS:
         return Complexity(written, None, round(mass, 4))
@@ -82,7 +80,7 @@ def rate_complexity(folder: RunFolder, cfg, records: list[Record],
         role = session.cfg.role("judge", session.local_urls).model_copy(
             update={"max_tokens": 4, "temperature": 0.0, "top_logprobs": TOP_LOGPROBS})
         session.llm.client_for(role)  # a missing key fails now
-        requests = [(f"{r.id}#complexity", prompts.complexity_judge.request(role.mode, instruction=r.prompt_text()),
+        requests = [(f"{r.id}#complexity", prompts.complexity_measure.request(role.mode, instruction=r.prompt_text()),
                      r.round) for r in records]
 
         with contextlib.ExitStack() as stack:

@@ -75,7 +75,8 @@ class PromptSet:
     judge: Template
     near_dup_judge: Template
     contamination_judge: Template
-    complexity_judge: Template
+    complexity_judge: Template  # strategies tree and auto: the scorer's 1-10
+    complexity_measure: Template  # stats and compare: the judge's 1-9, one digit
     optimizer: Template  # strategy auto: rewrites the methods
     tester: Template
     translate_to_python: Template
@@ -105,6 +106,7 @@ class PromptSet:
             near_dup_judge=_optional(d, "near_dup_judge.yaml"),
             contamination_judge=_same_task(d),
             complexity_judge=_optional(d, "complexity_judge.yaml"),
+            complexity_measure=_optional(d, "complexity_measure.yaml"),
             optimizer=_optional(d, "optimizer.yaml"),
             tester=_optional(d, "tester.yaml"),
             translate_to_python=_optional(d, "translate_to_python.yaml"),

@@ -119,4 +119,4 @@ def test_a_judge_that_writes_the_same_number_for_everything_is_read_by_its_proba
         assert by["complexity"]["mean"] == round(sum(8.5 if HARD in t else 7.2 for t in texts) / len(texts), 3)
         assert (by["complexity"]["expected"], by["complexity"]["written_only"]) == (len(texts), 0)
         assert by["complexity_written"]["n"] == len(texts) and 8 <= by["complexity_written"]["mean"] <= 9
-    assert report["complexity"].startswith("judge role, 1-10: the expectation over its first token's probabilities")
+    assert report["complexity"].startswith("judge role, 1-9 (complexity_measure.yaml): the expectation over its first")
