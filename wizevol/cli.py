@@ -309,8 +309,9 @@ def stats(
     run: Annotated[Path, typer.Argument(help="Run folder made by `wizevol evolve`.")],
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots into the run folder.")] = True,
     similarity: Annotated[str, typer.Option(help="embedding (MiniLM cosine, as the paper) or ngram.")] = "embedding",
-    complexity: Annotated[bool, typer.Option("--complexity", help="The judge role rates each instruction 1-10 "
-                                                                  "(calls the run's endpoint or local model).")] = False,
+    complexity: Annotated[bool, typer.Option("--complexity", help="The judge role rates each instruction 1-9, "
+                                                                  "measured by its first token's probabilities (calls "
+                                                                  "the run's endpoint or local model).")] = False,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Run config (default: the run's own).")] = None,
 ) -> None:
     """Per-round figures (paper §5): counts, lengths, method mix, HumanEval similarity, complexity, tokens."""
@@ -344,8 +345,8 @@ def compare(
     runs: Annotated[list[Path], typer.Argument(help="Two or more run folders evolved from the same seed.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where compare.json, compare.md and compare.png go.")] = Path(
         "compare"),
-    complexity: Annotated[bool, typer.Option("--complexity/--no-complexity", help="The judge scores every kept "
-                                                                                 "instruction 1-10.")] = True,
+    complexity: Annotated[bool, typer.Option("--complexity/--no-complexity", help="The judge rates every kept "
+                                                                                 "instruction 1-9.")] = True,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="The judge's config (default: the first "
                                                                        "run's own).")] = None,
 ) -> None:

@@ -1,7 +1,7 @@
 """`wizevol stats RUN`: the paper's §5 figures for every round: counts kept / eliminated by rule / failed,
 instruction and response lengths (words), method mix, similarity to the test benchmark (HumanEval: by
 embeddings as the paper's §5, or by n-gram coverage; stats.json and the table say which), a complexity score
-(opt-in: the judge role rates each instruction 1-10), tokens spent. A table, stats.json, and PNG plots."""
+(opt-in: the judge role rates each instruction 1-9, wizevol/complexity.py), tokens spent. A table, stats.json, and PNG plots."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def _plots(folder: RunFolder, stats: dict[str, Any], kept_by_round: dict[int, li
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.boxplot([complexity_by_round[int(k)] or [0] for k in rounds], tick_labels=rounds)
         ax.set_xlabel("round")
-        ax.set_ylabel("complexity (judge, 1-10)")
+        ax.set_ylabel("complexity (judge, 1-9, expected)")
         ax.set_title("instruction complexity per round")
         paths.append(_save(fig, folder.plot("complexity")))
     return paths

@@ -155,7 +155,7 @@ def markdown(report: dict[str, Any]) -> str:
             *(f"elim {r}" for r in rules), *(f"sibling {r}" for r in siblings), "calls", "tokens", "dev pass@1"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in _rows(report, rules, siblings)]
-    note = ("complexity: the judge's 1-10 score (the expectation over its first token's probabilities where the "
+    note = ("complexity: the judge's 1-9 score (the expectation over its first token's probabilities where the "
             "endpoint gives them, else the number it wrote; compare.json has both), mean with a 95% bootstrap "
             "interval; diversity: mean 1 - MiniLM cosine to the nearest other kept instruction of the round; calls: "
             "answered requests")
@@ -187,7 +187,7 @@ def _plot(report: dict[str, Any], path: Path) -> None:
                              yerr=[[c["mean"] - c["ci95"][0] for _, c in rated],
                                    [c["ci95"][1] - c["mean"] for _, c in rated]], capsize=3, marker="o", label=run)
         axes[1].plot(ks, [s["diversity"] or 0 for s in by_round.values()], marker="o", label=run)
-    axes[0].set_title("complexity (judge, 1-10), 95% interval")
+    axes[0].set_title("complexity (judge, 1-9, expected), 95% interval")
     axes[1].set_title("diversity (1 - nearest-neighbour cosine)")
     for ax in axes:
         ax.set_xlabel("round")
