@@ -120,3 +120,20 @@ def test_a_judge_that_writes_the_same_number_for_everything_is_read_by_its_proba
         assert (by["complexity"]["expected"], by["complexity"]["written_only"]) == (len(texts), 0)
         assert by["complexity_written"]["n"] == len(texts) and 8 <= by["complexity_written"]["mean"] <= 9
     assert report["complexity"].startswith("judge role, 1-9 (complexity_measure.yaml): the expectation over its first")
+
+
+def test_the_plot_shows_whole_rounds_and_each_runs_interval_beside_the_others():
+    import matplotlib.pyplot as plt
+
+    from wizevol.loop.compare import figure
+
+    one = {"mean": 5.0, "ci95": [4.5, 5.5], "n": 3}
+    report = {"rounds": [1, 2, 3], "by_run": {run: {str(k): {"complexity": one, "diversity": 0.5} for k in (1, 2, 3)}
+                                              for run in ("a", "b", "c")}}
+    fig = figure(report)
+    ax = fig.axes[0]
+    assert list(ax.get_xticks()) == [1, 2, 3]
+    xs = [tuple(bars.lines[0].get_xdata()) for bars in ax.containers]  # each run's errorbar: its data line
+    assert len(xs) == 3 and len({x[0] for x in xs}) == 3  # three runs, three places at round 1
+    assert all(abs(x[0] - 1) < 0.2 for x in xs)  # each still at its round
+    plt.close(fig)

@@ -173,17 +173,28 @@ def table(report: dict[str, Any]) -> str:
 
 
 def _plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = figure(report)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def figure(report: dict[str, Any]):
+    """compare.png: complexity with its interval (the runs side by side at each round), and diversity."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for run, by_round in report["by_run"].items():
+    runs = list(report["by_run"])
+    for i, (run, by_round) in enumerate(report["by_run"].items()):
         ks = [int(k) for k in by_round]
         rated = [(int(k), s["complexity"]) for k, s in by_round.items() if s["complexity"] and s["complexity"]["n"]]
+        dodge = 0.08 * (i - (len(runs) - 1) / 2)  # side by side, so that the intervals do not hide each other
         if rated:
-            axes[0].errorbar([k for k, _ in rated], [c["mean"] for _, c in rated],
+            axes[0].errorbar([k + dodge for k, _ in rated], [c["mean"] for _, c in rated],
                              yerr=[[c["mean"] - c["ci95"][0] for _, c in rated],
                                    [c["ci95"][1] - c["mean"] for _, c in rated]], capsize=3, marker="o", label=run)
         axes[1].plot(ks, [s["diversity"] or 0 for s in by_round.values()], marker="o", label=run)
@@ -191,8 +202,8 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     axes[1].set_title("diversity (1 - nearest-neighbour cosine)")
     for ax in axes:
         ax.set_xlabel("round")
+        ax.set_xticks(report["rounds"])
         if ax.get_legend_handles_labels()[0]:  # no complexity measured: nothing to name
             ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
