@@ -1,7 +1,8 @@
 """`wizevol stats RUN`: the paper's §5 figures for every round: counts kept / eliminated by rule / failed,
 instruction and response lengths (words), method mix, similarity to the test benchmark (HumanEval: by
 embeddings as the paper's §5, or by n-gram coverage; stats.json and the table say which), a complexity score
-(opt-in: the judge role rates each instruction 1-9, wizevol/complexity.py), tokens spent. A table, stats.json, and PNG plots."""
+(opt-in: the judge role rates each instruction 1-9, wizevol/complexity.py), tokens spent. A table, stats.json,
+and PNG plots."""
 
 from __future__ import annotations
 
