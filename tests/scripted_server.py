@@ -287,7 +287,8 @@ class ScriptedServer:
         else:
             choice = {"index": 0, "text": answer, "finish_reason": finish}
             obj = "text_completion"
-        asked = body.get("top_logprobs") if chat and body.get("logprobs") else body.get("logprobs") if not chat else 0
+        # alternatives asked for: chat sends a flag and a count, a text completion the count
+        asked = (body.get("top_logprobs") if body.get("logprobs") else 0) if chat else body.get("logprobs")
         if asked:
             choice["logprobs"] = first_token_logprobs(answer, fault.arg if action == "logprobs" else None, int(asked),
                                                       chat)

@@ -88,6 +88,14 @@ def rate_complexity(folder: RunFolder, cfg, records: list[Record],
     return {r.id: None if a is None else expected_complexity(a) for r, a in zip(records, answers, strict=True)}
 
 
+def readings(ratings: list[Complexity | None]) -> tuple[list[float], list[float]]:
+    """The measured values (`Complexity.value`) and the written numbers of a set of ratings, unreadable ones left
+    out of each."""
+    got = [c for c in ratings if c is not None]
+    return ([c.value for c in got if c.value is not None],
+            [float(c.written) for c in got if c.written is not None])
+
+
 def summary(ratings: list[Complexity | None]) -> dict[str, int | float | None]:
     """How a set of ratings was measured: how many by expectation, how many by the written number only, how many
     unreadable, and the mean share of probability on a score."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wizevol.complexity import COMPLEXITY, Complexity, rate_complexity, summary
+from wizevol.complexity import COMPLEXITY, Complexity, rate_complexity, readings, summary
 from wizevol.errors import InputError
 from wizevol.filters.contamination import Contamination
 from wizevol.record import Record
@@ -65,8 +65,8 @@ def run_stats(run: str, plots: bool = True, similarity: str = "embedding", compl
             sims = [detector.nearest(r.prompt_text())[2] for r in kept]
         sims_by_round[k] = sims
         ratings = [scores.get(r.id) for r in kept]
-        rated = complexity_by_round[k] = [c.value for c in ratings if c is not None and c.value is not None]
-        written = [c.written for c in ratings if c is not None and c.written is not None]
+        rated, written = readings(ratings)
+        complexity_by_round[k] = rated
         tokens = done.get("tokens", {})
         out["rounds"][str(k)] = {
             "pool": done.get("pool", len(kept)),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wizevol.complexity import COMPLEXITY, Complexity, summary
+from wizevol.complexity import COMPLEXITY, Complexity, readings, summary
 from wizevol.cost import answered
 from wizevol.errors import InputError
 from wizevol.record import Record
@@ -112,8 +112,7 @@ def _one_run(folder: RunFolder, rounds: list[int], judge_cfg, notify) -> dict[st
         pool = done.get("pool") or 1
         tokens = done.get("tokens", {})
         ratings = [scores.get(r.id) for r in kept[k]]
-        rated = [c.value for c in ratings if c is not None and c.value is not None]
-        written = [float(c.written) for c in ratings if c is not None and c.written is not None]
+        rated, written = readings(ratings)
         out[str(k)] = {
             "kept": len(kept[k]),
             "complexity": {**mean_interval(rated), **summary(ratings)} if judge_cfg is not None else None,
