@@ -137,3 +137,34 @@ def test_the_plot_shows_whole_rounds_and_each_runs_interval_beside_the_others():
     assert len(xs) == 3 and len({x[0] for x in xs}) == 3  # three runs, three places at round 1
     assert all(abs(x[0] - 1) < 0.2 for x in xs)  # each still at its round
     plt.close(fig)
+
+
+def test_the_plot_names_runs_by_folder_and_strategy_shows_the_pass_rate_and_draws_nothing_unmeasured():
+    import matplotlib.pyplot as plt
+
+    from wizevol.loop.compare import figure
+
+    one = {"mean": 5.0, "ci95": [4.5, 5.5], "n": 3}
+    rate = {"mean": 0.5, "ci95": [0.2, 0.8], "n": 4}
+    none = {"n": 0, "mean": None, "ci95": None}  # a round without a Python answer
+    a, b = "/runs/seed_48-paper", "/runs/seed_48-tree"
+    report = {"rounds": [1, 2], "strategies": {a: "paper", b: "tree"}, "by_run": {
+        a: {"1": {"complexity": one, "verified_pass_rate": rate, "diversity": 0.5},
+            "2": {"complexity": one, "verified_pass_rate": none, "diversity": None}},
+        b: {"1": {"complexity": one, "verified_pass_rate": None, "diversity": 0.4},
+            "2": {"complexity": one, "verified_pass_rate": rate, "diversity": 0.6}}}}
+    fig = figure(report)
+    complexity, verified, diversity = fig.axes
+    assert [t.get_text() for t in complexity.get_legend().get_texts()] == ["seed_48-paper (paper)", "seed_48-tree (tree)"]
+    pass_rates = {c.get_label(): (list(c.lines[0].get_xdata()), list(c.lines[0].get_ydata()))
+                  for c in verified.containers}
+    assert [round(x) for x in pass_rates["seed_48-paper (paper)"][0]] == [1]  # round 2 measured nothing: no point
+    assert [round(x) for x in pass_rates["seed_48-tree (tree)"][0]] == [2]
+    assert all(ys == [0.5] for _, ys in pass_rates.values())
+    lines = {line.get_label(): list(line.get_xdata()) for line in diversity.get_lines()}
+    assert lines == {"seed_48-paper (paper)": [1], "seed_48-tree (tree)": [1, 2]}  # None is not drawn as 0
+    plt.close(fig)
+    same = {"rounds": [1], "by_run": {"/x/run": {"1": {"complexity": one}}, "/y/run": {"1": {"complexity": one}}}}
+    fig = figure(same)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["/x/run", "/y/run"]  # names agree: paths
+    plt.close(fig)

@@ -179,30 +179,46 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _labels(report: dict[str, Any]) -> dict[str, str]:
+    """Each run's name in a legend: its folder's name and strategy, or its whole path where two names agree."""
+    runs = list(report["by_run"])
+    names = {run: Path(run).name for run in runs}
+    if len(set(names.values())) < len(runs):
+        names = {run: run for run in runs}
+    strategies = report.get("strategies", {})
+    return {run: f"{names[run]} ({strategies[run]})" if run in strategies else names[run] for run in runs}
+
+
 def figure(report: dict[str, Any]):
-    """compare.png: complexity with its interval (the runs side by side at each round), and diversity."""
+    """compare.png: complexity and the verified pass rate with their intervals (the runs side by side at each
+    round), and diversity. A round with nothing measured is left out of a panel, not drawn at 0."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    labels = _labels(report)
     runs = list(report["by_run"])
     for i, (run, by_round) in enumerate(report["by_run"].items()):
-        ks = [int(k) for k in by_round]
-        rated = [(int(k), s["complexity"]) for k, s in by_round.items() if s["complexity"] and s["complexity"]["n"]]
         dodge = 0.08 * (i - (len(runs) - 1) / 2)  # side by side, so that the intervals do not hide each other
-        if rated:
-            axes[0].errorbar([k + dodge for k, _ in rated], [c["mean"] for _, c in rated],
-                             yerr=[[c["mean"] - c["ci95"][0] for _, c in rated],
-                                   [c["ci95"][1] - c["mean"] for _, c in rated]], capsize=3, marker="o", label=run)
-        axes[1].plot(ks, [s["diversity"] or 0 for s in by_round.values()], marker="o", label=run)
+        for ax, key in ((axes[0], "complexity"), (axes[1], "verified_pass_rate")):
+            rated = [(int(k), s[key]) for k, s in by_round.items() if s.get(key) and s[key]["n"]]
+            if rated:
+                ax.errorbar([k + dodge for k, _ in rated], [c["mean"] for _, c in rated],
+                            yerr=[[c["mean"] - c["ci95"][0] for _, c in rated],
+                                  [c["ci95"][1] - c["mean"] for _, c in rated]], capsize=3, marker="o",
+                            label=labels[run])
+        measured = [(int(k), s["diversity"]) for k, s in by_round.items() if s.get("diversity") is not None]
+        if measured:
+            axes[2].plot(*zip(*measured, strict=True), marker="o", label=labels[run])
     axes[0].set_title("complexity (judge, 1-9, expected), 95% interval")
-    axes[1].set_title("diversity (1 - nearest-neighbour cosine)")
+    axes[1].set_title("verified pass rate (Python answers), 95% interval")
+    axes[2].set_title("diversity (1 - nearest-neighbour cosine)")
     for ax in axes:
         ax.set_xlabel("round")
         ax.set_xticks(report["rounds"])
-        if ax.get_legend_handles_labels()[0]:  # no complexity measured: nothing to name
+        if ax.get_legend_handles_labels()[0]:  # nothing measured: nothing to name
             ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
