@@ -151,7 +151,7 @@ def test_the_plot_names_runs_by_folder_and_strategy_shows_the_pass_rate_and_draw
     report = {"rounds": [1, 2], "strategies": {a: "paper", b: "tree"}, "by_run": {
         a: {"1": {"complexity": one, "verified_pass_rate": rate, "diversity": 0.5},
             "2": {"complexity": one, "verified_pass_rate": none, "diversity": None}},
-        b: {"1": {"complexity": one, "verified_pass_rate": None, "diversity": 0.4},
+        b: {"1": {"complexity": one, "verified_pass_rate": None, "diversity": 0.4},  # tree alone in round 2
             "2": {"complexity": one, "verified_pass_rate": rate, "diversity": 0.6}}}}
     fig = figure(report)
     complexity, verified, diversity = fig.axes
@@ -164,7 +164,12 @@ def test_the_plot_names_runs_by_folder_and_strategy_shows_the_pass_rate_and_draw
     lines = {line.get_label(): list(line.get_xdata()) for line in diversity.get_lines()}
     assert lines == {"seed_48-paper (paper)": [1], "seed_48-tree (tree)": [1, 2]}  # None is not drawn as 0
     plt.close(fig)
-    same = {"rounds": [1], "by_run": {"/x/run": {"1": {"complexity": one}}, "/y/run": {"1": {"complexity": one}}}}
+    same = {"rounds": [1], "by_run": {"/x/run": {"1": {"complexity": one, "diversity": None}},  # nothing but complexity
+                                      "/y/run": {"1": {"complexity": one, "verified_pass_rate": rate, "diversity": 0.4}}}}
     fig = figure(same)
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["/x/run", "/y/run"]  # names agree: paths
-    plt.close(fig)
+    complexity, verified, diversity = fig.axes
+    assert [t.get_text() for t in complexity.get_legend().get_texts()] == ["/x/run", "/y/run"]  # names agree: paths
+    colours = [{c.get_label(): c.lines[0].get_color() for c in ax.containers} for ax in (complexity, verified)]
+    colours.append({line.get_label(): line.get_color() for line in diversity.get_lines()})
+    assert colours[1] == colours[2] == {"/y/run": colours[0]["/y/run"]} != {"/y/run": colours[0]["/x/run"]}
+    plt.close(fig)  # /y/run is the second colour in every panel, though alone in two of them

@@ -191,7 +191,8 @@ def _labels(report: dict[str, Any]) -> dict[str, str]:
 
 def figure(report: dict[str, Any]):
     """compare.png: complexity and the verified pass rate with their intervals (the runs side by side at each
-    round), and diversity. A round with nothing measured is left out of a panel, not drawn at 0."""
+    round), and diversity. A round with nothing measured is left out of a panel, not drawn at 0; a run has one
+    colour in every panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -208,10 +209,10 @@ def figure(report: dict[str, Any]):
                 ax.errorbar([k + dodge for k, _ in rated], [c["mean"] for _, c in rated],
                             yerr=[[c["mean"] - c["ci95"][0] for _, c in rated],
                                   [c["ci95"][1] - c["mean"] for _, c in rated]], capsize=3, marker="o",
-                            label=labels[run])
+                            color=f"C{i}", label=labels[run])
         measured = [(int(k), s["diversity"]) for k, s in by_round.items() if s.get("diversity") is not None]
         if measured:
-            axes[2].plot(*zip(*measured, strict=True), marker="o", label=labels[run])
+            axes[2].plot(*zip(*measured, strict=True), marker="o", color=f"C{i}", label=labels[run])
     axes[0].set_title("complexity (judge, 1-9, expected), 95% interval")
     axes[1].set_title("verified pass rate (Python answers), 95% interval")
     axes[2].set_title("diversity (1 - nearest-neighbour cosine)")
