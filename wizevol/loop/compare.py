@@ -200,9 +200,8 @@ def figure(report: dict[str, Any]):
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     labels = _labels(report)
-    runs = list(report["by_run"])
     for i, (run, by_round) in enumerate(report["by_run"].items()):
-        dodge = 0.08 * (i - (len(runs) - 1) / 2)  # side by side, so that the intervals do not hide each other
+        dodge = 0.08 * (i - (len(labels) - 1) / 2)  # side by side, so that the intervals do not hide each other
         for ax, key in ((axes[0], "complexity"), (axes[1], "verified_pass_rate")):
             rated = [(int(k), s[key]) for k, s in by_round.items() if s.get(key) and s[key]["n"]]
             if rated:
