@@ -160,6 +160,15 @@ def test_the_page_renders_in_chromium_table_plots_lineage_and_a_search(small_run
     assert page.locator("#reject-rows tr").count() == len(hits) >= 1
     assert page.locator("#filter-body .contamination").count() == len(hits)
     assert "HumanEval/" in page.locator("#filter-body .contamination .head").first.text_content()
+    # each filter's drops by rule and round, with its share of the round
+    drops = [(k, f, rule, f"{100 * n / r['records']:.1f}%") for f in ("near_dup", "contamination", "code_check",
+                                                                     "verified")
+             if (small_run / "filters" / f / "stats.json").exists()
+             for k, r in json.loads((small_run / "filters" / f / "stats.json").read_text())["rounds"].items()
+             for rule, n in r["rejected_by_reason"].items()]
+    got = page.eval_on_selector_all("#filter-rules tbody tr", "rs => rs.map(r => [0, 1, 2, 4].map(i => "
+                                                              "r.cells[i].textContent))")
+    assert sorted(map(tuple, got)) == sorted(drops) and drops
     # verified's pass rates by round, and the manifest's fingerprint and bill
     results = {k: rows(small_run / "filters" / "verified" / f"results_{k}.jsonl") for k in range(4)}
     got = page.eval_on_selector_all("#verified-table tbody tr", "rs => rs.map(r => [...r.cells].map(c => c.textContent))")

@@ -115,3 +115,41 @@ def test_expected_complexity_weighs_the_first_tokens_scores():
     assert (low.written, low.expected, low.value, low.digit_mass) == (7, None, 7.0, 0.4)
     none = expected_complexity(Completion("7", "stop"))  # an endpoint that gives no logprobs
     assert (none.expected, none.value, none.digit_mass) == (None, 7.0, None)
+
+
+def test_stats_show_each_filters_drops_by_rule_as_a_share_of_the_round(tmp_path):
+    """`wizevol filter` then `wizevol stats`: near_dup's drops are counted under their rule (minhash, embedding),
+    not under each reason's text (every original's id was a reason of its own), as a share of the round, with a
+    sampled reason; a filter that drops a tenth of a round or more is said in a line of its own."""
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent / "filters"))
+    from test_filters import make_run
+
+    long = "Write a Python function that parses a date string in ISO format and returns the weekday name in English"
+    records = [{"id": "a", "instruction": long}, {"id": "b", "instruction": long + "!"},  # a copy: minhash
+               {"id": "c", "instruction": long + " please"},  # a near copy: minhash
+               {"id": "d", "instruction": "Count the uppercase letters in a string."},
+               {"id": "e", "instruction": "Count how many capital letters a string holds."},  # embedding
+               *({"id": f"x{i}", "instruction": t} for i, t in enumerate(CLEAN + [
+                   "Draw a bar chart of monthly rainfall with matplotlib.", "Write a Dockerfile for a Go web server.",
+                   "Compute the determinant of a 3x3 matrix in C."]))]
+    run = make_run(tmp_path, [[{**r, "root_id": r["id"]} for r in records]])
+    cfg = tmp_path / "nd.yaml"
+    cfg.write_text(json.dumps({"filters": {"near_dup": {"embedding_threshold": 0.6, "llm_judge": False}}}))
+    assert CliRunner().invoke(app, ["filter", str(run), "--only", "near_dup", "--config", str(cfg)]).exit_code == 0
+    nd = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())["rounds"]["0"]
+    assert nd["rejected_by_reason"] == {"embedding": 1, "minhash": 2}
+    assert nd["examples_by_reason"]["embedding"] == ["near-duplicate of d (embedding cosine " +
+                                                     nd["examples_by_reason"]["embedding"][0].split("cosine ")[1]]
+    result = stats(run)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    row = next(line for line in lines if "minhash" in line).split()
+    assert row[:5] == ["0", "near_dup", "minhash", "2", "20.0%"] and "near-duplicate of a" in " ".join(row[5:])
+    assert next(line for line in lines if " embedding " in line).split()[:5] == ["0", "near_dup", "embedding", "1",
+                                                                                  "10.0%"]
+    assert "warning: near_dup drops 30% of round 0 (3 of 10): read filters/near_dup/rejected_0.jsonl" in lines
+    saved = json.loads((run / "stats.json").read_text())["filters"]["near_dup"]["0"]
+    assert saved["records"] == 10 and saved["rules"]["minhash"]["dropped"] == 2
+    assert saved["rules"]["minhash"]["share"] == 0.2

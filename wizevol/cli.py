@@ -185,34 +185,14 @@ def filter_(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML with a `filters:` section.")] = None,
 ) -> None:
     """Filters over a finished run: near-duplicates, benchmark contamination, code checks."""
+    from wizevol.cli_filter import filter_lines
     from wizevol.filters import run_filters
 
     with PhaseProgress() as bars:
         results, clean = run_filters(run, only, config, on_event=bars.on_event)
     for name, stats in results.items():
-        rejected = sum(r["rejected"] for r in stats["rounds"].values())
-        kept = sum(r["kept"] for r in stats["rounds"].values())
-        typer.echo(f"{name:>13}: kept {kept}, rejected {rejected} -> {run}/filters/{name}/")
-        judge = stats.get("judge")
-        if judge and judge["failed"]:
-            typer.echo(f"{'':>13}  the judge's call failed for {judge['failed']} of {judge['calls']} questions: "
-                       "those records were kept; `wizevol filter` again asks them again")
-        if judge and judge["unparsed"]:
-            typer.echo(f"{'':>13}  {judge['unparsed']} of the judge's {judge['calls']} answers were neither Same nor "
-                       "Different: those records were kept")
-        if stats.get("calls_failed"):
-            typer.echo(f"{'':>13}  {stats['calls_failed']} calls failed: their records are unverified or have fewer "
-                       "samples; `wizevol filter` again asks them again")
-        if stats.get("judge_failed"):
-            typer.echo(f"{'':>13}  the judge's call failed for {stats['judge_failed']} questions: those embedding "
-                       "hits stand (rejected); `wizevol filter` again asks them again")
-        if stats.get("execution", {}).get("unfinished"):
-            typer.echo(f"{'':>13}  {stats['execution']['unfinished']} responses did not finish their checks within "
-                       "the time limits: kept for now; `wizevol filter` again runs them again")
-        if stats.get("translated", {}).get("failed"):
-            typer.echo(f"{'':>13}  the judge's translation failed for {stats['translated']['failed']} texts in other "
-                       "languages (responses not run, instructions compared as written); `wizevol filter` again "
-                       "asks them again")
+        for line in filter_lines(name, stats, run):
+            typer.echo(line)
     if clean:
         typer.echo("clean records per round: " + ", ".join(f"{k}: {n}" for k, n in clean.items()))
 

@@ -22,6 +22,10 @@ class NearDupConfig(_Strict):
                                    "(near_dup_judge.yaml); unset: on where the judge is an instruct model in chat")
     judge_threshold: float = Field(0.65, gt=0, le=1, description="MiniLM cosine of the pairs the judge is asked about")
     judge_top_k: int = Field(3, ge=1, description="the judge is asked about at most this many kept texts a record")
+    judge_orders: Literal["both", "either"] = Field(
+        "both", description="a pair is the same task when P(Same) >= judge_min_same in both orders (or either)")
+    judge_min_same: float = Field(0.5, gt=0, le=1, description="the judge's P(Same) for one order, from its first "
+                                                               "token's probabilities (else what it wrote: 1 or 0)")
 
 
 class ContaminationConfig(_Strict):
@@ -42,6 +46,10 @@ class ContaminationConfig(_Strict):
     # unset (auto), llm_judge and translate are on where the judge is an instruct model asked in chat
     llm_judge: bool | None = None  # the judge decides each embedding candidate at judge_threshold
     judge_threshold: float = Field(0.65, gt=0, le=1, description="with the judge on: MiniLM cosine of its candidates")
+    judge_orders: Literal["both", "either"] = Field(
+        "both", description="layer 3: a candidate is the problem's task when P(Same) >= judge_min_same in both "
+                            "orders (or either)")
+    judge_min_same: float = Field(0.5, gt=0, le=1, description="the judge's P(Same) for one order")
     translate: bool | None = None  # code in other languages into Python (layer 4), instructions into English (3)
     execution: bool | Literal["auto"] = Field(
         "auto", description="layer 4: run each Python response against HumanEval's tests in the sandbox; auto: "
@@ -51,6 +59,14 @@ class ContaminationConfig(_Strict):
                                                    "own check is slow gets 20x its time)")
     min_agreement: float = Field(0.8, ge=0, le=1, description="share of mutated inputs on which a function that "
                                                                "passes the tests must answer as the canonical solution")
+    # layer 4's second signal: a response that passes a problem's tests drops its record only where the instruction
+    # is that problem's task too (a function can compute what a problem computes under an unrelated task)
+    execution_min_same: float | None = Field(
+        0.5, gt=0, le=1, description="with the judge on: its P(Same) of the problem and the instruction, in either "
+                                     "order, that confirms a layer-4 hit (null: the judge does not confirm)")
+    execution_min_cosine: float | None = Field(
+        None, gt=0, le=1, description="MiniLM cosine of the problem and the instruction that confirms a layer-4 hit "
+                                      "(null: the cosine does not); with neither signal on, a hit stands alone")
 
 
 class CodeCheckConfig(_Strict):
@@ -83,6 +99,8 @@ class FiltersConfig(_Strict):
     contamination: ContaminationConfig = ContaminationConfig()
     code_check: CodeCheckConfig = CodeCheckConfig()
     verified: VerifiedConfig = VerifiedConfig()
+    judge_logprobs: bool = Field(True, description="ask the judge for its verdict's first-token probabilities "
+                                                   "(P(Same)); false for an endpoint that refuses logprobs")
     embedding_device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="where MiniLM encodes (contamination layer 3, near_dup's embedding check); "
                             "auto: the GPU when torch sees one")

@@ -81,6 +81,9 @@ def run_stats(run: str, plots: bool = True, similarity: str = "embedding", compl
             "tokens": {role: t.get("prompt_tokens", 0) + t.get("completion_tokens", 0) for role, t in tokens.items()},
             "cost": done.get("cost"),  # {"usd", "by_role": {role: {"usd", "price"}}}; None before wizevol priced calls
         }
+    from wizevol.filters.base import drops
+
+    out["filters"] = drops(folder)  # what each filter that ran dropped, per round and rule
     write_atomic(folder.stats(), json.dumps(out, indent=2) + "\n")
     if plots:
         out["plots"] = _plots(folder, out, kept_by_round, sims_by_round, complexity_by_round)
@@ -111,7 +114,33 @@ def table(stats: dict[str, Any]) -> str:
             by_role.setdefault(role, [0.0, c["price"]])[0] += c["usd"]
     if by_role:
         notes += "\ncost by role: " + ", ".join(f"{r} ${u:.4f} ({p})" for r, (u, p) in by_role.items())
-    return aligned(cols, rows) + notes
+    return aligned(cols, rows) + notes + filters_table(stats.get("filters") or {})
+
+
+HEAVY = 0.10  # a filter that drops this share of a round or more is said in a line of its own
+
+
+def filters_table(filters: dict[str, Any]) -> str:
+    """What each filter dropped, per round and rule, as a share of the round, with one sampled reason; then a line
+    for each filter that dropped a tenth of a round or more. Empty when no filter has run."""
+    rows, heavy = [], []
+    for name, rounds in filters.items():
+        for k, r in rounds.items():
+            total = sum(c["dropped"] for c in r["rules"].values())
+            if r["records"] and total / r["records"] >= HEAVY:
+                heavy.append(f"{name} drops {total / r['records']:.0%} of round {k} ({total} of {r['records']}): "
+                             f"read filters/{name}/rejected_{k}.jsonl")
+            for rule, c in r["rules"].items():
+                example = (c["examples"] or ["-"])[0]
+                rows.append([k, name, rule, c["dropped"], f"{c['share']:.1%}",
+                             example if len(example) <= 90 else example[:87] + "..."])
+    if not filters:
+        return ""
+    if not rows:
+        return "\n\nfilters: " + ", ".join(filters) + " dropped nothing"
+    body = aligned(["round", "filter", "rule", "dropped", "share", "a sampled reason"],
+                   sorted(rows, key=lambda r: (int(r[0]), r[1], r[2])), left=1)
+    return "\n\n" + body + "".join(f"\nwarning: {line}" for line in heavy)
 
 
 def eliminations_figure(stats: dict[str, Any]):

@@ -193,7 +193,9 @@ def test_filter_cli_writes_clean_files_and_skips_done_work(tmp_path):
     assert [r["id"] for r in rows(run / "filters" / "clean_0.jsonl")] == ["a"]
     assert "clean records per round: 0: 1" in result.output
     stats = json.loads((run / "filters" / "code_check" / "stats.json").read_text())
-    assert stats["rounds"]["0"] == {"records": 3, "kept": 2, "rejected": 1, "rejected_by_reason": {"syntax": 1}}
+    assert stats["rounds"]["0"] == {"records": 3, "kept": 2, "rejected": 1, "rejected_by_reason": {"syntax": 1},
+                                    "examples_by_reason": {"syntax": ["syntax: python block 1 does not parse: "
+                                                                      "invalid syntax (line 1)"]}}
     mtime = (run / "filters" / "near_dup" / "stats.json").stat().st_mtime_ns
     assert cli("filter", run).exit_code == 0
     assert (run / "filters" / "near_dup" / "stats.json").stat().st_mtime_ns == mtime  # done: skipped

@@ -73,6 +73,13 @@ def test_the_embedding_check_keeps_lineage_and_leaves_long_texts_to_minhash(tmp_
 HELDOUT = [json.loads(line) for line in (ROOT / "data" / "near_dup" / "heldout.jsonl").read_text().splitlines()]
 
 
+def same_both_ways(server, a: str, b: str) -> None:
+    """The scripted judge says Same about (a, b) in both orders (the default rule drops only that)."""
+    for first, second in ((a, b), (b, a)):
+        server.fault("text", role="near_dup_judge", match=f"Instruction A:\n{first}\n\nInstruction B:\n{second}",
+                     arg="Same", times=None)
+
+
 def judge_run(tmp_path, pairs):
     """Round 0: every distinct first text; round 1: every second text. Each round is one lineage, so that a text is
     compared only with the other round's (a lineage is never its own duplicate)."""
@@ -85,15 +92,14 @@ def judge_run(tmp_path, pairs):
 def test_the_judge_decides_each_embedding_candidate_with_its_same_task_question(tmp_path, server):
     """With llm_judge, MiniLM only proposes: each round-1 text is asked about its nearest kept texts of other
     lineages (cosine >= 0.65, the default; at most 3, nearest first) with near_dup_judge.yaml, over real HTTP,
-    in both orders unless the first says Same. A judge that knows the answers rejects exactly the reworded pairs
+    in both orders where the first says Same. A judge that knows the answers rejects exactly the reworded pairs
     whose original is among those candidates, naming it, and none of the different pairs, which MiniLM puts as
     close as 0.99 ("uppercase" / "lowercase")."""
     run, first = judge_run(tmp_path, HELDOUT)
     id_of = {r["instruction"]: r["id"] for r in first}
     for p in HELDOUT:
-        if p["duplicate"]:  # the chat prompt holds the kept text, then the checked one
-            server.fault("text", role="near_dup_judge", match=f"Instruction A:\n{p['a']}\n\nInstruction B:\n{p['b']}",
-                         arg="Same", times=None)
+        if p["duplicate"]:  # the chat prompt holds the kept text, then the checked one; and the other way round
+            same_both_ways(server, p["a"], p["b"])
     model = _embedder()
     va = model.encode([r["instruction"] for r in first], normalize_embeddings=True)
     vb = model.encode([p["b"] for p in HELDOUT], normalize_embeddings=True)
@@ -115,15 +121,16 @@ def test_the_judge_decides_each_embedding_candidate_with_its_same_task_question(
     for i, r in rej.items():
         p = next(p for p in HELDOUT if p["id"] == i)
         assert r["details"]["duplicate_of"] == id_of[p["a"]] and r["details"]["judge"] == "same"
-        assert re.fullmatch(rf"near-duplicate of {id_of[p['a']]} \(judge: same task; embedding cosine 0\.\d\d\)",
-                            r["reason"])
+        assert re.fullmatch(rf"near-duplicate of {id_of[p['a']]} \(judge: same task, P\(same\) 1\.00/1\.00; "
+                            r"embedding cosine 0\.\d\d\)", r["reason"])
+        assert r["details"]["rule"] == "judge" and r["details"]["p_same"] == [1.0, 1.0]
         assert abs(r["details"]["cosine"] - sims[HELDOUT.index(p), first.index(
             next(f for f in first if f["id"] == id_of[p["a"]]))]) < 1e-3
     calls = [c for c in server.calls if c.role == "near_dup_judge"]
-    # every candidate pair is asked ahead, at once, before the round is checked: once in its order, and once the
-    # other way unless that said Same; none again
+    # every candidate pair is asked ahead, at once, before the round is checked: once in its order, and the other
+    # way where that said Same; none again
     n_pairs = sum(len(v) for v in asked.values())
-    assert len(calls) == len({c.text for c in calls}) == 2 * n_pairs - len(expected)
+    assert len(calls) == len({c.text for c in calls}) == n_pairs + len(expected)
     assert {c.model for c in calls} == {"judge-model"}
     # check() then finds its answers in the run's cache: a duplicate's questions stop at its original's Equal
     per_text = {i: v.index(id_of[next(p["a"] for p in HELDOUT if p["id"] == i)]) + 1 if i in expected else len(v)
@@ -143,8 +150,8 @@ def test_the_judge_decides_each_embedding_candidate_with_its_same_task_question(
     rej = {r["id"] for r in rows(run / "filters" / "near_dup" / "rejected_1.jsonl")}
     assert rej == {p["id"] for i, p in enumerate(HELDOUT) if p["duplicate"] and sims[i].max() >= 0.5
                    and first[sims[i].argmax()]["instruction"] == p["a"]}
-    nearest = sum(sims.max(1) >= 0.5)  # one question each, asked twice unless the first answer is Same
-    assert server.count("near_dup_judge") - before == 2 * nearest - len(rej)
+    nearest = sum(sims.max(1) >= 0.5)  # one question each, asked the other way too where the first says Same
+    assert server.count("near_dup_judge") - before == nearest + len(rej)
     assert nearest < sum((sims >= 0.5).sum(1).clip(max=3))
     assert json.loads((run / "filters" / "near_dup" / "stats.json").read_text())["judge"]["calls"] == \
         sum(sims.max(1) >= 0.5)
@@ -165,15 +172,14 @@ def test_a_judge_that_cannot_answer_loses_nothing_and_says_so(tmp_path, server):
     stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
     # a question that failed ahead is asked again in check() (and fails again here): nothing is taken as answered
     assert stats["judge"]["calls"] == stats["judge"]["failed"] == stats["judge_asked_ahead"] >= 6
-    assert server.count("near_dup_judge") == 4 * stats["judge"]["calls"]  # both orders ahead, both again
+    assert server.count("near_dup_judge") == 2 * stats["judge"]["calls"]  # once ahead, once again in check()
     n = stats["judge"]["calls"]
     assert f"the judge's call failed for {n} of {n} questions: those records were kept; `wizevol filter` again " \
         "asks them again" in result.output
     # no done-marker: once the judge answers, the same command runs the filter again and asks again
     server.faults.clear()
-    for p in pairs[:3]:  # the other order this time: Same either way makes a duplicate
-        server.fault("text", role="near_dup_judge", match=f"Instruction A:\n{p['b']}\n\nInstruction B:\n{p['a']}",
-                     arg="Same", times=None)
+    for p in pairs[:3]:
+        same_both_ways(server, p["a"], p["b"])
     again = cli("filter", run, "--only", "near_dup", "--config", cfg)
     assert again.exit_code == 0 and "call failed" not in again.output
     assert {r["id"] for r in rows(run / "filters" / "near_dup" / "rejected_1.jsonl")} == {p["id"] for p in pairs[:3]}
@@ -345,8 +351,7 @@ def test_the_judge_is_on_by_default_for_an_instruct_model_and_off_for_a_base_mod
     (gemma3-270m, completion mode) is not started at all, and the console says why, once."""
     pairs = [p for p in HELDOUT if p["duplicate"]][:6]
     run, _ = judge_run(tmp_path, pairs)
-    server.fault("text", role="near_dup_judge", match=f"Instruction A:\n{pairs[0]['a']}\n\nInstruction B:\n"
-                 f"{pairs[0]['b']}", arg="Same", times=None)
+    same_both_ways(server, pairs[0]["a"], pairs[0]["b"])
     cfg = tmp_path / "api.yaml"
     cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
                    "evolver: {model: judge-model}\n")
@@ -371,7 +376,7 @@ def test_the_judge_is_on_by_default_for_an_instruct_model_and_off_for_a_base_mod
 
 
 def test_the_same_task_verdict_is_read_from_what_the_judge_wrote():
-    from wizevol.filters.near_dup import parse_same_task
+    from wizevol.filters.judge import parse_same_task
 
     cases = {"Same": "same", "**Same**": "same", "same.": "same", "They ask for the same task.": "same",
              "Different": "different", "Different.\n": "different", "**Different** - one counts lowercase": "different",
@@ -379,3 +384,66 @@ def test_the_same_task_verdict_is_read_from_what_the_judge_wrote():
              "": "unparsed", "Maybe": "unparsed", "Same or Different?": "unparsed", "Sameness": "unparsed",
              "Differently worded, same task": "same"}
     assert {a: parse_same_task(a) for a in cases} == cases
+
+
+CONTRASTS = [json.loads(line) for line in (ROOT / "data" / "near_dup" / "contrasts.jsonl").read_text().splitlines()]
+
+
+def test_a_one_word_contrast_is_kept_unless_the_judge_is_sure_both_ways(tmp_path, server):
+    """Pairs of data/near_dup/contrasts.jsonl, different tasks a word apart, each its original's nearest kept text.
+    The judge says Same in one order for all of them (as the 1.5B does for tasks on one topic). The other way round
+    it says Different for half, and for the other half Different with P(Same) 0.4 on its first token. The default
+    rule (P(Same) >= 0.5 in both orders) keeps every pair; judge_min_same 0.3 drops the second half; the old rule
+    (either order) drops them all. Each reject says the probabilities it was dropped on."""
+    model = _embedder()
+    va = model.encode([p["a"] for p in CONTRASTS], normalize_embeddings=True)
+    vb = model.encode([p["b"] for p in CONTRASTS], normalize_embeddings=True)
+    sims = vb @ va.T
+    own = [p for i, p in enumerate(CONTRASTS) if sims[i].argmax() == i and sims[i, i] >= 0.65][:8]
+    assert len(own) == 8
+    for i, p in enumerate(own):
+        server.fault("text", role="near_dup_judge", match=f"Instruction A:\n{p['a']}\n\nInstruction B:\n{p['b']}",
+                     arg="Same", times=None)
+        back = f"Instruction A:\n{p['b']}\n\nInstruction B:\n{p['a']}"
+        if i % 2:
+            server.fault("logprobs", role="near_dup_judge", match=back, arg={"Different": 0.6, "Same": 0.4}, times=None)
+        else:
+            server.fault("text", role="near_dup_judge", match=back, arg="Different", times=None)
+    cfg = tmp_path / "judge.yaml"
+    for name, rule, dropped in (("default", {}, set()),
+                                ("low", {"judge_min_same": 0.3}, {p["id"] for p in own[1::2]}),
+                                ("either", {"judge_orders": "either"}, {p["id"] for p in own})):
+        (tmp_path / name).mkdir()
+        run, _ = judge_run(tmp_path / name, own)
+        cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
+                       "evolver: {model: judge-model}\n"
+                       f"filters: {json.dumps({'near_dup': {'llm_judge': True, **rule}})}\n")
+        result = cli("filter", run, "--only", "near_dup", "--config", cfg)
+        assert result.exit_code == 0, result.output
+        rej = {r["id"]: r for r in rows(run / "filters" / "near_dup" / "rejected_1.jsonl")}
+        assert set(rej) == dropped, name
+        for r in rej.values():
+            shown = "1.00" if name == "either" else "1.00/0.40"  # either: the first order's Same is enough
+            assert f"(judge: same task, P(same) {shown}; embedding cosine" in r["reason"]
+        stats = json.loads((run / "filters" / "near_dup" / "stats.json").read_text())
+        assert stats["rounds"]["1"]["rejected_by_reason"] == ({"judge": len(dropped)} if dropped else {})
+
+
+def test_the_judges_probability_of_same_is_read_from_its_first_token():
+    from wizevol.filters.judge import SameRule, same_probability
+    from wizevol.llm.wire import Completion
+
+    def answer(text, top=None):
+        return Completion(text, "stop", top_logprobs=None if top is None else tuple(
+            (t, __import__("math").log(p)) for t, p in top.items()))
+
+    assert same_probability(None) is None
+    assert same_probability(answer("Same")) == 1.0 and same_probability(answer("Different")) == 0.0
+    assert same_probability(answer("Maybe")) is None
+    assert same_probability(answer("Same", {"Same": 0.7, "Different": 0.2, "The": 0.1})) == round(0.7 / 0.9, 4)
+    assert same_probability(answer("Different", {" Same": 0.2, "S": 0.1, "Diff": 0.3, "D": 0.2})) == 0.375
+    # under half of the probability on either word: what it wrote counts
+    assert same_probability(answer("Same", {"Sure": 0.6, "Same": 0.3, "Different": 0.1})) == 1.0
+    both, either = SameRule("both", 0.5), SameRule("either", 0.5)
+    assert both.second_needed(0.9) and not both.second_needed(0.2) and not both.second_needed(None)
+    assert either.second_needed(0.2) and either.second_needed(None) and not either.second_needed(0.9)

@@ -58,6 +58,8 @@ def _run(tmp_path, server, extra: str = ""):
     cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
                    "evolver: {model: judge-model}\n"
                    "filters: {contamination: {embedding: false, allow_weak_sandbox: true" + extra + "}}\n")
+    # the judge confirms layer 4's hit: the instruction asks for HumanEval/13's task (both orders)
+    server.fault("text", role="near_dup_judge", match="highest factor two numbers share", arg="Same", times=None)
     return run, cfg
 
 
@@ -108,6 +110,7 @@ def test_a_failed_translation_is_said_and_asked_again(tmp_path, server):
     assert rows(run / "filters" / "contamination" / "rejected_0.jsonl") == []
     server.faults.clear()
     server.fault("text", role="translate", match="int hcf", arg=HCF_PY, times=None)
+    server.fault("text", role="near_dup_judge", match="highest factor two numbers share", arg="Same", times=None)
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0 and "translation failed" not in result.output
     assert [r["id"] for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")] == ["hcf"]
@@ -136,9 +139,21 @@ def test_english_is_told_from_other_languages():
     for text in ("Dado un número de punto flotante positivo, devuelve solo su parte decimal.",
                  "Pour une chaîne de parenthèses, renvoie la profondeur maximale d'imbrication.",
                  "Finde das kürzeste Palindrom, das mit einer gegebenen Zeichenkette beginnt.",
-                 "给定一个整数列表，返回其中所有偶数的和。"):
+                 "给定一个整数列表，返回其中所有偶数的和。", ZH,
+                 "Escribe `is_palindrome(s: str) -> bool`, que devuelve True si la cadena se lee igual al revés."):
         assert not looks_english(text), text
+    # identifiers, signatures and code are not counted as English words, nor as other words
+    for text in ("Write `has_close_elements(numbers: list, threshold: float) -> bool` that says whether two numbers "
+                 "are closer than threshold.", "Fix this:\n```python\ndef suma_pares(numeros): return sum(numeros)\n```",
+                 "Implement quickSort(arr) in JavaScript using Array.prototype.filter."):
+        assert looks_english(text), text
 
+
+# a Chinese paraphrase of HumanEval/0 that names the function and its parameters (its identifiers are English
+# words: has, close, elements, numbers, list, threshold, float, bool), and its English translation
+ZH = "编写函数 has_close_elements(numbers: list, threshold: float) -> bool，判断列表中是否存在两个数的距离小于给定阈值。"
+ZH_EN = ("Write has_close_elements(numbers: list, threshold: float) -> bool, which checks whether any two numbers in "
+         "the list are closer to each other than the given threshold.")
 
 # a Spanish paraphrase of HumanEval/2 (truncate_number) and its English translation
 ES = "Dado un número de punto flotante positivo, devuelve su parte decimal: lo que queda tras quitar la parte entera."
@@ -176,3 +191,22 @@ def test_an_instruction_in_another_language_is_compared_in_english(tmp_path, ser
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0, result.output
     assert rows(run / "filters" / "contamination" / "rejected_0.jsonl") == []
+
+
+def test_a_chinese_instruction_that_names_identifiers_is_translated_and_caught(tmp_path, server):
+    """Its code names made it look English, and it was compared as written; now it is sent for translation, and
+    MiniLM and the judge read the English."""
+    clean = [{"id": f"c{i}", "instruction": r["instruction"]} for i, r in enumerate(rows(SEED))]
+    run = make_run(tmp_path, [[{"id": "zh", "instruction": ZH}] + clean])
+    cfg = tmp_path / "judge.yaml"
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
+                   "evolver: {model: judge-model}\nfilters: {contamination: {execution: false}}\n")
+    server.fault("text", role="translate_english", match=ZH, arg=ZH_EN, times=None)
+    server.fault("text", role="near_dup_judge", match=ZH_EN, arg="Same", times=None)
+    result = cli("filter", run, "--only", "contamination", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    (rej,) = rows(run / "filters" / "contamination" / "rejected_0.jsonl")
+    assert rej["id"] == "zh" and rej["reason"].startswith("embedding+judge: instruction (in English) is close to "
+                                                          "HumanEval/0 ")
+    asked = [c for c in server.calls if c.role == "translate_english"]
+    assert len(asked) == 1 and ZH in asked[0].text

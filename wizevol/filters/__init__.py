@@ -20,7 +20,7 @@ from wizevol.config_file import load_config
 from wizevol.config_filters import FiltersConfig
 from wizevol.errors import InputError
 from wizevol.filters.base import Filter, run_filter, write_clean
-from wizevol.filters.judge import JudgeRole, llm_judge, resolve_judges
+from wizevol.filters.judge import JudgeRole, SameRule, llm_judge, resolve_judges
 from wizevol.old_names import DeprecatedName
 from wizevol.run_folder import RunFolder, read_jsonl
 
@@ -33,7 +33,8 @@ def _near_dup(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
     return NearDup(k.num_perm, k.threshold, k.ngram, embedding_threshold=k.embedding_threshold,
                    short_words=k.short_words, judge=judge.same_task if on else None,
                    judge_ahead=judge.same_task_ahead if on else None, judge_threshold=k.judge_threshold,
-                   judge_top_k=k.judge_top_k, judge_model=judge.model if on else None)
+                   judge_top_k=k.judge_top_k, judge_model=judge.model if on else None,
+                   judge_rule=judge.near_dup_rule.describe() if on else None)
 
 
 def _contamination(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
@@ -49,12 +50,21 @@ def _contamination(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
         execution = SolvesBenchmark(tested_problems(k.humaneval), check_s=k.check_s, min_agreement=k.min_agreement)
     on = judge is not None and k.llm_judge is True  # `auto` is resolved by run_filters
     translating = judge is not None and k.translate is True
+    confirming = on and execution is not None and k.execution_min_same is not None
+    confirm = SameRule("either", k.execution_min_same) if confirming else None
     return Contamination(k.ngram, k.coverage, k.benchmarks, k.humaneval, k.embedding,
                          k.judge_threshold if on else k.embedding_threshold,
                          judge.same_problem if on else None, k.top_k, execution, k.shortlist,
                          judge.same_problem_ahead if on else None, judge.model if on or translating else None,
                          judge.to_python if translating and execution is not None else None,
-                         judge.to_english if translating and k.embedding else None)
+                         judge.to_english if translating and k.embedding else None,
+                         confirm=(lambda a, b: judge.same_task(a, b, judge.prompts.contamination_judge, confirm))
+                         if confirm else None,
+                         confirm_ahead=(lambda pairs, on_done=None: judge.same_task_ahead(
+                             pairs, on_done, judge.prompts.contamination_judge, confirm)) if confirm else None,
+                         confirm_cosine=k.execution_min_cosine if k.embedding else None,
+                         judge_rule=judge.contamination_rule.describe() if on else None,
+                         confirm_rule=confirm.describe() if confirm else None)
 
 
 def execution_on(c: FiltersConfig) -> bool:

@@ -65,6 +65,37 @@ class Filter:
         return True
 
 
+EXAMPLES = 3  # reasons kept per rule and round in a filter's stats: a fixed sample (by a hash of the record id)
+
+
+def _sample_key(record_id: str) -> str:
+    return hashlib.blake2b(record_id.encode(), digest_size=8).hexdigest()
+
+
+def drops(folder: RunFolder) -> dict[str, dict[str, dict[str, Any]]]:
+    """What each filter that ran dropped, per round and rule, as a share of the round:
+    {filter: {round: {"records": n, "rules": {rule: {"dropped": n, "share": x, "examples": [reason, ...]}}}}}."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for path in sorted(folder.root.glob("filters/*/stats.json")):
+        stats = json.loads(path.read_text(encoding="utf-8"))
+        rounds = {}
+        for k, r in stats.get("rounds", {}).items():
+            n = r.get("records", 0)
+            rounds[k] = {"records": n, "rules": {
+                rule: {"dropped": c, "share": round(c / n, 4) if n else 0.0,
+                       "examples": r.get("examples_by_reason", {}).get(rule, [])}
+                for rule, c in r.get("rejected_by_reason", {}).items()}}
+        out[stats.get("filter", path.parent.name)] = rounds
+    return out
+
+
+def rule_of(reason: str, details: dict[str, Any] | None) -> str:
+    """The rule a reject falls under, for its counts: the filter's own name for it (details' `rule` or `layer`),
+    else its reason up to the first colon ("syntax", "failed its tests")."""
+    details = details or {}
+    return str(details.get("rule") or details.get("layer") or reason.split(":")[0])
+
+
 def _input_digest(folder: RunFolder, rounds: list[int]) -> str:
     h = hashlib.sha256()
     for k in rounds:
@@ -87,7 +118,7 @@ def run_filter(folder: RunFolder, flt: Filter, on_record: Callable[[], None] | N
     by_round = {k: [Record.from_json(d) for d in read_jsonl(folder.kept(k))] for k in rounds}
     flt.prepare_run([r for k in rounds for r in by_round[k]])
     for k in rounds:
-        rejected, reasons = [], Counter()
+        rejected, reasons, examples = [], Counter(), {}
         records = by_round[k]
         flt.prepare_round(records)
         for rec in records:
@@ -97,14 +128,18 @@ def run_filter(folder: RunFolder, flt: Filter, on_record: Callable[[], None] | N
             if verdict is True:
                 continue
             _, reason, details = verdict
-            reasons[reason.split(":")[0]] += 1
+            rule = rule_of(reason, details)
+            reasons[rule] += 1
+            examples.setdefault(rule, []).append((_sample_key(rec.id), reason))
             rejected.append(rec.rejected(Rejection("filter", flt.name, reason, details=details)).to_json())
         write_jsonl(folder.filter_rejected(flt.name, k), rejected)
         results = flt.finish_round(k)
         if results is not None:
             write_jsonl(folder.filter_results(flt.name, k), results)
         per_round[str(k)] = {"records": len(records), "kept": len(records) - len(rejected),
-                             "rejected": len(rejected), "rejected_by_reason": dict(sorted(reasons.items()))}
+                             "rejected": len(rejected), "rejected_by_reason": dict(sorted(reasons.items())),
+                             "examples_by_reason": {r: [reason for _, reason in sorted(e)[:EXAMPLES]]
+                                                    for r, e in sorted(examples.items())}}
     if not flt.complete():
         stamp["incomplete"] = True  # never equal to a later run's stamp: that run does the filter again
     stats = {"filter": flt.name, "stamp": stamp, "settings": flt.settings(), "rounds": per_round, **flt.report()}

@@ -73,3 +73,12 @@ def load_benchmarks(extra: list[dict[str, Any]] | None = None, humaneval: bool =
                 if isinstance(obj.get(field), str):
                     add(task, field, obj[field])
     return texts
+
+
+def statements(texts: list[BenchText]) -> dict[str, str]:
+    """Each task's statement as written (its first docstring, or the user's text): what a judge reads of it."""
+    out: dict[str, str] = {}
+    for t in texts:
+        if t.kind in ("docstring", "text"):
+            out.setdefault(t.task, t.text or t.norm)
+    return out

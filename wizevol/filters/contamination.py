@@ -15,7 +15,10 @@ Layers, cheapest first:
             shortlist x problems, MiniLM encodes only each problem's `shortlist` nearest records by a static
             embedding of the same model (shortlist.py); the top_k and the threshold stay MiniLM's.
   4. execution - the response's functions pass a problem's tests (solves_benchmark.py); code in another
-            language is translated into Python by the judge first (other_language.py, `translate`).
+            language is translated into Python by the judge first (other_language.py, `translate`). An unrelated
+            task's answer may compute what a problem computes (a quick sort that drops duplicates is HumanEval/34):
+            a hit drops its record only where a second signal says the instruction is the problem's task (the
+            judge's P(Same), or MiniLM's cosine); an unconfirmed hit is kept and listed in results_K.jsonl.
 Records name the benchmark task, the layer that matched and its score.
 """
 
@@ -28,10 +31,13 @@ from typing import Any
 
 from wizevol.filters import encoder
 from wizevol.filters.base import Filter
-from wizevol.filters.benchmark_texts import BenchText, load_benchmarks
+from wizevol.filters.benchmark_texts import BenchText, load_benchmarks, statements
+from wizevol.filters.judge import as_same_task
 from wizevol.filters.solves_benchmark import SolvesBenchmark, response_python
 from wizevol.record import Record, Verdict, drop
 from wizevol.text import words
+
+UNCONFIRMED = "execution hit: the instruction is not the problem's task by the judge or the embedding"
 
 
 class Contamination(Filter):
@@ -45,7 +51,10 @@ class Contamination(Filter):
                  execution: SolvesBenchmark | None = None, shortlist: int = 32,
                  judge_ahead: Callable[..., None] | None = None, judge_model: str | None = None,
                  translate: Callable[..., list[str | None]] | None = None,
-                 to_english: Callable[..., list[str | None]] | None = None):
+                 to_english: Callable[..., list[str | None]] | None = None,
+                 confirm: Callable[[str, str], Any] | None = None,
+                 confirm_ahead: Callable[..., None] | None = None, confirm_cosine: float | None = None,
+                 judge_rule: str | None = None, confirm_rule: str | None = None):
         self.n, self.coverage, self.extra, self.humaneval = ngram, coverage, benchmarks or [], humaneval
         self.embedding, self.embedding_threshold, self.judge, self.top_k = embedding, embedding_threshold, judge, top_k
         self.shortlist = shortlist  # records per problem that MiniLM re-scores in a large run (0: encode all)
@@ -61,11 +70,19 @@ class Contamination(Filter):
         self._english: dict[str, str] = {}  # record id -> its instruction in English (MiniLM and the judge read it)
         self.translations = self.translate_failed = self.english_translations = 0
         self._solved: dict[str, list[tuple[str, str, float]]] | None = None
+        # layer 4's second signal: the judge asked whether the instruction is the problem's task (confirm), or
+        # MiniLM's cosine of the two at or above confirm_cosine; unconfirmed hits are kept, listed per round
+        self.confirm, self.confirm_ahead, self.confirm_cosine = confirm, confirm_ahead, confirm_cosine
+        self.judge_rule, self.confirm_rule = judge_rule, confirm_rule
+        self.unconfirmed: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        self.confirmed = self.n_unconfirmed = 0
+        self.by_task: Counter[str] = Counter()  # rejects per benchmark task
         self._record_vecs: dict[str, Any] = {}
         self._candidates: dict[str, list[tuple[float, int]]] | None = None  # record id -> [(cosine, text index)]
         self.records_seen = 0
         self._encoded: tuple[list[str], Any] = ([], None)  # layer 3 in prepare_run: record ids, their MiniLM vectors
         self.texts = load_benchmarks(self.extra, humaneval)
+        self._statements = statements(self.texts)
         self.index: dict[int, list[int]] = defaultdict(list)
         self.totals: list[int] = []
         for i, t in enumerate(self.texts):
@@ -90,7 +107,15 @@ class Contamination(Filter):
                 **({"translate": True} if self.translate is not None else {}),
                 **({"to_english": True} if self.to_english is not None else {}),
                 **({"judge_model": self.judge_model} if (self.judge, self.translate, self.to_english) != (None,) * 3
-                   else {})}
+                   else {}),
+                **({"judge_rule": self.judge_rule} if self.judge is not None else {}),
+                **({"execution_confirm": {"judge": self.confirm_rule if self.confirm is not None else None,
+                                          "cosine": self.confirm_cosine}} if self.confirms else {})}
+
+    @property
+    def confirms(self) -> bool:
+        """Whether a layer-4 hit needs a second signal (the judge, or MiniLM's cosine) before it drops a record."""
+        return self.execution is not None and (self.confirm is not None or self.confirm_cosine is not None)
 
     def complete(self) -> bool:
         """Done unless a judge call or a translation failed, or a response's checks did not finish in time."""
@@ -110,12 +135,21 @@ class Contamination(Filter):
         if self.translate is not None or self.to_english is not None:
             out["translated"] = {"responses": self.translations, "instructions": self.english_translations,
                                  "failed": self.translate_failed}
+        out["rejected_by_task"] = dict(self.by_task.most_common())
         if self.execution is None:
             return out
         e = self.execution
+        confirm = ({"confirmed": self.confirmed, "unconfirmed": self.n_unconfirmed}
+                   if self.confirms else {})
         return {**out, "execution": {"responses_run": e.ran, "responses_reused": e.reused, "unfinished": e.unfinished,
                                      "responses_rerun_alone": e.rerun_alone, "timeouts": e.timeouts,
-                                     "checks_out_of_time": e.checks_out_of_time, "checks_shortened": e.checks_shortened}}
+                                     "checks_out_of_time": e.checks_out_of_time, "checks_shortened": e.checks_shortened,
+                                     **confirm}}
+
+    def finish_round(self, k: int) -> list[dict[str, Any]] | None:
+        """results_K.jsonl: the records whose response passed a problem's tests and were kept, since their
+        instruction is not that problem's task by the second signal (with the signals read)."""
+        return self.unconfirmed.pop(k, []) if self.confirms else None
 
     def prepare_run(self, records: list[Record]) -> None:
         """The paper's direction: each benchmark problem picks its top_k nearest records over the whole run. Layer 4
@@ -132,6 +166,14 @@ class Contamination(Filter):
             self._solved = self.execution.run(codes, on_done=lambda: emit("step"))
         if self.embedding:
             self._nearest_records(records, emit)
+        if self.confirm_ahead is not None and self._solved:
+            text_of = {r.id: self._text(r) for r in records}
+            pairs = [(self._statements.get(task, task), text_of[rid]) for rid, hits in self._solved.items() if rid in text_of
+                     for task in dict.fromkeys(t for _, t, _ in hits)]
+            if pairs:
+                emit("phase", name="contamination: is each response's problem its instruction's task? (the judge)",
+                     total=len(pairs))
+                self.confirm_ahead(pairs, lambda: emit("step"))
         if self.execution is not None or self.embedding:
             emit("phase", name=self.name, total=len(records))  # the records' checks, next
 
@@ -280,33 +322,73 @@ class Contamination(Filter):
         for field, text in (("instruction", record.prompt_text()), ("output", record.output)):
             task, kind, cov, layer = self.nearest(text)
             if layer is not None:
+                self.by_task[task] += 1
                 return drop(f"{layer}: {field} matches {task} {kind} (coverage {cov:.2f})", task=task, layer=layer,
                             field=field, kind=kind, coverage=round(cov, 3))
         if self.embedding:
             for bench, sim in self.candidates(record):
                 layer = "embedding"
+                p_same = {}
                 if self.judge is not None:
-                    same = self.judge(bench.text or bench.norm, self._text(record))
-                    if same is False:
+                    same = as_same_task(self.judge(bench.text or bench.norm, self._text(record)))
+                    if same.verdict != "same" and same.verdict != "failed":
                         continue  # the judge says this problem is not the record's; ask about the next one
-                    self.judge_failed += same is None
+                    self.judge_failed += same.verdict == "failed"
                     layer = "embedding+judge" if same else "embedding (the judge's call failed)"
+                    p_same = {"p_same": list(same.p)} if same.p else {}
                 english = " (in English)" if record.id in self._english else ""
+                self.by_task[bench.task] += 1
                 return drop(f"{layer}: instruction{english} is close to {bench.task} {bench.kind} (cosine {sim:.2f})",
                             task=bench.task, layer=layer, field="instruction", kind=bench.kind, cosine=round(sim, 3),
-                            **({"english": self._english[record.id]} if english else {}))
+                            **p_same, **({"english": self._english[record.id]} if english else {}))
         if self.execution is not None:
             solved = (self._solved.get(record.id, []) if self._solved is not None
                       else self.execution.solved(self._python_of(record)))
             if solved:
-                function, task, agreement = solved[0]
+                signal = self._confirmed(record, solved) if self.confirms else {}
+                if signal is None:
+                    return True  # kept: listed in results_K.jsonl
+                confirmed_task = signal.pop("task", None)  # the problem it holds for: named below
+                function, task, agreement = next((s for s in solved if s[1] == confirmed_task), solved[0])
                 language = self._translated.get(record.id)
                 how = f" (its {language} translated into Python)" if language else ""
+                self.by_task[task] += 1
                 return drop(f"execution: the response's {function}(){how} passes the tests of {task}", task=task,
                             layer="execution", field="output", function=function, agreement=agreement,
                             solves=sorted({t for _, t, _ in solved}),
-                            **({"translated_from": language} if language else {}))
+                            **({"translated_from": language} if language else {}), **signal)
         return True
+
+    def _cosine(self, record: Record, task: str) -> float | None:
+        """MiniLM's cosine of the record's instruction and the task's statement (None without layer 3)."""
+        rows = self._by_task.get(task) if self.embedding else None
+        vec = self._record_vecs.get(record.id) if rows else None
+        vec = encoder.encode([self._text(record)])[0] if rows and vec is None else vec
+        return float((self._bench_vecs[rows] @ vec).max()) if rows else None
+
+    def _confirmed(self, record: Record, solved: list[tuple[str, str, float]]) -> dict[str, Any] | None:
+        """Layer 4's second signal for each problem solved: MiniLM's cosine of instruction and problem >= confirm_cosine,
+        or the judge's rule. The first problem it holds for, with the signals read (a failed judge call lets the hit
+        stand, and the filter runs again); None: none holds, and the record is kept and listed."""
+        read = []
+        for task in dict.fromkeys(t for _, t, _ in solved):
+            cos = self._cosine(record, task)
+            row: dict[str, Any] = {"task": task, **({"task_cosine": round(cos, 3)} if cos is not None else {})}
+            if cos is not None and self.confirm_cosine is not None and cos >= self.confirm_cosine:
+                self.confirmed += 1
+                return {**row, "confirmed_by": "cosine"}
+            if self.confirm is not None:
+                same = as_same_task(self.confirm(self._statements.get(task, task), self._text(record)))
+                row["task_p_same"] = list(same.p)
+                if same.verdict in ("same", "failed"):
+                    self.judge_failed += same.verdict == "failed"
+                    self.confirmed += 1
+                    return {**row, "confirmed_by": "judge" if same else "the judge's call failed"}
+            read.append(row)
+        self.n_unconfirmed += 1
+        self.unconfirmed[record.round].append({"id": record.id, "kept": UNCONFIRMED, "function": solved[0][0],
+                                               "checks": read})
+        return None
 
     def _python_of(self, record: Record) -> str:
         """One record checked on its own (no prepare_run): its Python, or its other language's translation."""
@@ -314,3 +396,4 @@ class Contamination(Filter):
         if code or self.translate is None:
             return code
         return dict(self._translate([record], lambda event, **data: None)).get(record.id, "")
+

@@ -2,69 +2,157 @@
 problem and an instruction), and contamination's translations (code in another language into Python, an
 instruction in another language into English). Each call goes through the run's cache (a rerun asks nothing
 again). `resolve_judges` turns them on where the judge can be trusted with them.
+
+"The same task?" is asked in both orders and read as a probability: P(Same) of the answer's first token where the
+endpoint gives its alternatives (`top_logprobs`), else 1 or 0 from what it wrote. A rule (`SameRule`) says what
+makes a pair the same: P(Same) at or above `min_same` in both orders (the default: a small judge says Same in one
+order for tasks a word apart), or in either order.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from wizevol.config import EvolveConfig
 from wizevol.errors import InputError
+from wizevol.llm.wire import Completion
 from wizevol.run_folder import RunFolder
 
 ANSWER_TOKENS = 8  # a verdict: Yes/No, Same/Different
 TRANSLATION_TOKENS = 1024  # a function translated into Python, an instruction into English
+TOP_LOGPROBS = 20  # the first token's alternatives asked for with a verdict (the OpenAI API's largest)
+MIN_VERDICT_MASS = 0.5  # below this share of the first token's probability on Same or Different, what it wrote counts
+
+
+def parse_same_task(answer: str) -> str:
+    """The judge's verdict: "same", "different" or "unparsed" (an answer that says neither, or both). "Not the
+    same" is Different."""
+    import re
+
+    text = re.sub(r"\bnot\s+(?:the\s+)?same\b", "different", answer.lower())
+    said = {w for w in re.findall(r"[a-z]+", text) if w in ("same", "different")}
+    return said.pop() if len(said) == 1 else "unparsed"
+
+
+def same_probability(answer: Completion | None) -> float | None:
+    """P(Same) of one answer: the share of its first token's probability on a beginning of "Same" against one of
+    "Different" (" Same", "S", "Diff" ...), where the alternatives are there and at least MIN_VERDICT_MASS of the
+    probability falls on either; else 1.0 / 0.0 from what it wrote. None: the call failed, or the answer says
+    neither."""
+    if answer is None:
+        return None
+    if answer.top_logprobs:
+        same = diff = 0.0
+        for token, logprob in answer.top_logprobs:
+            t = token.strip().lower()
+            if t and "same".startswith(t):
+                same += math.exp(logprob)
+            elif t and "different".startswith(t):
+                diff += math.exp(logprob)
+        if same + diff >= MIN_VERDICT_MASS:
+            return round(same / (same + diff), 4)
+    verdict = parse_same_task(answer.text)
+    return {"same": 1.0, "different": 0.0}.get(verdict)
+
+
+@dataclass(frozen=True)
+class SameRule:
+    """What makes two texts the same task: P(Same) >= min_same in `both` orders, or in `either`."""
+
+    orders: Literal["both", "either"] = "both"
+    min_same: float = 0.5
+
+    def second_needed(self, p: float | None) -> bool:
+        """Whether the other order must be asked after the first gave P(Same) = p (None: failed or unparsed)."""
+        passed = p is not None and p >= self.min_same
+        return passed if self.orders == "both" else not passed
+
+    def describe(self) -> str:
+        return f"P(same) >= {self.min_same:g} in {self.orders} orders"
+
+
+@dataclass(frozen=True)
+class SameTask:
+    """A judged pair: the verdict ("same", "different", "unparsed": an answer said neither, "failed": a call
+    failed) and P(Same) of each order asked (None where it failed or said neither)."""
+
+    verdict: str
+    p: tuple[float | None, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.verdict == "same"
+
+    def shown(self) -> str:
+        """P(Same) of each order, for a reason: "0.97/0.91"."""
+        return "/".join("-" if p is None else f"{p:.2f}" for p in self.p)
+
+
+def as_same_task(answer: Any) -> SameTask:
+    """A judge's answer as a SameTask (a judge given by a test or a bench may answer True, False or None)."""
+    if isinstance(answer, SameTask):
+        return answer
+    return SameTask({True: "same", False: "different", None: "failed"}[answer])
 
 
 class JudgeRole:
-    """The judge role's questions. `ask(template, tokens=ANSWER_TOKENS, **values)` returns the answer's text, or
-    None when the call failed; `ask_many(template, values, on_done, tokens=...)` asks many at once."""
+    """The judge role's questions. `complete(template, tokens=ANSWER_TOKENS, **values)` returns the answer (with its
+    first token's alternatives where the endpoint gives them), or None when the call failed;
+    `complete_many(template, values, on_done, tokens=...)` asks many at once."""
 
-    def __init__(self, ask: Callable[..., str | None], prompts: Any,
-                 ask_many: Callable[..., list[str | None]] | None = None, model: str = ""):
-        self.ask, self.prompts, self.ask_many, self.model = ask, prompts, ask_many, model
+    def __init__(self, complete: Callable[..., Completion | None], prompts: Any,
+                 complete_many: Callable[..., list[Completion | None]] | None = None, model: str = "",
+                 near_dup_rule: SameRule = SameRule(), contamination_rule: SameRule = SameRule()):
+        self.complete, self.prompts, self.complete_many, self.model = complete, prompts, complete_many, model
+        self.near_dup_rule, self.contamination_rule = near_dup_rule, contamination_rule
 
-    def same_problem(self, benchmark: str, candidate: str) -> bool | None:
+    def ask(self, template: Any, tokens: int = ANSWER_TOKENS, **values: str) -> str | None:
+        """One answer's text, or None when the call failed."""
+        answer = self.complete(template, tokens=tokens, **values)
+        return None if answer is None else answer.text
+
+    def same_problem(self, benchmark: str, candidate: str) -> SameTask:
         """contamination: does the record's instruction ask for the benchmark problem's task? `same_task` with
-        contamination_judge.yaml. None when a call failed for good (an answer that says neither is No)."""
-        verdict = self.same_task(benchmark, candidate, self.prompts.contamination_judge)
-        return None if verdict == "failed" else verdict == "same"
+        contamination_judge.yaml and contamination's rule."""
+        return self.same_task(benchmark, candidate, self.prompts.contamination_judge, self.contamination_rule)
 
     def same_problem_ahead(self, pairs: list[tuple[str, str]], on_done: Callable[[], None] | None = None) -> None:
         """Ask about many (benchmark, candidate) pairs at once, so that `same_problem` finds them answered."""
-        self.same_task_ahead(pairs, on_done, self.prompts.contamination_judge)
+        self.same_task_ahead(pairs, on_done, self.prompts.contamination_judge, self.contamination_rule)
 
-    def same_task(self, first: str, second: str, template: Any = None) -> str:
+    def same_task(self, first: str, second: str, template: Any = None, rule: SameRule | None = None) -> SameTask:
         """Do the two texts ask for the same task (near_dup_judge.yaml, or `template` with the same question)?
-        Asked as (first, second) and, unless that says Same, as (second, first): Same in either order is
-        "same" (one order alone misses reworded pairs that the other finds: bench/near_dup_eval.py,
-        bench/decontam_eval.py). Else "failed" when a call failed for good, "unparsed" when an answer says
-        neither, and "different"."""
-        from wizevol.filters.near_dup import parse_same_task
-
+        Asked as (first, second), then as (second, first) where the rule needs it (`SameRule.second_needed`); each
+        order read as P(Same) (`same_probability`). "same" when the rule holds; else "failed" when a call failed
+        for good, "unparsed" when an answer said neither, and "different"."""
         template = template or self.prompts.near_dup_judge
-        verdicts = []
+        rule = rule or self.near_dup_rule
+        ps, failed = [], False
         for a, b in ((first, second), (second, first)):
-            answer = self.ask(template, first=a, second=b)
-            verdicts.append("failed" if answer is None else parse_same_task(answer))
-            if verdicts[-1] == "same":
-                return "same"
-        return next((v for v in ("failed", "unparsed") if v in verdicts), "different")
+            answer = self.complete(template, first=a, second=b)
+            failed |= answer is None
+            ps.append(same_probability(answer))
+            if not rule.second_needed(ps[0]):
+                break
+        held = [p is not None and p >= rule.min_same for p in ps]
+        if all(held) if rule.orders == "both" else any(held):
+            return SameTask("same", tuple(ps))
+        return SameTask("failed" if failed else "unparsed" if None in ps else "different", tuple(ps))
 
     def same_task_ahead(self, pairs: list[tuple[str, str]], on_done: Callable[[], None] | None = None,
-                        template: Any = None) -> None:
+                        template: Any = None, rule: SameRule | None = None) -> None:
         """Ask about many pairs at once, up to the config's concurrency, so that `same_task` finds them answered:
-        every pair in its first order, then the other order of those not answered Same."""
-        if self.ask_many is None:
+        every pair in its first order, then the other order of those whose first answer the rule needs it for."""
+        if self.complete_many is None:
             return
-        from wizevol.filters.near_dup import parse_same_task
-
         template = template or self.prompts.near_dup_judge
-        answers = self.ask_many(template, [{"first": a, "second": b} for a, b in pairs], on_done)
-        self.ask_many(template, [{"first": b, "second": a} for (a, b), answer in zip(pairs, answers, strict=True)
-                                 if parse_same_task(answer or "") != "same"])
+        rule = rule or self.near_dup_rule
+        answers = self.complete_many(template, [{"first": a, "second": b} for a, b in pairs], on_done)
+        self.complete_many(template, [{"first": b, "second": a} for (a, b), answer in zip(pairs, answers, strict=True)
+                                      if rule.second_needed(same_probability(answer))])
 
     def to_python(self, pieces: list[tuple[str, str]], on_done: Callable[[], None] | None = None
                   ) -> list[str | None]:
@@ -84,39 +172,45 @@ class JudgeRole:
 
     def _translations(self, template: Any, values: list[dict[str, str]], on_done: Callable[[], None] | None
                       ) -> list[str | None]:
-        """Each long answer (up to TRANSLATION_TOKENS), at once where the role can ask many, else one by one."""
-        if self.ask_many is not None:
-            return self.ask_many(template, values, on_done, tokens=TRANSLATION_TOKENS)
-        answers = []
-        for v in values:
-            answers.append(self.ask(template, tokens=TRANSLATION_TOKENS, **v))
-            if on_done is not None:
-                on_done()
-        return answers
+        """Each long answer's text (up to TRANSLATION_TOKENS), at once where the role can ask many, else one by
+        one."""
+        if self.complete_many is not None:
+            answers = self.complete_many(template, values, on_done, tokens=TRANSLATION_TOKENS)
+        else:
+            answers = []
+            for v in values:
+                answers.append(self.complete(template, tokens=TRANSLATION_TOKENS, **v))
+                if on_done is not None:
+                    on_done()
+        return [None if a is None else a.text for a in answers]
 
 
 def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
               notify: Callable[[str], None] | None = None) -> JudgeRole:
     """The judge role over the run's endpoint (or the local model if it is local), through the run's cache."""
-    from wizevol.llm.session import ask_all, blocking, open_session
+    from wizevol.llm.session import blocking, complete_all, open_session
     from wizevol.prompts import PromptSet
 
     session = stack.enter_context(open_session(cfg, folder, ("judge",), notify))
     role = cfg.role("judge", session.local_urls).model_copy(update={"temperature": 0.0})
     session.llm.client_for(role)  # a missing key fails now, not as every call failed
     run = blocking(session, stack)
+    logprobs = {"top_logprobs": TOP_LOGPROBS} if cfg.filters.judge_logprobs else {}
 
-    def ask_many(template: Any, values: list[dict[str, str]], on_done: Callable[[], None] | None = None,
-                 tokens: int = ANSWER_TOKENS) -> list[str | None]:
-        """Each answer's text (None: failed; asked again, one at a time, when it is needed), in order; the
-        answers also land in the run's cache."""
-        sized = role.model_copy(update={"max_tokens": tokens})
-        return run(ask_all(session, sized, [(None, template.request(role.mode, **v), 0) for v in values], on_done))
+    def complete_many(template: Any, values: list[dict[str, str]], on_done: Callable[[], None] | None = None,
+                      tokens: int = ANSWER_TOKENS) -> list[Completion | None]:
+        """Each answer (None: failed; asked again, one at a time, when it is needed), in order; the answers also
+        land in the run's cache. A verdict comes with its first token's alternatives (filters.judge_logprobs)."""
+        sized = role.model_copy(update={"max_tokens": tokens, **(logprobs if tokens == ANSWER_TOKENS else {})})
+        return run(complete_all(session, sized, [(None, template.request(role.mode, **v), 0) for v in values],
+                                on_done))
 
-    def ask(template: Any, tokens: int = ANSWER_TOKENS, **values: str) -> str | None:
-        return ask_many(template, [values], tokens=tokens)[0]
+    def complete(template: Any, tokens: int = ANSWER_TOKENS, **values: str) -> Completion | None:
+        return complete_many(template, [values], tokens=tokens)[0]
 
-    return JudgeRole(ask, PromptSet.load(cfg.prompts_dir), ask_many, role.model)
+    near, cont = cfg.filters.near_dup, cfg.filters.contamination
+    return JudgeRole(complete, PromptSet.load(cfg.prompts_dir), complete_many, role.model,
+                     SameRule(near.judge_orders, near.judge_min_same), SameRule(cont.judge_orders, cont.judge_min_same))
 
 
 def judge_capable(cfg: EvolveConfig) -> tuple[bool, str | None]:

@@ -19,7 +19,6 @@ branches) that reach the same text are duplicates: the earliest stays."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -36,14 +35,6 @@ def word_shingles(text: str, n: int) -> list[bytes]:
     if len(tokens) < n:
         return [" ".join(tokens).encode()] if tokens else []
     return [" ".join(g).encode() for g in ngrams(tokens, n)]
-
-
-def parse_same_task(answer: str) -> str:
-    """The judge's verdict: "same", "different" or "unparsed" (an answer that says neither, or both). "Not the
-    same" is Different."""
-    text = re.sub(r"\bnot\s+(?:the\s+)?same\b", "different", answer.lower())
-    said = {w for w in re.findall(r"[a-z]+", text) if w in ("same", "different")}
-    return said.pop() if len(said) == 1 else "unparsed"
 
 
 def _first(items: Any, keep: Callable[[Any], bool], n: int) -> list[Any]:
@@ -66,11 +57,12 @@ class NearDup(Filter):
                  embedding_threshold: float | None = None, short_words: int = 40,
                  judge: Callable[[str, str], str | bool | None] | None = None, judge_threshold: float = 0.65,
                  judge_top_k: int = 3, judge_ahead: Callable[..., None] | None = None,
-                 judge_model: str | None = None):
+                 judge_model: str | None = None, judge_rule: str | None = None):
         self.num_perm, self.threshold, self.ngram, self.seed = num_perm, threshold, ngram, seed
         self.embedding_threshold, self.short_words = embedding_threshold, short_words
         self.judge, self.judge_threshold, self.judge_top_k = judge, judge_threshold, judge_top_k
         self.judge_ahead, self.judge_model = judge_ahead, judge_model  # the model: a new one judges again
+        self.judge_rule = judge_rule  # what makes a pair the same (SameRule.describe): a new rule judges again
         self._template = MinHash(num_perm=num_perm, seed=seed)  # permutations are computed once
 
     def settings(self) -> dict[str, Any]:
@@ -78,7 +70,7 @@ class NearDup(Filter):
                "embedding_threshold": self.embedding_threshold, "short_words": self.short_words}
         if self.judge is not None:
             out |= {"llm_judge": True, "judge_model": self.judge_model, "judge_threshold": self.judge_threshold,
-                    "judge_top_k": self.judge_top_k}
+                    "judge_top_k": self.judge_top_k, **({"judge_rule": self.judge_rule} if self.judge_rule else {})}
         return out
 
     @property
@@ -166,15 +158,18 @@ class NearDup(Filter):
                 return True
             (other, cos), = near
             return drop(f"near-duplicate of {other} (embedding cosine {cos:.2f})", duplicate_of=other,
-                        cosine=round(cos, 3))
+                        cosine=round(cos, 3), rule="embedding")
         for other, cos in self._neighbours(record, root, self.judge_threshold, self.judge_top_k):
             answer = self.judge(self._text[other], record.prompt_text())
             verdict = {True: "same", False: "different", None: "failed"}.get(answer, answer)  # a bool is fine too
+            verdict = getattr(verdict, "verdict", verdict)  # a SameTask: its verdict, P(Same) in its reason
             self.asked["calls"] += 1
             self.asked[verdict] += 1
             if verdict == "same":
-                return drop(f"near-duplicate of {other} (judge: same task; embedding cosine {cos:.2f})",
-                            duplicate_of=other, cosine=round(cos, 3), judge="same")
+                shown = f", P(same) {answer.shown()}" if getattr(answer, "p", None) else ""
+                return drop(f"near-duplicate of {other} (judge: same task{shown}; embedding cosine {cos:.2f})",
+                            duplicate_of=other, cosine=round(cos, 3), judge="same", rule="judge",
+                            **({"p_same": list(answer.p)} if shown else {}))
         return True
 
     def _keep_vec(self, record_id: str, vec: Any) -> None:
@@ -210,7 +205,7 @@ class NearDup(Filter):
                 best, best_j = other, j
         if best is not None:
             return drop(f"near-duplicate of {best} (estimated Jaccard {best_j:.2f})", duplicate_of=best,
-                        jaccard=round(float(best_j), 3))
+                        jaccard=round(float(best_j), 3), rule="minhash")
         if self.embedding:
             twin = self._twin(record, root)
             if twin is not True:

@@ -6,6 +6,8 @@ benchmark's tests like any Python response.
 
 from __future__ import annotations
 
+import re
+
 from wizevol.filters.code_check import code_blocks
 
 # fence tags of programming languages worth translating (the name the translator is told), by tag
@@ -48,13 +50,33 @@ any no not if then else when while than which who whose what how into out up dow
 returned give gives given take takes list lists string strings number numbers integer integers write function find
 check count sum value values array element elements first last only one two new should must can you your we our
 their them they he she his her has have had do does did make makes whether using use where so such same other more
-most less least""".split())
+most less least compute calculate implement create print convert determine generate display show read program
+code class method script query table file input output loop""".split())
+
+
+# what looks_english ignores: fenced and inline code, then identifiers and signatures (a word with an underscore,
+# a dot, digits or an inner capital; a name directly before "(", with its arguments)
+_CODE = (re.compile(r"```.*?(?:```|\Z)", re.S), re.compile(r"`[^`\n]*`"),
+         re.compile(r"\b\w+\s*\([^()\n]*\)"),  # a call or a signature, its arguments with it
+         re.compile(r"\b(?=\w*(?:_|\d|[a-z][A-Z]))\w+(?:\.\w+)*|\b\w+(?:\.\w+)+"))
+# letters of scripts whose words are not split by spaces (CJK): each counts as a word of its own
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def prose(text: str) -> str:
+    """The natural-language part of an instruction: without fenced or inline code, signatures and identifiers."""
+    for pattern in _CODE:
+        text = pattern.sub(" ", text)
+    return text
 
 
 def looks_english(text: str) -> bool:
-    """Whether an instruction reads as English: at least one word in five is a common English word. Text with no
-    words (code, numbers) counts as English: there is nothing to translate."""
-    import re
-
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    return not words or sum(w in ENGLISH_WORDS for w in words) >= 0.2 * len(words)
+    """Whether an instruction reads as English: at least one word in five of its prose is a common English word.
+    Code, signatures and identifiers are left out first (`has_close_elements(numbers: list, ...)` in a Chinese
+    sentence is no English), and each CJK character counts as a word. Text with no prose (code, numbers) counts
+    as English: there is nothing to translate."""
+    text = prose(text).lower()
+    unspaced = len(_UNSPACED.findall(text))
+    words = re.findall(r"[^\W\d_]+", _UNSPACED.sub(" ", text))
+    total = len(words) + unspaced
+    return not total or sum(w in ENGLISH_WORDS for w in words) >= 0.2 * total

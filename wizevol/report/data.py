@@ -176,7 +176,9 @@ def filters(folder: RunFolder, cap: int) -> dict[str, Any]:
             s = json.loads(path.read_text(encoding="utf-8"))
             stats[f] = {k: {"kept": r.get("kept"), "rejected": r.get("rejected"),
                             "by_reason": r.get("rejected_by_reason", {})} for k, r in s.get("rounds", {}).items()}
-    return {"near_dup": pairs, "contamination": hits, "verified": verified, "stats": stats}
+    from wizevol.filters.base import drops
+
+    return {"near_dup": pairs, "contamination": hits, "verified": verified, "stats": stats, "drops": drops(folder)}
 
 
 def _benchmark_problems(tasks: set[str]) -> dict[str, str]:
