@@ -39,7 +39,8 @@ from wizevol.record import Record  # noqa: E402
 from wizevol.run_folder import RunFolder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-RULES = [(orders, p) for orders in ("either", "both") for p in (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)]
+GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9)
+RULES = [(orders, p) for orders in ("either", "both") for p in GRID]
 
 
 def holds(ps: tuple[float | None, float | None], orders: str, p: float) -> bool:
@@ -97,16 +98,67 @@ def decontam_sets(role) -> tuple[list[dict], list[dict]]:
     return l3, l4
 
 
-def table(title: str, sets: dict[str, tuple[list, list]]) -> None:
-    """Each rule's recall (positives caught) and false positives (negatives caught) on each set."""
+def table(title: str, sets: dict[str, tuple[list, list]]) -> dict[tuple[str, float], list[tuple[float, int]]]:
+    """Each rule's recall (positives caught) and false positives (negatives caught) on each set, printed and
+    returned: {(orders, p): [(recall, false positives) per set]}."""
     print(f"\n{title}")
     print(f"  {'rule':<22}" + "".join(f"{name:>24}" for name in sets))
+    out = {}
     for orders, p in RULES:
-        cells = []
+        cells, got = [], []
         for pos, negs in sets.values():
             r = sum(holds(ps, orders, p) for ps in pos) / len(pos) if pos else float("nan")
-            cells.append(f"{r:.2f} / {sum(holds(ps, orders, p) for ps in negs)} of {len(negs)}")
+            got.append((r, sum(holds(ps, orders, p) for ps in negs)))
+            cells.append(f"{r:.2f} / {got[-1][1]} of {len(negs)}")
+        out[(orders, p)] = got
         print(f"  {f'{orders} >= {p:g}':<22}" + "".join(f"{c:>24}" for c in cells))
+    return out
+
+
+def strictest(rules: list[tuple[str, float]]) -> tuple[str, float]:
+    """Of rules that tie, the strictest: both orders before either, then the highest probability."""
+    return max(rules, key=lambda r: (r[0] == "both", r[1]))
+
+
+def choose(results: dict, at: int, fp_max: int) -> tuple[str, float]:
+    """The rule with the best recall on set `at` among those with at most fp_max false positives there."""
+    ok = {rule: got[at] for rule, got in results.items() if got[at][1] <= fp_max}
+    best = max(r for r, _ in ok.values())
+    return strictest([rule for rule, (r, _) in ok.items() if r == best])
+
+
+def layer4_combined(l4: list[dict]) -> None:
+    """Layer 4's second signal as the filter reads it: the judge's P(Same) >= t in either order, or MiniLM's cosine
+    of instruction and problem >= c. Chosen on the tune half: of the (t, c) that confirm every leak there with the
+    fewest negatives, the one whose looser threshold is the highest (neither signal let loose alone)."""
+    def confirmed(r, t, c):
+        return (t is not None and holds(r["p_same"], "either", t)) or (c is not None and r["cosine"] >= c)
+
+    def rates(h, t, c):
+        leaks = {}
+        for r in l4:
+            if r["half"] == h and r["leak"]:
+                leaks[r["id"]] = leaks.get(r["id"], False) or confirmed(r, t, c)
+        negs = sorted(r["id"] for r in l4 if r["half"] == h and r["id"].startswith("neg") and confirmed(r, t, c))
+        return sum(leaks.values()), len(leaks), negs
+
+    print("\ncontamination layer 4, the judge (either order) or the cosine: leaks confirmed, negatives confirmed")
+    print(f"  {'judge >=':<10}{'cosine >=':<11}{'tune':>34}{'report':>34}")
+    grid = [(t, c) for t in (None, 0.35, 0.4, 0.45, 0.5) for c in (None, 0.5, 0.6, 0.7) if (t, c) != (None, None)]
+    for t, c in grid:
+        cells = []
+        for h in ("tune", "report"):
+            n, total, negs = rates(h, t, c)
+            cells.append(f"{n}/{total} leaks, {len(negs)} neg {','.join(negs)}")
+        print(f"  {str(t or '-'):<10}{str(c or '-'):<11}{cells[0]:>34}{cells[1]:>34}")
+    full = [(t, c) for t, c in grid if rates("tune", t, c)[0] == rates("tune", t, c)[1]]
+    fewest = min(len(rates("tune", t, c)[2]) for t, c in full)
+    t, c = max(((t, c) for t, c in full if len(rates("tune", t, c)[2]) == fewest),
+               key=lambda tc: (min(tc[0] or 1.0, tc[1] or 1.0), max(tc[0] or 1.0, tc[1] or 1.0)))
+    n, total, _ = rates("report", t, c)
+    print(f"  chosen on the tune half (every leak there confirmed, the fewest negatives, the highest looser threshold): "
+          f"judge >= {t}, "
+          f"cosine >= {c}; the report half: {n}/{total} leaks confirmed")
 
 
 def main() -> None:
@@ -129,9 +181,13 @@ def main() -> None:
         return ([p.get("p_same", none) for p in pairs if p["duplicate"]],
                 [p.get("p_same", none) for p in pairs if not p["duplicate"]])
 
-    table("near_dup: recall on reworded pairs / different pairs dropped (pairs below cosine 0.65: never asked)",
-          {"tune (pairs)": split(nd["pairs.jsonl"]), "held-out": split(nd["heldout.jsonl"]),
-           "contrasts": split(nd["contrasts.jsonl"])})
+    nd_rules = table("near_dup: recall on reworded pairs / different pairs dropped (pairs below cosine 0.65: never "
+                     "asked)", {"tune (pairs)": split(nd["pairs.jsonl"]), "held-out": split(nd["heldout.jsonl"]),
+                                "contrasts": split(nd["contrasts.jsonl"])})
+    rule = choose(nd_rules, 1, 1)
+    print(f"  chosen (the issue's aim: the best held-out recall with at most 1 of 40 different pairs dropped there; "
+          f"ties to the strictest): {rule[0]} >= {rule[1]:g}; on the contrasts: {nd_rules[rule][2][1]} of "
+          f"{sum(not p['duplicate'] for p in nd['contrasts.jsonl'])} dropped")
 
     def by_half(rows, h):
         pos = {}
@@ -141,10 +197,13 @@ def main() -> None:
         negs = [r["p_same"] for r in rows if r["half"] == h and not r["id"].startswith("para")]
         return list(pos.values()), negs
 
-    table("contamination layer 3: paraphrases' own problem confirmed / negative pairs confirmed",
-          {"tune": by_half(l3, "tune"), "report": by_half(l3, "report")})
-    table("contamination layer 4: hits on paraphrases' own problem confirmed / negatives' hits confirmed",
-          {"tune": by_half(l4, "tune"), "report": by_half(l4, "report")})
+    l3_rules = table("contamination layer 3: paraphrases' own problem confirmed / negative pairs confirmed",
+                     {"tune": by_half(l3, "tune"), "report": by_half(l3, "report")})
+    rule = choose(l3_rules, 0, 0)
+    print(f"  chosen on the tune half (the best recall with no negative confirmed there): {rule[0]} >= {rule[1]:g}")
+    table("contamination layer 4, the judge alone: hits on paraphrases' own problem confirmed / negatives' hits "
+          "confirmed", {"tune": by_half(l4, "tune"), "report": by_half(l4, "report")})
+    layer4_combined(l4)
     print("\nlayer 4's hits with their signals:")
     for r in sorted(l4, key=lambda r: (r["leak"], r["id"])):
         ps = "/".join("-" if x is None else f"{x:.2f}" for x in r["p_same"])

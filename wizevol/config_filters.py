@@ -24,8 +24,8 @@ class NearDupConfig(_Strict):
     judge_top_k: int = Field(3, ge=1, description="the judge is asked about at most this many kept texts a record")
     judge_orders: Literal["both", "either"] = Field(
         "both", description="a pair is the same task when P(Same) >= judge_min_same in both orders (or either)")
-    judge_min_same: float = Field(0.5, gt=0, le=1, description="the judge's P(Same) for one order, from its first "
-                                                               "token's probabilities (else what it wrote: 1 or 0)")
+    judge_min_same: float = Field(0.45, gt=0, le=1, description="the judge's P(Same) for one order, from its first "
+                                                                "token's probabilities (else what it wrote: 1 or 0)")
 
 
 class ContaminationConfig(_Strict):
@@ -47,8 +47,8 @@ class ContaminationConfig(_Strict):
     llm_judge: bool | None = None  # the judge decides each embedding candidate at judge_threshold
     judge_threshold: float = Field(0.65, gt=0, le=1, description="with the judge on: MiniLM cosine of its candidates")
     judge_orders: Literal["both", "either"] = Field(
-        "both", description="layer 3: a candidate is the problem's task when P(Same) >= judge_min_same in both "
-                            "orders (or either)")
+        "either", description="layer 3: a candidate is the problem's task when P(Same) >= judge_min_same in either "
+                              "order (or both)")
     judge_min_same: float = Field(0.5, gt=0, le=1, description="the judge's P(Same) for one order")
     translate: bool | None = None  # code in other languages into Python (layer 4), instructions into English (3)
     execution: bool | Literal["auto"] = Field(
@@ -62,11 +62,12 @@ class ContaminationConfig(_Strict):
     # layer 4's second signal: a response that passes a problem's tests drops its record only where the instruction
     # is that problem's task too (a function can compute what a problem computes under an unrelated task)
     execution_min_same: float | None = Field(
-        0.5, gt=0, le=1, description="with the judge on: its P(Same) of the problem and the instruction, in either "
+        0.45, gt=0, le=1, description="with the judge on: its P(Same) of the problem and the instruction, in either "
                                      "order, that confirms a layer-4 hit (null: the judge does not confirm)")
     execution_min_cosine: float | None = Field(
-        None, gt=0, le=1, description="MiniLM cosine of the problem and the instruction that confirms a layer-4 hit "
-                                      "(null: the cosine does not); with neither signal on, a hit stands alone")
+        0.6, gt=0, le=1, description="with the judge on: MiniLM cosine of the problem and the instruction that "
+                                     "confirms a layer-4 hit too (null: it does not); with the judge off, a hit "
+                                     "stands alone")
 
 
 class CodeCheckConfig(_Strict):

@@ -304,7 +304,7 @@ def test_a_contamination_judge_that_cannot_answer_leaves_the_embedding_hit_stand
     assert {r["details"]["layer"] for r in rej.values()} == {"embedding (the judge's call failed)"}
     stats = json.loads((run / "filters" / "contamination" / "stats.json").read_text())
     assert stats["judge_failed"] == len(rej)
-    assert f"the judge's call failed for {len(rej)} questions: those embedding hits stand (rejected)" in result.output
+    assert f"the judge's call failed for {len(rej)} questions: those hits stand (rejected)" in result.output
     server.faults.clear()  # the judge is back: the same command judges again (the stats were no done-marker)
     for text in HEAVY:
         server.fault("text", role="near_dup_judge", match=f"Instruction B:\n{text}", arg="Same", times=None)

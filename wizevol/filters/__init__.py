@@ -62,7 +62,8 @@ def _contamination(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
                          if confirm else None,
                          confirm_ahead=(lambda pairs, on_done=None: judge.same_task_ahead(
                              pairs, on_done, judge.prompts.contamination_judge, confirm)) if confirm else None,
-                         confirm_cosine=k.execution_min_cosine if k.embedding else None,
+                         # with the judge off, layer 4 stands alone: the cosine alone loses a tenth of the leaks
+                         confirm_cosine=k.execution_min_cosine if k.embedding and on else None,
                          judge_rule=judge.contamination_rule.describe() if on else None,
                          confirm_rule=confirm.describe() if confirm else None)
 

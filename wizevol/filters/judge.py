@@ -72,7 +72,7 @@ class SameRule:
         return passed if self.orders == "both" else not passed
 
     def describe(self) -> str:
-        return f"P(same) >= {self.min_same:g} in {self.orders} orders"
+        return f"P(same) >= {self.min_same:g} in {'both orders' if self.orders == 'both' else 'either order'}"
 
 
 @dataclass(frozen=True)
