@@ -35,6 +35,7 @@ from wizevol.config_file import load_config  # noqa: E402
 from wizevol.filters.contamination import Contamination  # noqa: E402
 from wizevol.filters.judge import llm_judge, same_probability  # noqa: E402
 from wizevol.filters.solves_benchmark import SolvesBenchmark, response_python, tested_problems  # noqa: E402
+from wizevol.filters.task_contrast import Contrast  # noqa: E402
 from wizevol.record import Record  # noqa: E402
 from wizevol.run_folder import RunFolder  # noqa: E402
 
@@ -64,7 +65,9 @@ def near_dup_sets(role) -> dict[str, list[dict]]:
         pairs = load(name)
         for p, c in zip(pairs, cosines(pairs), strict=True):
             p["cosine"] = round(c, 3)
-        asked = [p for p in pairs if p["cosine"] >= 0.65]
+        for p in pairs:  # a pair in two languages is never asked: near_dup sets it apart (task_contrast.py)
+            p["set_apart"] = Contrast(p["a"], "", "").differs(Contrast(p["b"], "", ""))
+        asked = [p for p in pairs if p["cosine"] >= 0.65 and not p["set_apart"]]
         for p, ps in zip(asked, ask_both(role, role.prompts.near_dup_judge, [(p["a"], p["b"]) for p in asked]),
                          strict=True):
             p["p_same"] = ps

@@ -22,9 +22,11 @@ class NearDupConfig(_Strict):
                                    "(near_dup_judge.yaml); unset: on where the judge is an instruct model in chat")
     judge_threshold: float = Field(0.65, gt=0, le=1, description="MiniLM cosine of the pairs the judge is asked about")
     judge_top_k: int = Field(3, ge=1, description="the judge is asked about at most this many kept texts a record")
+    contrasts: bool = Field(True, description="two records in other programming languages, or one with an input and "
+                                               "one without, are never duplicates (filters/task_contrast.py)")
     judge_orders: Literal["both", "either"] = Field(
         "both", description="a pair is the same task when P(Same) >= judge_min_same in both orders (or either)")
-    judge_min_same: float = Field(0.45, gt=0, le=1, description="the judge's P(Same) for one order, from its first "
+    judge_min_same: float = Field(0.5, gt=0, le=1, description="the judge's P(Same) for one order, from its first "
                                                                 "token's probabilities (else what it wrote: 1 or 0)")
 
 

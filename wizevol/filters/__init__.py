@@ -34,7 +34,7 @@ def _near_dup(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
                    short_words=k.short_words, judge=judge.same_task if on else None,
                    judge_ahead=judge.same_task_ahead if on else None, judge_threshold=k.judge_threshold,
                    judge_top_k=k.judge_top_k, judge_model=judge.model if on else None,
-                   judge_rule=judge.near_dup_rule.describe() if on else None)
+                   judge_rule=judge.near_dup_rule.describe() if on else None, contrasts=k.contrasts)
 
 
 def _contamination(c: FiltersConfig, judge: JudgeRole | None) -> Filter:

@@ -25,6 +25,7 @@ from typing import Any
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from wizevol.filters.base import Filter
+from wizevol.filters.task_contrast import Contrast
 from wizevol.record import Record, Verdict, drop
 from wizevol.text import ngrams, words
 
@@ -57,17 +58,19 @@ class NearDup(Filter):
                  embedding_threshold: float | None = None, short_words: int = 40,
                  judge: Callable[[str, str], str | bool | None] | None = None, judge_threshold: float = 0.65,
                  judge_top_k: int = 3, judge_ahead: Callable[..., None] | None = None,
-                 judge_model: str | None = None, judge_rule: str | None = None):
+                 judge_model: str | None = None, judge_rule: str | None = None, contrasts: bool = True):
         self.num_perm, self.threshold, self.ngram, self.seed = num_perm, threshold, ngram, seed
         self.embedding_threshold, self.short_words = embedding_threshold, short_words
         self.judge, self.judge_threshold, self.judge_top_k = judge, judge_threshold, judge_top_k
         self.judge_ahead, self.judge_model = judge_ahead, judge_model  # the model: a new one judges again
         self.judge_rule = judge_rule  # what makes a pair the same (SameRule.describe): a new rule judges again
+        self.contrasts = contrasts  # task_contrast: another programming language, or an input, is another task
         self._template = MinHash(num_perm=num_perm, seed=seed)  # permutations are computed once
 
     def settings(self) -> dict[str, Any]:
         out = {"num_perm": self.num_perm, "threshold": self.threshold, "ngram": self.ngram, "seed": self.seed,
-               "embedding_threshold": self.embedding_threshold, "short_words": self.short_words}
+               "embedding_threshold": self.embedding_threshold, "short_words": self.short_words,
+               "contrasts": self.contrasts}
         if self.judge is not None:
             out |= {"llm_judge": True, "judge_model": self.judge_model, "judge_threshold": self.judge_threshold,
                     "judge_top_k": self.judge_top_k, **({"judge_rule": self.judge_rule} if self.judge_rule else {})}
@@ -85,6 +88,8 @@ class NearDup(Filter):
         self._kept_vecs: Any = None  # embeddings of kept short instructions, in order (rows; grown by doubling)
         self._kept_ids: list[str] = []
         self._text: dict[str, str] = {}  # kept short instructions, as written (what the judge reads)
+        self._contrast: dict[str, Contrast] = {}  # record id -> its language and input (kept and this round's)
+        self.set_apart = {"language": 0, "input": 0}  # close pairs never called duplicates, by what differs
         self.asked = {"calls": 0, "same": 0, "different": 0, "unparsed": 0, "failed": 0}
         self.asked_ahead = 0
         self._total = self._checked = 0  # records in the run, and checked so far (the progress bar's)
@@ -95,6 +100,8 @@ class NearDup(Filter):
     def prepare_round(self, records: list[Record]) -> None:
         if not self.embedding:
             return
+        if self.contrasts:
+            self._contrast.update((r.id, Contrast(r.instruction, r.input, r.output)) for r in records)
         short = [r for r in records if len(words(r.prompt_text())) <= self.short_words]
         if short:
             from wizevol.filters import encoder
@@ -119,6 +126,7 @@ class NearDup(Filter):
 
         n = len(self._kept_ids)
         texts = [self._text[i] for i in self._kept_ids] + [r.prompt_text() for r in short]
+        ids = self._kept_ids + [r.id for r in short]
         roots = [self.lineage[i] for i in self._kept_ids] + [r.root_id or r.id for r in short]
         sigs = [self.sigs[i] for i in self._kept_ids] + [self.signature(t) for t in texts[n:]]
         pool = np.concatenate([self._kept_vecs[:n], vecs]) if n else vecs
@@ -130,7 +138,8 @@ class NearDup(Filter):
                 me = n + start + row
                 above = np.flatnonzero(sims[row, :me] >= self.judge_threshold)
                 nearest = _first(above[np.argsort(-sims[row, above], kind="stable")],
-                                  lambda j, me=me: roots[j] != roots[me], self.judge_top_k)
+                                  lambda j, me=me: roots[j] != roots[me] and not self._differs(ids[j], ids[me]),
+                                  self.judge_top_k)
                 if any(sigs[j].jaccard(sigs[me]) >= self.threshold for j in nearest):
                     continue  # a copy: MinHash rejects it before any question (paid for nothing if asked ahead)
                 pairs += [(texts[j], texts[me]) for j in nearest]
@@ -146,7 +155,8 @@ class NearDup(Filter):
         sims = self._kept_vecs[:len(self._kept_ids)] @ vec
         above = np.flatnonzero(sims >= threshold)
         nearest = _first(above[np.argsort(-sims[above], kind="stable")],
-                         lambda i: self.lineage[self._kept_ids[i]] != root, limit)
+                         lambda i: self.lineage[self._kept_ids[i]] != root
+                         and not self._differs(self._kept_ids[i], record.id, count=True), limit)
         return [(self._kept_ids[i], float(sims[i])) for i in nearest]
 
     def _twin(self, record: Record, root: str) -> Verdict:
@@ -171,6 +181,15 @@ class NearDup(Filter):
                             duplicate_of=other, cosine=round(cos, 3), judge="same", rule="judge",
                             **({"p_same": list(answer.p)} if shown else {}))
         return True
+
+    def _differs(self, kept: str, checked: str, count: bool = False) -> bool:
+        """Whether two records are different tasks by language or input (task_contrast), whatever their words."""
+        if not self.contrasts:
+            return False
+        why = self._contrast[kept].differs(self._contrast[checked])
+        if why and count:
+            self.set_apart[why] += 1
+        return why is not None
 
     def _keep_vec(self, record_id: str, vec: Any) -> None:
         import numpy as np
@@ -197,9 +216,13 @@ class NearDup(Filter):
         sig = self.signature(record.prompt_text())
         root = record.root_id or record.id
         best, best_j = None, 0.0
+        if self.contrasts and record.id not in self._contrast:  # checked without prepare_round
+            self._contrast[record.id] = Contrast(record.instruction, record.input, record.output)
         for other in self.lsh.query(sig):
             if self.lineage[other] == root:
                 continue  # its own ancestor: evolution, not duplication
+            if self._differs(other, record.id, count=True):
+                continue  # "in C++" and "in C" are one text to word 5-grams
             j = sig.jaccard(self.sigs[other])
             if j >= self.threshold and (j > best_j or (j == best_j and other < best)):
                 best, best_j = other, j
@@ -223,10 +246,13 @@ class NearDup(Filter):
         return self.judge is None or not self.asked["failed"]
 
     def report(self) -> dict[str, Any]:
-        """The judge's verdicts (calls: pairs judged; same, different, unparsed: neither, failed: no answer), and the
+        """Close pairs set apart as different tasks (by language, by input; counted where they were compared), the
+        judge's verdicts (calls: pairs judged; same, different, unparsed: neither, failed: no answer), and the
         questions asked ahead, all at once, before each round was checked (their answers are in the run's cache:
         `calls` counts each question check() asked, answered from there or not)."""
+        apart = {"set_apart": dict(self.set_apart)} if self.contrasts else {}
         if self.judge is None:
-            return {}
-        return {"judge": dict(self.asked), **({"judge_asked_ahead": self.asked_ahead} if self.judge_ahead else {})}
+            return apart
+        return {"judge": dict(self.asked), **({"judge_asked_ahead": self.asked_ahead} if self.judge_ahead else {}),
+                **apart}
 
