@@ -164,6 +164,34 @@ def layer4_combined(l4: list[dict]) -> None:
           f"cosine >= {c}; the report half: {n}/{total} leaks confirmed")
 
 
+def at_cosine(nd: dict, l3: list[dict]) -> None:
+    """The default rules with the judge asked only at or above a higher MiniLM cosine (judge_threshold)."""
+    from wizevol.config_filters import ContaminationConfig, NearDupConfig
+
+    near, cont = NearDupConfig(), ContaminationConfig()
+    print(f"\nthe default rules at each judge_threshold (near_dup: {near.judge_orders} >= {near.judge_min_same}; layer 3: "
+          f"{cont.judge_orders} >= {cont.judge_min_same})")
+    for c in (0.65, 0.70, 0.75):
+        cells = []
+        for name in ("pairs.jsonl", "heldout.jsonl", "contrasts.jsonl"):
+            ps = nd[name]
+            hit = [p["cosine"] >= c and holds(p.get("p_same", (None, None)), near.judge_orders, near.judge_min_same)
+                   for p in ps]
+            dup = [h for h, p in zip(hit, ps, strict=True) if p["duplicate"]]
+            cells.append(f"{name.split('.')[0]} {sum(dup) / len(dup) if dup else 0:.2f} / "
+                         f"{sum(h for h, p in zip(hit, ps, strict=True) if not p['duplicate'])}")
+        for h in ("tune", "report"):
+            leaks = {}
+            for r in l3:
+                if r["half"] == h and r["leak"]:
+                    leaks[r["id"]] = leaks.get(r["id"], False) or (
+                        r["cosine"] >= c and holds(r["p_same"], cont.judge_orders, cont.judge_min_same))
+            negs = sum(r["half"] == h and r["id"].startswith("neg") and r["cosine"] >= c
+                       and holds(r["p_same"], cont.judge_orders, cont.judge_min_same) for r in l3)
+            cells.append(f"layer 3 {h} {sum(leaks.values())}/{len(leaks)} / {negs}")
+        print(f"  cosine >= {c:.2f}: " + "; ".join(cells))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--judge", required=True, help="a wizevol config whose judge role answers")
@@ -207,6 +235,7 @@ def main() -> None:
     table("contamination layer 4, the judge alone: hits on paraphrases' own problem confirmed / negatives' hits "
           "confirmed", {"tune": by_half(l4, "tune"), "report": by_half(l4, "report")})
     layer4_combined(l4)
+    at_cosine(nd, l3)
     print("\nlayer 4's hits with their signals:")
     for r in sorted(l4, key=lambda r: (r["leak"], r["id"])):
         ps = "/".join("-" if x is None else f"{x:.2f}" for x in r["p_same"])

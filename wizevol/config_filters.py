@@ -20,7 +20,7 @@ class NearDupConfig(_Strict):
     short_words: int = Field(40, ge=1, description="instructions up to this many words get the embedding check")
     llm_judge: bool | None = Field(None, description="the judge role decides each short pair at judge_threshold "
                                    "(near_dup_judge.yaml); unset: on where the judge is an instruct model in chat")
-    judge_threshold: float = Field(0.65, gt=0, le=1, description="MiniLM cosine of the pairs the judge is asked about")
+    judge_threshold: float = Field(0.7, gt=0, le=1, description="MiniLM cosine of the pairs the judge is asked about")
     judge_top_k: int = Field(3, ge=1, description="the judge is asked about at most this many kept texts a record")
     contrasts: bool = Field(True, description="two records in other programming languages, or one with an input and "
                                                "one without, are never duplicates (filters/task_contrast.py)")
@@ -47,7 +47,7 @@ class ContaminationConfig(_Strict):
                                                  "static embedding (0: encode every record)")
     # unset (auto), llm_judge and translate are on where the judge is an instruct model asked in chat
     llm_judge: bool | None = None  # the judge decides each embedding candidate at judge_threshold
-    judge_threshold: float = Field(0.65, gt=0, le=1, description="with the judge on: MiniLM cosine of its candidates")
+    judge_threshold: float = Field(0.7, gt=0, le=1, description="with the judge on: MiniLM cosine of its candidates")
     judge_orders: Literal["both", "either"] = Field(
         "either", description="layer 3: a candidate is the problem's task when P(Same) >= judge_min_same in either "
                               "order (or both)")

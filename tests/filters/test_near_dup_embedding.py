@@ -91,7 +91,7 @@ def judge_run(tmp_path, pairs):
 
 def test_the_judge_decides_each_embedding_candidate_with_its_same_task_question(tmp_path, server):
     """With llm_judge, MiniLM only proposes: each round-1 text is asked about its nearest kept texts of other
-    lineages (cosine >= 0.65, the default; at most 3, nearest first) with near_dup_judge.yaml, over real HTTP,
+    lineages (cosine >= 0.70, the default; at most 3, nearest first) with near_dup_judge.yaml, over real HTTP,
     in both orders where the first says Same. A judge that knows the answers rejects exactly the reworded pairs
     whose original is among those candidates, naming it, and none of the different pairs, which MiniLM puts as
     close as 0.99 ("uppercase" / "lowercase")."""
@@ -104,7 +104,7 @@ def test_the_judge_decides_each_embedding_candidate_with_its_same_task_question(
     va = model.encode([r["instruction"] for r in first], normalize_embeddings=True)
     vb = model.encode([p["b"] for p in HELDOUT], normalize_embeddings=True)
     sims = vb @ va.T
-    asked = {p["id"]: [first[j]["id"] for j in sims[i].argsort()[::-1][:3] if sims[i, j] >= 0.65]
+    asked = {p["id"]: [first[j]["id"] for j in sims[i].argsort()[::-1][:3] if sims[i, j] >= 0.70]
              for i, p in enumerate(HELDOUT)}
     expected = {p["id"] for p in HELDOUT if p["duplicate"] and id_of[p["a"]] in asked[p["id"]]}
     assert 30 <= len(expected) < 40
@@ -399,7 +399,7 @@ def test_a_one_word_contrast_is_kept_unless_the_judge_is_sure_both_ways(tmp_path
     va = model.encode([p["a"] for p in CONTRASTS], normalize_embeddings=True)
     vb = model.encode([p["b"] for p in CONTRASTS], normalize_embeddings=True)
     sims = vb @ va.T
-    own = [p for i, p in enumerate(CONTRASTS) if sims[i].argmax() == i and sims[i, i] >= 0.65][:8]
+    own = [p for i, p in enumerate(CONTRASTS) if sims[i].argmax() == i and sims[i, i] >= 0.70][:8]
     assert len(own) == 8
     for i, p in enumerate(own):
         server.fault("text", role="near_dup_judge", match=f"Instruction A:\n{p['a']}\n\nInstruction B:\n{p['b']}",

@@ -6,12 +6,14 @@ Word n-grams cannot see two short instructions with the words moved or swapped f
 compares each instruction of at most `short_words` words with the kept ones of other lineages by all-MiniLM-L6-v2
 cosine: at 0.89 it finds a third of the held-out reworded pairs and takes 7 of 40 different tasks a word apart
 for duplicates (MiniLM puts "uppercase" and "lowercase" letters at 0.99), which is why it is off by default.
-With `judge` (near_dup_judge.yaml: "do these two instructions ask for the same task?", each pair in both orders;
-not the no_gain judge's "same depth and breadth", which is another question) the embedding only finds
-candidates, each kept text of another lineage at or above `judge_threshold`, nearest first, at most
-`judge_top_k`, and the judge decides: Same rejects; Different, an answer that says neither, or a failed call
-keeps the record (each counted in the stats; a failed call makes the next `wizevol filter` run the filter again).
-The judge is on by default where it is an instruct model (`llm_judge` unset), measured by bench/near_dup_eval.py.
+With `judge` (near_dup_judge.yaml: "do these two instructions ask for the same task?", read as P(Same) in both
+orders, judge.py's SameRule; not the no_gain judge's "same depth and breadth", which is another question) the
+embedding only finds candidates, each kept text of another lineage at or above `judge_threshold`, nearest first, at
+most `judge_top_k`, and the judge decides: the rule's Same rejects; Different, an answer that says neither, or a
+failed call keeps the record (each counted in the stats; a failed call makes the next `wizevol filter` run the filter
+again). Two records in other programming languages, or with an input against none, are never duplicates
+(task_contrast.py), for MinHash too. The judge is on by default where it is an instruct model (`llm_judge`
+unset), measured by bench/judge_rules.py and bench/filter_audit.py.
 
 A record is never compared with its own lineage (same `root_id`): evolution makes a child close to its parent by
 design ("add ~10 words"), so at 60+ words a child's 5-gram Jaccard with its parent is above 0.8. Two seeds (or
