@@ -169,3 +169,15 @@ def test_the_core_prints_nothing_and_reports_progress_as_events(tmp_path, server
     records = [d for e, d in events if e == "record"]
     assert len(records) == 40 and sum(d["round"] == 2 for d in records) == 20
     assert [d["stats"]["round"] for e, d in events if e == "round"] == [1, 2]
+
+
+def test_prompt_placeholders_are_filled_in_one_pass():
+    """An instruction that holds `{code}` keeps it as written: the code is not pasted into the instruction, and a
+    user's other braces stay too (the review's item 6)."""
+    from wizevol.prompts import fill
+
+    template = "Task:\n{instruction}\n\nCode:\n{code}\n"
+    got = fill(template, instruction="Explain what {code} and {x} mean in a format string.", code="def f(): pass")
+    assert got == "Task:\nExplain what {code} and {x} mean in a format string.\n\nCode:\ndef f(): pass\n"
+    assert fill("{a}{ab}{a}", a="{ab}", ab="1") == "{ab}1{ab}"
+    assert fill("no placeholders {here}") == "no placeholders {here}"

@@ -23,10 +23,12 @@ def default_prompts_dir() -> Path:
 
 
 def fill(template: str, **values: str) -> str:
-    """Replace {name} placeholders literally: instructions and code contain braces, so no str.format."""
-    for key, value in values.items():
-        template = template.replace("{" + key + "}", value)
-    return template
+    """Replace {name} placeholders literally, all in one pass: instructions and code contain braces, so no
+    str.format, and a value that holds another placeholder ("{code}" in an instruction) stays as written."""
+    if not values:
+        return template
+    placeholders = re.compile("|".join(re.escape("{" + key + "}") for key in values))
+    return placeholders.sub(lambda m: values[m.group(0)[1:-1]], template)
 
 
 @dataclass(frozen=True)
