@@ -33,7 +33,7 @@ from decontam_eval import load as load_decontam  # noqa: E402
 
 from wizevol.config_file import load_config  # noqa: E402
 from wizevol.filters.contamination import Contamination  # noqa: E402
-from wizevol.filters.judge import llm_judge, same_probability  # noqa: E402
+from wizevol.filters.judge import SameRule, llm_judge, same_probability  # noqa: E402
 from wizevol.filters.solves_benchmark import SolvesBenchmark, response_python, tested_problems  # noqa: E402
 from wizevol.filters.task_contrast import Contrast  # noqa: E402
 from wizevol.record import Record  # noqa: E402
@@ -45,8 +45,7 @@ RULES = [(orders, p) for orders in ("either", "both") for p in GRID]
 
 
 def holds(ps: tuple[float | None, float | None], orders: str, p: float) -> bool:
-    held = [x is not None and x >= p for x in ps]
-    return all(held) if orders == "both" else any(held)
+    return SameRule(orders, p).holds(ps)
 
 
 def ask_both(role, template, pairs: list[tuple[str, str]]) -> list[tuple[float | None, float | None]]:

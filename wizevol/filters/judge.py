@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,8 +32,6 @@ MIN_VERDICT_MASS = 0.5  # below this share of the first token's probability on S
 def parse_same_task(answer: str) -> str:
     """The judge's verdict: "same", "different" or "unparsed" (an answer that says neither, or both). "Not the
     same" is Different."""
-    import re
-
     text = re.sub(r"\bnot\s+(?:the\s+)?same\b", "different", answer.lower())
     said = {w for w in re.findall(r"[a-z]+", text) if w in ("same", "different")}
     return said.pop() if len(said) == 1 else "unparsed"
@@ -66,6 +65,11 @@ class SameRule:
     orders: Literal["both", "either"] = "both"
     min_same: float = 0.5
 
+    def holds(self, ps: tuple[float | None, ...] | list[float | None]) -> bool:
+        """Whether the orders' P(Same) (None: failed or said neither) make the pair the same task."""
+        held = [p is not None and p >= self.min_same for p in ps]
+        return all(held) if self.orders == "both" else any(held)
+
     def second_needed(self, p: float | None) -> bool:
         """Whether the other order must be asked after the first gave P(Same) = p (None: failed or unparsed)."""
         passed = p is not None and p >= self.min_same
@@ -92,10 +96,11 @@ class SameTask:
 
 
 def as_same_task(answer: Any) -> SameTask:
-    """A judge's answer as a SameTask (a judge given by a test or a bench may answer True, False or None)."""
+    """A judge's answer as a SameTask (a judge given by a test or a bench may answer True, False or None, or a
+    verdict's name)."""
     if isinstance(answer, SameTask):
         return answer
-    return SameTask({True: "same", False: "different", None: "failed"}[answer])
+    return SameTask(answer if isinstance(answer, str) else {True: "same", False: "different", None: "failed"}[answer])
 
 
 class JudgeRole:
@@ -137,8 +142,7 @@ class JudgeRole:
             ps.append(same_probability(answer))
             if not rule.second_needed(ps[0]):
                 break
-        held = [p is not None and p >= rule.min_same for p in ps]
-        if all(held) if rule.orders == "both" else any(held):
+        if rule.holds(ps):
             return SameTask("same", tuple(ps))
         return SameTask("failed" if failed else "unparsed" if None in ps else "different", tuple(ps))
 

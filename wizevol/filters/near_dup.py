@@ -27,6 +27,7 @@ from typing import Any
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from wizevol.filters.base import Filter
+from wizevol.filters.judge import as_same_task
 from wizevol.filters.task_contrast import Contrast
 from wizevol.record import Record, Verdict, drop
 from wizevol.text import ngrams, words
@@ -172,16 +173,14 @@ class NearDup(Filter):
             return drop(f"near-duplicate of {other} (embedding cosine {cos:.2f})", duplicate_of=other,
                         cosine=round(cos, 3), rule="embedding")
         for other, cos in self._neighbours(record, root, self.judge_threshold, self.judge_top_k):
-            answer = self.judge(self._text[other], record.prompt_text())
-            verdict = {True: "same", False: "different", None: "failed"}.get(answer, answer)  # a bool is fine too
-            verdict = getattr(verdict, "verdict", verdict)  # a SameTask: its verdict, P(Same) in its reason
+            answer = as_same_task(self.judge(self._text[other], record.prompt_text()))
             self.asked["calls"] += 1
-            self.asked[verdict] += 1
-            if verdict == "same":
-                shown = f", P(same) {answer.shown()}" if getattr(answer, "p", None) else ""
+            self.asked[answer.verdict] += 1
+            if answer:
+                shown = f", P(same) {answer.shown()}" if answer.p else ""
                 return drop(f"near-duplicate of {other} (judge: same task{shown}; embedding cosine {cos:.2f})",
                             duplicate_of=other, cosine=round(cos, 3), judge="same", rule="judge",
-                            **({"p_same": list(answer.p)} if shown else {}))
+                            **({"p_same": list(answer.p)} if answer.p else {}))
         return True
 
     def _differs(self, kept: str, checked: str, count: bool = False) -> bool:
