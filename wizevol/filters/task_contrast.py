@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from wizevol.filters.other_language import LANGUAGES
+
 # names of programming languages as instructions write them -> one name; "C", "Go" and "R" only as a language
 # ("in C", "a C function", "using Go"), since the words are also English
 _NAMED = [
@@ -35,11 +37,10 @@ _NAMED = [
 _NAMED_RE = [(name, re.compile(p, re.I)) for name, p in _NAMED]
 _AS_LANGUAGE = r"(?:\b(?:in|using|with|into|to)\s+{0}\b(?![+#])|\b{0}(?![+#])\s+(?:program|function|code|method|script|snippet|macro|struct|language|implementation|routine|version|library|compiler)s?\b)"
 _AMBIGUOUS = [(name, re.compile(_AS_LANGUAGE.format(word))) for name, word in (("c", "C"), ("go", "Go"), ("r", "R"))]
-_TAGS = {"py": "python", "python3": "python", "js": "javascript", "jsx": "javascript", "node": "javascript",
-         "mjs": "javascript", "ts": "typescript", "tsx": "typescript", "cpp": "c++", "cc": "c++", "cxx": "c++",
-         "hpp": "c++", "h": "c", "cs": "c#", "csharp": "c#", "golang": "go", "rs": "rust", "rb": "ruby",
-         "kt": "kotlin", "sh": "bash", "shell": "bash", "zsh": "bash", "console": "bash", "mysql": "sql",
-         "postgresql": "sql", "sqlite": "sql", "plsql": "sql", "hs": "haskell"}
+# fence tags -> one name: other_language's table of languages to translate, and the ones it does not translate
+_TAGS = {tag: name.lower() for tag, name in LANGUAGES.items()} | {
+    "py": "python", "python3": "python", "tsx": "typescript", "sh": "bash", "shell": "bash", "zsh": "bash",
+    "console": "bash", "mysql": "sql", "postgresql": "sql", "sqlite": "sql", "plsql": "sql"}
 _KNOWN = {name for name, _ in _NAMED} | {"c", "go", "r"}
 
 
