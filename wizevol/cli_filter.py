@@ -30,6 +30,10 @@ def filter_lines(name: str, stats: dict[str, Any], run: Path) -> list[str]:
     if unconfirmed:
         out.append(f"{'':>13}  {unconfirmed} responses pass a benchmark problem's tests under another task: "
                    f"kept, listed in {run}/filters/{name}/results_K.jsonl")
+    contradicted = stats.get("embedding", {}).get("contradicted")
+    if contradicted:
+        out.append(f"{'':>13}  {contradicted} layer-3 matches whose response's code does another task: kept, listed "
+                   f"in {run}/filters/{name}/results_K.jsonl")
     judge = stats.get("judge")
     if judge and judge["failed"]:
         out.append(f"{'':>13}  the judge's call failed for {judge['failed']} of {judge['calls']} questions: "

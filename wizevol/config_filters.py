@@ -66,6 +66,11 @@ class ContaminationConfig(_Strict):
     execution_min_same: float | None = Field(
         0.45, gt=0, le=1, description="with the judge on: its P(Same) of the problem and the instruction, in either "
                                      "order, that confirms a layer-4 hit (null: the judge does not confirm)")
+    contradict_below: float | None = Field(
+        0.5, ge=0, le=1, description="with layer 4 on: a layer-3 match is kept where the response's best function "
+                                     "fails the problem's tests and answers as its canonical solution on fewer than "
+                                     "this share of inputs near them, or no function of it takes the problem's "
+                                     "arguments (null: execution does not overrule layer 3)")
     execution_min_cosine: float | None = Field(
         0.6, gt=0, le=1, description="with the judge on: MiniLM cosine of the problem and the instruction that "
                                      "confirms a layer-4 hit too (null: it does not); with the judge off, a hit "

@@ -408,7 +408,7 @@ def test_two_filter_runs_in_processes_with_other_hash_seeds_write_identical_reje
     from wizevol.filters.benchmark_texts import _humaneval_docstrings
     from wizevol.text import words
 
-    grams = Contamination(embedding=False)._grams
+    grams = Contamination(embedding=False).ngrams.grams
     docs = {t: _humaneval_docstrings(p["prompt"])[-1] for t, p in read_problems().items()}
     by_size: dict[int, list[str]] = {}
     for task, doc in docs.items():

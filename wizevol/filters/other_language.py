@@ -7,8 +7,10 @@ benchmark's tests like any Python response.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from wizevol.filters.code_check import code_blocks
+from wizevol.record import Record
 
 # fence tags of programming languages worth translating (the name the translator is told), by tag
 LANGUAGES = {
@@ -80,3 +82,28 @@ def looks_english(text: str) -> bool:
     words = re.findall(r"[^\W\d_]+", _UNSPACED.sub(" ", text))
     total = len(words) + unspaced
     return not total or sum(w in ENGLISH_WORDS for w in words) >= 0.2 * total
+
+
+def translated_responses(translate: Callable[..., list[str | None]], records: list[Record],
+                         emit: Callable[..., None]) -> list[tuple[str, str, str | None]]:
+    """(record id, language, its Python or None where the call failed) for each response whose code is in another
+    language, translated by `translate` ([(language, code)] -> their Python)."""
+    foreign = [(r.id, found) for r in records if (found := other_language_code(r.output))]
+    if not foreign:
+        return []
+    emit("phase", name="contamination: responses in other languages, translated into Python", total=len(foreign))
+    pythons = translate([found for _, found in foreign], lambda: emit("step"))
+    return [(rid, language, python) for (rid, (language, _)), python in zip(foreign, pythons, strict=True)]
+
+
+def english_instructions(to_english: Callable[..., list[str | None]], records: list[Record],
+                         emit: Callable[..., None]) -> dict[str, str | None]:
+    """{record id: its instruction in English, or None where the call failed} for the instructions in another
+    natural language (few common English words): MiniLM is an English model, and matched none of them to its
+    problem (bench/decontam_eval.py)."""
+    foreign = [r for r in records if not looks_english(r.prompt_text())]
+    if not foreign:
+        return {}
+    emit("phase", name="contamination: instructions in other languages, translated into English", total=len(foreign))
+    english = to_english([r.prompt_text() for r in foreign], lambda: emit("step"))
+    return {r.id: t for r, t in zip(foreign, english, strict=True)}

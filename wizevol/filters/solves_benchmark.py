@@ -25,6 +25,28 @@ from wizevol.run_folder import AppendLog
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What a response's code did on one problem: its best function, whether it passed the tests, and its agreement
+    with the canonical solution on inputs near the tests'; fits=False: no function of it takes the problem's
+    arguments (a function of none reads its input elsewhere and says nothing)."""
+
+    function: str | None
+    passed: bool
+    agreement: float
+    fits: bool = True
+
+    def contradicts(self, below: float) -> str | None:
+        """Why this says the response does another task than the problem's (its text matched it), or None: its
+        functions all take other arguments, or its best one fails the tests and agrees on fewer than `below`."""
+        if not self.fits:
+            return "no function of the response takes the problem's arguments"
+        if not self.passed and self.agreement < below:
+            return (f"the response's {self.function}() fails the problem's tests and answers as its canonical "
+                    f"solution on {self.agreement:.0%} of inputs near them")
+        return None
+
+
+@dataclass(frozen=True)
 class TestedProblem:
     """A benchmark problem with its tests: the source that defines `check` (prompt helpers included)."""
 
@@ -171,14 +193,14 @@ class SolvesBenchmark:
                 "memory_mb": self.limits.memory_mb,  # time limits follow each response's checks (job)
                 "sandbox_layers": list(self.active if self.active is not None else sandbox.layers())}
 
-    def _plan(self, code: str) -> tuple[list, float] | None:
+    def _plan(self, code: str, only: frozenset[str] | None = None) -> tuple[list, float] | None:
         """(the answer functions with the problems each may solve, the response's seconds), or None when it has no
         function a problem could call. Each check may take its problem's seconds, and a passed one that again per
         mutated input (two runs of up to 24): the time grows with the checks (a function that loops on other
-        problems' inputs spends each one's share, not the next one's)."""
+        problems' inputs spends each one's share, not the next one's). `only`: these tasks alone."""
         tries = []
         for name, lo, hi in answer_functions(code):
-            fits = [i for i, p in enumerate(self.problems) if lo <= p.arity <= hi]
+            fits = [i for i, p in enumerate(self.problems) if lo <= p.arity <= hi and (only is None or p.task in only)]
             if fits:
                 tries.append([name, fits])
         if not tries:
@@ -194,24 +216,27 @@ class SolvesBenchmark:
                  **({"code": blobs[i]} if blobs else {"source": p.source})} if i in used else None
                 for i, p in enumerate(self.problems)]
 
-    def job(self, code: str) -> tuple[str, Limits] | None:
+    def job(self, code: str, only: frozenset[str] | None = None) -> tuple[str, Limits] | None:
         """The sandboxed program for one response on its own and its limits, or None (nothing to try)."""
-        plan = self._plan(code)
+        plan = self._plan(code, only)
         if plan is None:
             return None
         tries, seconds = plan
         job = {"code": code, "try": tries, "problems": self._problem_rows({i for _, f in tries for i in f}),
-               "load_s": self.check_s * 5}
+               "load_s": self.check_s * 5, "every": only is not None}
         return program(f"run_job(json.loads({json.dumps(job)!r}))"), Limits(cpu_s=int(seconds) + 1, wall_s=seconds,
                                                                              memory_mb=self.limits.memory_mb)
 
-    def _batch(self, codes: list[str]) -> list[tuple[list[tuple[str, str, float]], bool]]:
+    def _batch(self, codes: list[str], only: list[frozenset[str]] | None = None
+               ) -> list[tuple[list[tuple[str, str, float]], bool]]:
         """(every (function, task, agreement) whose tests pass, whether its checks were stopped at the time
         limit) for each of several responses run in one sandboxed process (run_batch: a forked child each). A response
-        whose result did not come back (the process died or ran out of time) runs again on its own."""
+        whose result did not come back (the process died or ran out of time) runs again on its own. With `only`
+        (each response's tasks): those tasks alone, and every function tried, as (function, task, agreement,
+        passed)."""
         if len(codes) == 1:
-            return [self._solved_any(codes[0])]
-        plans = [self._plan(c) for c in codes]
+            return [self._solved_any(codes[0], only[0] if only else None)]
+        plans = [self._plan(c, only[n] if only else None) for n, c in enumerate(codes)]
         todo = [n for n, plan in enumerate(plans) if plan is not None]
         out: list[tuple[list[tuple[str, str, float]], bool] | None] = [([], False) if plan is None else None
                                                                        for plan in plans]
@@ -220,7 +245,7 @@ class SolvesBenchmark:
             limit = self.seconds()
             batch = {"problems": self._problem_rows(used), "load_s": self.check_s * 5,
                      "responses": [{"code": codes[n], "try": plans[n][0], "wall_s": plans[n][1],
-                                    "cpu_s": int(plans[n][1]) + 1} for n in todo]}
+                                    "cpu_s": int(plans[n][1]) + 1, "every": only is not None} for n in todo]}
             seconds = 10 + sum(5 * limit[i] for i in used) + sum(plans[n][1] for n in todo)
             result = run_python("", Limits(cpu_s=int(seconds) + 1, wall_s=seconds, memory_mb=self.limits.memory_mb),
                                 self.active, files={"batch.json": json.dumps(batch)}, trusted=program("run_batch(sandbox_hook)"),
@@ -235,7 +260,8 @@ class SolvesBenchmark:
         lost = [n for n, hits in enumerate(out) if hits is None]
         with self._lock:
             self.rerun_alone += len(lost)
-        return [got if got is not None else self._solved_any(codes[n]) for n, got in enumerate(out)]
+        return [got if got is not None else self._solved_any(codes[n], only[n] if only else None)
+                for n, got in enumerate(out)]
 
     def _count(self, timed_out: bool, counts: list[dict]) -> None:
         with self._lock:
@@ -255,9 +281,10 @@ class SolvesBenchmark:
         """Every (function, task, agreement) whose tests pass, whatever the agreement."""
         return self._solved_any(code)[0]
 
-    def _solved_any(self, code: str) -> tuple[list[tuple[str, str, float]], bool]:
-        """solved_any, and whether the response's checks were stopped at its time limit (not finished)."""
-        job = self.job(code)
+    def _solved_any(self, code: str, only: frozenset[str] | None = None) -> tuple[list[tuple[str, str, float]], bool]:
+        """solved_any, and whether the response's checks were stopped at its time limit (not finished); with
+        `only`, as _batch says."""
+        job = self.job(code, only)
         if job is None:
             return [], False
         program, limits = job
@@ -265,6 +292,32 @@ class SolvesBenchmark:
         marks = [json.loads(ln[len(MARK):]) for ln in result.stdout.splitlines() if ln.startswith(MARK)]
         self._count(result.status == "timeout", [m for m in marks if isinstance(m, dict)])
         return [tuple(m) for m in marks if isinstance(m, list)], result.status == "timeout"
+
+    def scores(self, items: list[tuple[str, list[str]]]) -> list[dict[str, Evidence | None]]:
+        """What a response's code does on tasks chosen by its text: for each (code, tasks), per task, its function
+        that does best there (a pass first, then agreement with the canonical solution on inputs near the tests'),
+        or Evidence(fits=False) where its answer functions all take arguments and none as many as the task's; None
+        where there is nothing to say (no function; its checks did not finish)."""
+        chosen = [(code, frozenset(tasks)) for code, tasks in items]
+        size = min(self.batch, max(2, -(-len(chosen) // (4 * self.workers))))
+        chunks = [list(range(s, min(s + size, len(chosen)))) for s in range(0, len(chosen), size)]
+        out: list[dict[str, Evidence | None]] = [dict.fromkeys(sorted(tasks)) for _, tasks in chosen]
+        with ThreadPoolExecutor(self.workers) as pool:
+            runs = pool.map(lambda chunk: self._batch([chosen[n][0] for n in chunk], [chosen[n][1] for n in chunk]),
+                            chunks)
+            for chunk, results in zip(chunks, runs, strict=True):
+                for n, (tried, _) in zip(chunk, results, strict=True):
+                    for function, task, agreement, passed in tried:
+                        best = out[n].get(task)
+                        if best is None or (passed, agreement) > (best.passed, best.agreement):
+                            out[n][task] = Evidence(function, bool(passed), agreement)
+        arity = {p.task: p.arity for p in self.problems}
+        for (code, _), found in zip(chosen, out, strict=True):
+            functions = [(lo, hi) for _, lo, hi in answer_functions(code) if hi > 0] if None in found.values() else []
+            for task in [t for t, e in found.items() if e is None and t in arity and functions]:
+                if not any(lo <= arity[task] <= hi for lo, hi in functions):
+                    found[task] = Evidence(None, False, 0.0, fits=False)
+        return out
 
     def key(self, code: str) -> str:
         """What a response's result depends on: its code, the problems, check_s and the runner's own code

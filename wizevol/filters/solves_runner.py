@@ -159,7 +159,8 @@ def _agreement(fn, i):
 
 def _solve(job, load_s, emit):
     """Run one response's answer functions against the problems it may solve; emit([function, task, agreement])
-    for each passed one, then emit({"out_of_time", "shortened"})."""
+    for each passed one (with job["every"]: [function, task, agreement, passed] for each one tried), then
+    emit({"out_of_time", "shortened"})."""
     signal.signal(signal.SIGALRM, _alarm)
     sys.stdout = _Quiet()  # what the response prints is not wanted
     ns = {"__name__": "__record__"}
@@ -185,8 +186,8 @@ def _solve(job, load_s, emit):
             passed = _guarded(limit, _check, i, env, fn)
             slow += _timed_out
             out_of_time += _timed_out
-            if passed:
-                emit([name, p["task"], round(_agreement(fn, i), 3)])
+            if passed or job.get("every"):
+                emit([name, p["task"], round(_agreement(fn, i), 3)] + ([passed] if job.get("every") else []))
     emit({"out_of_time": out_of_time, "shortened": short})
 
 
@@ -284,7 +285,7 @@ def run_batch(sandbox_hook, path="batch.json"):
                 _marks.append(json.loads(_line))
             except ValueError:
                 pass
-        _hits = [m for m in _marks if isinstance(m, list) and len(m) == 3]
+        _hits = [m for m in _marks if isinstance(m, list) and len(m) in (3, 4)]
         _counts = next((m for m in _marks if isinstance(m, dict)), None)
         _OUT.write("\n" + MARK + json.dumps({"n": _n, "hits": _hits, "counts": _counts or {}, "timeout": _killed}) + "\n")
         _OUT.flush()
