@@ -58,3 +58,24 @@ def test_a_missing_tool_skips_its_language_with_a_count(tmp_path, monkeypatch):
     assert "js-bad" not in rejected and {"sh-bad", "c-bad", "cpp-bad"} <= set(rejected)
     assert stats["blocks"]["javascript: skipped, node not installed"] == 2
     assert stats["settings"]["checkers"]["javascript"] is None
+
+
+def test_an_html_page_tagged_javascript_has_its_scripts_checked_and_prose_so_tagged_is_rejected(tmp_path):
+    """Corpora tag an HTML page `javascript` (the real-seed audit's u105): node reads its first `<` as an error,
+    and a right answer was dropped. Its inline scripts are the JavaScript, and they are what is checked; prose
+    tagged javascript is still a malformed answer."""
+    page = ("```javascript\n<button id=\"btn\">Click me</button>\n<script>\n  document.getElementById('btn')"
+            ".addEventListener('click', () => alert('Clicked!'));\n</script>\n```")
+    cases = {"page": page, "page-bad": page.replace("() =>", "() =>>"),
+             "page-no-script": "```javascript\n<!DOCTYPE html>\n<html><body><p>hi</p></body></html>\n```",
+             "prose": "```javascript\nA closure is a function together with the variables of its scope.\n```"}
+    run = make_run(tmp_path, [[{"id": k, "instruction": "task", "output": v} for k, v in cases.items()]])
+    result = cli("filter", run, "--only", "code_check")
+    assert result.exit_code == 0, result.output
+    rejected = {r["id"]: r["reason"] for r in rows(run / "filters" / "code_check" / "rejected_0.jsonl")}
+    assert set(rejected) == {"page-bad", "prose"}
+    assert rejected["page-bad"].startswith("syntax: script 1 of javascript block 1 (HTML) does not parse: SyntaxError")
+    assert rejected["prose"].startswith("syntax: javascript block 1 does not parse: SyntaxError")
+    stats = json.loads((run / "filters" / "code_check" / "stats.json").read_text())
+    assert stats["blocks"]["javascript: an HTML page, its scripts checked"] == 3
+    assert stats["blocks"]["javascript: checked"] == 1  # the prose

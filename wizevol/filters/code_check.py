@@ -1,7 +1,7 @@
 """code_check: pull the fenced code out of each response. Python must parse (`ast`); JavaScript, Bash, C and
 C++ must pass their own syntax check (`node --check`, `bash -n`, `gcc`/`g++ -fsyntax-only`, run in the
-sandbox's OS layers) where that tool is installed, and are counted as skipped where it is not; other
-languages are counted as unchecked. With `execute: true` (code_exec), the Python also runs in the sandbox
+sandbox's OS layers) where that tool is installed, and are counted as skipped where it is not (a block tagged
+javascript that holds an HTML page has its inline scripts checked); other languages are counted as unchecked. With `execute: true` (code_exec), the Python also runs in the sandbox
 and pass/fail/timeout is recorded; a failing or hanging program rejects the record."""
 
 from __future__ import annotations
@@ -43,6 +43,19 @@ def code_blocks(text: str) -> list[tuple[str, str]]:
     return out
 
 
+_HTML = re.compile(r"\s*<(!doctype|html|head|body|div|button|form|input|p|span|script|style|canvas|ul|table|h[1-6])\b",
+                   re.I)
+_SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.I | re.S)
+
+
+def html_scripts(code: str) -> list[str] | None:
+    """The inline scripts of an HTML page (a block tagged javascript that holds a page, as corpora often tag one),
+    or None where the block does not start with an HTML element."""
+    if not _HTML.match(code):
+        return None
+    return [body for attrs, body in _SCRIPT.findall(code) if "src=" not in attrs.replace(" ", "") and body.strip()]
+
+
 class CodeCheck(Filter):
     """Rejects a response whose fenced Python does not parse (or, with execute, fails or hangs)."""
 
@@ -78,15 +91,25 @@ class CodeCheck(Filter):
             if tool is None:
                 self.blocks[f"{lang}: skipped, {CHECKERS[lang][0]} not installed"] += 1
                 continue
-            _, args, name = CHECKERS[lang]
-            result = run_program([tool, *args], {name: code}, TOOL_LIMITS)
-            self.blocks[f"{lang}: checked"] += 1
-            if result.status != "pass":
-                lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
-                first = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else result.detail)
-                first = re.sub(r"/\S*/wizevol-sandbox-[^/\s]*/", "", first)[:200]
-                return drop(f"syntax: {lang} block {i} does not parse: {first}", block=i, language=lang)
+            scripts = html_scripts(code) if lang == "javascript" else None  # a page: its scripts are the JavaScript
+            self.blocks["javascript: an HTML page, its scripts checked" if scripts is not None else f"{lang}: checked"] += 1
+            for n, script in enumerate([code] if scripts is None else scripts, start=1):
+                failed = self._syntax_error(lang, tool, script)
+                if failed:
+                    where = f"{lang} block {i}" if scripts is None else f"script {n} of {lang} block {i} (HTML)"
+                    return drop(f"syntax: {where} does not parse: {failed}", block=i, language=lang)
         return True
+
+    @staticmethod
+    def _syntax_error(lang: str, tool: str, code: str) -> str | None:
+        """The tool's first error line for code that does not parse, or None."""
+        _, args, name = CHECKERS[lang]
+        result = run_program([tool, *args], {name: code}, TOOL_LIMITS)
+        if result.status == "pass":
+            return None
+        lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
+        first = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else result.detail)
+        return re.sub(r"/\S*/wizevol-sandbox-[^/\s]*/", "", first)[:200]
 
     def check(self, record: Record) -> Verdict:
         blocks = code_blocks(record.output)
