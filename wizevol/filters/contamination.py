@@ -238,8 +238,7 @@ class Contamination(Filter):
         if self.judge is not None and self.judge_ahead is not None:  # every question check() may ask, at once
             text_of = {r.id: self._text(r) for r in records}
             pairs = [(self.texts[i].text or self.texts[i].norm, text_of[rid])
-                     for rid, hits in self._candidates.items() for _, i in hits
-                     if not self._contradicted(rid, self.texts[i].task)]
+                     for rid, hits in self._candidates.items() for _, i in hits]
             self.asked_ahead = len(pairs)
             if pairs:
                 emit("phase", name="contamination: the judge's questions, asked ahead", total=len(pairs))
@@ -303,21 +302,22 @@ class Contamination(Filter):
                             field=field, kind=kind, coverage=round(cov, 3))
         if self.embedding:
             for bench, sim in self.candidates(record):
-                why = self._contradicted(record.id, bench.task, record)
-                if why:
-                    self.contradicted += 1
-                    self.unconfirmed[record.round].append({"id": record.id, "kept": f"layer 3 match with {bench.task}"
-                                                           f" (cosine {sim:.2f}) overruled by execution: {why}"})
-                    continue  # the response's code does another task; ask about the next problem
                 layer = "embedding"
                 p_same = {}
                 if self.judge is not None:
                     same = as_same_task(self.judge(bench.text or bench.norm, self._text(record)))
                     if same.verdict != "same" and same.verdict != "failed":
                         continue  # the judge says this problem is not the record's; ask about the next one
-                    self.judge_failed += same.verdict == "failed"
                     layer = "embedding+judge" if same else "embedding (the judge's call failed)"
                     p_same = {"p_same": list(same.p)} if same.p else {}
+                why = self._contradicted(record.id, bench.task, record)
+                if why:  # the response's code does another task: kept, listed; the next problem is asked about
+                    self.contradicted += 1
+                    self.unconfirmed[record.round].append({"id": record.id, "kept": f"{layer} match with {bench.task}"
+                                                           f" overruled by execution: {why}", "task": bench.task,
+                                                           "cosine": round(sim, 3), **p_same})
+                    continue
+                self.judge_failed += layer == "embedding (the judge's call failed)"
                 english = " (in English)" if record.id in self._english else ""
                 self.by_task[bench.task] += 1
                 return drop(f"{layer}: instruction{english} is close to {bench.task} {bench.kind} (cosine {sim:.2f})",
