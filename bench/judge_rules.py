@@ -8,6 +8,8 @@ The judge is asked every candidate pair in both orders, once, with its first tok
 - contamination layer 3: each HumanEval problem's top 5 records of data/decontam/ at cosine >= 0.65 (instructions
   in another language translated into English first, as the filter does); tune and report halves as in
   bench/decontam_eval.py.
+  Each candidate's response (data/decontam/responses.jsonl) is run against the candidate's problem: where its code
+  does another task, execution overrules the match (contradict_below), reported beside the rule.
 - contamination layer 4: the items whose response (data/decontam/responses.jsonl) passes a problem's tests at
   agreement >= 0.80: is the instruction that problem's task? (the judge, and MiniLM's cosine of the two).
 
@@ -32,6 +34,7 @@ from decontam_eval import half  # noqa: E402
 from decontam_eval import load as load_decontam  # noqa: E402
 
 from wizevol.config_file import load_config  # noqa: E402
+from wizevol.config_filters import ContaminationConfig  # noqa: E402
 from wizevol.filters.contamination import Contamination  # noqa: E402
 from wizevol.filters.judge import SameRule, llm_judge, same_probability  # noqa: E402
 from wizevol.filters.solves_benchmark import SolvesBenchmark, response_python, tested_problems  # noqa: E402
@@ -91,6 +94,16 @@ def decontam_sets(role) -> tuple[list[dict], list[dict]]:
         for task in dict.fromkeys(t for _, t, _ in hits):
             l4.append({"id": rid, "task": task, "problem": flt._statements.get(task, task), "text": flt._text(by_id[rid]),
                        "cosine": round(flt._cosine(by_id[rid], task), 3)})
+    contradict_below = ContaminationConfig().contradict_below
+    asked = {}
+    for r in l3:
+        asked.setdefault(r["id"], []).append(r["task"])
+    codes = [(rid, response_python(responses.get(rid, ""))) for rid in asked]
+    found = dict(zip([rid for rid, _ in codes], SolvesBenchmark(tested_problems()).scores(
+        [(code, asked[rid]) for rid, code in codes]), strict=True))
+    for r in l3:  # what layer 4's code says of the match (Evidence.contradicts): None where it does not overrule
+        e = found[r["id"]].get(r["task"])
+        r["overruled"] = e.contradicts(contradict_below) if e is not None else None
     for rows in (l3, l4):
         for row, ps in zip(rows, ask_both(role, role.prompts.contamination_judge,
                                           [(r["problem"], r["text"]) for r in rows]), strict=True):
@@ -165,7 +178,7 @@ def layer4_combined(l4: list[dict]) -> None:
 
 def at_cosine(nd: dict, l3: list[dict]) -> None:
     """The default rules with the judge asked only at or above a higher MiniLM cosine (judge_threshold)."""
-    from wizevol.config_filters import ContaminationConfig, NearDupConfig
+    from wizevol.config_filters import NearDupConfig
 
     near, cont = NearDupConfig(), ContaminationConfig()
     print(f"\nthe default rules at each judge_threshold (near_dup: {near.judge_orders} >= {near.judge_min_same}; layer 3: "
@@ -189,6 +202,36 @@ def at_cosine(nd: dict, l3: list[dict]) -> None:
                        and holds(r["p_same"], cont.judge_orders, cont.judge_min_same) for r in l3)
             cells.append(f"layer 3 {h} {sum(leaks.values())}/{len(leaks)} / {negs}")
         print(f"  cosine >= {c:.2f}: " + "; ".join(cells))
+
+
+def layer3_execution(l3: list[dict]) -> None:
+    """Layer 3's default rule at the default judge_threshold, before and after execution overrules a match whose
+    response's code does another task (contradict_below): leaks found and negatives confirmed, by half."""
+    cont = ContaminationConfig()
+
+    def rates(h, overrule):
+        leaks = {}
+        negs = []
+        for r in l3:
+            hit = (r["cosine"] >= cont.judge_threshold and holds(r["p_same"], cont.judge_orders, cont.judge_min_same)
+                   and not (overrule and r["overruled"]))
+            if r["half"] == h and r["leak"]:
+                leaks[r["id"]] = leaks.get(r["id"], False) or hit
+            elif r["half"] == h and r["id"].startswith("neg") and hit:
+                negs.append(r["id"])
+        return f"{sum(leaks.values())}/{len(leaks)} leaks, {len(negs)} negative pairs"
+
+    print(f"\ncontamination layer 3 (cosine >= {cont.judge_threshold}, {cont.judge_orders} >= {cont.judge_min_same}), "
+          f"and with execution overruling a match whose code does another task (contradict_below "
+          f"{cont.contradict_below}): responses from data/decontam/responses.jsonl")
+    for h in ("tune", "report"):
+        print(f"  {h}: {rates(h, False)}; with execution: {rates(h, True)}")
+    for r in l3:
+        if r["overruled"] and r["cosine"] >= cont.judge_threshold and holds(r["p_same"], cont.judge_orders,
+                                                                            cont.judge_min_same):
+            kind = "leak" if r["leak"] else "neg" if r["id"].startswith("neg") else "another problem's paraphrase"
+            print(f"  overruled: {kind} {r['half']:<6} {r['id']:<9} {r['task']:<14} "
+                  f"{r['overruled'][:90]}")
 
 
 def main() -> None:
@@ -236,6 +279,7 @@ def main() -> None:
           "confirmed", {"tune": by_half(l4, "tune"), "report": by_half(l4, "report")})
     layer4_combined(l4)
     at_cosine(nd, l3)
+    layer3_execution(l3)
     print("\nlayer 4's hits with their signals:")
     for r in sorted(l4, key=lambda r: (r["leak"], r["id"])):
         ps = "/".join("-" if x is None else f"{x:.2f}" for x in r["p_same"])
