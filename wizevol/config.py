@@ -73,6 +73,13 @@ class RulesConfig(_Strict):
     stopwords_only: bool = True
     prompt_leak: bool = True
     answered: bool = True  # the evolved "instruction" is the evolver's answer (a solution), not a task
+    # what a small evolver gets wrong (evolve/small_evolver.py; docs/evolve.md measures each)
+    dangling_reference: bool = True  # "modify the given code" with no code, no literal, no input
+    method_not_applied: bool = True  # erroneous_code with no code in the child
+    language_lost: bool = True  # the parent's language gone, the child in another one (SQL became pandas)
+    commentary: bool = True  # "The difficulty has been increased by ..." left in the instruction
+    easier: bool = True  # the child keeps less than easier_min_ratio of its parent's words
+    easier_min_ratio: float = Field(0.6, gt=0, le=1)
 
 
 class AutoConfig(_Strict):

@@ -3,43 +3,23 @@ record, or (False, reason, details) to drop it. `RuleSet` runs one stage's rules
 
 Stages, in the order a record's chain runs them:
   evolve   - on the evolved instruction: empty, truncated, no_gain (identical to its parent), prompt_leak,
-             answered (a solution, not a task) (cheap, before any further call)
+             answered (a solution, not a task), then a small evolver's failures (small_evolver.py): commentary,
+             dangling_reference, method_not_applied, easier (cheap, before any further call)
   judge    - no_gain: the LLM judge says the evolved instruction equals its parent
-  response - on the responder's answer: empty, truncated, refusal, stopwords_only
+  response - on the responder's answer: empty, truncated, refusal, stopwords_only, language_lost
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 from stop_words import get_stop_words
 
-from wizevol.llm.client import Completion
-from wizevol.record import Record, Verdict, drop
+from wizevol.evolve import small_evolver as s
+from wizevol.evolve.candidate import Candidate, Rule
+from wizevol.record import Verdict, drop
 from wizevol.text import ngrams, normalize, words
-
-
-@dataclass
-class Candidate:
-    """Everything the rules may look at for one evolution."""
-
-    parent: Record
-    child: Record
-    evolve: Completion
-    judge: Completion | None = None
-    response: Completion | None = None
-
-
-class Rule:
-    """One elimination rule: a name, the stage it runs in, and `check`."""
-
-    name: str = ""
-    stage: str = ""
-
-    def check(self, c: Candidate) -> Verdict:
-        raise NotImplementedError
 
 
 class Empty(Rule):
@@ -124,9 +104,22 @@ class PromptLeak(Rule):
         sent = self.template_shingles | self.method_shingles.get(c.child.method or "", set())
         if sent:
             copied = (shingles(c.child.instruction, self.n) & sent) - shingles(c.parent.prompt_text(), self.n)
+            copied = {g for g in copied if not (g not in self.template_shingles
+                                                and introduces_code(c.child.instruction, g))}
             if copied:
                 return drop(f"instruction copies the evolving prompt's words: {' '.join(min(copied))!r}")
         return True
+
+
+def introduces_code(text: str, gram: tuple[str, ...]) -> bool:
+    """The words `gram` open the code the instruction then shows, in the same sentence ("Here is a piece of
+    erroneous code as a reference:" and the code): the heuristic's own request, used as it asks, not a leak."""
+    found = re.search(r"\W+".join(re.escape(w) for w in gram), text, re.IGNORECASE)
+    if found is None:
+        return False
+    rest = text[found.end():]
+    start = re.search(r"```|`|\n", rest)
+    return start is not None and not re.search(r"[.!?]\s", rest[:start.start()]) and s.shows_code(rest)
 
 
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
@@ -272,6 +265,7 @@ def build_rules(filters, markers: tuple[str, ...] = (), template_texts: tuple[st
         rules.append(PromptLeak(markers, template_texts, method_texts))
     if filters.answered:
         rules.append(Answered())
+    rules += small_evolver_rules(filters, "evolve")
     if filters.no_gain:
         rules.append(NoGain())
     rules += [Empty("response"), Truncated("response")]
@@ -279,4 +273,15 @@ def build_rules(filters, markers: tuple[str, ...] = (), template_texts: tuple[st
         rules.append(Refusal(filters.refusal_max_words))
     if filters.stopwords_only:
         rules.append(StopwordsOnly())
+    rules += small_evolver_rules(filters, "response")
     return RuleSet(rules)
+
+
+def small_evolver_rules(filters, stage: str) -> list[Rule]:
+    """The rules for what a small evolver gets wrong (small_evolver.py) that are on, of one stage."""
+    on = [s.Commentary() if filters.commentary else None,
+          s.DanglingReference() if filters.dangling_reference else None,
+          s.MethodNotApplied() if filters.method_not_applied else None,
+          s.Easier(filters.easier_min_ratio) if filters.easier else None,
+          s.LanguageLost() if filters.language_lost else None]
+    return [r for r in on if r is not None and r.stage == stage]

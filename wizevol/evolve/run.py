@@ -28,7 +28,8 @@ from wizevol.seed import Seed, iter_seed
 from wizevol.table import aligned
 
 ROLES = ("evolver", "responder", "judge")
-RULES_ORDER = ("no_gain", "refusal", "stopwords_only", "prompt_leak", "answered", "truncated", "empty")
+RULES_ORDER = ("no_gain", "refusal", "stopwords_only", "prompt_leak", "answered", "truncated", "empty",
+               "commentary", "dangling_reference", "method_not_applied", "easier", "language_lost")
 
 
 def _write_round(folder: RunFolder, k: int, outcomes: Iterator[Outcome], usage: Usage, wall: float
