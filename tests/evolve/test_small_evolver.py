@@ -109,6 +109,9 @@ def test_the_evolvers_commentary_on_its_rewrite():
         False, "instruction holds the evolver's commentary on its rewrite: 'The difficulty has been increased'", {})
     assert rule.check(cand("Write a function that merges two sorted lists. I added a constraint: no sort().")) == (
         False, "instruction holds the evolver's commentary on its rewrite: 'I added'", {})
+    assert rule.check(cand("Write a Go program that counts words. Please note that this problem requires additional "
+                           "context to be considered.")) == (
+        False, "instruction holds the evolver's commentary on its rewrite: 'Please note that this problem'", {})
     assert rule.check(cand("Write a function that merges two sorted lists without sort(), in O(1) space.")) is True
     parent = Record(id="c", root_id="c", instruction="Explain why the difficulty has been increased in this puzzle.")
     assert rule.check(cand(parent.instruction + " Use an example.", parent=parent)) is True  # the parent's words
@@ -140,3 +143,18 @@ def test_through_the_cli_a_dangling_child_puts_its_parent_back_and_is_a_column(t
     assert pool["seed-00007"]["instruction"] == target  # the parent goes on
     header = next(line for line in result.output.splitlines() if line.startswith("round"))
     assert "dangling_reference" in header.split()
+
+
+def test_a_lineage_that_stopped_naming_its_language_and_then_left_it():
+    """Round 2 dropped "SQL" and was still answered in SQL; round 3, naming no language either, is answered in
+    pandas: the parent's own answer says what its language was."""
+    parent = Record(id="d", root_id="d", instruction="Find customers who ordered more than three items in a period.",
+                    output="```sql\nSELECT customer_id FROM orders GROUP BY customer_id HAVING COUNT(*) > 3;\n```")
+    child = "Find customers who ordered more than three items in a period, counting each order's quantity."
+    pandas = "```python\nimport pandas as pd\nout = df.groupby('customer_id')['qty'].sum()\n```"
+    assert LanguageLost().check(cand(child, parent=parent, response=pandas)) == (
+        False, "the parent was answered in SQL; the child is answered in Python",
+        {"parent_languages": ["SQL"], "child_languages": ["Python"]})
+    assert LanguageLost().check(cand(child, parent=parent, response="```sql\nSELECT 1;\n```")) is True
+    # a child that names its language chooses it: the parent's answer says nothing then
+    assert LanguageLost().check(cand("Write a Python function: " + child, parent=parent, response=pandas)) is True

@@ -119,21 +119,26 @@ class LanguageLost(Rule):
     """The parent's task is in a language the child no longer names, and the child went to another one: it names
     another language, or its answer is code in another (SQL became pandas). A child that only stops naming the
     language, answered in it, keeps the task. The parent's language is what its instruction and input name, or
-    the language of code its input holds."""
+    the language of code its input holds; where it names none and neither does the child, the language its own
+    answer was in (a lineage that stopped saying "SQL" in one round, still answered in SQL, drifts to pandas in
+    the next)."""
 
     name = "language_lost"
     stage = "response"
 
     def check(self, c: Candidate) -> Verdict:
-        parent = named_languages(c.parent.prompt_text()) or fenced_languages(c.parent.input or "")
+        asked = named_languages(c.parent.prompt_text()) or fenced_languages(c.parent.input or "")
         child_names = named_languages(c.child.prompt_text()) | fenced_languages(c.child.prompt_text())
+        answered = set() if asked or child_names else fenced_languages(c.parent.output or "")
+        parent = asked or answered
         if not parent or parent & child_names:
             return True
         answer = fenced_languages(c.response.text if c.response is not None else "")
         went = (child_names - parent) or (answer - parent if answer and not answer & parent else set())
         if not went:
             return True
-        return drop(f"the parent asks for {', '.join(sorted(parent))}; the child "
+        how = "asks for" if asked else "was answered in"
+        return drop(f"the parent {how} {', '.join(sorted(parent))}; the child "
                     f"{'names' if child_names - parent else 'is answered in'} {', '.join(sorted(went))}",
                     parent_languages=sorted(parent), child_languages=sorted(went))
 
@@ -166,6 +171,8 @@ _COMMENTARY = re.compile(
     r"instruction|problem)\s+(?:adds?|requires?|introduces?|now|is|makes?|increases?)\b"
     r"|\b(?:by|after)\s+adding\s+(?:these|this|the)\s+new\s+(?:constraints?|requirements?)"
     r"|\bthe\s+original\s+(?:prompt|question|test|instruction|problem)\b"
+    r"|\bplease\s+note\s+that\s+this\s+(?:problem|question|task|prompt|test)\b"
+    r"|\b(?:this|the)\s+(?:problem|question|task|prompt)\s+requires\s+additional\s+context\b"
     r"|\bmaking\s+(?:it|the\s+(?:task|problem|question))\s+(?:more|slightly|significantly)\s+"
     r"(?:challenging|difficult|complex|harder)", re.IGNORECASE)
 
