@@ -50,6 +50,9 @@ def filter_lines(name: str, stats: dict[str, Any], run: Path) -> list[str]:
     if stats.get("execution", {}).get("unfinished"):
         out.append(f"{'':>13}  {stats['execution']['unfinished']} responses did not finish their checks within "
                    "the time limits: kept for now; `wizevol filter` again runs them again")
+    if stats.get("execution", {}).get("given_up"):
+        out.append(f"{'':>13}  {stats['execution']['given_up']} responses ran out of time in their checks 3 runs in a "
+                   "row: taken as they are (filters.contamination.check_s gives each check more time)")
     if stats.get("translated", {}).get("failed"):
         out.append(f"{'':>13}  the judge's translation failed for {stats['translated']['failed']} texts in other "
                    "languages (responses not run, instructions compared as written); `wizevol filter` again "

@@ -394,9 +394,53 @@ def test_a_response_stopped_at_its_time_limit_is_not_taken_as_clean_and_runs_aga
     stats = json.loads((folder / "stats.json").read_text())
     assert stats["execution"]["unfinished"] == 1 and "incomplete" in stats["stamp"]
     assert [r["id"] for r in rows(folder / "rejected_0.jsonl")] == ["leak"]
-    assert len((folder / "execution.jsonl").read_text().splitlines()) == 2  # the finished ones only
+    logged = [json.loads(line) for line in (folder / "execution.jsonl").read_text().splitlines()]
+    assert sum("hits" in r for r in logged) == 2  # the finished ones are final; the stubborn one is a try
+    assert [r["unfinished"] for r in logged if "unfinished" in r] == ["stopped"]
 
     ran = responses_run(monkeypatch)
     result = cli("filter", run, "--only", "contamination", "--config", cfg)
     assert result.exit_code == 0 and "did not finish" in result.output
     assert len(ran) == 1 and "def stubborn" in ran[0]  # only the unfinished one ran again
+
+
+SLOW_ADD = "def slow_add(a, b):\n    import time\n    time.sleep(1)\n    return a + b\n"
+
+
+def test_a_check_out_of_its_time_is_unfinished_until_its_third_run(tmp_path, problems):
+    """HumanEval/53's check (0.25 s) runs out of time on a slow solver: the response is not cached as clean but
+    counted unfinished and run again, up to three runs; the third takes it as it is (given_up), so a filter can
+    finish (a function that loops on some input would otherwise keep it unfinished for good)."""
+    import json
+
+    counts, add = [], [p for p in problems if p.task == "HumanEval/53"]
+    for _ in range(3):
+        layer = SolvesBenchmark(add, check_s=0.25)
+        layer.cache_path = tmp_path / "execution.jsonl"
+        assert layer.run([("slow", SLOW_ADD)]) == {}
+        counts.append((layer.checks_out_of_time > 0, layer.unfinished, layer.given_up, layer.reused))
+    assert counts == [(True, 1, 0, 0), (True, 1, 0, 0), (True, 0, 1, 0)]
+    logged = [json.loads(line) for line in (tmp_path / "execution.jsonl").read_text().splitlines()]
+    assert [("unfinished" in r, r.get("unfinished")) for r in logged] == [(True, "out_of_time")] * 2 + [(False, None)]
+    layer = SolvesBenchmark(add, check_s=0.25)
+    layer.cache_path = tmp_path / "execution.jsonl"
+    layer.run([("slow", SLOW_ADD)])
+    assert (layer.reused, layer.ran) == (1, 0)  # final now: reused, not run a fourth time
+
+
+def test_a_response_that_ends_its_process_before_reporting_is_rejected_not_clean(tmp_path):
+    """`os._exit(0)` at the top level ends the checking process before any check reports, where `sys.exit(0)`
+    is caught: its record was cached with no hits and passed as clean."""
+    hide = "```python\nimport os\n\ndef add(a, b):\n    return a + b\n\nos._exit(0)\n```"
+    caught = "```python\nimport sys\n\ndef add(a, b):\n    return a + b\n\nsys.exit(0)\n```"
+    records = [{"id": "hide", "instruction": "Add two numbers.", "output": hide},
+               {"id": "caught", "instruction": "Add two numbers.", "output": caught},
+               {"id": "clean", "instruction": "Say hi.", "output": "```python\nprint('hi')\n```"}]
+    run = make_run(tmp_path, [records])
+    cfg = tmp_path / "on.yaml"
+    cfg.write_text("filters: {contamination: {embedding: false, allow_weak_sandbox: true}}\n")
+    result = cli("filter", run, "--only", "contamination", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    rejected = {r["id"]: r["reason"] for r in rows(run / "filters" / "contamination" / "rejected_0.jsonl")}
+    assert rejected == {"hide": "execution: the response's code ended its process before its checks reported",
+                        "caught": "execution: the response's add() passes the tests of HumanEval/53"}

@@ -146,6 +146,7 @@ class Contamination(Filter):
         confirm = ({"confirmed": self.confirmed, "unconfirmed": self.n_unconfirmed}
                    if self.confirms else {})
         return {**out, "execution": {"responses_run": e.ran, "responses_reused": e.reused, "unfinished": e.unfinished,
+                                     "given_up": e.given_up, "unreported": len(e.unreported),
                                      "responses_rerun_alone": e.rerun_alone, "timeouts": e.timeouts,
                                      "checks_out_of_time": e.checks_out_of_time, "checks_shortened": e.checks_shortened,
                                      **confirm}}
@@ -339,6 +340,9 @@ class Contamination(Filter):
                             layer="execution", field="output", function=function, agreement=agreement,
                             solves=sorted({t for _, t, _ in solved}),
                             **({"translated_from": language} if language else {}), **signal)
+            if record.id in self.execution.unreported:  # nothing says it is clean
+                return drop("execution: the response's code ended its process before its checks reported",
+                            layer="execution", field="output", unreported=True)
         return True
 
     def _contradicted(self, rid: str, task: str, record: Record | None = None) -> str | None:

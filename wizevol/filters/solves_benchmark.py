@@ -13,12 +13,14 @@ import json
 import os
 import subprocess
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from wizevol.filters import sandbox
+from wizevol.filters.response_code import answer_functions, arity, response_python  # noqa: F401 (re-exported)
 from wizevol.filters.sandbox import Limits, run_python
 from wizevol.filters.solves_runner import MARK, program
 from wizevol.run_folder import AppendLog
@@ -56,69 +58,6 @@ class TestedProblem:
     arity: int
 
 
-def _arity(fn: ast.FunctionDef) -> tuple[int, float]:
-    """How many positional arguments a function takes: (fewest, most)."""
-    a = fn.args
-    positional = len(a.posonlyargs) + len(a.args)
-    required = positional - len(a.defaults)
-    return required, float("inf") if a.vararg else positional
-
-
-def _methods(cls: ast.ClassDef) -> list[tuple[str, int, float]]:
-    """A class's public methods that no other method of it calls (`self.x(...)`), as `Class.method`, their
-    arity without `self` (LeetCode's `class Solution: def isPrime(self, n)` is an answer too)."""
-    defs = [n for n in cls.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
-    called = {sub.func.attr for n in cls.body if isinstance(n, ast.FunctionDef) for sub in ast.walk(n)
-              if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr != n.name}
-    out = []
-    for fn in defs:
-        decorators = {d.id for d in fn.decorator_list if isinstance(d, ast.Name)}
-        if fn.name in called or decorators - {"staticmethod"}:
-            continue
-        lo, hi = _arity(fn)
-        bound = 0 if "staticmethod" in decorators else 1
-        if lo >= bound:
-            out.append((f"{cls.name}.{fn.name}", lo - bound, hi - bound))
-    return out
-
-
-def answer_functions(code: str) -> list[tuple[str, int, float]]:
-    """The response's top-level functions and class methods that no other function or method of it calls:
-    (name, fewest, most positional arguments)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return []
-    top = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-    called: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id != node.name:
-                    called.add(sub.func.id)
-    out = [(name, *_arity(fn)) for name, fn in top.items() if name not in called]
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef):
-            out += _methods(node)
-    return out
-
-
-def response_python(text: str) -> str:
-    """The Python a response holds: its Python blocks, or (a completion with no fence) the whole text when it
-    parses and looks like Python."""
-    from wizevol.filters.code_check import _LOOKS_PYTHON
-    from wizevol.filters.verified import python_of
-
-    code = python_of(text or "")
-    if code or "```" in (text or ""):
-        return code
-    try:
-        ast.parse(text or "")
-    except SyntaxError:
-        return ""
-    return text if _LOOKS_PYTHON.search(text or "") else ""
-
-
 def tested_problems(humaneval: bool = True) -> list[TestedProblem]:
     """HumanEval's problems with their tests (the prompt defines helpers some checks call)."""
     if not humaneval:
@@ -131,7 +70,7 @@ def tested_problems(humaneval: bool = True) -> list[TestedProblem]:
         fn = next((n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == p.entry_point),
                   None)
         if fn is not None:
-            out.append(TestedProblem(p.task_id, source, p.entry_point, _arity(fn)[0]))
+            out.append(TestedProblem(p.task_id, source, p.entry_point, arity(fn)[0]))
     return out
 
 
@@ -145,7 +84,10 @@ class SolvesBenchmark:
         self.workers = workers or os.cpu_count() or 1
         self.active = active
         self.ran = self.timeouts = 0  # responses run; processes stopped at their limits
-        self.unfinished = 0  # responses whose checks were stopped at the limit: not final, run again next time
+        self.unfinished = 0  # responses whose checks did not all finish in time: not final, run again next time
+        self.tries = 3  # runs a response's unfinished checks get before its result is taken as it is
+        self.given_up = 0  # responses unfinished `tries` runs in a row, taken as they are
+        self.unreported: set[str] = set()  # record ids whose process ended before their checks reported
         self.reused = 0  # responses whose result was in cache_path already (an earlier, interrupted run)
         self.rerun_alone = 0  # responses whose batch process died before their result: run again on their own
         self.cache_path: Path | None = None  # where results are appended as they come (the filter's folder)
@@ -228,7 +170,7 @@ class SolvesBenchmark:
                                                                              memory_mb=self.limits.memory_mb)
 
     def _batch(self, codes: list[str], only: list[frozenset[str]] | None = None
-               ) -> list[tuple[list[tuple[str, str, float]], bool]]:
+               ) -> list[tuple[list[tuple[str, str, float]], str]]:
         """(every (function, task, agreement) whose tests pass, whether its checks were stopped at the time
         limit) for each of several responses run in one sandboxed process (run_batch: a forked child each). A response
         whose result did not come back (the process died or ran out of time) runs again on its own. With `only`
@@ -238,7 +180,7 @@ class SolvesBenchmark:
             return [self._solved_any(codes[0], only[0] if only else None)]
         plans = [self._plan(c, only[n] if only else None) for n, c in enumerate(codes)]
         todo = [n for n, plan in enumerate(plans) if plan is not None]
-        out: list[tuple[list[tuple[str, str, float]], bool] | None] = [([], False) if plan is None else None
+        out: list[tuple[list[tuple[str, str, float]], str] | None] = [([], "done") if plan is None else None
                                                                        for plan in plans]
         if todo:
             used = {i for n in todo for _, fits in plans[n][0] for i in fits}
@@ -255,21 +197,28 @@ class SolvesBenchmark:
                     mark = json.loads(line[len(MARK):])
                     n = todo[mark["n"]]
                     if out[n] is None:  # the runner's own line (children write nowhere near it)
-                        out[n] = ([tuple(h) for h in mark["hits"]], bool(mark["timeout"]))
-                        self._count(mark["timeout"], [mark["counts"]] if mark["counts"] else [])
+                        counts = mark["counts"] or None
+                        out[n] = ([tuple(h) for h in mark["hits"]], self._state(mark["timeout"], counts))
         lost = [n for n, hits in enumerate(out) if hits is None]
         with self._lock:
             self.rerun_alone += len(lost)
         return [got if got is not None else self._solved_any(codes[n], only[n] if only else None)
                 for n, got in enumerate(out)]
 
-    def _count(self, timed_out: bool, counts: list[dict]) -> None:
+    def _state(self, timed_out: bool, counts: dict | None) -> str:
+        """How a response's checks ended, counted: done; stopped (its process, at its limit); out_of_time (a check
+        ran out of its time); unreported (the process ended before the checks said they were done: `os._exit`)."""
         with self._lock:
             self.ran += 1
             self.timeouts += timed_out
-            for c in counts:
-                self.checks_out_of_time += c.get("out_of_time", 0)
-                self.checks_shortened += c.get("shortened", 0)
+            if counts:
+                self.checks_out_of_time += counts.get("out_of_time", 0)
+                self.checks_shortened += counts.get("shortened", 0)
+        if timed_out:
+            return "stopped"
+        if counts is None:
+            return "unreported"
+        return "out_of_time" if counts.get("out_of_time") else "done"
 
     def solved(self, code: str) -> list[tuple[str, str, float]]:
         """[(function, task, agreement)]: the problems whose tests a function of the response passes, and the share
@@ -281,17 +230,17 @@ class SolvesBenchmark:
         """Every (function, task, agreement) whose tests pass, whatever the agreement."""
         return self._solved_any(code)[0]
 
-    def _solved_any(self, code: str, only: frozenset[str] | None = None) -> tuple[list[tuple[str, str, float]], bool]:
+    def _solved_any(self, code: str, only: frozenset[str] | None = None) -> tuple[list[tuple[str, str, float]], str]:
         """solved_any, and whether the response's checks were stopped at its time limit (not finished); with
         `only`, as _batch says."""
         job = self.job(code, only)
         if job is None:
-            return [], False
+            return [], "done"
         program, limits = job
         result = run_python(program, limits, self.active)
         marks = [json.loads(ln[len(MARK):]) for ln in result.stdout.splitlines() if ln.startswith(MARK)]
-        self._count(result.status == "timeout", [m for m in marks if isinstance(m, dict)])
-        return [tuple(m) for m in marks if isinstance(m, list)], result.status == "timeout"
+        counts = next((m for m in marks if isinstance(m, dict)), None)
+        return [tuple(m) for m in marks if isinstance(m, list)], self._state(result.status == "timeout", counts)
 
     def scores(self, items: list[tuple[str, list[str]]]) -> list[dict[str, Evidence | None]]:
         """What a response's code does on tasks chosen by its text: for each (code, tasks), per task, its function
@@ -311,11 +260,11 @@ class SolvesBenchmark:
                         best = out[n].get(task)
                         if best is None or (passed, agreement) > (best.passed, best.agreement):
                             out[n][task] = Evidence(function, bool(passed), agreement)
-        arity = {p.task: p.arity for p in self.problems}
+        takes = {p.task: p.arity for p in self.problems}
         for (code, _), found in zip(chosen, out, strict=True):
             functions = [(lo, hi) for _, lo, hi in answer_functions(code) if hi > 0] if None in found.values() else []
-            for task in [t for t, e in found.items() if e is None and t in arity and functions]:
-                if not any(lo <= arity[task] <= hi for lo, hi in functions):
+            for task in [t for t, e in found.items() if e is None and t in takes and functions]:
+                if not any(lo <= takes[task] <= hi for lo, hi in functions):
                     found[task] = Evidence(None, False, 0.0, fits=False)
         return out
 
@@ -325,16 +274,22 @@ class SolvesBenchmark:
         what = json.dumps([code, self.check_s, [p.task for p in self.problems], program("")])
         return hashlib.sha256(what.encode()).hexdigest()[:32]
 
-    def _known(self) -> dict[str, list[tuple[str, str, float]]]:
-        """The results in cache_path, by key (a line torn by an interruption is skipped)."""
-        known: dict[str, list[tuple[str, str, float]]] = {}
+    def _known(self) -> tuple[dict[str, dict], Counter[str]]:
+        """The final results in cache_path, by key ({"hits", "unreported"}), and how many unfinished runs each
+        other key has had (a line torn by an interruption is skipped)."""
+        known: dict[str, dict] = {}
+        tries: Counter[str] = Counter()
         if self.cache_path is not None:
             for row in AppendLog(self.cache_path).rows():
                 try:
-                    known[row["key"]] = [tuple(h) for h in row["hits"]]
+                    if "unfinished" in row:
+                        tries[row["key"]] += 1
+                    else:
+                        known[row["key"]] = {"hits": [tuple(h) for h in row["hits"]],
+                                             "unreported": bool(row.get("unreported"))}
                 except (KeyError, TypeError):
                     continue
-        return known
+        return known, tries
 
     def run(self, codes: Iterable[tuple[str, str]], any_agreement: bool = False,
             on_done: Callable[[], None] | None = None) -> dict[str, list[tuple[str, str, float]]]:
@@ -342,18 +297,22 @@ class SolvesBenchmark:
         sandboxed process (fewer, down to 2, when that leaves a worker fewer than 4 processes), in parallel;
         `on_done` is called (in this thread) as each response finishes. With `cache_path`, each result is
         appended there as it comes, and a response already there is not run again (an interrupted run resumes).
-        A response whose checks were stopped at its time limit (a busy machine, a function that swallows the
-        alarm) is not final: it counts in `unfinished`, its hits so far stand, and it is not written there, so the
-        next run checks it again."""
+        A response whose checks did not all finish (its process stopped at its limit, or one check out of its
+        time: a busy machine, a slow function, one that swallows the alarm) is not final: it counts in
+        `unfinished`, its hits so far stand, and the next run checks it again, up to `tries` runs; after that its
+        result is taken as it is and counted in `given_up`. A response whose process ended before its checks
+        reported (`os._exit`) is final, and listed in `unreported`: nothing says it is clean."""
         items = [(rid, code) for rid, code in codes if code]
-        known = self._known()
+        known, tries = self._known()
         keys = {code: self.key(code) for _, code in items}
         found: dict[str, list[tuple[str, str, float]]] = {}
 
-        def take(rid: str, hits: list[tuple[str, str, float]]) -> None:
+        def take(rid: str, hits: list[tuple[str, str, float]], unreported: bool = False) -> None:
             hits = hits if any_agreement else [h for h in hits if h[2] >= self.min_agreement]
             if hits:
                 found[rid] = hits
+            if unreported:
+                self.unreported.add(rid)
             if on_done is not None:
                 on_done()
 
@@ -361,7 +320,7 @@ class SolvesBenchmark:
         for rid, code in items:
             if keys[code] in known:
                 self.reused += 1
-                take(rid, known[keys[code]])
+                take(rid, known[keys[code]]["hits"], known[keys[code]]["unreported"])
             else:
                 todo.append((rid, code))
         size = min(self.batch, max(2, -(-len(todo) // (4 * self.workers))))  # 4 processes a worker, or pairs
@@ -374,12 +333,16 @@ class SolvesBenchmark:
             futures = {pool.submit(self._batch, [code for _, code in chunk]): chunk for chunk in chunks}
             try:
                 for future in as_completed(futures):
-                    for (rid, code), (hits, stopped) in zip(futures[future], future.result(), strict=True):
-                        if stopped:  # this thread alone counts it
+                    for (rid, code), (hits, state) in zip(futures[future], future.result(), strict=True):
+                        final = state in ("done", "unreported") or tries[keys[code]] + 1 >= self.tries
+                        if not final:  # this thread alone counts it
                             self.unfinished += 1
-                        elif log is not None:
-                            log.append({"key": keys[code], "hits": hits})
-                        take(rid, hits)
+                        self.given_up += final and state in ("stopped", "out_of_time")
+                        if log is not None:
+                            log.append({"key": keys[code], "hits": hits, **({"unreported": True} if state ==
+                                                                           "unreported" else {})} if final
+                                       else {"key": keys[code], "unfinished": state})
+                        take(rid, hits, state == "unreported")
             except BaseException:  # stopped (Ctrl-C) or failed: the batches not started yet never start
                 for future in futures:
                     future.cancel()
