@@ -80,7 +80,7 @@ def test_a_c_solution_of_a_humaneval_problem_is_caught_through_its_translation(t
     assert len(asked) == 2 and {c.model for c in asked} == {"judge-model"}
     assert "Translate this JavaScript code into Python" in next(c.text for c in asked if "lcm" in c.text)
     stats = json.loads((run / "filters" / "contamination" / "stats.json").read_text())
-    assert stats["translated"] == {"responses": 2, "instructions": 0, "failed": 0}
+    assert stats["translated"] == {"responses": 2, "instructions": 0, "failed": 0, "untranslated": 0}
     assert stats["settings"]["translate"] is True
 
     # a rerun of a finished filter asks nothing again
@@ -182,7 +182,7 @@ def test_an_instruction_in_another_language_is_compared_in_english(tmp_path, ser
     asked = [c for c in server.calls if c.role == "translate_english"]
     assert len(asked) == 1 and ES in asked[0].text  # the seed's English tasks are not sent
     stats = json.loads((run / "filters" / "contamination" / "stats.json").read_text())
-    assert stats["translated"] == {"responses": 0, "instructions": 1, "failed": 0}
+    assert stats["translated"] == {"responses": 0, "instructions": 1, "failed": 0, "untranslated": 0}
 
     # without the translation, the same judge is never asked about it: MiniLM does not propose it
     (tmp_path / "off").mkdir()
@@ -210,3 +210,38 @@ def test_a_chinese_instruction_that_names_identifiers_is_translated_and_caught(t
                                                           "HumanEval/0 ")
     asked = [c for c in server.calls if c.role == "translate_english"]
     assert len(asked) == 1 and ZH in asked[0].text
+
+
+def test_an_empty_translation_is_asked_again_and_then_left_untranslated_so_the_filter_finishes(tmp_path, server):
+    """An empty but successful answer was cached and counted as failed: every rerun read it again and the filter
+    never finished (merge --clean refused for good). It is asked again as a fresh sample, up to three answers;
+    then the instruction is compared as written, counted `untranslated`, and the filter is done."""
+    run = make_run(tmp_path, [[{"id": "es", "instruction": ES}]])
+    cfg = tmp_path / "judge.yaml"
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
+                   "evolver: {model: judge-model}\nfilters: {contamination: {execution: false}}\n")
+    server.fault("text", role="translate_english", match=ES, arg="", times=None)
+    result = cli("filter", run, "--only", "contamination", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    stats = json.loads((run / "filters" / "contamination" / "stats.json").read_text())
+    assert stats["translated"] == {"responses": 0, "instructions": 1, "failed": 0, "untranslated": 1}
+    assert "incomplete" not in stats["stamp"]
+    asked = [c for c in server.calls if c.role == "translate_english"]
+    assert len(asked) == 3  # the first answer, then two fresh samples
+    result = cli("filter", run, "--only", "contamination", "--config", cfg)
+    assert result.exit_code == 0 and server.count("translate_english") == 3  # done: not asked again
+
+
+def test_a_fresh_sample_replaces_an_empty_translation(tmp_path, server):
+    clean = [{"id": f"c{i}", "instruction": r["instruction"]} for i, r in enumerate(rows(SEED))]
+    run = make_run(tmp_path, [[{"id": "es", "instruction": ES}] + clean])
+    cfg = tmp_path / "judge.yaml"
+    cfg.write_text(f"backend: api\nendpoint: {{base_url: '{server.url}', max_attempts: 1}}\n"
+                   "evolver: {model: judge-model}\nfilters: {contamination: {execution: false}}\n")
+    server.fault("text", role="translate_english", match=ES, arg="", times=1)
+    server.fault("text", role="translate_english", match=ES, arg=EN, times=None)
+    server.fault("text", role="near_dup_judge", match=EN, arg="Same", times=None)
+    result = cli("filter", run, "--only", "contamination", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    (rej,) = rows(run / "filters" / "contamination" / "rejected_0.jsonl")
+    assert rej["id"] == "es" and rej["details"]["english"] == EN

@@ -71,7 +71,7 @@ class Contamination(Filter):
         self._translated: dict[str, str] = {}  # record id -> the language its response was translated from
         self.to_english = to_english  # [instruction] -> in English: layer 3 for instructions in other languages
         self._english: dict[str, str] = {}  # record id -> its instruction in English (MiniLM and the judge read it)
-        self.translations = self.translate_failed = self.english_translations = 0
+        self.translations = self.translate_failed = self.english_translations = self.untranslated = 0
         self._solved: dict[str, list[tuple[str, str, float]]] | None = None
         # layer 4's second signal: the judge asked whether the instruction is the problem's task (confirm), or
         # MiniLM's cosine of the two at or above confirm_cosine; unconfirmed hits are kept, listed per round
@@ -138,7 +138,7 @@ class Contamination(Filter):
             out["judge_asked_ahead"] = self.asked_ahead
         if self.translate is not None or self.to_english is not None:
             out["translated"] = {"responses": self.translations, "instructions": self.english_translations,
-                                 "failed": self.translate_failed}
+                                 "failed": self.translate_failed, "untranslated": self.untranslated}
         out["rejected_by_task"] = dict(self.by_task.most_common())
         if self.execution is None:
             return out
@@ -190,6 +190,7 @@ class Contamination(Filter):
         done = translated_responses(self.translate, records, emit) if self.translate is not None else []
         self.translations += len(done)
         self.translate_failed += sum(python is None for _, _, python in done)
+        self.untranslated += sum(python == "" for _, _, python in done)  # no usable answer: kept as they are
         self._translated.update({rid: language for rid, language, python in done if python})
         return [(rid, python) for rid, _, python in done if python]
 
@@ -200,6 +201,7 @@ class Contamination(Filter):
         done = english_instructions(self.to_english, [r for r in records if r.id not in self._english], emit)
         self.english_translations += len(done)
         self.translate_failed += sum(t is None for t in done.values())  # compared as written; a rerun asks again
+        self.untranslated += sum(t == "" for t in done.values())  # every answer empty: compared as written
         self._english.update({rid: t for rid, t in done.items() if t})
 
     def _text(self, record: Record) -> str:

@@ -25,6 +25,7 @@ from wizevol.run_folder import RunFolder
 
 ANSWER_TOKENS = 8  # a verdict: Yes/No, Same/Different
 TRANSLATION_TOKENS = 1024  # a function translated into Python, an instruction into English
+TRANSLATION_TRIES = 3  # an empty or unusable translation is asked again, a fresh sample, up to this many answers in all
 TOP_LOGPROBS = 20  # the first token's alternatives asked for with a verdict (the OpenAI API's largest)
 MIN_VERDICT_MASS = 0.5  # below this share of the first token's probability on Same or Different, what it wrote counts
 
@@ -161,32 +162,46 @@ class JudgeRole:
     def to_python(self, pieces: list[tuple[str, str]], on_done: Callable[[], None] | None = None
                   ) -> list[str | None]:
         """contamination: each (language, code) translated into Python (translate_to_python.yaml), in order: the
-        Python ("" when the answer holds none), or None when the call failed."""
+        Python ("" when no answer of TRANSLATION_TRIES held any: untranslated), or None when the call failed."""
         from wizevol.filters.other_language import translated_python
 
         answers = self._translations(self.prompts.translate_to_python,
-                                     [{"language": language, "code": code} for language, code in pieces], on_done)
+                                     [{"language": language, "code": code} for language, code in pieces], on_done,
+                                     lambda a: bool(translated_python(a)))
         return [None if a is None else translated_python(a) for a in answers]
 
     def to_english(self, texts: list[str], on_done: Callable[[], None] | None = None) -> list[str | None]:
         """contamination: each instruction translated into English (translate_to_english.yaml), in order: the
-        translation, or None when the call failed (or came back empty)."""
-        answers = self._translations(self.prompts.translate_to_english, [{"text": text} for text in texts], on_done)
-        return [(a or "").strip() or None for a in answers]
+        translation ("" when every answer of TRANSLATION_TRIES was empty: untranslated), or None when the call
+        failed."""
+        answers = self._translations(self.prompts.translate_to_english, [{"text": text} for text in texts], on_done,
+                                     lambda a: bool(a.strip()))
+        return [None if a is None else a.strip() for a in answers]
 
-    def _translations(self, template: Any, values: list[dict[str, str]], on_done: Callable[[], None] | None
-                      ) -> list[str | None]:
+    def _translations(self, template: Any, values: list[dict[str, str]], on_done: Callable[[], None] | None,
+                      usable: Callable[[str], bool]) -> list[str | None]:
         """Each long answer's text (up to TRANSLATION_TOKENS), at once where the role can ask many, else one by
-        one."""
-        if self.complete_many is not None:
-            answers = self.complete_many(template, values, on_done, tokens=TRANSLATION_TOKENS)
-        else:
+        one. An answer that is not `usable` (empty, no code) is asked again as a fresh sample (another place in
+        the cache, temperature above 0), up to TRANSLATION_TRIES answers; the last one stands. None: the call
+        failed (a rerun asks again)."""
+        if self.complete_many is None:
             answers = []
             for v in values:
                 answers.append(self.complete(template, tokens=TRANSLATION_TOKENS, **v))
                 if on_done is not None:
                     on_done()
-        return [None if a is None else a.text for a in answers]
+            return [None if a is None else a.text for a in answers]
+        texts = [None if a is None else a.text
+                 for a in self.complete_many(template, values, on_done, tokens=TRANSLATION_TOKENS)]
+        for place in range(1, TRANSLATION_TRIES):
+            again = [i for i, t in enumerate(texts) if t is not None and not usable(t)]
+            if not again:
+                break
+            more = self.complete_many(template, [values[i] for i in again], tokens=TRANSLATION_TOKENS, place=place)
+            for i, answer in zip(again, more, strict=True):
+                if answer is not None:
+                    texts[i] = answer.text
+        return texts
 
 
 def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
@@ -202,12 +217,14 @@ def llm_judge(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
     logprobs = {"top_logprobs": TOP_LOGPROBS} if cfg.filters.judge_logprobs else {}
 
     def complete_many(template: Any, values: list[dict[str, str]], on_done: Callable[[], None] | None = None,
-                      tokens: int = ANSWER_TOKENS) -> list[Completion | None]:
+                      tokens: int = ANSWER_TOKENS, place: int = 0) -> list[Completion | None]:
         """Each answer (None: failed; asked again, one at a time, when it is needed), in order; the answers also
-        land in the run's cache. A verdict comes with its first token's alternatives (filters.judge_logprobs)."""
-        sized = role.model_copy(update={"max_tokens": tokens, **(logprobs if tokens == ANSWER_TOKENS else {})})
-        return run(complete_all(session, sized, [(None, template.request(role.mode, **v), 0) for v in values],
-                                on_done))
+        land in the run's cache. A verdict comes with its first token's alternatives (filters.judge_logprobs).
+        `place` > 0: a fresh sample, at temperature 0.7, cached apart from the first answer."""
+        sized = role.model_copy(update={"max_tokens": tokens, **(logprobs if tokens == ANSWER_TOKENS else {}),
+                                        **({"temperature": 0.7} if place else {})})
+        at = f"fresh sample {place}" if place else None
+        return run(complete_all(session, sized, [(at, template.request(role.mode, **v), 0) for v in values], on_done))
 
     def complete(template: Any, tokens: int = ANSWER_TOKENS, **values: str) -> Completion | None:
         return complete_many(template, [values], tokens=tokens)[0]
