@@ -109,6 +109,7 @@ def first_token_logprobs(answer: str, alternatives: dict[str, float] | None, n: 
 @dataclass
 class Fault:
     action: str  # 429 | 500 | 401 | hang | bad_json | no_choices | empty | refusal | length | stopwords | leak | equal | text
+    #              | refuse_logprobs (a request that asks for logprobs gets a 400; one that does not, its answer)
     #              | logprobs (arg: {token: probability} for the first token; the answer is the likeliest token, and
     #                a request that asks for logprobs gets these as the first token's alternatives)
     #              | expire (Batch API: the job expires at the first matching line; it and the rest go unanswered)
@@ -232,6 +233,9 @@ class ScriptedServer:
                     return web.json_response({"error": {"message": "released", "type": "scripted"}}, status=503)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._stopping().wait(), min(0.05, max(0.0, end - time.monotonic())))
+        if action == "refuse_logprobs":
+            return web.json_response({"error": {"message": "logprobs are not supported", "type": "invalid_request"}},
+                                     status=400)
         if action == "bad_json":
             return web.Response(text='{"choices": [ {"message": ', content_type="application/json")
         if action == "no_choices":
@@ -243,7 +247,10 @@ class ScriptedServer:
         text = prompt_text(path, body)
         role = role_of(text)
         fault = None
+        asks_logprobs = bool(body.get("logprobs") or body.get("top_logprobs"))
         for f in self.faults:
+            if f.action == "refuse_logprobs" and not asks_logprobs:
+                continue  # it refuses only what asks for logprobs; the next fault may apply
             if f.applies(role, text):
                 if f.skip > 0:  # this call passes this fault by; the next fault that applies may still apply
                     f.skip -= 1

@@ -153,3 +153,18 @@ def test_stats_show_each_filters_drops_by_rule_as_a_share_of_the_round(tmp_path)
     saved = json.loads((run / "stats.json").read_text())["filters"]["near_dup"]["0"]
     assert saved["records"] == 10 and saved["rules"]["minhash"]["dropped"] == 2
     assert saved["rules"]["minhash"]["share"] == 0.2
+
+
+def test_an_endpoint_that_refuses_logprobs_gets_the_written_number_said_once(tmp_path, server):
+    """Every call that asked for logprobs failed (a 400) and was swallowed: the table showed "-". Those ratings
+    are asked again without logprobs, counted as written_only, and the console says so once."""
+    assert evolve(tmp_path, server, "--rounds", "0", "--limit", "3").exit_code == 0
+    server.fault("refuse_logprobs", times=None)
+    server.fault("text", match="Rate how difficult", arg="6", times=None)
+    result = stats(tmp_path / "run", "--complexity")
+    assert result.exit_code == 0, result.output
+    c = json.loads((tmp_path / "run" / "stats.json").read_text())["rounds"]["0"]["complexity"]
+    assert (c["n"], c["mean"], c["expected"], c["written_only"], c["unreadable"]) == (3, 6, 0, 3, 0)
+    said = [line for line in result.output.splitlines() if "refused" in line]
+    assert said == ["the judge's endpoint refused 3 ratings with logprobs and answered them without: their "
+                    "complexity is the number written (counted as written_only)"]

@@ -84,7 +84,18 @@ def rate_complexity(folder: RunFolder, cfg, records: list[Record],
                      r.round) for r in records]
 
         with contextlib.ExitStack() as stack:
-            answers = blocking(session, stack)(complete_all(session, role, requests))
+            run = blocking(session, stack)
+            answers = run(complete_all(session, role, requests))
+            failed = [i for i, a in enumerate(answers) if a is None]
+            if failed:  # an endpoint that refuses logprobs fails every call: ask those again without them
+                plain = role.model_copy(update={"top_logprobs": 0})
+                again = run(complete_all(session, plain, [requests[i] for i in failed]))
+                for i, a in zip(failed, again, strict=True):
+                    answers[i] = a
+                if any(a is not None for a in again) and notify is not None:
+                    notify(f"the judge's endpoint refused {sum(a is not None for a in again)} ratings with "
+                           "logprobs and answered them without: their complexity is the number written (counted "
+                           "as written_only)")
     return {r.id: None if a is None else expected_complexity(a) for r, a in zip(records, answers, strict=True)}
 
 
