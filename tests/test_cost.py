@@ -105,3 +105,27 @@ def test_where_a_price_comes_from():
     table = EvolveConfig(prices={"gpt-4o-mini": {"input": 1.0, "output": 0.0}})
     own = price_of(role("gpt-4o-mini", "https://api.openai.com/v1"), table)  # the table wins, even over a local URL
     assert own.source == "prices: table" and own.cost(2, 2_000_000, 5) == 2.0
+
+
+def test_the_manifest_keeps_every_process_and_the_runs_totals(tmp_path, server):
+    """Rounds 2, then 3, then a rerun with nothing left: each process wrote its own bill and time over the last
+    (the last said 0 / 0). The manifest keeps one entry per process and the whole run's totals, and the report
+    shows the totals."""
+    for rounds in ("2", "3", "3"):
+        result = evolve(tmp_path, server, "--rounds", rounds, config=PRICES)
+        assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    m = json.loads((run / "manifest.json").read_text())
+    bill = sum(json.loads((run / f"round_{k}.done").read_text())["cost"]["usd"] for k in (1, 2, 3))
+    assert [p["rounds"] for p in m["processes"]] == [[1, 2], [3], []]
+    assert [p["calls_made"] > 0 for p in m["processes"]] == [True, True, False]
+    t = m["totals"]
+    assert abs(t["bill_usd"] - bill) < 1e-6 and t["bill_usd"] > 0 and m["cost"]["bill_usd"] == 0  # the last: none
+    assert t["answered_calls"] == len(server.calls) and t["processes"] == 3
+    assert t["calls_made"] == sum(p["calls_made"] for p in m["processes"]) == len(server.calls)
+    assert abs(t["wall_s"] - sum(p["wall_s"] for p in m["processes"])) < 1e-3
+    assert m["started_at"] == m["processes"][0]["started_at"]
+    from wizevol.report.data import manifest
+    from wizevol.run_folder import RunFolder
+
+    assert manifest(RunFolder(run))["totals"] == t  # what the report's page reads

@@ -178,8 +178,11 @@ def test_the_page_renders_in_chromium_table_plots_lineage_and_a_search(small_run
     facts = dict(page.eval_on_selector_all("#manifest-table tr", "rs => rs.map(r => [r.cells[0].textContent, "
                                                                   "r.cells[1].textContent])"))
     assert facts["fingerprint"] == manifest["fingerprint"]
-    assert facts["calls: estimate / answered"] == (f"{manifest['cost']['estimate_calls']:,} / "
-                                                   f"{manifest['cost']['answered_calls']:,}")
+    assert facts["calls: estimate / answered (the last process)"] == (f"{manifest['cost']['estimate_calls']:,} / "
+                                                                      f"{manifest['cost']['answered_calls']:,}")
+    t = manifest["totals"]  # the whole run's, over every process that worked on it
+    assert float(facts["USD billed (the whole run)"]) == t["bill_usd"]
+    assert facts["calls answered / tokens (the whole run)"] == f"{t['answered_calls']:,} / {t['tokens']:,}"
     page.locator("#rounds").scroll_into_view_if_needed()
     shot = tmp_path / "report.png"
     page.screenshot(path=str(shot))

@@ -199,3 +199,14 @@ def measured_per_call(done: list[dict[str, Any]]) -> dict[str, tuple[float, floa
             s[1] += t.get("prompt_tokens", 0)
             s[2] += t.get("completion_tokens", 0)
     return {role: (p / n, c / n) for role, (n, p, c) in sums.items() if n > 0}
+
+
+def run_totals(rounds: list[dict[str, Any]], processes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The whole run's bill (every round's answered calls), tokens, and the time and new calls of every process that
+    worked on it (an evolve that resumes adds one; a rerun with nothing left adds one of no calls)."""
+    ran = [r for r in rounds if r["round"] > 0]
+    return {"bill_usd": round(sum(r.get("cost", {}).get("usd") or 0.0 for r in ran), 6),
+            "answered_calls": sum(answered(t) for r in ran for t in r.get("tokens", {}).values()),
+            "tokens": sum(t["prompt_tokens"] + t["completion_tokens"] for r in ran for t in r.get("tokens", {}).values()),
+            "wall_s": round(sum(p.get("wall_s", 0.0) for p in processes), 3),
+            "calls_made": sum(p.get("calls_made", 0) for p in processes), "processes": len(processes)}

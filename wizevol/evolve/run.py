@@ -14,7 +14,7 @@ from typing import Any
 
 from wizevol import __version__, versions
 from wizevol.config import EvolveConfig
-from wizevol.cost import answered, estimate, measured_per_call, price_of, round_cost
+from wizevol.cost import answered, estimate, measured_per_call, price_of, round_cost, run_totals
 from wizevol.errors import InputError
 from wizevol.evolve.chain import Outcome, Roles, RoundContext
 from wizevol.evolve.rules import build_rules
@@ -221,6 +221,19 @@ def _start_manifest(seed: Seed, cfg: EvolveConfig, roles: Roles, prompts: Prompt
     }
 
 
+def _earlier_processes(folder: RunFolder) -> tuple[str | None, list[dict[str, Any]]]:
+    """The run's first start and the processes an earlier manifest records (one made before processes were
+    recorded counts as one process)."""
+    try:
+        m = json.loads(folder.manifest().read_text())
+    except (OSError, ValueError):
+        return None, []
+    if "processes" in m:
+        return m.get("started_at"), m["processes"]
+    one = {k: m[k] for k in ("started_at", "finished_at", "wall_s", "calls_made") if k in m}
+    return m.get("started_at"), [one] if "wall_s" in one else []
+
+
 def _cost(manifest: dict[str, Any], left: list[int], prices: dict[str, Any]) -> dict[str, Any]:
     """The rounds run in this process: the estimate made before them beside the bill of their answered calls."""
     ran = [r for r in manifest["rounds"] if r["round"] in left]
@@ -305,6 +318,12 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
         judge=cfg.role("judge", session.local_urls) if cfg.rules.no_gain else None,
     )
     manifest = _start_manifest(seed, cfg, roles, prompts, fingerprint, started)
+    first_start, earlier = _earlier_processes(folder)
+    this = {"started_at": manifest["started_at"]}
+    manifest["started_at"] = first_start or manifest["started_at"]  # the run's; this process's is in processes
+
+    def processes() -> list[dict[str, Any]]:
+        return earlier + [{**this, "wall_s": round(time.time() - started, 3), "calls_made": llm.new_calls}]
     for name in (n for n in _needed(cfg) if n not in ROLES):  # the strategy's own roles: scorer, optimizer
         manifest["roles"][name] = cfg.role(name, session.local_urls).model_dump()
 
@@ -337,7 +356,8 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
         stats["fingerprint"] = fingerprint
         folder.mark_done(k, stats)
         manifest["rounds"].append(stats)
-        folder.write_manifest({**manifest, "calls_made": llm.new_calls, "endpoints": llm.endpoint_report()})
+        folder.write_manifest({**manifest, "calls_made": llm.new_calls, "endpoints": llm.endpoint_report(),
+                               "processes": processes(), "totals": run_totals(manifest["rounds"], processes())})
         emit("round", stats=stats)
 
     async def _all_rounds() -> None:
@@ -367,5 +387,8 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
     manifest["endpoints"] = llm.endpoint_report()  # tries, failures and times taken out, per endpoint
     manifest["cost"] = _cost(manifest, left, prices)
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    this.update(finished_at=manifest["finished_at"], rounds=left)
+    manifest["processes"] = processes()
+    manifest["totals"] = run_totals(manifest["rounds"], manifest["processes"])
     folder.write_manifest(manifest)
     return manifest

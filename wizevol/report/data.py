@@ -197,6 +197,6 @@ def manifest(folder: RunFolder) -> dict[str, Any]:
         return {}
     m = json.loads(path.read_text(encoding="utf-8"))
     keys = ("wizevol_version", "started_at", "finished_at", "wall_s", "seed", "fingerprint", "strategy", "versions",
-            "prompts_dir", "roles", "cost", "calls_made", "config")
+            "prompts_dir", "roles", "cost", "calls_made", "config", "totals")
     return {k: m[k] for k in keys if k in m} | {"estimate": {k: m.get("estimate", {}).get(k) for k in
                                                              ("calls", "tokens", "usd", "how")}}
