@@ -6,13 +6,13 @@ order, make the GGUF.
 A GGUF is assembled once into the project's cache folder (not the home folder) and checked against its
 sha256: a file that differs is refused with one line. The server binds a free port on 127.0.0.1, uses every
 core, and is always shut down: on success, on error, on Ctrl-C/SIGTERM (the `finally` in
-`LocalServer.__exit__`), and even when wizevol itself is SIGKILLed (PR_SET_PDEATHSIG).
+`LocalServer.__exit__`), and even when wizevol itself is SIGKILLed (PR_SET_PDEATHSIG, set by die_with_parent.py
+before it execs the server: no Python runs between fork and exec).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import importlib
 import importlib.util
@@ -175,9 +175,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent() -> None:  # runs in the child before exec
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def dying_with_us(argv: list[str]) -> list[str]:
+    """`argv` started through die_with_parent.py: it gets SIGTERM when this process dies, even by SIGKILL, and no
+    Python runs in the child between fork and exec."""
+    launcher = Path(__file__).with_name("die_with_parent.py")
+    return [sys.executable, "-I", "-S", str(launcher), str(os.getpid()), *argv]
 
 
 class LocalServer:
@@ -223,8 +225,8 @@ class LocalServer:
         gguf = model_path(self.model, self.cache_dir)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.command(gguf), stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(dying_with_us(self.command(gguf)), stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         self._wait_ready()
         return self
