@@ -59,3 +59,18 @@ def test_merge_refuses_shards_that_are_not_one_whole_run(tmp_path, server):
     assert result.exit_code == 1 and "holds a run made with a different config or seed" in result.stderr
     bad = evolve(tmp_path, server, "--rounds", "1", "--shard", "3/3", out="bad")
     assert bad.exit_code == 2 and "shard 3/3: want I/N with 0 <= I < N" in bad.stderr
+
+
+def test_a_shard_stamped_by_an_older_wizevol_merges_with_a_resumed_one(tmp_path, server):
+    """An older wizevol stamped its shards with the fingerprint it computed (the retry settings in the config
+    hash); a shard resumed since carries today's. Both are the same config: merge joins them."""
+    for i in (0, 1):
+        assert evolve(tmp_path, server, "--rounds", "1", "--shard", f"{i}/2", out=f"s{i}").exit_code == 0
+    manifest = tmp_path / "s1" / "manifest.json"
+    m = json.loads(manifest.read_text())
+    assert m["fingerprint_legacy"] != m["fingerprint"]
+    m["fingerprint"] = m.pop("fingerprint_legacy")  # as the older wizevol wrote it
+    manifest.write_text(json.dumps(m))
+    result = merge(tmp_path / "s0", tmp_path / "s1", "--out", tmp_path / "m.jsonl")
+    assert result.exit_code == 0, result.stderr
+    assert len(rows(tmp_path / "m.jsonl")) > 20

@@ -185,10 +185,10 @@ def run_evolve(seed: str, out: str, cfg: EvolveConfig, on_event: Event | None = 
     shard = f" shard {cfg.shard}" if cfg.shard else ""
     folder.prepare(fingerprint + shard, also=legacy + shard)
     with folder.lock("evolve"):
-        return _locked(seed_info, folder, cfg, prompts, fingerprint, started, emit)
+        return _locked(seed_info, folder, cfg, prompts, (fingerprint, legacy), started, emit)
 
 
-def _locked(seed_info: Seed, folder: RunFolder, cfg: EvolveConfig, prompts: PromptSet, fingerprint: str,
+def _locked(seed_info: Seed, folder: RunFolder, cfg: EvolveConfig, prompts: PromptSet, fingerprint: tuple[str, str],
             started: float, emit: Event) -> dict[str, Any]:
     """run_evolve with the folder held by this process."""
     quarantined = seed_info.quarantined
@@ -202,16 +202,18 @@ def _locked(seed_info: Seed, folder: RunFolder, cfg: EvolveConfig, prompts: Prom
         return _run(seed_info, folder, session, prompts, fingerprint, started, emit)
 
 
-def _start_manifest(seed: Seed, cfg: EvolveConfig, roles: Roles, prompts: PromptSet, fingerprint: str,
+def _start_manifest(seed: Seed, cfg: EvolveConfig, roles: Roles, prompts: PromptSet, fingerprint: tuple[str, str],
                     started: float) -> dict[str, Any]:
-    """What the manifest says of a run before its rounds: the seed, the shard, the config, roles and versions."""
+    """What the manifest says of a run before its rounds: the seed, the shard, the config, roles and versions, and
+    the fingerprint (with the one an older wizevol gave the same run: a shard it made is a shard of this run)."""
     return {
         "wizevol_version": __version__,
         "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
         "seed": {"path": str(seed.path), "records": seed.count, "quarantined": len(seed.quarantined)},
         **({"shard": {"index": cfg.shard_of()[0], "of": cfg.shard_of()[1], "seed_records": seed.total,
                       "span": list(seed.span)}} if cfg.shard else {}),
-        "fingerprint": fingerprint,
+        "fingerprint": fingerprint[0],
+        "fingerprint_legacy": fingerprint[1],
         "config": cfg.model_dump(mode="json"),
         "roles": {n: (getattr(roles, n).model_dump() if getattr(roles, n) else None) for n in ROLES},
         "prompts_dir": prompts.source,
@@ -309,8 +311,8 @@ async def _round_by_round(folder: RunFolder, first: int, last: int, n: int, ctx:
                          chain=chain)
 
 
-def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fingerprint: str, started: float,
-         emit: Event) -> dict[str, Any]:
+def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fingerprint: tuple[str, str],
+         started: float, emit: Event) -> dict[str, Any]:
     cfg, llm, usage = session.cfg, session.llm, session.usage
     roles = Roles(
         evolver=cfg.role("evolver", session.local_urls),
@@ -353,7 +355,7 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
             stats["method_version"] = {"file": folder.methods(k).name,
                                        "sha256": hashlib.sha256(folder.methods(k).read_bytes()).hexdigest()[:16]}
         stats["cost"] = round_cost(stats["tokens"], prices, cfg.batch.discount)
-        stats["fingerprint"] = fingerprint
+        stats["fingerprint"] = fingerprint[0]
         folder.mark_done(k, stats)
         manifest["rounds"].append(stats)
         folder.write_manifest({**manifest, "calls_made": llm.new_calls, "endpoints": llm.endpoint_report(),

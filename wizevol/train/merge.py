@@ -79,12 +79,14 @@ def shards_of(runs: list[str | Path]) -> list[RunFolder]:
         m = json.loads(folder.manifest().read_text())
         if "shard" not in m:
             raise InputError(f"{run}: not a shard (made without --shard); merge it on its own")
-        folders.append((m["shard"]["index"], m["shard"]["of"], m["fingerprint"], folder))
+        # a shard an older wizevol made carries the fingerprint it computed; a resumed one, today's and that one
+        stamps = (m["fingerprint"], *([m["fingerprint_legacy"]] if m.get("fingerprint_legacy") else []))
+        folders.append((m["shard"]["index"], m["shard"]["of"], stamps, folder))
     first = folders[0]
     for i, n, fp, folder in folders:
-        if fp != first[2]:
-            raise InputError(f"{folder.root} and {first[3].root} are not shards of one run (fingerprints {fp} != "
-                             f"{first[2]}: another config, seed or prompts)")
+        if not set(fp) & set(first[2]):
+            raise InputError(f"{folder.root} and {first[3].root} are not shards of one run (fingerprints "
+                             f"{fp[0]} != {first[2][0]}: another config, seed or prompts)")
         if n != first[1]:
             raise InputError(f"{folder.root} is shard {i}/{n} but {first[3].root} is shard {first[0]}/{first[1]}")
         if i in seen:
