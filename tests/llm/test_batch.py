@@ -197,3 +197,39 @@ def test_jobs_that_fail_whole_stop_the_run_and_a_rerun_continues(tmp_path, serve
     result = evolve(tmp_path, server, "--rounds", "1", config=BATCH)
     assert result.exit_code == 0, result.output
     assert rows(run / "failed_1.jsonl") == [] and (run / "round_1.done").exists()
+
+
+def test_a_lost_create_is_adopted_from_the_endpoint_it_was_made_at(tmp_path, server):
+    """Roles at two endpoints: a job whose create went through at the second one (its answer lost, the process
+    gone) is found in that endpoint's list; the list of the first endpoint read, the second was never read and
+    the job was made and paid for again."""
+    import asyncio
+
+    import openai
+
+    from scripted_server import ScriptedServer
+    from wizevol.config import BatchConfig
+    from wizevol.llm.batch import BatchRunner
+    from wizevol.run_folder import RunFolder
+
+    other = ScriptedServer().start()
+    try:
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / "fingerprint").write_text("run-tag\n")
+        runner = BatchRunner(None, RunFolder(tmp_path / "run"), BatchConfig(), 3)
+
+        async def go():
+            b = openai.AsyncOpenAI(base_url=other.url, api_key="x", max_retries=0)
+            f = await b.files.create(file=("in.jsonl", b'{"custom_id": "k"}\n'), purpose="batch")
+            made = await b.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions",
+                                          completion_window="24h",
+                                          metadata={"tool": "wizevol", "run": "run-tag", "requests": "d1"})
+            a = openai.AsyncOpenAI(base_url=server.url, api_key="x", max_retries=0)
+            first = await runner._tagged(a, server.url, "d1")  # the first endpoint's list: not there
+            found = await runner._tagged(b, other.url, "d1")  # the second endpoint's own list
+            return made.id, first, found
+
+        made, first, found = asyncio.run(go())
+        assert first is None and found is not None and found.id == made
+    finally:
+        other.stop()

@@ -55,7 +55,8 @@ class BatchRunner:
         stamp = folder.root / "fingerprint"
         self.run_tag = stamp.read_text().strip() if stamp.exists() else ""
         self.failed_in_a_row = 0  # jobs that failed whole, one after another, in this process
-        self._provider_jobs: dict[str, Any] | None = None  # the provider's jobs tagged with this run, by digest
+        # each endpoint's jobs tagged with this run, by digest (each endpoint has its own list)
+        self._provider_jobs: dict[str, dict[str, Any]] = {}
 
     def _events(self) -> list[dict[str, Any]]:
         return self.log.rows()
@@ -117,7 +118,7 @@ class BatchRunner:
         digest = hashlib.sha256("\n".join(p.key for p in items).encode()).hexdigest()[:32]
         tag = {"tool": "wizevol", "run": self.run_tag, "round": str(items[0].round_k),
                "stage": ",".join(sorted({p.role.name for p in items})), "requests": digest}
-        job, file_id = await self._tagged(client, digest), None
+        job, file_id = await self._tagged(client, url, digest), None
         if job is None:
             data = "".join(json.dumps(p.line(), ensure_ascii=False) + "\n" for p in items).encode("utf-8")
             f = await self._transient(url, "upload a batch file", lambda: client.files.create(
@@ -127,7 +128,7 @@ class BatchRunner:
             tries = []
 
             async def create():
-                found = await self._tagged(client, digest, fresh=True) if tries else None  # went through after all?
+                found = await self._tagged(client, url, digest, fresh=True) if tries else None  # went through?
                 tries.append(1)
                 if found is not None:
                     self.notify(f"batch: adopted {found.id}, created earlier for these requests (its answer was lost)")
@@ -145,11 +146,11 @@ class BatchRunner:
         self.notify(f"batch: submitted {job.id} ({len(items)} {mode} requests, round {items[0].round_k})")
         return event
 
-    async def _tagged(self, client, digest: str, fresh: bool = False):
-        """The provider's job tagged with this run and these requests, not in the log yet, or None. The provider's
-        list is read once a process (again with `fresh`), newest first, up to 10 pages."""
-        if self._provider_jobs is None or fresh:
-            self._provider_jobs = {}
+    async def _tagged(self, client, url: str, digest: str, fresh: bool = False):
+        """The job at endpoint `url` tagged with this run and these requests, not in the log yet, or None. Each
+        endpoint's list is read once a process (again with `fresh`), newest first, up to 10 pages."""
+        if url not in self._provider_jobs or fresh:
+            jobs = self._provider_jobs[url] = {}
             logged = {e["id"] for e in self._events()}
             with contextlib.suppress(Exception):  # a provider without a list: nothing to adopt
                 page = await client.batches.list(limit=100)
@@ -158,11 +159,11 @@ class BatchRunner:
                         meta = getattr(job, "metadata", None) or {}
                         if meta.get("tool") == "wizevol" and meta.get("run") == self.run_tag and job.id not in logged \
                                 and job.status not in ("failed", "cancelled", "cancelling"):
-                            self._provider_jobs.setdefault(meta.get("requests", ""), job)
+                            jobs.setdefault(meta.get("requests", ""), job)
                     if not page.has_next_page():
                         break
                     page = await page.get_next_page()
-        return self._provider_jobs.pop(digest, None)
+        return self._provider_jobs[url].pop(digest, None)
 
     async def _transient(self, url: str, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
         """One files/batches call, tried again on transient errors (5xx, connection, timeout) with the endpoint's
