@@ -361,3 +361,23 @@ def test_tree_resumes_after_sigkill_with_no_call_paid_twice(tmp_path, server):
 def test_auto_resumes_after_sigkill_with_no_call_paid_twice(tmp_path, server):
     # round 1 is 30 calls, then 10 complexity scores and the optimizer: the kill comes inside round 2
     _kill_and_resume(tmp_path, server, "auto", 50, 4)
+
+
+def test_a_resumed_auto_round_bills_the_optimizer_and_the_scorer(tmp_path, server):
+    """Round 2's method version is written before its chains start; a run stopped in those chains and resumed read
+    the version back and its round-2 bill left out the optimizer's and the scorer's calls. The version carries
+    their counts, and the resumed round bills them, as an uninterrupted run does."""
+    server.fault("text", role="complexity", arg="4", times=None)
+    args = ("--limit", "6", "--strategy", "auto", "--no-progress")
+    assert evolve(tmp_path, server, "--rounds", "2", *args, out="ref").exit_code == 0
+    ref = json.loads((tmp_path / "ref" / "round_2.done").read_text())["tokens"]
+    assert evolve(tmp_path, server, "--rounds", "1", *args).exit_code == 0
+    server.fault("401", role="evolve", times=1)  # round 2's first chain: the run stops after methods_2.json
+    stopped = evolve(tmp_path, server, "--rounds", "2", *args)
+    run = tmp_path / "run"
+    assert stopped.exit_code == 1 and (run / "methods_2.json").exists() and not (run / "round_2.done").exists()
+    assert evolve(tmp_path, server, "--rounds", "2", *args).exit_code == 0
+    got = json.loads((run / "round_2.done").read_text())["tokens"]
+    for role in ("optimizer", "scorer"):
+        assert got[role]["answered"] == ref[role]["answered"] > 0, role
+        assert got[role]["prompt_tokens"] == ref[role]["prompt_tokens"], role

@@ -282,8 +282,10 @@ async def _round_by_round(folder: RunFolder, first: int, last: int, n: int, ctx:
         round_ctx, chain = ctx, None
         if cfg.strategy == "auto":
             path = folder.methods(k)
-            if path.exists():  # written before round k started: a resumed run reads it, asking nothing again
+            if path.exists():  # written before round k started: a resumed run reads it, asking nothing again,
                 version = json.loads(path.read_text(encoding="utf-8"))
+                for role, counts in version.get("usage", {}).items():  # and bills round k the calls it took
+                    llm.usage.add(k, role, **counts)
             else:
                 if k > 1:
                     previous = json.loads(folder.methods(k - 1).read_text(encoding="utf-8"))
@@ -293,6 +295,8 @@ async def _round_by_round(folder: RunFolder, first: int, last: int, n: int, ctx:
                     except CallFailed as e:
                         raise WizevolError(f"the optimizer's call for round {k} failed ({e}); round {k} was not "
                                            "started, rerun to continue") from None
+                    spent = llm.usage.for_round(k)  # nothing else of round k has run yet
+                    version["usage"] = {r: spent[r] for r in ("scorer", "optimizer") if r in spent}
                 write_atomic(path, json.dumps(version, indent=1, ensure_ascii=False) + "\n")
             rules = build_rules(cfg.rules, prompts.leak_markers(), prompts.evolve_texts(ctx.roles.evolver.mode),
                                 version["methods"])
