@@ -329,11 +329,13 @@ def compare(
                                                                                  "instruction 1-9.")] = True,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="The judge's config (default: the first "
                                                                        "run's own).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Spend what the complexity ratings cost, above $0.10.")] = False,
 ) -> None:
     """Runs compared per round: complexity, verified pass rate, diversity, eliminations, calls, tokens, dev pass@1."""
     from wizevol.loop.compare import compare_runs, table
 
-    report = compare_runs([str(r) for r in runs], out, complexity, config, lambda text: typer.echo(text, err=True))
+    report = compare_runs([str(r) for r in runs], out, complexity, config, lambda text: typer.echo(text, err=True),
+                          yes)
     typer.echo(table(report))
     typer.echo(f"wrote {out}/compare.md, compare.json and compare.png")
 

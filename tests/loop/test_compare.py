@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import evolve, rows
+from conftest import evolve, rows, write_config
 from typer.testing import CliRunner
 
 from wizevol.cli import app
@@ -173,3 +173,46 @@ def test_the_plot_names_runs_by_folder_and_strategy_shows_the_pass_rate_and_draw
     colours.append({line.get_label(): line.get_color() for line in diversity.get_lines()})
     assert colours[1] == colours[2] == {"/y/run": colours[0]["/y/run"]} != {"/y/run": colours[0]["/x/run"]}
     plt.close(fig)  # /y/run is the second colour in every panel, though alone in two of them
+
+
+def test_diversity_is_computed_in_blocks_without_an_n_by_n_matrix():
+    """50,000 kept records made a 10 GB similarity matrix. Row blocks give the same nearest-other cosines, and
+    the peak memory grows with block x N."""
+    import tracemalloc
+
+    import numpy as np
+
+    from wizevol.loop.compare import nearest_other
+
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(3000, 64)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    full = vecs @ vecs.T
+    np.fill_diagonal(full, -1.0)
+    expected = full.max(axis=1)
+    del full
+    tracemalloc.start()
+    got = nearest_other(vecs, block=256)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.allclose(got, expected, atol=1e-6)
+    assert peak < 3000 * 3000 * 4 / 4  # the full matrix is 36 MB; a block of 256 rows is 3 MB
+
+
+def test_complexity_on_a_paid_judge_says_its_cost_and_needs_yes(tmp_path, server):
+    """The ratings are paid calls: their number and dollars are said first, and above $0.10 compare stops in one
+    line unless --yes (or --no-complexity)."""
+    assert evolve(tmp_path, server, "--rounds", "1", "--limit", "6", out="a").exit_code == 0
+    assert evolve(tmp_path, server, "--rounds", "1", "--limit", "6", "--seed-rng", "7", out="b").exit_code == 0
+    cfg = write_config(tmp_path / "paid.yaml", server, prices={"test-model": {"input": 500.0, "output": 500.0}})
+    before = len(server.calls)
+    result = compare(tmp_path / "a", tmp_path / "b", "--out", tmp_path / "cmp", "--config", cfg)
+    assert result.exit_code == 2 and len(server.calls) == before  # nothing rated, nothing spent
+    kept = sum(len(rows(tmp_path / r / "round_1.jsonl")) for r in ("a", "b"))
+    usd = kept * (200 + 4) * 500.0 / 1e6
+    assert f"complexity: at most {kept} ratings by test-model (prices: table): about ${usd:.2f}" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: complexity would spend about ${usd:.2f} on {kept} ratings by test-model: pass --yes to spend it, "
+        "or --no-complexity")
+    assert compare(tmp_path / "a", tmp_path / "b", "--out", tmp_path / "cmp", "--config", cfg, "--yes").exit_code == 0
+    assert len(server.calls) == before + kept

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from wizevol.complexity import COMPLEXITY, Complexity, readings, summary
-from wizevol.cost import answered
+from wizevol.cost import answered, price_of
 from wizevol.errors import InputError
 from wizevol.record import Record
 from wizevol.run_folder import RunFolder, read_jsonl, write_atomic
@@ -39,11 +39,21 @@ def diversity(texts: list[str]) -> float | None:
         return None
     from wizevol.filters import encoder
 
-    vecs = encoder.encode(texts)
-    sims = vecs @ vecs.T
-    for i in range(len(texts)):
-        sims[i, i] = -1.0
-    return round(float((1.0 - sims.max(axis=1)).mean()), 4)
+    return round(float((1.0 - nearest_other(encoder.encode(texts))).mean()), 4)
+
+
+def nearest_other(vecs, block: int = 1024):
+    """Each vector's largest cosine with another one, `block` rows at a time: memory grows with block x N, not
+    N x N (50,000 kept records made a 10 GB matrix)."""
+    import numpy as np
+
+    out = np.empty(len(vecs), dtype=np.float32)
+    for start in range(0, len(vecs), block):
+        sims = vecs[start:start + block] @ vecs.T
+        rows = np.arange(sims.shape[0])
+        sims[rows, rows + start] = -1.0
+        out[start:start + block] = sims.max(axis=1)
+    return out
 
 
 def _verified(folder: RunFolder, k: int) -> dict[str, Any] | None:
@@ -62,9 +72,13 @@ def _dev_pass_at_1(folder: RunFolder) -> dict[int, float]:
     return {p["round"]: p["pass@1"] for p in json.loads(path.read_text(encoding="utf-8")).get("curve", [])}
 
 
+SPEND_WITHOUT_ASKING = 0.10  # USD: complexity ratings estimated above this need --yes
+
+
 def compare_runs(runs: list[str], out: str | Path, complexity: bool = True, config: str | Path | None = None,
-                 notify: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Compare the runs over the rounds all of them finished; write compare.json, compare.md, compare.png."""
+                 notify: Callable[[str], None] | None = None, yes: bool = False) -> dict[str, Any]:
+    """Compare the runs over the rounds all of them finished; write compare.json, compare.md, compare.png. The
+    complexity ratings' calls and dollars are said first; above SPEND_WITHOUT_ASKING they need `yes`."""
     if len(runs) < 2:
         raise InputError("compare needs at least two run folders")
     folders = [RunFolder(r) for r in runs]
@@ -79,6 +93,7 @@ def compare_runs(runs: list[str], out: str | Path, complexity: bool = True, conf
         from wizevol.filters import run_config
 
         judge_cfg = run_config(folders[0], config)  # one judge scores every run
+        _ask_to_spend(judge_cfg, sum(len(read_jsonl(f.kept(k))) for f in folders for k in rounds), notify, yes)
     report: dict[str, Any] = {"runs": [str(f.root) for f in folders], "rounds": rounds,
                               "strategies": {str(f.root): _strategy(f) for f in folders},
                               "complexity": COMPLEXITY if complexity else None, "by_run": {}}
@@ -90,6 +105,20 @@ def compare_runs(runs: list[str], out: str | Path, complexity: bool = True, conf
     write_atomic(out / "compare.md", markdown(report) + "\n")
     _plot(report, out / "compare.png")
     return report
+
+
+def _ask_to_spend(cfg, calls: int, notify: Callable[[str], None] | None, yes: bool) -> None:
+    """Say what the complexity ratings cost at most (every kept record of the shared rounds, one short call each;
+    those in the runs' caches are free); refuse above SPEND_WITHOUT_ASKING unless `yes`."""
+
+    role = cfg.role("judge")
+    price = price_of(role, cfg)
+    usd = price.cost(calls, calls * 200, calls * 4)  # the rating prompt is about 200 tokens, the answer a digit
+    if notify is not None:
+        notify(f"complexity: at most {calls} ratings by {role.model} ({price.source}): about ${usd:.2f}")
+    if usd > SPEND_WITHOUT_ASKING and not yes:
+        raise InputError(f"complexity would spend about ${usd:.2f} on {calls} ratings by {role.model}: pass --yes to "
+                         "spend it, or --no-complexity")
 
 
 def _strategy(folder: RunFolder) -> str:
