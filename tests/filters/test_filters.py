@@ -80,7 +80,9 @@ def test_near_dup_keeps_evolution_and_removes_lineages_that_meet(tmp_path, serve
                             for t in (LONG_A, LONG_B, LONG_C, LONG_D)))
     for text in (LONG_C, LONG_D):
         server.fault("text", role="evolve", match=text[:40], arg=MEET)
-    result = evolve(tmp_path, server, "--rounds", "1", seed=seed)
+    # MEET names no language and the scripted responder answers in Python: language_lost would take the Rust and
+    # Ruby seeds' children out, and this test is about near_dup
+    result = evolve(tmp_path, server, "--rounds", "1", seed=seed, config={"rules": {"language_lost": False}})
     assert result.exit_code == 0, result.output
     run = tmp_path / "run"
     kept = {r["id"]: r for r in rows(run / "round_1.jsonl")}
@@ -179,7 +181,7 @@ def test_code_exec_records_pass_fail_timeout_in_the_sandbox():
     check = CodeCheck(execute=True, limits=Limits(cpu_s=2, wall_s=4, memory_mb=256))
     assert check.check(answer("```python\nassert sum([1, 2]) == 3\n```")) is True
     ok, reason, details = check.check(answer("```python\nraise ValueError('boom')\n```"))
-    assert (ok, reason, details["status"]) == (False, "exec_fail: ValueError: boom", "fail")
+    assert (ok, reason, details["status"]) == (False, "exec_fail: ValueError", "fail")  # its type: a fixed form
     ok, reason, details = check.check(answer("```python\nwhile True:\n    pass\n```"))
     assert (ok, details["status"]) == (False, "timeout") and reason.startswith("exec_timeout")
 

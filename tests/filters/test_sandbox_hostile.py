@@ -105,7 +105,8 @@ def attack(folder: Path, listener: Listener, active: tuple[str, ...] | None = No
 
 def test_the_layers_that_hold_here_are_reported():
     assert layers()[0] == "rlimits" and layers()[-1] == "audit_hook"
-    assert sandbox.isolated() == any(x in layers() for x in ("netns", "nobody", "landlock"))
+    held = set(layers())
+    assert sandbox.isolated() == bool({"landlock", "docker"} & held or {"netns", "nobody"} <= held)
 
 
 def test_hostile_code_defeats_the_audit_hook_and_the_os_layers_still_hold(target):
@@ -214,9 +215,9 @@ def test_execute_is_refused_without_os_isolation_unless_the_user_opts_in(tmp_pat
     monkeypatch.setattr(sandbox, "layers", lambda: ("rlimits", "audit_hook"))  # a machine with no OS layer
     refused = cli("filter", run, "--only", "code_check", "--config", strong)
     assert refused.exit_code == 2 and refused.stderr.strip() == (
-        "Error: the sandbox here has only rlimits and audit_hook: no network namespace, no `nobody`, no Landlock, "
-        "and generated code can defeat an audit hook; set filters.code_check.allow_weak_sandbox: true to run it "
-        "anyway")
+        "Error: the sandbox here has only rlimits and audit_hook: no Landlock, no container, not both a network "
+        "namespace and `nobody`, and generated code can defeat an audit hook; set "
+        "filters.code_check.allow_weak_sandbox: true to run it anyway")
     weak = tmp_path / "weak.yaml"
     weak.write_text("filters: {code_check: {execute: true, allow_weak_sandbox: true}}\n")
     allowed = cli("filter", run, "--only", "code_check", "--config", weak)
@@ -328,3 +329,46 @@ def test_sandboxes_start_without_python_code_between_fork_and_exec(monkeypatch):
     assert [r.stdout for r in results] == [f"{i * 2}\n" for i in range(16)]
     assert len(seen) >= 16 and seen == [None] * len(seen)
     sandbox._local_layers.cache_clear()
+
+
+def test_a_programs_own_words_never_reach_a_reject_reason(tmp_path):
+    """A program that reads a file and raises with its text: the reason is the exception's type, a fixed form,
+    whatever the program read (where Landlock is missing it may read the checkout)."""
+    from conftest import rows
+    from test_filters import cli, make_run
+
+    # the words are made when the program runs: the record's own text does not hold them
+    secret = ("```python\nopen('k.txt', 'w').write('sk-' + 'plan' + 'ted-words')\n"
+              "raise ValueError(open('k.txt').read())\n```")
+    printed = "```python\nimport sys\nsys.stderr.write('sk-' + 'plan' + 'ted-words\\n')\nsys.exit(3)\n```"
+    run = make_run(tmp_path, [[{"id": "raise", "instruction": "x", "output": secret},
+                               {"id": "print", "instruction": "x", "output": printed}]])
+    cfg = tmp_path / "exec.yaml"
+    cfg.write_text("filters: {code_check: {execute: true, allow_weak_sandbox: true}}\n")
+    result = cli("filter", run, "--only", "code_check", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    folder = run / "filters" / "code_check"
+    reasons = {r["id"]: r["reason"] for r in rows(folder / "rejected_0.jsonl")}
+    assert reasons == {"raise": "exec_fail: ValueError", "print": "exec_fail: exit code 3"}
+    assert not any("sk-planted" in p.read_text() for p in folder.iterdir() if p.is_file())
+
+
+def test_isolation_needs_reads_limited_or_no_network_and_nobody_together(monkeypatch):
+    import warnings
+
+    from wizevol.errors import WizevolWarning
+
+    cases = {("netns", "rlimits", "audit_hook"): False, ("nobody", "rlimits", "audit_hook"): False,
+             ("netns", "nobody", "rlimits", "audit_hook"): True, ("landlock", "rlimits", "audit_hook"): True,
+             ("docker",): True, ("rlimits", "audit_hook"): False}
+    for held, strong in cases.items():
+        monkeypatch.setattr(sandbox, "layers", lambda held=held: held)
+        assert sandbox.isolated() is strong, held
+    monkeypatch.setattr(sandbox, "layers", lambda: ("netns", "nobody", "rlimits", "audit_hook"))
+    monkeypatch.setattr(sandbox, "_said_reads", False)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        sandbox.require_isolation(False, "x")
+        sandbox.require_isolation(False, "x")
+    reads = [w for w in said if issubclass(w.category, WizevolWarning)]
+    assert len(reads) == 1 and "cannot limit what generated code reads" in str(reads[0].message)

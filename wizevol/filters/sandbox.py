@@ -24,6 +24,7 @@ import ctypes
 import functools
 import json
 import os
+import re
 import resource
 import secrets
 import shutil
@@ -110,11 +111,28 @@ class ExecResult:
     returncode: int | None
     stdout: str
     stderr: str
+    ended: str | None = None  # wizevol's own line of how it ended (run_to_the_end: the program stopped early)
 
     @property
     def detail(self) -> str:
+        """A short, fixed-form line of how it ended: the exception's type (`AssertionError`), or the exit code.
+        Never the program's own words: a program that read a file it should not have could print it into a
+        reject reason or the run folder."""
+        if self.ended:
+            return self.ended
         lines = [ln for ln in self.stderr.strip().splitlines() if ln.strip()]
-        return lines[-1][:300] if lines else f"exit code {self.returncode}"
+        oserror = re.match(r"(\w+Error): (\[Errno \d+\] [A-Za-z ]+)", lines[-1].strip()) if lines else None
+        if oserror:  # the OS's own words, without the program's path
+            return f"{oserror.group(1)}: {oserror.group(2).strip()}"
+        hook = re.match(r"PermissionError: sandbox: (?:([\w.]+)(?: outside the sandbox)?|writing .*) is not allowed$",
+                        lines[-1].strip()) if lines else None
+        if hook:  # the audit hook's own words: an event's name, never the program's path
+            return f"PermissionError: sandbox: {hook.group(1) or 'writing outside the temp dir'} is not allowed"
+        kind = re.match(r"([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure))(?::|$)",
+                        lines[-1].strip()) if lines else None
+        if kind:
+            return kind.group(1)[-80:]
+        return "timeout" if self.status == "timeout" else f"exit code {self.returncode}"
 
 
 def landlock_abi() -> int:
@@ -210,9 +228,13 @@ def _local_layers() -> tuple[str, ...]:
 
 
 def isolated() -> bool:
-    """Does any layer beyond rlimits and the (defeatable) audit hook hold: a container, a namespace, a user,
-    Landlock?"""
-    return any(layer in layers() for layer in ("docker", "netns", "nobody", "landlock"))
+    """Do the layers isolate code: a container, Landlock, or a network namespace and `nobody` together? One of the
+    last two alone does not: a program could read the checkout and send it out, or write where it can."""
+    held = set(layers())
+    return "docker" in held or "landlock" in held or {"netns", "nobody"} <= held
+
+
+_said_reads = False  # where no layer limits reads, require_isolation says so once per process
 
 
 def require_isolation(allow_weak: bool, how_to_allow: str) -> tuple[str, ...]:
@@ -220,9 +242,18 @@ def require_isolation(allow_weak: bool, how_to_allow: str) -> tuple[str, ...]:
     if not isolated() and not allow_weak:
         from wizevol.errors import InputError
 
-        raise InputError(f"the sandbox here has only {' and '.join(layers())}: no network namespace, no `nobody`, "
-                         f"no Landlock, and generated code can defeat an audit hook; {how_to_allow} to run it "
-                         "anyway")
+        raise InputError(f"the sandbox here has only {' and '.join(layers())}: no Landlock, no container, not both a "
+                         f"network namespace and `nobody`, and generated code can defeat an audit hook; "
+                         f"{how_to_allow} to run it anyway")
+    global _said_reads
+    if not _said_reads and not {"landlock", "docker"} & set(layers()):
+        import warnings
+
+        from wizevol.errors import WizevolWarning
+
+        _said_reads = True
+        warnings.warn("the sandbox here cannot limit what generated code reads (no Landlock): it may read files the "
+                      "`nobody` user can; its output goes nowhere but a fixed-form error line", WizevolWarning, 2)
     return layers()
 
 
@@ -287,7 +318,7 @@ def run_to_the_end(code: str, limits: Limits = Limits(), ended_early: str = "the
     ran = run_python(f"{code}\nprint({mark!r}, flush=True)\n", limits)
     if ran.status != "pass" or mark in ran.stdout.splitlines():
         return ran
-    return ExecResult("fail", ran.returncode, ran.stdout, ran.stderr + f"\n{ended_early}")
+    return ExecResult("fail", ran.returncode, ran.stdout, ran.stderr + f"\n{ended_early}", ended_early)
 
 
 def _run_docker(files: dict[str, str], limits: Limits, tail: int) -> ExecResult:
