@@ -58,13 +58,28 @@ def verdicts(parent: Record, child: Record) -> list[tuple[str, str]]:
     return out
 
 
-def audit(run: Path, out: Path, sample: int, seed: int) -> None:
+def kept_rows(run: Path) -> tuple[list[dict], dict[str, dict]]:
+    """The kept records of rounds 1 and up, and every record by id (parents included). A round not finished (a run
+    stopped mid-way) is read from its spool: the chains that ended, kept ones and the pool's next records."""
     by_id: dict[str, dict] = {}
     for path in sorted(run.glob("round_*.jsonl")) + sorted(run.glob("pool_*.jsonl")):
         for row in read_jsonl(path):
             by_id.setdefault(row["id"], row)
-    kept = [row for k in range(1, 100) if (run / f"round_{k}.jsonl").exists()
-            for row in read_jsonl(run / f"round_{k}.jsonl")]
+    kept = []
+    for k in range(1, 100):
+        if (run / f"round_{k}.jsonl").exists():
+            kept += read_jsonl(run / f"round_{k}.jsonl")
+        elif (run / f"spool_{k}.jsonl").exists():
+            for line in read_jsonl(run / f"spool_{k}.jsonl"):
+                for row in (line.get("record"), line.get("next")):
+                    if row:
+                        by_id.setdefault(row["id"], row)
+                kept += [line["record"]] if line.get("kind") == "kept" else []
+    return kept, by_id
+
+
+def audit(run: Path, out: Path, sample: int, seed: int) -> None:
+    kept, by_id = kept_rows(run)
     chosen = sorted(random.Random(seed).sample(kept, min(sample, len(kept))), key=lambda r: (int(r["round"]), r["id"]))
     sheet = out / "labels.csv"
     was = {}
@@ -84,7 +99,8 @@ def audit(run: Path, out: Path, sample: int, seed: int) -> None:
                         "instruction": row["instruction"], "answer": (row.get("output") or "")[:400],
                         "rules": "; ".join(f"{name}: {reason}" for name, reason in found),
                         **{k: old.get(k, "") for k in LABELS}, "note": old.get("note", "")})
-    print(f"{run}: {len(kept)} kept records in rounds 1+, {len(chosen)} sampled -> {sheet}")
+    print(f"{run}: {len(kept)} kept records in rounds 1+ (a stopped round read from its spool), {len(chosen)} "
+          f"sampled -> {sheet}")
     print(f"label {sheet} ({', '.join(LABELS)}: y / n), then: python bench/evolution_audit.py --score {out}")
 
 

@@ -24,7 +24,7 @@ PAPER_FILES = {
     "pool_1.jsonl": "0e4274e32817aa79", "pool_2.jsonl": "8ed594452459978b",
     "round_0.jsonl": "d10baac8dde000d9", "round_1.jsonl": "9a08ba12703707c3", "round_2.jsonl": "9b11c54f49efe336",
 }
-PAPER_FINGERPRINT = "ac106813abc21cf6"  # of FIXED's config (it changed when the small evolver's rules joined `rules:`)
+PAPER_FINGERPRINT = "da840a450d03967a"  # of FIXED's config (it changed when the small evolver's rules joined `rules:`)
 FIXED = {"backend": "api", "endpoint": {"base_url": "http://127.0.0.1:1/v1"}, "evolver": {"model": "m"}}
 
 

@@ -206,8 +206,8 @@ def test_a_lost_create_is_adopted_from_the_endpoint_it_was_made_at(tmp_path, ser
     import asyncio
 
     import openai
-
     from scripted_server import ScriptedServer
+
     from wizevol.config import BatchConfig
     from wizevol.llm.batch import BatchRunner
     from wizevol.run_folder import RunFolder

@@ -203,12 +203,15 @@ def _locked(seed_info: Seed, folder: RunFolder, cfg: EvolveConfig, prompts: Prom
 
 
 def _start_manifest(seed: Seed, cfg: EvolveConfig, roles: Roles, prompts: PromptSet, fingerprint: tuple[str, str],
-                    started: float) -> dict[str, Any]:
+                    started: float, folder: RunFolder) -> dict[str, Any]:
     """What the manifest says of a run before its rounds: the seed, the shard, the config, roles and versions, and
     the fingerprint (with the one an older wizevol gave the same run: a shard it made is a shard of this run)."""
+    now = datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds")
+    first_start, earlier = _earlier_processes(folder)
     return {
         "wizevol_version": __version__,
-        "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+        "started_at": first_start or now,  # the run's; this process's is the last of `processes`
+        "processes": [*earlier, {"started_at": now}],
         "seed": {"path": str(seed.path), "records": seed.count, "quarantined": len(seed.quarantined)},
         **({"shard": {"index": cfg.shard_of()[0], "of": cfg.shard_of()[1], "seed_records": seed.total,
                       "span": list(seed.span)}} if cfg.shard else {}),
@@ -323,13 +326,7 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
         responder=cfg.role("responder", session.local_urls),
         judge=cfg.role("judge", session.local_urls) if cfg.rules.no_gain else None,
     )
-    manifest = _start_manifest(seed, cfg, roles, prompts, fingerprint, started)
-    first_start, earlier = _earlier_processes(folder)
-    this = {"started_at": manifest["started_at"]}
-    manifest["started_at"] = first_start or manifest["started_at"]  # the run's; this process's is in processes
-
-    def processes() -> list[dict[str, Any]]:
-        return earlier + [{**this, "wall_s": round(time.time() - started, 3), "calls_made": llm.new_calls}]
+    manifest = _start_manifest(seed, cfg, roles, prompts, fingerprint, started, folder)
     for name in (n for n in _needed(cfg) if n not in ROLES):  # the strategy's own roles: scorer, optimizer
         manifest["roles"][name] = cfg.role(name, session.local_urls).model_dump()
 
@@ -362,8 +359,9 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
         stats["fingerprint"] = fingerprint[0]
         folder.mark_done(k, stats)
         manifest["rounds"].append(stats)
+        manifest["processes"][-1].update(wall_s=round(time.time() - started, 3), calls_made=llm.new_calls)
         folder.write_manifest({**manifest, "calls_made": llm.new_calls, "endpoints": llm.endpoint_report(),
-                               "processes": processes(), "totals": run_totals(manifest["rounds"], processes())})
+                               "totals": run_totals(manifest["rounds"], manifest["processes"])})
         emit("round", stats=stats)
 
     async def _all_rounds() -> None:
@@ -393,8 +391,8 @@ def _run(seed: Seed, folder: RunFolder, session: Session, prompts: PromptSet, fi
     manifest["endpoints"] = llm.endpoint_report()  # tries, failures and times taken out, per endpoint
     manifest["cost"] = _cost(manifest, left, prices)
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    this.update(finished_at=manifest["finished_at"], rounds=left)
-    manifest["processes"] = processes()
+    manifest["processes"][-1].update(wall_s=manifest["wall_s"], calls_made=llm.new_calls,
+                                     finished_at=manifest["finished_at"], rounds=left)
     manifest["totals"] = run_totals(manifest["rounds"], manifest["processes"])
     folder.write_manifest(manifest)
     return manifest
