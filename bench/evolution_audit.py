@@ -45,13 +45,16 @@ def record(row: dict) -> Record:
     return replace(Record(**{k: v for k, v in row.items() if k in names}), round=int(row.get("round", 0)))
 
 
+EVERY_RULE = RulesConfig(**dict.fromkeys(CLAIM, True))  # each rule is measured, whatever its default
+
+
 def verdicts(parent: Record, child: Record) -> list[tuple[str, str]]:
     """(rule, reason) of every small-evolver rule that would eliminate the child, read as the chain reads it."""
     c = Candidate(parent=parent, child=child, evolve=Completion(child.instruction, "stop"),
                   response=Completion(child.output, "stop"))
     out = []
     for stage in ("evolve", "response"):
-        for rule in small_evolver_rules(RulesConfig(), stage):
+        for rule in small_evolver_rules(EVERY_RULE, stage):
             v = rule.check(c)
             if v is not True:
                 out.append((rule.name, v[1]))
@@ -110,13 +113,17 @@ def score(out: Path) -> None:
     if not rows:
         raise SystemExit(f"Error: {out / 'labels.csv'}: no row has `worth` labelled y or n")
     worth = sum(r["worth"] == "y" for r in rows)
+    on = {name for name in CLAIM if getattr(RulesConfig(), name)}
     kept = [r for r in rows if not r["rules"]]
+    kept_on = [r for r in rows if not {part.split(":")[0] for part in r["rules"].split("; ") if part} & on]
     print(f"{len(rows)} labelled kept records")
     print(f"  the run as made: {worth} worth training on ({worth / len(rows):.0%})")
-    print(f"  with the small evolver's rules: {len(kept)} kept, {sum(r['worth'] == 'y' for r in kept)} worth training "
-          f"on ({sum(r['worth'] == 'y' for r in kept) / max(1, len(kept)):.0%})")
+    for what, left in (("all five rules", kept), (f"the rules on by default ({', '.join(sorted(on))})", kept_on)):
+        good = sum(r["worth"] == "y" for r in left)
+        print(f"  with {what}: {len(left)} kept, {good} worth training on ({good / max(1, len(left)):.0%})")
     report = {"labelled": len(rows), "worth": worth, "kept_by_rules": len(kept),
-              "worth_kept_by_rules": sum(r["worth"] == "y" for r in kept), "rules": {}}
+              "worth_kept_by_rules": sum(r["worth"] == "y" for r in kept), "kept_by_default_rules": len(kept_on),
+              "worth_kept_by_default_rules": sum(r["worth"] == "y" for r in kept_on), "rules": {}}
     for rule, claim in CLAIM.items():
         hit = [r for r in rows if any(part.startswith(rule + ":") for part in r["rules"].split("; "))]
         if not hit:

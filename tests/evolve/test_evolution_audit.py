@@ -42,7 +42,7 @@ def test_the_sheet_shows_parents_and_the_rules_and_the_score_reads_the_labels(tm
     said = capsys.readouterr().out
     n = len(kept)
     assert f"the run as made: {n - 1} worth training on ({(n - 1) / n:.0%})" in said
-    assert f"with the small evolver's rules: {n - 1} kept, {n - 1} worth training on (100%)" in said
+    assert f"with all five rules: {n - 1} kept, {n - 1} worth training on (100%)" in said
     report = json.loads((out / "evolution_audit.json").read_text())
     assert report["rules"] == {"commentary": {"eliminates": 1, "not_worth": 1, "claim_holds": 1}}
 
