@@ -35,6 +35,8 @@ def test_a_reference_to_code_that_is_not_given_is_dangling():
         False, "instruction refers to 'the following input' and gives none", {"reference": "the following input"})
     assert rule.check(cand("Fix the code below so that it handles an empty list.")) == (
         False, "instruction refers to 'the code below' and gives none", {"reference": "the code below"})
+    assert rule.check(cand("Explain what this Python code prints, step by step.")) == (
+        False, "instruction refers to 'this Python code' and gives none", {"reference": "this Python code"})
 
 
 def test_a_reference_that_is_answered_is_not_dangling():
@@ -49,6 +51,8 @@ def test_a_reference_that_is_answered_is_not_dangling():
     # a parameter, not a reference to something shown: the function's argument is the given list
     assert rule.check(cand("Write a Python function that returns the largest element of the given list.")) is True
     assert rule.check(cand("Remove duplicates from an array while preserving the original sequence.")) is True
+    # "this program" as the answer asked for, not something shown
+    assert rule.check(cand("Write a Python program that sorts numbers. This program should read them from stdin.")) is True
 
 
 def test_erroneous_code_with_no_code_is_a_method_not_applied():

@@ -45,7 +45,11 @@ _REFERENCE = re.compile(
     rf"|\b(?:the|this)\s+(?:existing|original|erroneous|faulty|buggy|broken)\s+(?:[\w+#-]+\s+){{0,2}}?(?:{_CODE})\b"
     rf"|\b(?:the|this)\s+(?:given\s+)?(?:[\w+#-]+\s+){{0,2}}?(?:code|program|snippet|script|query|code snippet|"
     rf"piece of code)\s+(?:below|above)\b"
-    rf"|\b(?:the\s+given|this)\s+(?:[\w+#-]+\s+){{0,2}}?(?:code|program|snippet|script|query|piece of code)\b"
+    # "this program" alone is often the answer asked for ("This program should read stdin"): only after a verb
+    # that works on something shown
+    rf"|\b(?:the\s+given|(?:fix|debug|modify|explain|rewrite|refactor|optimi[sz]e|improve|correct|translate|"
+    rf"convert|complete|review|analy[sz]e)\s+(?:what\s+)?this)\s+(?:[\w+#-]+\s+){{0,2}}?(?:code|program|snippet|script|query|"
+    rf"piece of code)\b"
     rf"|\b(?:the|this)\s+(?:[\w+#-]+\s+){{0,2}}?(?:code|program|snippet|script|query)\s+(?:given|provided|shown)\b",
     re.IGNORECASE)
 
@@ -66,7 +70,8 @@ class DanglingReference(Rule):
         after = child.instruction[found.end():]
         if _LITERAL.search(child.instruction) or re.match(r"\s*:\s*\S{3,}", after):
             return True
-        return drop(f"instruction refers to {found.group(0).strip()!r} and gives none", reference=found.group(0))
+        what = re.sub(r"^.*?\b(?=(?:the|this|these)\b)", "", found.group(0), count=1, flags=re.IGNORECASE).strip()
+        return drop(f"instruction refers to {what!r} and gives none", reference=what)
 
 
 class MethodNotApplied(Rule):
