@@ -381,3 +381,15 @@ def test_a_resumed_auto_round_bills_the_optimizer_and_the_scorer(tmp_path, serve
     for role in ("optimizer", "scorer"):
         assert got[role]["answered"] == ref[role]["answered"] > 0, role
         assert got[role]["prompt_tokens"] == ref[role]["prompt_tokens"], role
+
+
+def test_auto_rates_its_sample_with_no_more_calls_in_flight_than_concurrency(tmp_path, server):
+    """Round 2's method version rates a sample of round 1's kept records (12 by default). They went out all at
+    once, whatever `concurrency` said, so a run killed then repaid more calls than its chains could have had in
+    flight. They are bounded like the chains."""
+    server.fault("text", role="complexity", arg="4", times=None)
+    server.latency = 0.05
+    result = evolve(tmp_path, server, "--rounds", "2", "--strategy", "auto", "--concurrency", "2", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert server.count("complexity") >= 12  # the sample was rated
+    assert server.peak_in_flight <= 2

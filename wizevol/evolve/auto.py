@@ -123,11 +123,15 @@ async def next_version(folder: RunFolder, k: int, cfg: EvolveConfig, llm: LLM, p
     """Round k's method version, from round k-1's files and the version that served it (calls in round k)."""
     kept = sample(_records(folder.kept(k - 1)), cfg.auto.sample, cfg.seed_rng, "kept")
 
+    bound = asyncio.Semaphore(cfg.concurrency)  # no more calls in flight than the chains may have: a run killed here
+    # repays what was in flight, and no more than `concurrency` of it
+
     async def rate(r: Record) -> int | None:
-        try:
-            return await complexity(llm, prompts, scorer, r, k)
-        except CallFailed:
-            return None  # the optimizer reads "?"
+        async with bound:
+            try:
+                return await complexity(llm, prompts, scorer, r, k)
+            except CallFailed:
+                return None  # the optimizer reads "?"
 
     scores = dict(zip((r.id for r in kept), await asyncio.gather(*(rate(r) for r in kept)), strict=True))
     request = prompts.optimizer.request(optimizer.mode, methods=json.dumps(previous["methods"], indent=1),
