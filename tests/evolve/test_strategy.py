@@ -358,9 +358,13 @@ def test_tree_resumes_after_sigkill_with_no_call_paid_twice(tmp_path, server):
 
 
 @pytest.mark.slow
-def test_auto_resumes_after_sigkill_with_no_call_paid_twice(tmp_path, server):
-    # round 1 is 30 calls, then 10 complexity scores and the optimizer: the kill comes inside round 2
-    _kill_and_resume(tmp_path, server, "auto", 50, 4)
+@pytest.mark.parametrize("answered, most_held", [(32, 4), (40, 1), (50, 4)])
+def test_auto_resumes_after_sigkill_with_no_call_paid_twice(tmp_path, server, answered, most_held):
+    """Round 1 is 30 calls, then round 2's method version: 10 complexity scores (at most `concurrency`, 4, in
+    flight) and the optimizer, then round 2's chains. Killed while the scores go out (32), while the optimizer's
+    call is out (40), and inside round 2's chains (50): no more is held than could be in flight, and the rerun
+    pays for nothing twice."""
+    _kill_and_resume(tmp_path, server, "auto", answered, most_held)
 
 
 def test_a_resumed_auto_round_bills_the_optimizer_and_the_scorer(tmp_path, server):

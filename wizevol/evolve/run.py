@@ -288,7 +288,7 @@ async def _round_by_round(folder: RunFolder, first: int, last: int, n: int, ctx:
             if path.exists():  # written before round k started: a resumed run reads it, asking nothing again,
                 version = json.loads(path.read_text(encoding="utf-8"))
                 for role, counts in version.get("usage", {}).items():  # and bills round k the calls it took
-                    llm.usage.add(k, role, **counts)
+                    llm.usage.add(k, role, cached=counts["answered"], **counts)
             else:
                 if k > 1:
                     previous = json.loads(folder.methods(k - 1).read_text(encoding="utf-8"))
@@ -298,8 +298,9 @@ async def _round_by_round(folder: RunFolder, first: int, last: int, n: int, ctx:
                     except CallFailed as e:
                         raise WizevolError(f"the optimizer's call for round {k} failed ({e}); round {k} was not "
                                            "started, rerun to continue") from None
-                    spent = llm.usage.for_round(k)  # nothing else of round k has run yet
-                    version["usage"] = {r: spent[r] for r in ("scorer", "optimizer") if r in spent}
+                    spent = llm.usage.for_round(k)  # nothing else of round k has run yet; the answers, not how
+                    version["usage"] = {r: {f: spent[r][f] for f in ("answered", "prompt_tokens", "completion_tokens")}
+                                        for r in ("scorer", "optimizer") if r in spent}  # this process got them
                 write_atomic(path, json.dumps(version, indent=1, ensure_ascii=False) + "\n")
             rules = build_rules(cfg.rules, prompts.leak_markers(), prompts.evolve_texts(ctx.roles.evolver.mode),
                                 version["methods"])
