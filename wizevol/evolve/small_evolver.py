@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from wizevol.evolve.candidate import Candidate, Rule
+from wizevol.filters.task_contrast import answer_languages, named_languages, shown
 from wizevol.record import Verdict, drop
 from wizevol.text import normalize, words
 
@@ -87,43 +88,11 @@ class MethodNotApplied(Rule):
         return True
 
 
-# programming languages and query languages a task names, by the words that name them (case matters for some)
-_NAMED = {
-    "Python": r"\bpython\d?\b", "SQL": r"\b(?:sql|mysql|postgres(?:ql)?|sqlite|t-sql|pl/sql)\b",
-    "JavaScript": r"\b(?:javascript|node\.?js|js)\b", "TypeScript": r"\btypescript\b", "Java": r"\bjava\b(?!\s*script)",
-    "C++": r"(?<![\w+])c\+\+(?![\w+])|\bcpp\b", "C#": r"(?<!\w)c#(?!\w)", "Go": r"\bgolang\b|\b(?:in|a|using) Go\b",
-    "Rust": r"\brust\b", "Ruby": r"\bruby\b", "PHP": r"\bphp\b", "Swift": r"\bswift\b", "Kotlin": r"\bkotlin\b",
-    "Scala": r"\bscala\b", "Bash": r"\b(?:bash|shell script|zsh)\b", "R": r"\bin R\b|\bR (?:function|script|code)\b",
-    "C": r"\b(?:in|a|using|ANSI) C\b(?![+#])|\bC (?:function|program|code)\b", "HTML": r"\bhtml\b",
-    "CSS": r"\bcss\b", "Haskell": r"\bhaskell\b", "Lua": r"\blua\b", "Perl": r"\bperl\b", "Julia": r"\bjulia\b",
-    "Dart": r"\bdart\b", "MATLAB": r"\bmatlab\b",
-}
-_CASE = {"Go", "R", "C"}  # names that are ordinary words in lower case
-_NAMED_RE = {name: re.compile(p, 0 if name in _CASE else re.IGNORECASE) for name, p in _NAMED.items()}
-_FENCE_TAG = re.compile(r"```[ \t]*([\w+#.-]+)")
-_TAGS = {"python": "Python", "py": "Python", "python3": "Python", "sql": "SQL", "mysql": "SQL", "postgresql": "SQL",
-         "javascript": "JavaScript", "js": "JavaScript", "typescript": "TypeScript", "ts": "TypeScript",
-         "java": "Java", "cpp": "C++", "c++": "C++", "csharp": "C#", "cs": "C#", "go": "Go", "rust": "Rust",
-         "ruby": "Ruby", "php": "PHP", "swift": "Swift", "kotlin": "Kotlin", "scala": "Scala", "bash": "Bash",
-         "sh": "Bash", "shell": "Bash", "r": "R", "c": "C", "html": "HTML", "css": "CSS", "haskell": "Haskell",
-         "lua": "Lua", "perl": "Perl", "julia": "Julia", "dart": "Dart", "matlab": "MATLAB"}
-
-
-def named_languages(text: str) -> set[str]:
-    """The programming languages a text names in its words (fenced code aside)."""
-    prose = re.sub(r"```.*?(?:```|\Z)", " ", text or "", flags=re.S)
-    return {name for name, pattern in _NAMED_RE.items() if pattern.search(prose)}
-
-
-def fenced_languages(text: str) -> set[str]:
-    """The languages of a text's tagged code blocks."""
-    return {_TAGS[t.lower()] for t in _FENCE_TAG.findall(text or "") if t.lower() in _TAGS}
-
-
 class LanguageLost(Rule):
     """The parent's task is in a language the child no longer names, and the child went to another one: it names
     another language, or its answer is code in another (SQL became pandas). A child that only stops naming the
-    language, answered in it, keeps the task. The parent's language is what its instruction and input name, or
+    language, answered in it, keeps the task. Languages are read as near_dup's contrasts read them (task_contrast).
+    The parent's language is what its instruction and input name, or
     the language of code its input holds; where it names none and neither does the child, the language its own
     answer was in (a lineage that stopped saying "SQL" in one round, still answered in SQL, drifts to pandas in
     the next)."""
@@ -132,20 +101,20 @@ class LanguageLost(Rule):
     stage = "response"
 
     def check(self, c: Candidate) -> Verdict:
-        asked = named_languages(c.parent.prompt_text()) or fenced_languages(c.parent.input or "")
-        child_names = named_languages(c.child.prompt_text()) | fenced_languages(c.child.prompt_text())
-        answered = set() if asked or child_names else fenced_languages(c.parent.output or "")
+        asked = named_languages(c.parent.prompt_text()) or answer_languages(c.parent.input or "")
+        child_names = named_languages(c.child.prompt_text()) | answer_languages(c.child.prompt_text())
+        answered = frozenset() if asked or child_names else answer_languages(c.parent.output or "")
         parent = asked or answered
         if not parent or parent & child_names:
             return True
-        answer = fenced_languages(c.response.text if c.response is not None else "")
-        went = (child_names - parent) or (answer - parent if answer and not answer & parent else set())
+        answer = answer_languages(c.response.text if c.response is not None else "")
+        went = (child_names - parent) or (answer - parent if answer and not answer & parent else frozenset())
         if not went:
             return True
         how = "asks for" if asked else "was answered in"
-        return drop(f"the parent {how} {', '.join(sorted(parent))}; the child "
-                    f"{'names' if child_names - parent else 'is answered in'} {', '.join(sorted(went))}",
-                    parent_languages=sorted(parent), child_languages=sorted(went))
+        return drop(f"the parent {how} {', '.join(shown(parent))}; the child "
+                    f"{'names' if child_names - parent else 'is answered in'} {', '.join(shown(went))}",
+                    parent_languages=shown(parent), child_languages=shown(went))
 
 
 class Easier(Rule):

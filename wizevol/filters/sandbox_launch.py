@@ -4,7 +4,8 @@ and the rlimits, in that order (rlimits last, once nothing more needs to be open
 its own, after the exec of a clean process, so wizevol never runs Python between fork and exec
 (`preexec_fn`), which can deadlock a child forked while other threads hold locks. It needs only the standard
 library (the interpreter that runs it may not see wizevol) and prints nothing but, when a layer cannot be
-applied, one line starting with PLAN's `mark` on stderr, with exit status FAILED."""
+applied, one line starting with PLAN's `mark` on stderr, with exit status FAILED. `die_with` (a pid) asks for
+SIGTERM when that parent dies: the embedded llama.cpp server starts through it too (llm/local_server.py)."""
 
 import ctypes
 import json
@@ -15,6 +16,7 @@ import sys
 FAILED = 125
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
 LANDLOCK_RULE_PATH_BENEATH = 1
 
 
@@ -48,6 +50,10 @@ def landlock(libc, handled_fs: int, handled_net: int, scoped: int, attr_size: in
 
 def apply(plan: dict) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
+    if plan.get("die_with") is not None:  # SIGTERM when that parent dies, kept across exec (the local model server)
+        libc.prctl(PR_SET_PDEATHSIG, 15)
+        if os.getppid() != plan["die_with"]:  # it died before the request was made: nobody would stop us
+            os._exit(FAILED)
     if plan.get("unshare") and libc.unshare(plan["unshare"]) != 0:
         raise _error("unshare")
     if plan.get("landlock"):

@@ -242,14 +242,19 @@ class SolvesBenchmark:
         counts = next((m for m in marks if isinstance(m, dict)), None)
         return [tuple(m) for m in marks if isinstance(m, list)], self._state(result.status == "timeout", counts)
 
+    def _chunks(self, items: list) -> list[list]:
+        """The items split for sandboxed processes: up to `batch` each, fewer (down to 2) when that leaves a worker
+        fewer than 4 processes."""
+        size = min(self.batch, max(2, -(-len(items) // (4 * self.workers))))
+        return [items[s:s + size] for s in range(0, len(items), size)]
+
     def scores(self, items: list[tuple[str, list[str]]]) -> list[dict[str, Evidence | None]]:
         """What a response's code does on tasks chosen by its text: for each (code, tasks), per task, its function
         that does best there (a pass first, then agreement with the canonical solution on inputs near the tests'),
         or Evidence(fits=False) where its answer functions all take arguments and none as many as the task's; None
         where there is nothing to say (no function; its checks did not finish)."""
         chosen = [(code, frozenset(tasks)) for code, tasks in items]
-        size = min(self.batch, max(2, -(-len(chosen) // (4 * self.workers))))
-        chunks = [list(range(s, min(s + size, len(chosen)))) for s in range(0, len(chosen), size)]
+        chunks = self._chunks(list(range(len(chosen))))
         out: list[dict[str, Evidence | None]] = [dict.fromkeys(sorted(tasks)) for _, tasks in chosen]
         with ThreadPoolExecutor(self.workers) as pool:
             runs = pool.map(lambda chunk: self._batch([chosen[n][0] for n in chunk], [chosen[n][1] for n in chunk]),
@@ -323,8 +328,7 @@ class SolvesBenchmark:
                 take(rid, known[keys[code]]["hits"], known[keys[code]]["unreported"])
             else:
                 todo.append((rid, code))
-        size = min(self.batch, max(2, -(-len(todo) // (4 * self.workers))))  # 4 processes a worker, or pairs
-        chunks = [todo[s:s + size] for s in range(0, len(todo), size)]
+        chunks = self._chunks(todo)
         log = None
         if self.cache_path is not None:
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)

