@@ -146,6 +146,12 @@ def stream_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
+def count_rows(path: Path) -> int:
+    """The rows of a JSONL file written by wizevol, counted without parsing them."""
+    with path.open("rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Read a JSONL file written by wizevol."""
     return list(stream_jsonl(path))

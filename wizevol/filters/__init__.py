@@ -22,7 +22,7 @@ from wizevol.errors import InputError
 from wizevol.filters.base import Filter, run_filter, write_clean
 from wizevol.filters.judge import JudgeRole, SameRule, llm_judge, resolve_judges
 from wizevol.old_names import DeprecatedName
-from wizevol.run_folder import RunFolder, hold, read_jsonl
+from wizevol.run_folder import RunFolder, count_rows, hold
 
 
 def _near_dup(c: FiltersConfig, judge: JudgeRole | None) -> Filter:
@@ -175,7 +175,7 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
         if ("contamination" in names and (c.translate or (c.embedding and c.llm_judge))) \
                 or ("near_dup" in names and cfg.filters.near_dup.llm_judge):
             judge = llm_judge(folder, cfg, stack, lambda text: emit("note", text=text))
-        total = sum(len(read_jsonl(folder.kept(k))) for k in folder.finished_rounds())
+        total = sum(count_rows(folder.kept(k)) for k in folder.finished_rounds())
         results = {}
         for name in names:
             flt = verified_filter(folder, cfg, stack, lambda t: emit("note", text=t)) if name == "verified" else \

@@ -11,14 +11,16 @@ Each filter is its own step over the kept records of every round (round_K.jsonl)
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from wizevol.record import Record, Rejection, Verdict
-from wizevol.run_folder import RunFolder, read_jsonl, write_atomic, write_jsonl
+from wizevol.run_folder import JsonlWriter, RunFolder, count_rows, stream_jsonl, write_atomic, write_jsonl
 
 
 class Filter:
@@ -41,11 +43,13 @@ class Filter:
     def start(self) -> None:
         """Called once before the first round (filters with cross-round state reset it here)."""
 
-    def prepare_run(self, records: list[Record]) -> None:
-        """Called once with the kept records of every round, before any is checked (for whole-run work)."""
+    def prepare_run(self, records: RunRecords | list[Record]) -> None:
+        """Called once with the kept records of every round, before any is checked (for whole-run work): a
+        `RunRecords` that reads them from disk each time it is walked; hold what the work needs, not the records."""
 
     def prepare_round(self, records: list[Record]) -> None:
-        """Called with a round's records before they are checked one by one (for batched work)."""
+        """Called with each block of a round's records (at most BLOCK, in order) before they are checked one by
+        one (for batched work)."""
 
     def check(self, record: Record) -> Verdict:
         """True to keep the record, or (False, reason, details)."""
@@ -99,12 +103,45 @@ def rule_of(reason: str, details: dict[str, Any] | None) -> str:
 def _input_digest(folder: RunFolder, rounds: list[int]) -> str:
     h = hashlib.sha256()
     for k in rounds:
-        h.update(folder.kept(k).read_bytes())
+        with folder.kept(k).open("rb") as f:  # in blocks: a round of a large run is gigabytes
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
     return h.hexdigest()[:16]
 
 
+BLOCK = 10_000  # records a filter's prepare_round sees at once: what it asks ahead is batched, the round is not held
+
+
+class RunRecords:
+    """The kept records of a run's finished rounds, read from their files each time they are walked: a filter over
+    a large run never holds them all. `len()` counts them once."""
+
+    def __init__(self, folder: RunFolder, rounds: list[int]):
+        self.folder, self.rounds, self._n = folder, rounds, None
+
+    def of_round(self, k: int) -> Iterator[Record]:
+        return (Record.from_json(d) for d in stream_jsonl(self.folder.kept(k)))
+
+    def __iter__(self) -> Iterator[Record]:
+        for k in self.rounds:
+            yield from self.of_round(k)
+
+    def __len__(self) -> int:
+        if self._n is None:
+            self._n = sum(count_rows(self.folder.kept(k)) for k in self.rounds)
+        return self._n
+
+
+def blocks(items: Iterable[Any], n: int | None = None) -> Iterator[list[Any]]:
+    """Lists of up to n (BLOCK) items, in order."""
+    it, n = iter(items), n or BLOCK
+    while block := list(islice(it, n)):
+        yield block
+
+
 def run_filter(folder: RunFolder, flt: Filter, on_record: Callable[[], None] | None = None) -> dict[str, Any]:
-    """Run one filter over every finished round; skipped when its stats (done-marker) match the inputs."""
+    """Run one filter over every finished round; skipped when its stats (done-marker) match the inputs. The
+    records stream from the round files in blocks, and rejects stream to their file."""
     rounds = folder.finished_rounds()
     stamp = {"inputs": _input_digest(folder, rounds), "settings": flt.fingerprint()}
     stats_path = folder.filter_stats(flt.name)
@@ -115,30 +152,39 @@ def run_filter(folder: RunFolder, flt: Filter, on_record: Callable[[], None] | N
     flt.work = stats_path.parent
     flt.start()
     per_round = {}
-    by_round = {k: [Record.from_json(d) for d in read_jsonl(folder.kept(k))] for k in rounds}
-    flt.prepare_run([r for k in rounds for r in by_round[k]])
+    run = RunRecords(folder, rounds)
+    flt.prepare_run(run)
     for k in rounds:
-        rejected, reasons, examples = [], Counter(), {}
-        records = by_round[k]
-        flt.prepare_round(records)
-        for rec in records:
-            verdict = flt.check(rec)
-            if on_record is not None:
-                on_record()
-            if verdict is True:
-                continue
-            _, reason, details = verdict
-            rule = rule_of(reason, details)
-            reasons[rule] += 1
-            examples.setdefault(rule, []).append((_sample_key(rec.id), reason))
-            rejected.append(rec.rejected(Rejection("filter", flt.name, reason, details=details)).to_json())
-        write_jsonl(folder.filter_rejected(flt.name, k), rejected)
+        n, reasons, examples = 0, Counter(), {}
+        rejected = JsonlWriter(folder.filter_rejected(flt.name, k))
+        try:
+            for block in blocks(run.of_round(k)):
+                flt.prepare_round(block)
+                for rec in block:
+                    n += 1
+                    verdict = flt.check(rec)
+                    if on_record is not None:
+                        on_record()
+                    if verdict is True:
+                        continue
+                    _, reason, details = verdict
+                    rule = rule_of(reason, details)
+                    reasons[rule] += 1
+                    heapq.heappush(examples.setdefault(rule, []), (_neg(_sample_key(rec.id)), reason))
+                    if len(examples[rule]) > EXAMPLES:  # the EXAMPLES smallest keys: a fixed sample
+                        heapq.heappop(examples[rule])
+                    rejected.write(rec.rejected(Rejection("filter", flt.name, reason, details=details)).to_json())
+        except BaseException:
+            rejected.abort()
+            raise
+        rejected.commit()
         results = flt.finish_round(k)
         if results is not None:
             write_jsonl(folder.filter_results(flt.name, k), results)
-        per_round[str(k)] = {"records": len(records), "kept": len(records) - len(rejected),
-                             "rejected": len(rejected), "rejected_by_reason": dict(sorted(reasons.items())),
-                             "examples_by_reason": {r: [reason for _, reason in sorted(e)[:EXAMPLES]]
+        dropped = sum(reasons.values())
+        per_round[str(k)] = {"records": n, "kept": n - dropped, "rejected": dropped,
+                             "rejected_by_reason": dict(sorted(reasons.items())),
+                             "examples_by_reason": {r: [reason for _, reason in sorted(e, key=lambda x: _neg(x[0]))]
                                                     for r, e in sorted(examples.items())}}
     if not flt.complete():
         stamp["incomplete"] = True  # never equal to a later run's stamp: that run does the filter again
@@ -147,19 +193,31 @@ def run_filter(folder: RunFolder, flt: Filter, on_record: Callable[[], None] | N
     return stats
 
 
+def _neg(key: str) -> str:
+    """A hex key turned so that the heap's smallest is the key's largest (the heap keeps the smallest keys)."""
+    return key.translate(_FLIP)
+
+
+_FLIP = str.maketrans("0123456789abcdef", "fedcba9876543210")
+
+
 def write_clean(folder: RunFolder, names: list[str]) -> dict[int, int]:
     """filters/clean_K.jsonl: the kept records of round K that none of `names` rejected; filters/clean.json: the
     filters and their stamps then (what `merge --clean` checks)."""
     counts = {}
     for k in folder.finished_rounds():
-        rejected = set()
+        rejected = set()  # the ids of the round's rejects only: the round's records stream through
         for name in names:
             path = folder.filter_rejected(name, k)
             if path.exists():
-                rejected.update(r["id"] for r in read_jsonl(path))
-        clean = [r for r in read_jsonl(folder.kept(k)) if r["id"] not in rejected]
-        write_jsonl(folder.clean(k), clean)
-        counts[k] = len(clean)
+                rejected.update(r["id"] for r in stream_jsonl(path))
+        counts[k] = 0
+        out = JsonlWriter(folder.clean(k))
+        for r in stream_jsonl(folder.kept(k)):
+            if r["id"] not in rejected:
+                out.write(r)
+                counts[k] += 1
+        out.commit()
     stamps = {n: json.loads(p.read_text()).get("stamp") if (p := folder.filter_stats(n)).exists() else None
               for n in names}
     write_atomic(folder.clean_stamp(), json.dumps({"filters": names, "stamps": stamps}, indent=2) + "\n")

@@ -14,9 +14,9 @@ Layers, cheapest first:
             candidate whose response's code does another task (it fails the problem's tests and agrees with the
             canonical solution on fewer than `contradict_below` of inputs near them, or no function of it takes
             the problem's arguments) is kept, and listed in results_K.jsonl.
-            top_k: 0 makes every record at or above the threshold a candidate. In a run with more records than
-            shortlist x problems, MiniLM encodes only each problem's `shortlist` nearest records by a static
-            embedding of the same model (shortlist.py); the top_k and the threshold stay MiniLM's.
+            top_k: 0 makes every record at or above the threshold a candidate. In a run of more than shortlist x
+            problems records, MiniLM encodes each problem's `shortlist` nearest by a static embedding of the same
+            model (shortlist.py, read in blocks); the top_k and the threshold stay MiniLM's.
   4. execution - the response's functions pass a problem's tests (solves_benchmark.py); code in another
             language is translated into Python by the judge first (other_language.py, `translate`). An unrelated
             task's answer may compute what a problem computes (a quick sort that drops duplicates is HumanEval/34):
@@ -28,7 +28,7 @@ Records name the benchmark task, the layer that matched and its score.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from wizevol.filters import encoder
@@ -157,9 +157,10 @@ class Contamination(Filter):
         instruction layer 3 matched with a problem whose task its response's code does not do."""
         return self.unconfirmed.pop(k, []) if self.confirms or self.contradict_below is not None else None
 
-    def prepare_run(self, records: list[Record]) -> None:
+    def prepare_run(self, records: Iterable[Record]) -> None:
         """The paper's direction: each benchmark problem picks its top_k nearest records over the whole run. Layer 4
-        runs every response against the benchmark tests here, in parallel. Each part is its own progress phase."""
+        runs every response against the benchmark tests here, in parallel. Each part is its own progress phase.
+        `records` may be re-read from disk (base.RunRecords): layer 3 holds the shortlist, layer 4 the Python."""
         self._candidates = self._evidence = None
         emit = self.events or (lambda event, **data: None)
         if self.execution is not None:
@@ -174,7 +175,7 @@ class Contamination(Filter):
         if self.embedding:
             self._nearest_records(records, emit)
         if self.confirm_ahead is not None and self._solved:
-            text_of = {r.id: self._text(r) for r in records}
+            text_of = {r.id: self._text(r) for r in records if r.id in self._solved}
             pairs = [(self._statements.get(task, task), text_of[rid]) for rid, hits in self._solved.items() if rid in text_of
                      for task in dict.fromkeys(t for _, t, _ in hits)]
             if pairs:
@@ -208,22 +209,22 @@ class Contamination(Filter):
         """The instruction layer 3 compares: its English translation, if it was translated."""
         return self._english.get(record.id) or record.prompt_text()
 
-    def _nearest_records(self, records: list[Record], emit: Callable[..., None]) -> None:
+    def _nearest_records(self, records: Iterable[Record], emit: Callable[..., None]) -> None:
         """Layer 3 over the whole run: MiniLM encodes the records (or, in a large run, the shortlists' union),
         then each problem's top_k at or above the threshold become candidates."""
         import numpy as np
 
         self.records_seen = len(records)
         self._in_english(records, emit)
-        texts = [self._text(r) for r in records]
         if self.shortlist and self.top_k and len(records) > self.shortlist * len(self._by_task):
-            from wizevol.filters.shortlist import shortlist
+            from wizevol.filters.shortlist import shortlisted
 
             emit("note", text=f"contamination: {len(records)} records; MiniLM encodes each benchmark problem's "
                               f"{self.shortlist} nearest by a static embedding (filters.contamination.shortlist)")
-            chosen = shortlist(encoder.model(), texts, [self.texts[i].norm for i in self._problems],
-                               self._by_task.values(), self.shortlist)
-            records, texts = [records[j] for j in chosen], [texts[j] for j in chosen]
+            records = shortlisted(encoder.model(), records, self._text, [self.texts[i].norm for i in self._problems],
+                                  self._by_task.values(), self.shortlist)
+        records = list(records)  # the shortlisted records (or a run small enough to hold): the run is not held
+        texts = [self._text(r) for r in records]
         self.encoded = len(records)
         emit("phase", name="contamination: MiniLM encode", total=len(texts))
         vecs = encoder.encode(texts, lambda n: emit("step", n=n)) if records else np.zeros((0, 1))
@@ -239,7 +240,7 @@ class Contamination(Filter):
             self._evidence = {rid: e for (rid, _), e in zip(asked, found, strict=True)}
             emit("step", n=len(asked))
         if self.judge is not None and self.judge_ahead is not None:  # every question check() may ask, at once
-            text_of = {r.id: self._text(r) for r in records}
+            text_of = {r.id: t for r, t in zip(records, texts, strict=True)}
             pairs = [(self.texts[i].text or self.texts[i].norm, text_of[rid])
                      for rid, hits in self._candidates.items() for _, i in hits]
             self.asked_ahead = len(pairs)

@@ -24,10 +24,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+import numpy as np
+from datasketch import LeanMinHash, MinHash
 
 from wizevol.filters.base import Filter
 from wizevol.filters.judge import as_same_task
+from wizevol.filters.minhash_index import MinHashIndex
 from wizevol.filters.task_contrast import Contrast
 from wizevol.record import Record, Verdict, drop
 from wizevol.text import ngrams, words
@@ -84,14 +86,15 @@ class NearDup(Filter):
         return self.embedding_threshold is not None or self.judge is not None
 
     def start(self) -> None:
-        self.lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
-        self.sigs: dict[str, LeanMinHash] = {}
-        self.lineage: dict[str, str] = {}  # record id -> root_id
+        self.index = MinHashIndex(self.threshold, self.num_perm)  # the kept records' bands, on disk
         self._vec_of: dict[str, Any] = {}  # this round's short instructions -> their embedding
         self._kept_vecs: Any = None  # embeddings of kept short instructions, in order (rows; grown by doubling)
         self._kept_ids: list[str] = []
+        self._kept_roots: list[str] = []  # their lineages, signatures and languages, in the same order
+        self._kept_sigs: list[LeanMinHash] = []
+        self._kept_contrast: dict[str, Contrast] = {}
         self._text: dict[str, str] = {}  # kept short instructions, as written (what the judge reads)
-        self._contrast: dict[str, Contrast] = {}  # record id -> its language and input (kept and this round's)
+        self._contrast: dict[str, Contrast] = {}  # the block's record id -> its language and input
         self.set_apart = {"language": 0, "input": 0}  # close pairs never called duplicates, by what differs
         self.asked = {"calls": 0, "same": 0, "different": 0, "unparsed": 0, "failed": 0}
         self.asked_ahead = 0
@@ -101,10 +104,10 @@ class NearDup(Filter):
         self._total = len(records)
 
     def prepare_round(self, records: list[Record]) -> None:
+        self._contrast = {r.id: Contrast(r.instruction, r.input, r.output) for r in records} if self.contrasts \
+            else {}
         if not self.embedding:
             return
-        if self.contrasts:
-            self._contrast.update((r.id, Contrast(r.instruction, r.input, r.output)) for r in records)
         short = [r for r in records if len(words(r.prompt_text())) <= self.short_words]
         if short:
             from wizevol.filters import encoder
@@ -125,13 +128,12 @@ class NearDup(Filter):
         about, so that they can be asked all at once. A record's candidates are its judge_top_k nearest at
         judge_threshold among the kept texts and the round's earlier records. One of those may be rejected
         before its turn, and then a candidate beyond them is asked in check(), one at a time."""
-        import numpy as np
 
         n = len(self._kept_ids)
         texts = [self._text[i] for i in self._kept_ids] + [r.prompt_text() for r in short]
-        ids = self._kept_ids + [r.id for r in short]
-        roots = [self.lineage[i] for i in self._kept_ids] + [r.root_id or r.id for r in short]
-        sigs = [self.sigs[i] for i in self._kept_ids] + [self.signature(t) for t in texts[n:]]
+        roots = self._kept_roots + [r.root_id or r.id for r in short]
+        sigs = self._kept_sigs + [self.signature(t) for t in texts[n:]]
+        contrast = [self._kept_contrast.get(i) for i in self._kept_ids] + [self._contrast.get(r.id) for r in short]
         pool = np.concatenate([self._kept_vecs[:n], vecs]) if n else vecs
         pairs = []
         for start in range(0, len(short), 256):  # a block of records against all before them
@@ -141,38 +143,39 @@ class NearDup(Filter):
                 me = n + start + row
                 above = np.flatnonzero(sims[row, :me] >= self.judge_threshold)
                 nearest = _first(above[np.argsort(-sims[row, above], kind="stable")],
-                                  lambda j, me=me: roots[j] != roots[me] and not self._differs(ids[j], ids[me]),
+                                  lambda j, me=me: roots[j] != roots[me] and not self._differs(contrast[j],
+                                                                                                contrast[me]),
                                   self.judge_top_k)
                 if any(sigs[j].jaccard(sigs[me]) >= self.threshold for j in nearest):
                     continue  # a copy: MinHash rejects it before any question (paid for nothing if asked ahead)
                 pairs += [(texts[j], texts[me]) for j in nearest]
         return pairs
 
-    def _neighbours(self, record: Record, root: str, threshold: float, limit: int) -> list[tuple[str, float]]:
+    def _neighbours(self, record: Record, root: str, threshold: float, limit: int,
+                    mine: Contrast | None) -> list[tuple[str, float]]:
         """The nearest `limit` kept short instructions of other lineages at or above the cosine threshold."""
         vec = self._vec_of.get(record.id)
         if vec is None or not self._kept_ids:
             return []
-        import numpy as np
 
         sims = self._kept_vecs[:len(self._kept_ids)] @ vec
         above = np.flatnonzero(sims >= threshold)
         nearest = _first(above[np.argsort(-sims[above], kind="stable")],
-                         lambda i: self.lineage[self._kept_ids[i]] != root
-                         and not self._differs(self._kept_ids[i], record.id, count=True), limit)
+                         lambda i: self._kept_roots[i] != root
+                         and not self._differs(self._kept_contrast.get(self._kept_ids[i]), mine, count=True), limit)
         return [(self._kept_ids[i], float(sims[i])) for i in nearest]
 
-    def _twin(self, record: Record, root: str) -> Verdict:
+    def _twin(self, record: Record, root: str, mine: Contrast | None) -> Verdict:
         """Without a judge: the nearest neighbour at embedding_threshold. With one: the first of the nearest
         judge_top_k at judge_threshold that the judge calls the same task."""
         if self.judge is None:
-            near = self._neighbours(record, root, self.embedding_threshold, 1)
+            near = self._neighbours(record, root, self.embedding_threshold, 1, mine)
             if not near:
                 return True
             (other, cos), = near
             return drop(f"near-duplicate of {other} (embedding cosine {cos:.2f})", duplicate_of=other,
                         cosine=round(cos, 3), rule="embedding")
-        for other, cos in self._neighbours(record, root, self.judge_threshold, self.judge_top_k):
+        for other, cos in self._neighbours(record, root, self.judge_threshold, self.judge_top_k, mine):
             answer = as_same_task(self.judge(self._text[other], record.prompt_text()))
             self.asked["calls"] += 1
             self.asked[answer.verdict] += 1
@@ -183,17 +186,16 @@ class NearDup(Filter):
                             **({"p_same": list(answer.p)} if answer.p else {}))
         return True
 
-    def _differs(self, kept: str, checked: str, count: bool = False) -> bool:
+    def _differs(self, kept: Contrast | None, checked: Contrast | None, count: bool = False) -> bool:
         """Whether two records are different tasks by language or input (task_contrast), whatever their words."""
-        if not self.contrasts:
+        if kept is None or checked is None:  # contrasts off
             return False
-        why = self._contrast[kept].differs(self._contrast[checked])
+        why = kept.differs(checked)
         if why and count:
             self.set_apart[why] += 1
         return why is not None
 
-    def _keep_vec(self, record_id: str, vec: Any) -> None:
-        import numpy as np
+    def _keep_vec(self, record_id: str, vec: Any, root: str, sig: LeanMinHash, mine: Contrast | None) -> None:
 
         n = len(self._kept_ids)
         if self._kept_vecs is None or n == len(self._kept_vecs):  # room for twice as many, copied once
@@ -203,6 +205,10 @@ class NearDup(Filter):
             self._kept_vecs = grown
         self._kept_vecs[n] = vec
         self._kept_ids.append(record_id)
+        self._kept_roots.append(root)
+        self._kept_sigs.append(sig)
+        if mine is not None:
+            self._kept_contrast[record_id] = mine
 
     def signature(self, text: str) -> LeanMinHash:
         """The MinHash signature of a text's word n-grams."""
@@ -216,30 +222,28 @@ class NearDup(Filter):
         self._checked += 1
         sig = self.signature(record.prompt_text())
         root = record.root_id or record.id
+        mine = (self._contrast.get(record.id) or Contrast(record.instruction, record.input, record.output)) \
+            if self.contrasts else None
         best, best_j = None, 0.0
-        if self.contrasts and record.id not in self._contrast:  # checked without prepare_round
-            self._contrast[record.id] = Contrast(record.instruction, record.input, record.output)
-        for other in self.lsh.query(sig):
-            if self.lineage[other] == root:
+        for other, other_root, values, languages, has_input in self.index.query(sig.hashvalues):
+            if other_root == root:
                 continue  # its own ancestor: evolution, not duplication
-            if self._differs(other, record.id, count=True):
+            if self._differs(Contrast.of(languages, has_input) if languages is not None else None, mine, count=True):
                 continue  # "in C++" and "in C" are one text to word 5-grams
-            j = sig.jaccard(self.sigs[other])
+            j = float(np.count_nonzero(values == sig.hashvalues)) / len(values)  # LeanMinHash.jaccard
             if j >= self.threshold and (j > best_j or (j == best_j and other < best)):
                 best, best_j = other, j
         if best is not None:
             return drop(f"near-duplicate of {best} (estimated Jaccard {best_j:.2f})", duplicate_of=best,
                         jaccard=round(float(best_j), 3), rule="minhash")
         if self.embedding:
-            twin = self._twin(record, root)
+            twin = self._twin(record, root, mine)
             if twin is not True:
                 return twin
-        key = record.id
-        self.lsh.insert(key, sig)
-        self.sigs[key] = sig
-        self.lineage[key] = root
+        self.index.insert(record.id, root, sig.hashvalues, mine.languages if mine else None,
+                          mine.has_input if mine else False)
         if record.id in self._vec_of:
-            self._keep_vec(record.id, self._vec_of[record.id])
+            self._keep_vec(record.id, self._vec_of[record.id], root, sig, mine)
             self._text[record.id] = record.prompt_text()
         return True
 

@@ -12,7 +12,8 @@ misses against encoding every record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -59,17 +60,55 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
 
 
-def shortlist(model: Any, records: Sequence[str], queries: Sequence[str], groups: Iterable[list[int]],
-              k: int) -> list[int]:
+def shortlist(model: Any, records: Iterable[str], queries: Sequence[str], groups: Iterable[list[int]],
+              k: int, block: int = 10_000) -> list[int]:
     """Indices (sorted) of the records among the `k` statically nearest to any group of queries (a group is one
-    benchmark problem's texts; a record's score for it is its best cosine to any of them)."""
-    vecs = static_vectors(model, list(records) + list(queries))
-    rec, qry = vecs[:len(records)], vecs[len(records):]
-    mean = rec.mean(0)
-    rec, qry = _unit(rec - mean), _unit(qry - mean)
-    k = min(k, len(records))
-    chosen: set[int] = set()
-    for rows in groups:
-        best = (qry[rows] @ rec.T).max(0)
-        chosen.update(np.argpartition(-best, k - 1)[:k].tolist())
-    return sorted(chosen)
+    benchmark problem's texts; a record's score for it is its best cosine to any of them). `records` is walked
+    twice, `block` texts at a time (the run's mean, then the scores), and may be a view that reads them from disk:
+    the memory is the block's and each group's k best, not the run's."""
+    n, total = 0, None
+    for texts in _blocks(records, block):
+        vecs = static_vectors(model, texts)
+        total = vecs.sum(0) if total is None else total + vecs.sum(0)
+        n += len(texts)
+    if not n:
+        return []
+    mean = total / n
+    qry = _unit(static_vectors(model, list(queries)) - mean)
+    groups = list(groups)
+    k = min(k, n)
+    best = [(np.empty(0, np.float32), np.empty(0, np.int64)) for _ in groups]  # each group's k best: scores, indices
+    start = 0
+    for texts in _blocks(records, block):
+        sims = qry @ _unit(static_vectors(model, texts) - mean).T  # queries x the block's records
+        for g, rows in enumerate(groups):
+            scores = np.concatenate([best[g][0], sims[rows].max(0)])
+            index = np.concatenate([best[g][1], np.arange(start, start + len(texts))])
+            top = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else np.arange(len(scores))
+            best[g] = (scores[top], index[top])
+        start += len(texts)
+    return sorted({int(i) for _, index in best for i in index})
+
+
+def shortlisted(model: Any, records: Iterable[Any], text: Callable[[Any], str], queries: Sequence[str],
+                groups: Iterable[list[int]], k: int) -> list[Any]:
+    """The records `shortlist` chooses, read from `records` (a list, or base.RunRecords over the round files,
+    walked three times), in their order."""
+    chosen = set(shortlist(model, _TextsOf(records, text), queries, groups, k))
+    return [r for j, r in enumerate(records) if j in chosen]
+
+
+class _TextsOf:
+    """Each record's text, read again from `records` each time it is walked."""
+
+    def __init__(self, records: Iterable[Any], text: Callable[[Any], str]):
+        self.records, self.text = records, text
+
+    def __iter__(self) -> Iterator[str]:
+        return (self.text(r) for r in self.records)
+
+
+def _blocks(items: Iterable[str], n: int) -> Iterable[list[str]]:
+    it = iter(items)
+    while block := list(islice(it, n)):
+        yield block

@@ -88,6 +88,13 @@ class Contrast:
         self.languages = named_languages(f"{instruction}\n{input or ''}") or answer_languages(output or "")
         self.has_input = bool(input and input.strip())
 
+    @classmethod
+    def of(cls, languages: frozenset[str], has_input: bool) -> Contrast:
+        """A contrast read back from where it was stored (near_dup's index)."""
+        c = cls.__new__(cls)
+        c.languages, c.has_input = languages, has_input
+        return c
+
     def differs(self, other: Contrast) -> str | None:
         """Why the two are different tasks whatever their words ("language", "input"), or None."""
         if self.languages and other.languages and not self.languages & other.languages:

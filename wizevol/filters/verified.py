@@ -111,7 +111,6 @@ class Verified(Filter):
         self.work = {r.id: (answers.get(f"{r.id}#tests"),  # None: the call failed for good
                             [r.output] + [answers.get(f"{r.id}#sample{j}") for j in range(1, self.samples)])
                      for r in python}
-        self.rows = []
 
     def _unverified(self, record: Record, count: str, error: str) -> Verdict:
         """A record kept without a verdict: counted, with its row (pass_rate null) and why."""
@@ -147,7 +146,8 @@ class Verified(Filter):
         return True
 
     def finish_round(self, k: int) -> list[dict[str, Any]]:
-        return self.rows
+        rows, self.rows = self.rows, []
+        return rows
 
     def complete(self) -> bool:
         return not self.failed_calls
