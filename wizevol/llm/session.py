@@ -47,7 +47,22 @@ async def complete_all(session: Session, role, requests: list[tuple[str | None, 
             on_done()
         return answer
 
-    return list(await asyncio.gather(*(one(*r) for r in requests)))
+    return await all_or_none([one(*r) for r in requests])
+
+
+async def all_or_none(coros: list[Awaitable[T]]) -> list[T]:
+    """`asyncio.gather`, except that when one fails (an endpoint found down, a refused key) the others are
+    cancelled and awaited before the error goes on: no call is left running, or paid for, after the run stopped,
+    and none is left for a closing loop to destroy (its "Task exception was never retrieved" and "Event loop is
+    closed" after the one-line error)."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 async def ask_all(session: Session, role, requests: list[tuple[str | None, Request, int]],
@@ -62,7 +77,13 @@ def blocking(session: Session, stack: contextlib.ExitStack) -> Callable[[Awaitab
     loop = asyncio.new_event_loop()
 
     def close() -> None:
+        pending = asyncio.all_tasks(loop)  # what a failed run left (all_or_none leaves none): ended, not destroyed
+        for t in pending:
+            t.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending))
         loop.run_until_complete(session.llm.aclose())
+        loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
     stack.callback(close)
