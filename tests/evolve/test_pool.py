@@ -240,9 +240,9 @@ def test_later_round_jobs_waiting_stay_few_whatever_the_pool_size(tmp_path, monk
 
 def test_the_scheduler_holds_nothing_per_record(tmp_path, monkeypatch):
     """Where each outcome sits in its spool is kept on disk (spool_K.offsets), not in memory: the scheduler's traced
-    peak over 3 rounds grows by less than 100 KB from 6,000 to 60,000 records. (Offsets held in arrays, 8 bytes a
-    record and round plus the copy `ordered` made, grew it by about 1.7 MB.) Every round still reads back in pool
-    order."""
+    peak over 3 rounds grows by less than 100 KB from 3,000 to 30,000 records. (Offsets held in arrays, 8 bytes a
+    record and round plus the copy `ordered` made, grew it by about 1.7 MB from 6,000 to 60,000.) Every round still
+    reads back in pool order."""
     import asyncio
     import tracemalloc
     from types import SimpleNamespace
@@ -278,5 +278,5 @@ def test_the_scheduler_holds_nothing_per_record(tmp_path, monkeypatch):
             assert seen == {1: n, 2: n, 3: n}
             assert not list(folder.iterdir()), "the spools and their offsets are removed once the rounds are written"
 
-    small, large = peak(6_000), peak(60_000)
-    assert large - small < 100_000, f"peak {small:,} B at 6,000 records, {large:,} B at 60,000"
+    small, large = peak(3_000), peak(30_000)
+    assert large - small < 100_000, f"peak {small:,} B at 3,000 records, {large:,} B at 30,000"
