@@ -5,7 +5,7 @@ find the hook's deny list with `gc.get_objects()` and empty it, so the OS layers
   - rlimits: OS limits (setrlimit) and a new session
   - netns: a private network namespace (no interfaces but a downed loopback); as root directly, as any other
     user inside an unprivileged user namespace (what `unshare -rn` does) where the kernel allows one
-  - nobody: as root, the code runs as `nobody`, which owns only the temp dir
+  - nobody: as root, the code runs as a uid of its own that owns only the temp dir (sandbox_reap.py)
   - landlock: the kernel's Landlock LSM (no privilege needed) lets the code read only the system's programs
     and libraries, this Python's installation and its temp dir, create, write or remove files only under its
     temp dir, and with ABI >= 4 refuses every TCP connect and bind
@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NOBODY = 65534
+
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
 # Landlock (linux/landlock.h): syscalls, and the file-system rights that change something
@@ -154,7 +155,7 @@ def _readable() -> list[str]:
     return [*SYSTEM_READABLE, *sorted(prefixes - set(wide))]
 
 
-def _landlock_rules(root: str, abi: int) -> dict:
+def _landlock_rules(root: str, abi: int, readable: tuple[str, ...] = ()) -> dict:
     """Landlock's part of the launcher's plan: files may be read only under `_readable()`, the temp dir and a
     few devices; written, created or removed only under the temp dir (and /dev/null); with ABI >= 4 no TCP
     connect or bind, and with ABI >= 6 no signal to, or abstract unix socket of, a process outside the sandbox
@@ -162,7 +163,7 @@ def _landlock_rules(root: str, abi: int) -> dict:
     write = LANDLOCK_WRITE | (LANDLOCK_REFER if abi >= 2 else 0) | (LANDLOCK_TRUNCATE if abi >= 3 else 0)
     rules = [[root, LANDLOCK_READ | write], ["/dev/null", LANDLOCK_READ_FILE | (1 << 1)]]
     rules += [[dev, LANDLOCK_READ_FILE] for dev in ("/dev/urandom", "/dev/random", "/dev/zero")]
-    rules += [[path, LANDLOCK_READ if os.path.isdir(path) else LANDLOCK_READ_FILE] for path in _readable()]
+    rules += [[path, LANDLOCK_READ if os.path.isdir(path) else LANDLOCK_READ_FILE] for path in [*_readable(), *readable]]
     return {"handled_fs": LANDLOCK_READ | write, "handled_net": LANDLOCK_NET_TCP if abi >= 4 else 0,
             "scoped": LANDLOCK_SCOPE if abi >= 6 else 0, "attr_size": 24 if abi >= 6 else 16 if abi >= 4 else 8,
             "rules": rules}
@@ -257,15 +258,15 @@ def require_isolation(allow_weak: bool, how_to_allow: str) -> tuple[str, ...]:
     return layers()
 
 
-def _launch_plan(limits: Limits, active: tuple[str, ...], root_dir: str) -> dict:
+def _launch_plan(limits: Limits, active: tuple[str, ...], root_dir: str, readable: tuple[str, ...], uid: int) -> dict:
     """What sandbox_launch.py applies before it execs the program: the layers in `active`, rlimits last."""
     rlimits = ((resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_AS, limits.memory_mb * 2**20),
                (resource.RLIMIT_FSIZE, limits.file_mb * 2**20), (resource.RLIMIT_NOFILE, limits.max_files),
                (resource.RLIMIT_NPROC, limits.max_procs), (resource.RLIMIT_CORE, 0))
     return {"mark": f"wizevol-sandbox-launch-{secrets.token_hex(8)}:",
             "unshare": _netns_flags() if "netns" in active else 0,
-            "landlock": _landlock_rules(root_dir, landlock_abi()) if "landlock" in active else None,
-            "user": NOBODY if "nobody" in active else None,
+            "landlock": _landlock_rules(root_dir, landlock_abi(), readable) if "landlock" in active else None,
+            "user": uid if "nobody" in active else None,
             "rlimits": [list(r) for r in rlimits]}
 
 
@@ -273,9 +274,7 @@ def _world_executable(path: str) -> bool:
     """Can `nobody` run this file? Every directory on the way must be world-searchable."""
     p = Path(path).resolve()
     try:
-        if not p.stat().st_mode & stat.S_IXOTH:
-            return False
-        return all(d.stat().st_mode & stat.S_IXOTH for d in p.parents)
+        return bool(p.stat().st_mode & stat.S_IXOTH) and all(d.stat().st_mode & stat.S_IXOTH for d in p.parents)
     except OSError:
         return False
 
@@ -312,8 +311,6 @@ def run_to_the_end(code: str, limits: Limits = Limits(), ended_early: str = "the
     passes only when that line returned, shown by a mark made for this run and printed after it. A program that
     exits with status 0 before (`sys.exit(0)`, `raise SystemExit(0)`, `os._exit(0)`) fails with `ended_early`.
     (The mark is in the program's text: code that reads its own source could still print it.)"""
-    import secrets
-
     mark = f"wizevol: the program ran to its end {secrets.token_hex(16)}"
     ran = run_python(f"{code}\nprint({mark!r}, flush=True)\n", limits)
     if ran.status != "pass" or mark in ran.stdout.splitlines():
@@ -368,31 +365,34 @@ def _ended(proc: subprocess.Popen, wall_s: float, kill, timeout_codes: tuple[int
 
 def run_program(argv: list[str], files: dict[str, str], limits: Limits = Limits(),
                 active: tuple[str, ...] | None = None, drop_user: bool | None = None,
-                env: dict[str, str] | None = None, tail: int = 4000) -> ExecResult:
-    """Run a program (a compiler or checker over generated code) in a fresh temp dir holding `files`, under the
-    same OS layers as run_python's local backend (the audit hook is Python's own and applies only there)."""
+                env: dict[str, str] | None = None, tail: int = 4000, workdir: str | None = None,
+                readable: tuple[str, ...] = ()) -> ExecResult:
+    """Run a program (a compiler or checker over generated code) in a fresh temp dir holding `files` (or in
+    `workdir`, the caller's: a compile and a run share one), under the same OS layers as run_python's local
+    backend (the audit hook is Python's own and applies only there); `readable`: more places it may read."""
     active = _local_layers() if active is None else active
     if drop_user is None:
         drop_user = "nobody" in active and _world_executable(argv[0])
-    with tempfile.TemporaryDirectory(prefix="wizevol-sandbox-") as tmp:
+    with contextlib.nullcontext(workdir) if workdir else tempfile.TemporaryDirectory(prefix="wizevol-sandbox-") as tmp:
         tmp = os.path.realpath(tmp)
         for name, text in files.items():
             Path(tmp, name).write_text(text, encoding="utf-8")
-        if drop_user:
-            os.chown(tmp, NOBODY, NOBODY)
-            for name in files:
-                os.chown(Path(tmp, name), NOBODY, NOBODY)
+        if drop_user:  # a uid of the run's own owns the temp dir, and all it leaves running ends (sandbox_reap.py)
+            from wizevol.filters.sandbox_reap import hand_over, reap
+        uid = hand_over(tmp) if drop_user else NOBODY
         full_env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp, "LANG": "C.UTF-8", **(env or {})}
         active = tuple(x for x in active if x != "nobody" or drop_user)
         program = argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0]) or argv[0]
-        plan = _launch_plan(limits, active, tmp)
+        plan = _launch_plan(limits, active, tmp, readable, uid)
         proc = subprocess.Popen([sys.executable, "-I", "-S", LAUNCHER, json.dumps(plan), "--", program, *argv[1:]],
                                 cwd=tmp, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
 
-        def kill() -> None:  # the whole group: nothing it started survives
+        def kill() -> None:  # the whole group, and what left it (its uid's): nothing it started survives
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+            if drop_user:  # before its pipes are read to their end: an escaped child holds them open
+                reap(uid, LAUNCHER)
 
         ended = _ended(proc, limits.wall_s, kill, (-signal.SIGXCPU, -signal.SIGKILL), always_kill=True, tail=tail)
     if ended.returncode == LAUNCH_FAILED and ended.stderr.startswith(plan["mark"]):
