@@ -50,7 +50,7 @@ test: install lint browser
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-fast: install
-	WIZEVOL_SKIP_LOCAL=1 $(PY) -m pytest -q -p no:cacheprovider -m "not slow"
+	WIZEVOL_SKIP_LOCAL=1 WIZEVOL_UNTOUCHED=1 $(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
 bench: install
 	$(PY) bench/evolve_throughput.py

@@ -146,3 +146,18 @@ def scripted_student(monkeypatch):
         monkeypatch.setattr(ev, "generate_hf", generate)
 
     return install
+
+
+def pytest_terminal_summary(terminalreporter):
+    """`make test-fast` names the wizevol modules no test of the session imported (in this process: a module
+    only a subprocess runs is named too), so a fast suite that stopped touching part of the package says so."""
+    import os
+
+    if not os.environ.get("WIZEVOL_UNTOUCHED"):
+        return
+    package = ROOT / "wizevol"
+    names = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+             for p in package.rglob("*.py")}
+    untouched = sorted(n for n in names if n not in sys.modules and not n.endswith("__main__"))
+    terminalreporter.write_line(f"wizevol modules no test imported: {', '.join(untouched) or 'none'} "
+                                f"(of {len(names)})")
