@@ -196,7 +196,6 @@ class NearDup(Filter):
         return why is not None
 
     def _keep_vec(self, record_id: str, vec: Any, root: str, sig: LeanMinHash, mine: Contrast | None) -> None:
-
         n = len(self._kept_ids)
         if self._kept_vecs is None or n == len(self._kept_vecs):  # room for twice as many, copied once
             grown = np.zeros((max(1024, 2 * n), len(vec)), dtype=vec.dtype)
