@@ -26,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 CONFIG = """\
 filters:
@@ -71,17 +72,14 @@ def write_run(folder: Path, n: int, rounds: int) -> None:
 
 def child(argv: list[str]) -> None:
     """`wizevol filter` in this process; prints its own peak RSS (VmHWM) as the last line."""
+    from scale import own_peak_kb
+
     from wizevol.cli import app
 
     try:
         app(argv, standalone_mode=False)
     finally:
-        print(json.dumps({"peak_rss_kb": _status_kb()["VmHWM"]}))
-
-
-def _status_kb() -> dict[str, int]:
-    with open("/proc/self/status") as f:
-        return {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f) if v.rstrip().endswith(" kB")}
+        print(json.dumps({"peak_rss_kb": own_peak_kb()}))
 
 
 def run(n: int, rounds: int, tmp: Path) -> dict:

@@ -37,6 +37,8 @@ from wizevol.filters.sandbox import ExecResult, Limits, run_program, run_to_the_
 LANGUAGES = ("python", "javascript", "bash", "c", "cpp", "rust", "java", "sql")
 ALIASES = {"py": "python", "python3": "python", "js": "javascript", "node": "javascript", "sh": "bash",
            "shell": "bash", "c++": "cpp", "cc": "cpp", "cxx": "cpp", "rs": "rust", "sqlite": "sql"}
+TOOLS = {"python": "python3", "javascript": "node", "bash": "bash", "c": "gcc", "cpp": "g++", "rust": "rustc",
+         "java": "javac", "sql": "sqlite3"}  # what each language needs installed
 COMPILE = Limits(cpu_s=30, wall_s=60.0, memory_mb=4096, max_procs=64)  # compilers and JVMs reserve much memory
 JVM = ["-Xmx256m", "-Xss1m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CompressedClassSpaceSize=64m",
        "-XX:ReservedCodeCacheSize=32m", "-XX:MaxMetaspaceSize=128m"]
@@ -51,9 +53,7 @@ def language_of(tag: str) -> str:
 @functools.cache
 def tool(language: str) -> str | None:
     """The program a language needs, where it is installed (rustc: the toolchain's own, not rustup's proxy)."""
-    name = {"python": "python3", "javascript": "node", "bash": "bash", "c": "gcc", "cpp": "g++", "rust": "rustc",
-            "java": "javac", "sql": "sqlite3"}.get(language)
-    found = shutil.which(name) if name else None
+    found = shutil.which(TOOLS[language]) if language in TOOLS else None
     if language == "java" and not shutil.which("java"):
         return None
     if language == "rust" and found:
@@ -68,12 +68,8 @@ def missing(language: str) -> str | None:
     if language not in LANGUAGES:
         return f"no executor for {language}"
     if tool(language) is None:
-        return f"{language}: {'javac and java' if language == 'java' else tool_name(language)} not installed"
+        return f"{language}: {'javac and java' if language == 'java' else TOOLS[language]} not installed"
     return None
-
-
-def tool_name(language: str) -> str:
-    return {"javascript": "node", "c": "gcc", "cpp": "g++", "rust": "rustc", "sql": "sqlite3"}.get(language, language)
 
 
 @dataclass(frozen=True)

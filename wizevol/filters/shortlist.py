@@ -13,10 +13,11 @@ misses against encoding every record.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import islice
 from typing import Any
 
 import numpy as np
+
+from wizevol.filters.base import blocks
 
 _TOKEN_VECS: dict[int, np.ndarray] = {}  # token id -> its static vector (the packaged model is the only one)
 
@@ -67,7 +68,7 @@ def shortlist(model: Any, records: Iterable[str], queries: Sequence[str], groups
     twice, `block` texts at a time (the run's mean, then the scores), and may be a view that reads them from disk:
     the memory is the block's and each group's k best, not the run's."""
     n, total = 0, None
-    for texts in _blocks(records, block):
+    for texts in blocks(records, block):
         vecs = static_vectors(model, texts)
         total = vecs.sum(0) if total is None else total + vecs.sum(0)
         n += len(texts)
@@ -79,7 +80,7 @@ def shortlist(model: Any, records: Iterable[str], queries: Sequence[str], groups
     k = min(k, n)
     best = [(np.empty(0, np.float32), np.empty(0, np.int64)) for _ in groups]  # each group's k best: scores, indices
     start = 0
-    for texts in _blocks(records, block):
+    for texts in blocks(records, block):
         sims = qry @ _unit(static_vectors(model, texts) - mean).T  # queries x the block's records
         for g, rows in enumerate(groups):
             scores = np.concatenate([best[g][0], sims[rows].max(0)])
@@ -106,9 +107,3 @@ class _TextsOf:
 
     def __iter__(self) -> Iterator[str]:
         return (self.text(r) for r in self.records)
-
-
-def _blocks(items: Iterable[str], n: int) -> Iterable[list[str]]:
-    it = iter(items)
-    while block := list(islice(it, n)):
-        yield block
