@@ -220,6 +220,7 @@ def test_a_lineage_outside_the_sample_is_read_from_the_run_files(small_run, brow
     assert page.locator("#lineage-cards .card").count() == len(records)
 
 
+@pytest.mark.slow
 def test_the_page_stays_within_budget_on_a_large_run(tmp_path):
     """A run folder of 30,000 lineages over 4 rounds with a code answer's length of text (bench/report_size.py writes
     it as evolve does): the page holds the lineages that fit its budget, says how many of how many, and stays under

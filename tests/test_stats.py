@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from conftest import evolve, rows
 from typer.testing import CliRunner
 
@@ -41,6 +42,7 @@ def test_embedding_similarity_sees_a_rewording_that_ngrams_miss_and_says_which_i
     assert bad.exit_code == 2 and bad.stderr.strip() == "Error: --similarity 'cosine': choose embedding or ngram"
 
 
+@pytest.mark.slow
 def test_complexity_through_the_judge_role_is_cached_and_counts_what_it_cannot_read(tmp_path, server):
     assert evolve(tmp_path, server, "--rounds", "1", "--limit", "4").exit_code == 0
     odd = rows(tmp_path / "run" / "round_1.jsonl")[0]["instruction"]  # its parent is only a prefix of it

@@ -3,6 +3,8 @@ canonical solutions and refuse wrong ones, and which the contamination filter fi
 
 from __future__ import annotations
 
+import pytest
+
 from wizevol.eval.benchmark import DEV_SET, load_benchmark
 from wizevol.eval.execute import execute_all
 from wizevol.filters.contamination import Contamination
@@ -26,6 +28,7 @@ def test_every_canonical_solution_passes_and_wrong_ones_fail_in_the_sandbox():
         assert [p.task_id for p, r in zip(DEV, bad, strict=True) if r.status == "passed"] == [], stub
 
 
+@pytest.mark.slow
 def test_the_contamination_filter_finds_no_humaneval_problem_in_the_dev_set():
     detector = Contamination(embedding=True)
     records = [Record(id=p.task_id, instruction=p.prompt, output=p.canonical_solution) for p in DEV]

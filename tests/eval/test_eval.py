@@ -132,6 +132,7 @@ HOSTILE = {
 }
 
 
+@pytest.mark.slow
 def test_a_served_model_through_the_cli_with_hostile_answers_and_resume(tmp_path, server):
     picked = PROBLEMS[:8]
     for p in picked[:3]:  # three correct answers, five hostile ones

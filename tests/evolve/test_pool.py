@@ -6,6 +6,7 @@ import json
 import random
 from collections import Counter
 
+import pytest
 from conftest import evolve, rows, seed_instruction
 
 from wizevol.config import EvolveConfig
@@ -238,6 +239,7 @@ def test_later_round_jobs_waiting_stay_few_whatever_the_pool_size(tmp_path, monk
     assert all(written[k] == [f"r{i}" for i in range(n)] for k in (1, 2, 3))
 
 
+@pytest.mark.slow
 def test_the_scheduler_holds_nothing_per_record(tmp_path, monkeypatch):
     """Where each outcome sits in its spool is kept on disk (spool_K.offsets), not in memory: the scheduler's traced
     peak over 3 rounds grows by less than 100 KB from 3,000 to 30,000 records. (Offsets held in arrays, 8 bytes a

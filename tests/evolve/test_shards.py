@@ -74,3 +74,13 @@ def test_a_shard_stamped_by_an_older_wizevol_merges_with_a_resumed_one(tmp_path,
     result = merge(tmp_path / "s0", tmp_path / "s1", "--out", tmp_path / "m.jsonl")
     assert result.exit_code == 0, result.stderr
     assert len(rows(tmp_path / "m.jsonl")) > 20
+
+
+def test_ray_flags_that_contradict_each_other_are_one_error_line(tmp_path, server):
+    """Checked before Ray is imported or a cluster started: a user learns at once, in one line."""
+    for flags, said in ((["--shards", "3"], "--ray and --shards N go together"),
+                        (["--ray", "--shards", "0"], "--ray and --shards N go together"),
+                        (["--ray", "--shards", "2", "--shard", "0/2"], "--ray runs every shard itself: drop --shard")):
+        result = evolve(tmp_path, server, "--rounds", "1", *flags, out="ray")
+        assert result.exit_code != 0 and result.output.strip().splitlines()[-1] == f"Error: {said}", result.output
+    assert not (tmp_path / "ray").exists()

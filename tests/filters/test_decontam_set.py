@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import ROOT, rows
 from test_filters import cli, make_run
 
@@ -26,6 +27,7 @@ def test_the_set_has_what_the_issue_asks_for():
     assert len({p["task"] for p in para}) == len(para) and len({n["text"] for n in neg}) == len(neg)
 
 
+@pytest.mark.slow
 def test_the_default_filter_runs_the_embedding_layer_on_paraphrases_and_hard_negatives(tmp_path):
     para, neg = load("paraphrases"), load("negatives")
     default = ContaminationConfig()
@@ -48,6 +50,7 @@ def test_the_default_filter_runs_the_embedding_layer_on_paraphrases_and_hard_neg
     assert lexical.exit_code == 0 and rows(run / "filters" / "contamination" / "rejected_0.jsonl") == []
 
 
+@pytest.mark.slow
 def test_the_bench_measures_what_a_judge_adds():
     """bench/decontam_eval.py --judge: a perfect judge catches exactly the paraphrases whose problem is among their
     candidates and no negative; a judge that always says yes is the embedding layer alone at that threshold."""

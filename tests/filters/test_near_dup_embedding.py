@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from conftest import ROOT, SEED, rows
 from test_filters import HEAVY, cli
 
@@ -238,6 +239,7 @@ def test_another_judge_model_judges_again(tmp_path, server):
     assert asked.count("judge-b") == asked.count("judge-a") >= 4  # a second judge-a run asks nothing anew
 
 
+@pytest.mark.slow
 def test_the_bench_measures_what_the_judge_adds():
     """bench/near_dup_eval.py --judge: a perfect judge reaches exactly the duplicates at the candidate cosine with no
     false positive; a judge that always says Equal is the embedding threshold alone."""

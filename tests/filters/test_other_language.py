@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import SEED, rows
 from test_filters import cli, make_run
 
@@ -212,6 +213,7 @@ def test_a_chinese_instruction_that_names_identifiers_is_translated_and_caught(t
     assert len(asked) == 1 and ZH in asked[0].text
 
 
+@pytest.mark.slow
 def test_an_empty_translation_is_asked_again_and_then_left_untranslated_so_the_filter_finishes(tmp_path, server):
     """An empty but successful answer was cached and counted as failed: every rerun read it again and the filter
     never finished (merge --clean refused for good). It is asked again as a fresh sample, up to three answers;

@@ -83,3 +83,28 @@ def test_environment_is_stripped(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-leak")
     r = run_python("import os\nprint(sorted(os.environ))", FAST)
     assert r.status == "pass" and "OPENAI_API_KEY" not in r.stdout
+
+
+def test_the_launcher_applies_its_rlimits_and_refuses_a_parent_already_gone():
+    """sandbox_launch.apply in a forked child (it changes the process it runs in): the plan's rlimit holds after
+    it, and a `die_with` pid that is not the parent any more ends the child with FAILED before anything runs."""
+    import os
+    import resource
+
+    from wizevol.filters import sandbox_launch
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            sandbox_launch.apply({"rlimits": [[resource.RLIMIT_NOFILE, 37]]})
+            os.write(write, str(resource.getrlimit(resource.RLIMIT_NOFILE)).encode())
+            sandbox_launch.apply({"die_with": os.getppid() + 1})
+        finally:
+            os._exit(3)
+    os.close(write)
+    said = os.read(read, 100).decode()
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert said == "(37, 37)"
+    assert os.waitstatus_to_exitcode(status) == sandbox_launch.FAILED

@@ -363,6 +363,7 @@ def test_a_response_that_kills_its_batch_process_loses_no_other_result(problems)
     assert layer.rerun_alone == 2  # the killer and the solver shared a process (3 responses, 2 workers: 2 + 1)
 
 
+@pytest.mark.slow
 def test_a_response_stopped_at_its_time_limit_is_not_taken_as_clean_and_runs_again(tmp_path, monkeypatch):
     """A function that swallows the per-check alarm keeps its response's process busy until the process's own
     limit (here cut to 2 s, a busy machine's view). That result is unfinished: counted, said, not written to

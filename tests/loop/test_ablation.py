@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import ROOT, evolve, rows
 from typer.testing import CliRunner
 
@@ -24,6 +25,7 @@ def solves(rows: list[dict]) -> int:
     return 1 + sum(r["metadata"]["round"] + 1 for r in rows)
 
 
+@pytest.mark.slow
 def test_ablation_rows_match_samples_and_tokens_and_only_new_cells_train(tmp_path, server, trial_config,
                                                                           scripted_student):
     server.fault("equal", role="judge", times=1)  # one round keeps fewer records than the others
