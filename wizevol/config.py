@@ -153,6 +153,7 @@ class EvolveConfig(_Strict):
     tree: TreeConfig = TreeConfig()
     optimizer: RoleConfig = RoleConfig(temperature=0.7, max_tokens=1024)
     scorer: RoleConfig = RoleConfig()  # strategies auto and tree: the 1-10 complexity; unset fields: the judge's
+    tester: RoleConfig = RoleConfig()  # the verified filter's tests; unset fields: the responder's
     weights: dict[str, float] = Field(
         default_factory=lambda: {
             "add_constraints": 1.0,
@@ -216,11 +217,13 @@ class EvolveConfig(_Strict):
         return self
 
     def _own(self, name: str) -> RoleConfig:
-        """A role's own settings; the scorer's unset ones are the judge's (then, like every role, the evolver's)."""
+        """A role's own settings; the scorer's unset ones are the judge's, the tester's the responder's (then, like
+        every role, the evolver's)."""
         own: RoleConfig = getattr(self, name)
-        if name != "scorer":
+        base = {"scorer": self.judge, "tester": self.responder}.get(name)
+        if base is None:
             return own
-        return RoleConfig(**{k: getattr(own, k) if getattr(own, k) is not None else getattr(self.judge, k)
+        return RoleConfig(**{k: getattr(own, k) if getattr(own, k) is not None else getattr(base, k)
                              for k in RoleConfig.model_fields})
 
     def served_locally(self, name: str) -> bool:
@@ -289,7 +292,7 @@ class EvolveConfig(_Strict):
         change between resumes: a run that stopped on a timeout goes on with a longer one. `legacy`: the hash as earlier versions made it, when the retry settings were
         part of it (a run folder stamped with it is still resumed)."""
         d = self.model_dump(mode="json", exclude={"rounds", "concurrency", "filters", "evol_stop", "prices", "batch", "shard",
-                                                  "sandbox"})
+                                                  "sandbox", "tester"})
         for key in ("startup_timeout", "concurrency", "n_threads", "cache_dir"):  # speed and places, not data
             d["local"].pop(key)
         for key in ENDPOINT_RUNTIME + (() if legacy else ENDPOINT_RETRIES):  # how calls travel, not what they ask

@@ -92,8 +92,14 @@ class CodeCheckConfig(_Strict):
 class VerifiedConfig(_Strict):
     """Settings of the verified filter: tests by the tester (the responder's endpoint), run in the sandbox."""
 
-    enabled: bool = False  # opt-in: it calls the responder's endpoint for every Python record
-    samples: int = Field(1, ge=1, description="answers per record (1: its own); the pass rate over them")
+    enabled: bool = False  # opt-in: it calls the tester's endpoint for every record with code
+    samples: int = Field(1, ge=1, description="answers per record, n (1: its own; more: n-1 new ones from the "
+                                              "responder); the answer kept is chosen among them by agreement")
+    tests: int = Field(1, ge=1, description="test sets per record, m, each written by the tester")
+    min_agreement: float = Field(0.0, ge=0, le=1, description="the winning group's score over n*m below which a "
+                                 "record is weak (no answer passing any test is always weak)")
+    weak: Literal["drop", "mark"] = Field("drop", description="a weak record: dropped with its reason, or kept "
+                                                              "and marked (passed: false)")
     cpu_s: int = Field(5, ge=1)
     wall_s: float = Field(10.0, gt=0)
     memory_mb: int = Field(512, ge=64)

@@ -254,3 +254,39 @@ def test_runaway_memory_is_stopped(lang):
         pytest.skip(missing(lang))
     out = run_tests(lang, "", MEMORY[lang])
     assert out.status in ("fail", "timeout"), out
+
+
+def test_python_pairs_in_one_prepared_process_judge_as_one_run_each_and_contain_hostile_code(tmp_path):
+    """run_python_pairs (verified's Python: a forked child per answer-and-tests in one sandboxed process) says of
+    each program what run_tests says running it alone: a pass, a failed assert with its line, an early exit, a
+    timeout, and hostile programs (network, a write and a read outside the temp dir, runaway memory, a fork bomb)
+    contained; the fork bomb's processes end with the run."""
+    from wizevol.filters.executors import run_python_pairs
+    from wizevol.filters.sandbox import Limits
+
+    listener = _listener()
+    target = tmp_path / "outside.txt"
+    answer, tests = ADD["python"]
+    programs = [f"{answer}\n\n{tests}", f"{answer.replace('a + b', 'a - b')}\n\n{tests}",
+                f"{answer}\n\nimport sys\nsys.exit(0)\n{tests}", f"{answer}\n\nimport os\nos._exit(0)\n{tests}",
+                "while True:\n    pass", NETWORK["python"].format(port=listener.getsockname()[1]),
+                WRITE["python"].format(path=str(target)), READ["python"].format(path=str(ROOT / "pyproject.toml")),
+                MEMORY["python"], FORK_BOMB["python"], f"{answer}\n\n{tests}"]
+    limits = Limits(cpu_s=2, wall_s=4.0)
+    before = _nobody_processes()
+    try:
+        together = run_python_pairs(programs, limits)
+        alone = [run_tests("python", p, "", limits) for p in programs]
+        assert _accepted(listener) == 0
+    finally:
+        listener.close()
+    assert [o.status for o in together] == [o.status for o in alone] == [
+        "pass", "fail", "fail", "fail", "timeout", "fail", "fail", "fail", "fail", together[9].status, "pass"]
+    assert together[9].status in ("fail", "timeout")
+    assert together[1].detail == alone[1].detail == "AssertionError at: assert add(2, 3) == 5"
+    assert together[2].detail == together[3].detail == executors.EARLY
+    assert not target.exists()
+    deadline = time.monotonic() + 10
+    while _nobody_processes() - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _nobody_processes() - before == set()

@@ -48,7 +48,7 @@ def problems():
 
 
 def test_answer_functions_skip_helpers_and_keep_demo_calls():
-    from wizevol.filters.verified import python_of
+    from wizevol.filters.code_check import python_of
 
     assert answer_functions(python_of(COUNT_PRIMES)) == [("count_primes", 1, 1)]  # is_prime is a helper
     assert answer_functions("def f(a, b=1, *rest):\n    return a\n\nprint(f(1))\n") == [("f", 1, float("inf"))]
@@ -59,7 +59,7 @@ def test_answer_functions_skip_helpers_and_keep_demo_calls():
 
 
 def test_a_spanish_prime_check_solves_humaneval_31(problems):
-    from wizevol.filters.verified import python_of
+    from wizevol.filters.code_check import python_of
 
     layer = SolvesBenchmark(problems)
     assert layer.solved(python_of(ES_PRIMO)) == [("es_primo", "HumanEval/31", 1.0)]
@@ -67,7 +67,7 @@ def test_a_spanish_prime_check_solves_humaneval_31(problems):
 
 
 def test_a_function_that_only_fits_the_asserts_disagrees_on_mutated_inputs(problems):
-    from wizevol.filters.verified import python_of
+    from wizevol.filters.code_check import python_of
 
     layer = SolvesBenchmark(problems, min_agreement=0.75)
     (hit,) = layer.solved_any(python_of(FITS_THE_ASSERTS))
@@ -222,7 +222,7 @@ def test_a_function_that_loops_on_other_problems_inputs_gets_less_time_after_thr
 def test_a_batch_gives_each_response_what_it_gets_in_a_process_of_its_own(problems):
     """Responses run several to a sandboxed process, each in a child forked from it: the same results and counts as one
     process per response, whatever a response does to its own process (exit, abort, print, crash)."""
-    from wizevol.filters.verified import python_of
+    from wizevol.filters.code_check import python_of
 
     codes = {"primo": python_of(ES_PRIMO), "helper": python_of(COUNT_PRIMES), "fits": python_of(FITS_THE_ASSERTS),
              "exit": "import os\nos._exit(3)\n\ndef add(a, b):\n    return a + b\n",

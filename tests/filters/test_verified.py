@@ -37,13 +37,13 @@ def test_verified_marks_every_python_response_and_merge_selects_by_pass_rate(tmp
     assert rejected["bad"]["reason"] == "failed its tests: AssertionError at: assert sub(5, 5) == 0"
     results = {r["id"]: r for r in rows(run / "filters" / "verified" / "results_0.jsonl")}
     assert set(results) == {"good", "bad", "notests", "prose"}  # every record, the prose one with its reason
-    assert (results["prose"]["pass_rate"], results["prose"]["error"]) == (None, "no Python in the response")
+    assert (results["prose"]["pass_rate"], results["prose"]["error"]) == (None, "no code in the response")
     assert (results["good"]["passed"], results["good"]["pass_rate"], results["good"]["difficulty"]) == (
         True, 0.6667, "medium")  # its own answer and the scripted right one pass; the default answer does not
     assert (results["bad"]["passed"], results["bad"]["pass_rate"], results["bad"]["difficulty"]) == (False, 0, "hard")
     assert results["notests"]["pass_rate"] is None and results["notests"]["passed"] is None
     stats = json.loads((run / "filters" / "verified" / "stats.json").read_text())
-    assert stats["records"] == {"failed": 1, "no python": 1, "passed": 1, "unverified: no usable tests": 1}
+    assert stats["records"] == {"weak": 1, "no code": 1, "chosen: its own answer": 1, "unverified: no usable tests": 1}
     calls = len(server.calls)
     assert calls == 3 + 3 * 2  # three tester calls, two more answers for each of the three Python records
 
@@ -85,7 +85,7 @@ def test_a_failed_call_is_no_answer_and_the_filter_asks_again(tmp_path, server):
     assert (results["good"]["passed"], results["good"]["pass_rate"], results["good"]["samples"]) == (True, 1.0, 1)
     assert results["bad"]["passed"] is None and results["bad"]["error"] == "the tester's call failed"
     stats = json.loads((run / "filters" / "verified" / "stats.json").read_text())
-    assert stats["calls_failed"] == 3 and stats["records"] == {"passed": 1, "unverified: the tester's call failed": 1}
+    assert stats["calls_failed"] == 3 and stats["records"] == {"chosen: its own answer": 1, "unverified: the tester's call failed": 1}
     assert "3 calls failed: their records are unverified or have fewer samples" in result.output
 
     server.faults.clear()

@@ -125,7 +125,8 @@ def run_config(folder: RunFolder, config: str | Path | None) -> EvolveConfig:
 
 def verified_filter(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.ExitStack,
                     notify: Callable[[str], None] | None = None) -> Filter:
-    """The verified filter over the responder's endpoint (or the local model), through the run's cache."""
+    """The verified filter over the responder's and the tester's endpoints (or the local models), through the
+    run's cache."""
     from wizevol.filters.sandbox import Limits, require_isolation
     from wizevol.filters.verified import Verified
     from wizevol.llm.session import ask_all, blocking, open_session
@@ -133,17 +134,22 @@ def verified_filter(folder: RunFolder, cfg: EvolveConfig, stack: contextlib.Exit
 
     k = cfg.filters.verified
     require_isolation(k.allow_weak_sandbox, "set filters.verified.allow_weak_sandbox: true")
-    session = stack.enter_context(open_session(cfg, folder, ("responder",), notify))
-    role = cfg.role("responder", session.local_urls)
-    session.llm.client_for(role)  # a missing key fails now
+    session = stack.enter_context(open_session(cfg, folder, ("responder", "tester"), notify))
+    roles = {name: cfg.role(name, session.local_urls) for name in ("responder", "tester")}
+    for role in roles.values():
+        session.llm.client_for(role)  # a missing key fails now
     run = blocking(session, stack)
 
-    def ask(requests):
-        answers = run(ask_all(session, role, [(at, r, 0) for at, r in requests]))
-        return dict(zip([at for at, _ in requests], answers, strict=True))
+    def ask(requests):  # role by role (each with the run's concurrency): never more calls in flight than that
+        out = {}
+        for name, role in roles.items():
+            part = [(at, r, 0) for who, at, r in requests if who == name]
+            out.update(zip([at for at, _, _ in part], run(ask_all(session, role, part)), strict=True))
+        return out
 
-    return Verified(ask, PromptSet.load(cfg.prompts_dir), role.mode, k.samples,
-                    Limits(cpu_s=k.cpu_s, wall_s=k.wall_s, memory_mb=k.memory_mb), role.model)
+    return Verified(ask, PromptSet.load(cfg.prompts_dir), {n: r.mode for n, r in roles.items()}, k.samples, k.tests,
+                    Limits(cpu_s=k.cpu_s, wall_s=k.wall_s, memory_mb=k.memory_mb),
+                    {n: r.model for n, r in roles.items()}, k.min_agreement, k.weak)
 
 
 def run_filters(run: str | Path, only: str | None, config: str | Path | None,

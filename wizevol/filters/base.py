@@ -201,9 +201,33 @@ def _neg(key: str) -> str:
 _FLIP = str.maketrans("0123456789abcdef", "fedcba9876543210")
 
 
+def changes_of(folder: RunFolder, names: list[str], k: int) -> dict[str, dict[str, Any]]:
+    """What the filters' result rows of round k change in the records they kept: a row's `record`, e.g.
+    verified's {"output": the chosen answer, "extra": {"verified": its labels}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        path = folder.filter_results(name, k)
+        if path.exists():
+            for row in stream_jsonl(path):
+                if row.get("record"):
+                    out.setdefault(row["id"], {}).update(row["record"])
+    return out
+
+
+def changed(row: dict[str, Any], change: dict[str, Any] | None) -> dict[str, Any]:
+    """A record's row with a filter's change applied: plain fields replaced, `extra` merged."""
+    if not change:
+        return row
+    out = {**row, **{k: v for k, v in change.items() if k != "extra"}}
+    if change.get("extra"):
+        out["extra"] = {**row.get("extra", {}), **change["extra"]}
+    return out
+
+
 def write_clean(folder: RunFolder, names: list[str]) -> dict[int, int]:
-    """filters/clean_K.jsonl: the kept records of round K that none of `names` rejected; filters/clean.json: the
-    filters and their stamps then (what `merge --clean` checks)."""
+    """filters/clean_K.jsonl: the kept records of round K that none of `names` rejected, with what their result
+    rows change (verified's chosen answer); filters/clean.json: the filters and their stamps then (what
+    `merge --clean` checks)."""
     counts = {}
     for k in folder.finished_rounds():
         rejected = set()  # the ids of the round's rejects only: the round's records stream through
@@ -212,10 +236,11 @@ def write_clean(folder: RunFolder, names: list[str]) -> dict[int, int]:
             if path.exists():
                 rejected.update(r["id"] for r in stream_jsonl(path))
         counts[k] = 0
+        changes = changes_of(folder, names, k)
         out = JsonlWriter(folder.clean(k))
         for r in stream_jsonl(folder.kept(k)):
             if r["id"] not in rejected:
-                out.write(r)
+                out.write(changed(r, changes.get(r["id"])))
                 counts[k] += 1
         out.commit()
     stamps = {n: json.loads(p.read_text()).get("stamp") if (p := folder.filter_stats(n)).exists() else None

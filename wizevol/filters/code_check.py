@@ -43,6 +43,11 @@ def code_blocks(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def python_of(text: str) -> str:
+    """The Python blocks of a response, joined."""
+    return "\n\n".join(code for lang, code in code_blocks(text) if lang == "python")
+
+
 _HTML = re.compile(r"\s*<(!doctype|html|head|body|div|button|form|input|p|span|script|style|canvas|ul|table|h[1-6])\b",
                    re.I)
 _SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.I | re.S)

@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from wizevol.filters.sandbox import ExecResult, Limits, run_program, run_to_the_end
+from wizevol.filters.sandbox import ExecResult, Limits, run_program, run_python, run_to_the_end
 
 LANGUAGES = ("python", "javascript", "bash", "c", "cpp", "rust", "java", "sql")
 ALIASES = {"py": "python", "python3": "python", "js": "javascript", "node": "javascript", "sh": "bash",
@@ -87,8 +87,9 @@ def run_tests(language: str, answer: str, tests: str, limits: Limits = Limits())
     if why:
         return Outcome("skipped", why)
     if language == "python":
-        result = run_to_the_end(f"{answer}\n\n{tests}", limits)
-        return Outcome(result.status, "" if result.status == "pass" else result.detail)
+        program = f"{answer}\n\n{tests}"
+        result = run_to_the_end(program, limits, EARLY)
+        return Outcome(result.status, "" if result.status == "pass" else _failing_line(result, program))
     if language == "sql":
         return _sql(answer, tests, limits)
     mark = f"wizevol-tests-ended-{secrets.token_hex(12)}"
@@ -104,6 +105,56 @@ def run_tests(language: str, answer: str, tests: str, limits: Limits = Limits())
         ran = run_program(run_argv, files, _run_limits(language, limits), workdir=tmp,
                           drop_user=_as_nobody(run_argv), readable=_tool_home(language) if language == "java" else ())
     return _ended(ran, mark)
+
+
+EARLY = "the program ended before its tests finished (exit status 0)"
+
+
+def run_python_pairs(programs: list[str], limits: Limits = Limits()) -> list[Outcome]:
+    """Python programs (an answer and its tests each) in one sandboxed process, a forked child each
+    (pairs_runner.py): what run_tests("python", ...) says of each, without an interpreter started per program. A
+    program whose result did not come back runs again on its own."""
+    import json
+
+    from wizevol.filters import pairs_runner
+
+    job = {"programs": programs, "cpu_s": limits.cpu_s, "wall_s": limits.wall_s}
+    seconds = 10 + len(programs) * limits.wall_s
+    ran = run_python("", Limits(cpu_s=int(seconds) + 1, wall_s=seconds, memory_mb=limits.memory_mb,
+                                max_procs=limits.max_procs), files={"pairs.json": json.dumps(job)},
+                     trusted=pairs_runner.program("run_pairs(sandbox_hook)"), tail=1 << 20)
+    got: dict[int, Outcome] = {}
+    for line in ran.stdout.splitlines():
+        if line.startswith(pairs_runner.MARK):
+            mark = json.loads(line[len(pairs_runner.MARK):])
+            n = mark["n"]
+            if n not in got and 0 <= n < len(programs):
+                got[n] = _reported(mark, programs[n])
+    return [got[n] if n in got else run_tests("python", programs[n], "", limits) for n in range(len(programs))]
+
+
+def _reported(mark: dict, program: str) -> Outcome:
+    end = mark.get("end")
+    if end == "ran":
+        return Outcome("pass", "")
+    if end == "timeout":
+        return Outcome("timeout", "timeout")
+    if end == "raised":
+        kind = re.sub(r"[^A-Za-z0-9_.]", "", str(mark.get("type") or "")) or "an exception"  # a name, not words
+        lines, at = program.splitlines(), mark.get("line")
+        return Outcome("fail", f"{kind} at: {lines[at - 1].strip()}" if isinstance(at, int) and 0 < at <= len(lines)
+                       else kind)
+    return Outcome("fail", EARLY if end == "early" else "the program ended without finishing its tests")
+
+
+def _failing_line(result: ExecResult, program: str) -> str:
+    """A Python failure's fixed-form line and, where the traceback points into the program, the program's line
+    that failed (e.g. `AssertionError at: assert sub(3, 1) == 2`): wizevol's text, not what the program printed."""
+    frames = re.findall(r'File "main.py", line (\d+)', result.stderr)
+    lines = program.splitlines()
+    if frames and 0 < int(frames[-1]) <= len(lines):
+        return f"{result.detail} at: {lines[int(frames[-1]) - 1].strip()}"
+    return result.detail
 
 
 def _ended(ran: ExecResult, mark: str) -> Outcome:

@@ -57,8 +57,7 @@ def answer_functions(code: str) -> list[tuple[str, int, float]]:
 def response_python(text: str) -> str:
     """The Python a response holds: its Python blocks, or (a completion with no fence) the whole text when it
     parses and looks like Python."""
-    from wizevol.filters.code_check import _LOOKS_PYTHON
-    from wizevol.filters.verified import python_of
+    from wizevol.filters.code_check import _LOOKS_PYTHON, python_of
 
     code = python_of(text or "")
     if code or "```" in (text or ""):

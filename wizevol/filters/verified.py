@@ -1,155 +1,159 @@
-"""verified: a Python response must pass unit tests written for its instruction (SelfCodeAlign keeps only
-passing pairs; KodCode labels difficulty by the pass rate of several sampled answers).
+"""verified: keep the answer that is right, chosen by execution (CodeT's dual agreement, SelfCodeAlign's
+passing pairs, KodCode's difficulty by pass rate).
 
-For each kept record whose response holds Python, the tester (the responder's endpoint and model, with
-prompts/tester.yaml) writes plain-assert tests for the functions the response defines; with `samples: n`,
-the responder also writes n-1 more answers to the same instruction. Each answer's Python runs with the tests
-in the sandbox. The record's own answer failing rejects it with the failing assertion; every Python record
-gets a row in filters/verified/results_K.jsonl (passed, pass_rate over the n answers, difficulty, error),
-which `wizevol merge --min-pass-rate` selects by. A record without Python, or whose tests came back without
-code, is counted, kept, and marked unverified (pass_rate null). A call that failed for good is not an answer:
-a record whose tester call failed is kept unverified, a sampled answer whose call failed is left out of the pass
-rate, and the filter's stats are then no done-marker, so that the next `wizevol filter` asks again.
+For each kept record whose response holds code in a language with an executor (filters/executors.py), the
+tester role (prompts/tester.yaml; its unset fields are the responder's) writes m test sets in that language, and
+the responder writes n-1 more answers to the same instruction. Every answer runs against every test set in the
+sandbox; agreement.choose picks the answer (filters/agreement.py). The record keeps the chosen answer in place of
+its own: its row in filters/verified/results_K.jsonl holds the pass matrix, the choice and, where the choice is
+not the record's own answer, the answer kept (`output`), which the clean files and `merge --min-pass-rate` use.
+
+A record whose best group passes no test, or scores below `min_agreement`, is weak: dropped with its reason, or
+kept and marked (passed: false), by config. A record without code, in a language with no executor or whose tool
+is not installed, or whose tests came back unusable, is counted, kept, and marked unverified (pass_rate null,
+with why). A call that failed for good is not an answer: a record whose tester calls all failed is kept
+unverified, a sampled answer or test set whose call failed is left out, and the filter's stats are then no
+done-marker, so that the next `wizevol filter` asks again (every answer it got is in the run's cache: no call is
+paid twice).
 """
 
 from __future__ import annotations
 
-import ast
+import os
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from wizevol.filters import tester
+from wizevol.filters.agreement import choose, difficulty
 from wizevol.filters.base import Filter
-from wizevol.filters.code_check import code_blocks
-from wizevol.filters.sandbox import Limits, run_to_the_end
+from wizevol.filters.executors import Outcome, missing, run_python_pairs, run_tests
+from wizevol.filters.sandbox import Limits
 from wizevol.prompts import PromptSet, Request
 from wizevol.record import Record, Verdict, drop
 
-ENDED_EARLY = "the program ended before its tests finished (exit status 0)"
-Ask = Callable[[list[tuple[str, Request]]], dict[str, str | None]]  # [(place, request)] -> place -> answer
-
-
-def python_of(text: str) -> str:
-    """The Python blocks of a response, joined."""
-    return "\n\n".join(code for lang, code in code_blocks(text) if lang == "python")
-
-
-def signatures(code: str) -> str:
-    """The `def` and `class` lines of the response: what the tests may call."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return ""
-    lines = code.splitlines()
-    return "\n".join(lines[n.lineno - 1].strip() for n in ast.walk(tree)
-                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
-
-
-def tests_of(answer: str | None) -> str | None:
-    """The tests in the tester's answer: its first Python block, or (completion mode stops at the fence) the
-    answer itself when it parses and asserts something."""
-    if not answer:
-        return None
-    code = python_of(answer)
-    if not code and "```" not in answer:
-        code = answer
-    try:
-        ast.parse(code)
-    except SyntaxError:
-        return None
-    return code if "assert" in code else None
-
-
-def failing_line(result, program: str) -> str:
-    """The error's last line and, where the traceback points into the program, the line that failed
-    (e.g. `AssertionError at: assert sub(3, 1) == 2`)."""
-    import re
-
-    frames = re.findall(r'File "main.py", line (\d+)', result.stderr)
-    lines = program.splitlines()
-    if frames and 0 < int(frames[-1]) <= len(lines):
-        return f"{result.detail} at: {lines[int(frames[-1]) - 1].strip()}"
-    return result.detail
-
-
-def difficulty(pass_rate: float) -> str:
-    """KodCode's labels by the share of sampled answers that pass."""
-    return "easy" if pass_rate > 2 / 3 else "medium" if pass_rate >= 1 / 3 else "hard"
+Ask = Callable[[list[tuple[str, str, Request]]], dict[str, str | None]]  # [(role, place, request)] -> place -> answer
+MARK = {"pass": "1", "fail": "0", "timeout": "t"}  # a matrix row as a string: one mark per test set
 
 
 class Verified(Filter):
-    """Rejects a Python response that fails the unit tests written for its instruction."""
+    """Keeps the answer most answers and tests agree on; drops (or marks) a record none agrees on."""
 
     name = "verified"
 
-    def __init__(self, ask: Ask, prompts: PromptSet, mode: str, samples: int = 1, limits: Limits = Limits(),
-                 model: str = ""):
-        self.ask, self.prompts, self.mode, self.samples, self.limits, self.model = ask, prompts, mode, samples, \
-            limits, model
+    def __init__(self, ask: Ask, prompts: PromptSet, modes: dict[str, str], samples: int = 1, tests: int = 1,
+                 limits: Limits = Limits(), models: dict[str, str] | None = None, min_agreement: float = 0.0,
+                 weak: str = "drop"):
+        self.ask, self.prompts, self.modes, self.samples, self.tests, self.limits = ask, prompts, modes, samples, \
+            tests, limits
+        self.models, self.min_agreement, self.weak = models or {}, min_agreement, weak
 
     def settings(self) -> dict[str, Any]:
         from wizevol.filters.sandbox import layers
 
-        return {"samples": self.samples, "limits": self.limits.__dict__, "tester": self.model, "mode": self.mode,
+        return {"samples": self.samples, "tests": self.tests, "min_agreement": self.min_agreement, "weak": self.weak,
+                "limits": self.limits.__dict__, "models": self.models, "modes": self.modes,
                 "sandbox_layers": list(layers())}
 
     def start(self) -> None:
         self.counts: Counter[str] = Counter()
         self.rows: list[dict[str, Any]] = []
-        self.work: dict[str, tuple[str | None, list[str | None]]] = {}
+        self.work: dict[str, tuple[str, list[str | None], list[str | None]]] = {}
         self.failed_calls = 0  # tester or sample calls that failed for good
+        self.workers = max(1, os.cpu_count() or 1)
+        self.pool = ThreadPoolExecutor(self.workers)
 
     def prepare_round(self, records: list[Record]) -> None:
-        python = [r for r in records if python_of(r.output)]
-        requests: list[tuple[str, Request]] = []
-        for r in python:
-            requests.append((f"{r.id}#tests", self.prompts.tester.request(
-                self.mode, instruction=r.prompt_text(), code=signatures(python_of(r.output)) or python_of(r.output))))
-            requests += [(f"{r.id}#sample{j}", self.prompts.respond.request(self.mode, instruction=r.prompt_text()))
-                         for j in range(1, self.samples)]
+        requests: list[tuple[str, str, Request]] = []
+        todo = []
+        for r in records:
+            lang = tester.language(r.output)
+            if lang is None or missing(lang):
+                continue
+            todo.append((r, lang))
+            code = tester.shown(tester.code_in(r.output, lang), lang)
+            requests += [("tester", f"{r.id}#tests{j}", self.prompts.tester.request(
+                self.modes["tester"], instruction=r.prompt_text(), language=lang, code=code,
+                form=tester.FORMS[lang])) for j in range(self.tests)]
+            requests += [("responder", f"{r.id}#sample{j}", self.prompts.respond.request(
+                self.modes["responder"], instruction=r.prompt_text())) for j in range(1, self.samples)]
         answers = self.ask(requests) if requests else {}
-        self.work = {r.id: (answers.get(f"{r.id}#tests"),  # None: the call failed for good
+        self.work = {r.id: (lang, [answers.get(f"{r.id}#tests{j}") for j in range(self.tests)],
                             [r.output] + [answers.get(f"{r.id}#sample{j}") for j in range(1, self.samples)])
-                     for r in python}
+                     for r, lang in todo}
 
-    def _unverified(self, record: Record, count: str, error: str) -> Verdict:
+    def _unverified(self, record: Record, count: str, error: str, language: str | None = None) -> Verdict:
         """A record kept without a verdict: counted, with its row (pass_rate null) and why."""
         self.counts[count] += 1
-        self.rows.append({"id": record.id, "passed": None, "pass_rate": None, "samples": 0, "difficulty": None,
-                          "error": error})
+        self.rows.append({"id": record.id, "language": language, "passed": None, "pass_rate": None, "samples": 0,
+                          "difficulty": None, "error": error})
         return True
 
     def check(self, record: Record) -> Verdict:
         if record.id not in self.work:
-            return self._unverified(record, "no python", "no Python in the response")
-        tester, answers = self.work[record.id]
-        if tester is None:
-            self.failed_calls += 1
-            return self._unverified(record, "unverified: the tester's call failed", "the tester's call failed")
-        tests = tests_of(tester)
-        if tests is None:
-            return self._unverified(record, "unverified: no usable tests", "the tester returned no Python asserts")
-        self.failed_calls += sum(a is None for a in answers[1:])
+            lang = tester.language(record.output)
+            if lang is None:
+                return self._unverified(record, "no code", "no code in the response")
+            why = missing(lang)
+            return self._unverified(record, f"unverified: {why}", why, lang)
+        lang, replies, answers = self.work[record.id]
+        self.failed_calls += sum(a is None for a in replies) + sum(a is None for a in answers[1:])
+        if all(a is None for a in replies):
+            return self._unverified(record, "unverified: the tester's call failed", "the tester's call failed", lang)
+        tests = [t for t in (tester.tests_of(a, lang) for a in replies if a is not None) if t is not None]
+        if not tests:
+            return self._unverified(record, "unverified: no usable tests", f"the tester returned no {lang} tests",
+                                    lang)
         answers = answers[:1] + [a for a in answers[1:] if a is not None]  # a failed call is no sampled answer
-        results = [run_to_the_end(python_of(a) + "\n\n" + tests, self.limits, ENDED_EARLY)
-                   if a and python_of(a) else None for a in answers]
-        passed = [r is not None and r.status == "pass" for r in results]
-        rate = sum(passed) / len(passed)
-        own = results[0]
-        error = "" if passed[0] else (failing_line(own, python_of(answers[0]) + "\n\n" + tests)
-                                      if own is not None else "no Python in the response")
-        self.counts["passed" if passed[0] else "failed"] += 1
-        self.rows.append({"id": record.id, "passed": passed[0], "pass_rate": round(rate, 4), "samples": len(passed),
-                          "difficulty": difficulty(rate), "error": error, "tests": tests})
-        if not passed[0]:
-            return drop(f"failed its tests: {error}", pass_rate=round(rate, 4), error=error)
+        codes = [tester.code_in(a, lang) for a in answers]
+        outcomes = self._run(lang, codes, tests)
+        matrix = [[outcomes[(i, j)].status == "pass" if (i, j) in outcomes else False for j in range(len(tests))]
+                  for i in range(len(codes))]
+        choice = choose(matrix)
+        own = next((outcomes[(0, j)] for j in range(len(tests)) if (0, j) in outcomes and
+                    outcomes[(0, j)].status != "pass"), None)
+        error = f"no {lang} code in the response" if not codes[0] else "" if own is None else own.detail
+        weak = choice.score == 0 or choice.strength < self.min_agreement
+        row = {"id": record.id, "language": lang, "passed": not weak, "pass_rate": choice.pass_rate,
+               "samples": len(codes), "tests": len(tests), "difficulty": difficulty(choice.pass_rate),
+               "matrix": ["".join(MARK.get(outcomes[(i, j)].status, "0") if (i, j) in outcomes else "-"
+                                  for j in range(len(tests))) for i in range(len(codes))],
+               **choice.to_json(), "error": error, "tests_written": tests}
+        labels = {k: row[k] for k in ("language", "passed", "pass_rate", "difficulty", "samples", "tests",
+                                      "chosen", "strength")}
+        row["record"] = {"extra": {"verified": labels}}  # what the clean files and merge apply
+        if not weak and choice.chosen != 0:
+            row["record"]["output"] = answers[choice.chosen]
+        self.rows.append(row)
+        self.counts["weak" if weak else "chosen: its own answer" if choice.chosen == 0 else "chosen: another answer"] \
+            += 1
+        if weak and self.weak == "drop":
+            why = error if choice.score == 0 else (
+                f"the best group, {len(choice.group)} of {len(codes)} answers passing {len(choice.trusted)} of "
+                f"{len(tests)} test sets, agrees {choice.strength:.2f} < {self.min_agreement}")
+            return drop(f"failed its tests: {why}", pass_rate=choice.pass_rate, error=error)
         return True
+
+    def _run(self, lang: str, codes: list[str], tests: list[str]) -> dict[tuple[int, int], Outcome]:
+        """Every answer (with code) against every test set, on every core; Python in prepared processes, a share
+        of the pairs each (run_python_pairs), the other languages a sandboxed run (and compile) per pair."""
+        pairs = [(i, j) for i, code in enumerate(codes) if code for j in range(len(tests))]
+        if lang != "python":
+            jobs = [self.pool.submit(run_tests, lang, codes[i], tests[j], self.limits) for i, j in pairs]
+            return {k: f.result() for k, f in zip(pairs, jobs, strict=True)}
+        share = -(-len(pairs) // self.workers) if pairs else 1
+        chunks = [pairs[c:c + share] for c in range(0, len(pairs), share)]
+        jobs = [self.pool.submit(run_python_pairs, [f"{codes[i]}\n\n{tests[j]}" for i, j in chunk], self.limits)
+                for chunk in chunks]
+        return {k: o for chunk, f in zip(chunks, jobs, strict=True) for k, o in zip(chunk, f.result(), strict=True)}
 
     def finish_round(self, k: int) -> list[dict[str, Any]]:
         rows, self.rows = self.rows, []
         return rows
 
     def complete(self) -> bool:
+        self.pool.shutdown()
         return not self.failed_calls
 
     def report(self) -> dict[str, Any]:

@@ -17,10 +17,13 @@ LINEAGE = ("id", "round", "method", "parent_id", "root_id", "evolver", "responde
 
 
 def to_format(rec: Record, fmt: str) -> dict[str, Any]:
-    """One training row in `fmt`, with the record's lineage (and its seed's own fields) in `metadata`."""
+    """One training row in `fmt`, with the record's lineage (and its seed's own fields, and the verified filter's
+    labels) in `metadata`."""
     meta = {k: getattr(rec, k) for k in LINEAGE}
     if rec.source:
         meta["source"] = rec.source
+    if "verified" in rec.extra:  # how the verified filter chose the response; KodCode's difficulty
+        meta["verified"] = rec.extra["verified"]
     if fmt == "alpaca":
         return {"instruction": rec.instruction, "input": rec.input, "output": rec.output, "metadata": meta}
     if fmt == "prompt-completion":

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from wizevol.errors import InputError, WizevolError
+from wizevol.filters.base import changed
 from wizevol.record import Record
 from wizevol.run_folder import RunFolder, read_jsonl, write_atomic
 from wizevol.table import aligned
@@ -55,13 +57,22 @@ class MergeReport:
     rounds: list[int]
     per_round: dict[int, dict[str, int]] = field(default_factory=dict)
     written: int = 0
+    unverified: Counter[str] = field(default_factory=Counter)  # records with no verdict, by why
+    unverified_kept: bool = False
 
     def table(self) -> str:
-        """Per round: read, duplicate, no_output, merged; then the total."""
+        """Per round: read, duplicate, no_output, merged; then the total, and (with --min-pass-rate) one line of
+        the records without a verdict, by why."""
         extra = ("below_pass_rate", "unverified") if any("unverified" in c for c in self.per_round.values()) else ()
         cols = ("round", "read", "duplicate", "no_output", *extra, "merged")
         rows = [[k, *(c[col] for col in cols[1:])] for k, c in self.per_round.items()]
-        return aligned(cols, rows) + f"\ntotal merged: {self.written}"
+        out = aligned(cols, rows) + f"\ntotal merged: {self.written}"
+        n = sum(self.unverified.values())
+        if n:
+            whys = ", ".join(f"{c} {why}" for why, c in self.unverified.most_common())
+            out += (f"\n{'kept' if self.unverified_kept else 'dropped'} {n} record(s) the verified filter could not "
+                    f"judge: {whys}" + ("" if self.unverified_kept else " (--unverified keep keeps them)"))
+        return out
 
 
 def _key(rec: Record) -> str:
@@ -124,7 +135,7 @@ def collect(run: str | Path | list, rounds_spec: str | None, clean: bool = False
         for folder in folders:
             clean_is_current(folder)
     finished = sorted(set.intersection(*(set(f.finished_rounds()) for f in folders)))
-    report = MergeReport(rounds=parse_rounds(rounds_spec, finished))
+    report = MergeReport(rounds=parse_rounds(rounds_spec, finished), unverified_kept=unverified == "keep")
     seen: set[str] = set()
     merged: list[Record] = []
     for k in report.rounds:
@@ -132,13 +143,14 @@ def collect(run: str | Path | list, rounds_spec: str | None, clean: bool = False
         if min_pass_rate is not None:
             counts.update(below_pass_rate=0, unverified=0)
         for folder in folders:
-            _collect_round(folder, k, clean, min_pass_rate, counts, seen, merged, unverified)
+            _collect_round(folder, k, clean, min_pass_rate, counts, seen, merged, unverified, report.unverified)
         report.per_round[k] = counts
     return merged, report
 
 
 def _collect_round(folder: RunFolder, k: int, clean: bool, min_pass_rate: float | None, counts: dict[str, int],
-                   seen: set[str], merged: list[Record], unverified: str = "drop") -> None:
+                   seen: set[str], merged: list[Record], unverified: str = "drop",
+                   why: Counter[str] | None = None) -> None:
     """Add one folder's round k to `merged` (and its counts), skipping what was seen."""
     run = folder.root
     source = folder.clean(k) if clean else folder.kept(k)
@@ -150,8 +162,12 @@ def _collect_round(folder: RunFolder, k: int, clean: bool, min_pass_rate: float 
         if not results.exists():
             raise InputError(f"{results}: not found; run `wizevol filter {run} --only verified` first "
                              "(with filters.verified.enabled or --only)")
-        rates = {r["id"]: r["pass_rate"] for r in read_jsonl(results)}
-    for rec in map(Record.from_json, read_jsonl(source)):
+        verdicts = {r["id"]: r for r in read_jsonl(results)}
+        rates = {i: r["pass_rate"] for i, r in verdicts.items()}
+    for row in read_jsonl(source):
+        if rates is not None and not clean:  # the chosen answer (clean files have it already)
+            row = changed(row, verdicts.get(row["id"], {}).get("record"))
+        rec = Record.from_json(row)
         counts["read"] += 1
         if not rec.output.strip():
             counts["no_output"] += 1
@@ -160,6 +176,8 @@ def _collect_round(folder: RunFolder, k: int, clean: bool, min_pass_rate: float 
             rate = rates.get(rec.id)
             if rate is None:
                 counts["unverified"] += 1
+                if why is not None:
+                    why[verdicts.get(rec.id, {}).get("error") or "no row in the verified results"] += 1
                 if unverified == "drop":
                     continue
             elif rate < min_pass_rate:
