@@ -45,7 +45,7 @@ from wizevol.run_folder import RunFolder  # noqa: E402
 
 OTHER = Path(__file__).resolve().parent.parent / "data" / "decontam" / "other_languages.jsonl"
 INSTRUCTION = ("Complete this Python function. Answer with the whole function, its imports included, in one "
-               "```python block.\n\n```python\n{prompt}```")
+               "```python block, without explanation.\n\n```python\n{prompt}```")
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
@@ -77,10 +77,12 @@ def right(problem, answer: str | None) -> bool:
 def make_run(out: Path, problems) -> RunFolder:
     out.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(out)
-    if not folder.kept(0).exists():
-        recs = [{"id": p.task_id.replace("/", "-"), "instruction": INSTRUCTION.format(prompt=p.prompt), "input": "",
-                 "output": "", "round": 0, "method": None} for p in problems]
-        folder.kept(0).write_text("".join(json.dumps(r) + "\n" for r in recs))
+    have = {r["id"]: r for r in map(json.loads, folder.kept(0).read_text().splitlines())} \
+        if folder.kept(0).exists() else {}  # a run over fewer problems goes on: what it has is kept (and cached)
+    recs = [have.get(p.task_id.replace("/", "-")) or {
+        "id": p.task_id.replace("/", "-"), "instruction": INSTRUCTION.format(prompt=p.prompt), "input": "",
+        "output": "", "round": 0, "method": None} for p in problems]
+    folder.kept(0).write_text("".join(json.dumps(r) + "\n" for r in recs))
     return folder
 
 
@@ -101,7 +103,7 @@ def main() -> None:
     folder = make_run(out, problems)
     overrides = {"filters.verified.enabled": True, "filters.verified.samples": args.n, "filters.verified.tests": args.m}
     if args.config is None:
-        overrides.update({"local.model": args.model, "local.max_tokens_cap": 384})
+        overrides.update({"local.model": args.model, "local.max_tokens_cap": 384, "tester.max_tokens": 256})
     cfg = load_config(args.config, overrides)
     got: dict[str, str | None] = {}
     t0 = time.perf_counter()
@@ -120,9 +122,9 @@ def main() -> None:
         if any(not r["output"] for r in rows):  # the records' own answers: the responder, as round 0 writes them
             own = ask([("responder", f"{r['id']}#own", flt.prompts.respond.request(flt.modes["responder"],
                                                                                      instruction=r["instruction"]))
-                       for r in rows])
+                       for r in rows if not r["output"]])
             for r in rows:
-                r["output"] = own[f"{r['id']}#own"] or ""
+                r["output"] = r["output"] or own[f"{r['id']}#own"] or ""
             folder.kept(0).write_text("".join(json.dumps(r) + "\n" for r in rows))
             (out / "round_0.done").write_text(json.dumps({"round": 0, "pool": len(rows), "kept": len(rows)}))
         t1 = time.perf_counter()

@@ -1,7 +1,10 @@
 """The verified filter's execution speed: 100 records x 5 answers x 5 test sets (Python), the calls answered at
 once (a dict, no endpoint), so only the choice's own work is timed: every answer against every test set in the
-sandbox, then the choice. Prints records per second and runs per second, and checks the choices (a right answer
-is chosen wherever one of the five is right).
+sandbox, then the choice. Two ways side by side in one run:
+  alone:  a sandboxed interpreter per answer-and-tests (run_tests), the pairs shared among the cores;
+  now:    the pairs shared among the cores, each share in one prepared sandboxed process that forks a child per
+          pair (run_python_pairs, the default).
+Prints records per second each way and the ratio, and checks that every pass matrix is what its answers do.
 
     .venv/bin/python bench/verified_speed.py [--records 100] [--n 5] [--m 5]
 """
@@ -16,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from wizevol.filters.executors import run_tests  # noqa: E402
 from wizevol.filters.sandbox import layers  # noqa: E402
 from wizevol.filters.verified import Verified  # noqa: E402
 from wizevol.prompts import PromptSet  # noqa: E402
@@ -47,14 +51,36 @@ def main() -> None:
     def ask(requests):
         return {at: answers[at] for _, at, _ in requests}
 
-    flt = Verified(ask, PromptSet.load(), {"tester": "chat", "responder": "chat"}, args.n, args.m)
-    flt.start()
-    t0 = time.perf_counter()
-    flt.prepare_round(records)
-    verdicts = [flt.check(r) for r in records]
-    seconds = time.perf_counter() - t0
-    rows = flt.finish_round(0)
-    flt.complete()
+    print(f"{os.cpu_count()} CPUs; sandbox {', '.join(layers())}")
+    speed = {}
+    for way in ("alone", "now"):
+        seconds, verdicts, rows = one_way(way, records, ask, args)
+        speed[way] = args.records / seconds
+        check(way, seconds, verdicts, rows, records, answers, args)
+    print(f"now / alone: {speed['now'] / speed['alone']:.2f}x")
+
+
+def one_way(way: str, records, ask, args):
+    import wizevol.filters.verified as verified
+
+    fast = verified.run_python_pairs
+    if way == "alone":
+        verified.run_python_pairs = lambda programs, limits: [run_tests("python", p, "", limits) for p in programs]
+    try:
+        flt = Verified(ask, PromptSet.load(), {"tester": "chat", "responder": "chat"}, args.n, args.m)
+        flt.start()
+        t0 = time.perf_counter()
+        flt.prepare_round(records)
+        verdicts = [flt.check(r) for r in records]
+        seconds = time.perf_counter() - t0
+        rows = flt.finish_round(0)
+        flt.complete()
+    finally:
+        verified.run_python_pairs = fast
+    return seconds, verdicts, rows
+
+
+def check(way, seconds, verdicts, rows, records, answers, args) -> None:
     wrong = 0
     for r, row in zip(records, rows, strict=True):
         texts = [r.output, *(answers[f"{r.id}#sample{j}"] for j in range(1, args.n))]
@@ -62,12 +88,11 @@ def main() -> None:
     chosen_right = sum(1 for r, row in zip(records, rows, strict=True)
                        if (row.get("record", {}).get("output") or r.output) == RIGHT)
     runs = args.records * args.n * args.m
-    print(f"{os.cpu_count()} CPUs; sandbox {', '.join(layers())}")
-    print(f"{args.records} records x {args.n} answers x {args.m} test sets: {seconds:.1f} s, "
+    print(f"{way:5}: {args.records} records x {args.n} answers x {args.m} test sets: {seconds:.1f} s, "
           f"{args.records / seconds:.2f} records/s, {runs / seconds:.1f} runs/s; kept {sum(v is True for v in verdicts)}, "
           f"the right answer chosen for {chosen_right}")
     if wrong:
-        sys.exit(f"{wrong} records' pass matrices are not what their answers do")
+        sys.exit(f"{way}: {wrong} records' pass matrices are not what their answers do")
 
 
 if __name__ == "__main__":

@@ -256,3 +256,19 @@ def test_the_tester_is_its_own_role_whose_unset_fields_are_the_responders():
     assert (own.role("tester").model, own.role("tester").base_url, own.role("tester").temperature) == (
         "big-instruct", "http://t/v1", 0.2)
     assert own.fingerprint() == cfg.fingerprint()  # a filter's role: the run it checks is the same run
+
+
+def test_a_filter_run_without_verified_says_in_one_line_why_it_is_off(tmp_path, server):
+    from wizevol.filters.verified import OFF
+
+    run = make_run(tmp_path, [[{"id": "ok", "instruction": "Subtract b from a.", "output": SUB}]])
+    off = {"enabled": False}
+    cfg = write_config(tmp_path / "cfg.yaml", server, filters={"near_dup": off, "contamination": off})
+    result = cli("filter", run, "--config", cfg)
+    assert result.exit_code == 0, result.output
+    assert result.output.count(OFF) == 1 and not server.calls
+    only = cli("filter", run, "--only", "code_check", "--config", cfg)
+    assert only.exit_code == 0 and OFF not in only.output
+    on = write_config(tmp_path / "on.yaml", server, filters={"near_dup": off, "contamination": off,
+                                                             "verified": {"enabled": True}})
+    assert OFF not in cli("filter", run, "--config", on).output

@@ -174,6 +174,10 @@ def run_filters(run: str | Path, only: str | None, config: str | Path | None,
     enabled = [n for n in REGISTRY if getattr(cfg.filters, n).enabled]
     names = [only] if only else enabled
     cfg = resolve_judges(cfg, lambda text: emit("note", text=text), tuple(names))
+    if not only and not cfg.filters.verified.enabled:
+        from wizevol.filters.verified import OFF
+
+        emit("note", text=OFF)
     with contextlib.ExitStack() as stack:
         stack.enter_context(hold(folder.root / "filters", "filter"))  # two filter processes would mix their files
         judge = None

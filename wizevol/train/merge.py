@@ -165,7 +165,7 @@ def _collect_round(folder: RunFolder, k: int, clean: bool, min_pass_rate: float 
         verdicts = {r["id"]: r for r in read_jsonl(results)}
         rates = {i: r["pass_rate"] for i, r in verdicts.items()}
     for row in read_jsonl(source):
-        if rates is not None and not clean:  # the chosen answer (clean files have it already)
+        if rates is not None:  # the chosen answer (a clean file has it already: the change is the same again)
             row = changed(row, verdicts.get(row["id"], {}).get("record"))
         rec = Record.from_json(row)
         counts["read"] += 1
