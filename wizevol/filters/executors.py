@@ -112,21 +112,21 @@ EARLY = "the program ended before its tests finished (exit status 0)"
 
 def run_python_pairs(programs: list[str], limits: Limits = Limits()) -> list[Outcome]:
     """Python programs (an answer and its tests each) in one sandboxed process, a forked child each
-    (pairs_runner.py): what run_tests("python", ...) says of each, without an interpreter started per program. A
+    (solves_runner.run_pairs): what run_tests("python", ...) says of each, without an interpreter started per program. A
     program whose result did not come back runs again on its own."""
     import json
 
-    from wizevol.filters import pairs_runner
+    from wizevol.filters import solves_runner as runner
 
     job = {"programs": programs, "cpu_s": limits.cpu_s, "wall_s": limits.wall_s}
     seconds = 10 + len(programs) * limits.wall_s
     ran = run_python("", Limits(cpu_s=int(seconds) + 1, wall_s=seconds, memory_mb=limits.memory_mb,
                                 max_procs=limits.max_procs), files={"pairs.json": json.dumps(job)},
-                     trusted=pairs_runner.program("run_pairs(sandbox_hook)"), tail=1 << 20)
+                     trusted=runner.program("run_pairs(sandbox_hook)"), tail=1 << 20)
     got: dict[int, Outcome] = {}
     for line in ran.stdout.splitlines():
-        if line.startswith(pairs_runner.MARK):
-            mark = json.loads(line[len(pairs_runner.MARK):])
+        if line.startswith(runner.PAIRS_MARK):
+            mark = json.loads(line[len(runner.PAIRS_MARK):])
             n = mark["n"]
             if n not in got and 0 <= n < len(programs):
                 got[n] = _reported(mark, programs[n])

@@ -1,8 +1,16 @@
-"""The program solves_benchmark.py runs in the sandbox: a response's answer functions against a benchmark
-problem's tests (`run_job`: one response; `run_batch`: several, a forked child each), with the mutated-input
-agreement check, plus the timing (`timing`) and compile (`compile_stdin`) helpers. Its source, read from the
-package with one call appended (`program()`), is what runs; it needs only the standard library and never
-imports wizevol (the sandbox's interpreter may not see it). `MARK` prefixes every result line it prints."""
+"""The programs wizevol runs in the sandbox, read from the package with one call appended (`program()`); they need
+only the standard library and never import wizevol (the sandbox's interpreter may not see it).
+
+For solves_benchmark.py (contamination's layer 4): a response's answer functions against a benchmark problem's
+tests (`run_job`: one response; `run_batch`: several, a forked child each), with the mutated-input agreement
+check, plus the timing (`timing`) and compile (`compile_stdin`) helpers. `MARK` prefixes each result line.
+
+For verified.py's Python (`run_pairs`): many programs (an answer with a set of tests each) in one prepared
+process, a forked child each, which installs the audit hook, runs its program as `main.py` with its output going
+nowhere, and reports through its own pipe: ran to its end, ended early (status 0 before its last line), or the
+exception's type and the line of main.py it was raised at; past its CPU or wall time it is killed. `PAIRS_MARK`
+prefixes each result line. (The pipe is the child's: code that looks for it could write a false report, as code
+that reads its own source could print run_to_the_end's mark.)"""
 
 import base64
 import copy
@@ -18,6 +26,7 @@ import time
 from pathlib import Path
 
 MARK = "@@wizevol-solves@@"
+PAIRS_MARK = "@@wizevol-pairs@@"
 
 _compiled = {}
 PROBLEMS = []  # set from the job: each problem's task, entry point, seconds, and code (or source), or None
@@ -230,6 +239,39 @@ def _to_pipe(pipe, mark):
     pipe.flush()
 
 
+def _in_child(read_end, channel, null, cpu_s):
+    """A forked child's first steps: it keeps only its own pipe's write end (it cannot write to wizevol's channel),
+    its output goes nowhere, and its CPU time is its own program's limit."""
+    os.close(read_end)
+    os.close(channel.fileno())
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s if hard == resource.RLIM_INFINITY else min(cpu_s, hard), hard))
+
+
+def _read_child(pid, r, wall_s, keep):
+    """What a forked child writes to its pipe (the first `keep` bytes; a child that writes without end is read,
+    not kept) until it closes it or its wall time is up (then it is killed): (data, wait status, killed at a
+    limit: its wall time, or SIGXCPU at its CPU time)."""
+    data, deadline, killed = b"", time.monotonic() + wall_s, False
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            os.kill(pid, signal.SIGKILL)
+            killed = True
+            break
+        if select.select([r], [], [], left)[0]:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            if len(data) < keep:
+                data += chunk
+    os.close(r)
+    status = os.waitpid(pid, 0)[1]
+    return data, status, killed or (os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL))
+
+
 def run_batch(sandbox_hook, path="batch.json"):
     """Many responses in one process (wizevol's own code under the OS layers, before the audit hook). It loads
     the problems once, then forks a child per response: the child installs the hook (`sandbox_hook`), runs the
@@ -250,35 +292,14 @@ def run_batch(sandbox_hook, path="batch.json"):
         _pid = os.fork()
         if _pid == 0:
             try:
-                os.close(_r)
-                os.close(_OUT.fileno())  # the child cannot write to wizevol's channel, only to its own pipe
-                os.dup2(_NULL, 1)
-                os.dup2(_NULL, 2)
-                _hard = resource.getrlimit(resource.RLIMIT_CPU)[1]  # the CPU limit of this one response
-                _soft = _job["cpu_s"] if _hard == resource.RLIM_INFINITY else min(_job["cpu_s"], _hard)
-                resource.setrlimit(resource.RLIMIT_CPU, (_soft, _hard))
+                _in_child(_r, _OUT, _NULL, _job["cpu_s"])
                 _pipe = os.fdopen(_w, "w")
                 sandbox_hook()
                 _solve(_job, job["load_s"], functools.partial(_to_pipe, _pipe))
             finally:
                 os._exit(0)
         os.close(_w)
-        _data, _deadline, _killed = b"", time.monotonic() + _job["wall_s"], False
-        while True:
-            _left = _deadline - time.monotonic()
-            if _left <= 0:
-                os.kill(_pid, signal.SIGKILL)
-                _killed = True
-                break
-            if select.select([_r], [], [], _left)[0]:
-                _chunk = os.read(_r, 65536)
-                if not _chunk:
-                    break
-                if len(_data) < 1 << 20:  # a child that writes without end is read, not kept
-                    _data += _chunk
-        os.close(_r)
-        _status = os.waitpid(_pid, 0)[1]
-        _killed = _killed or (os.WIFSIGNALED(_status) and os.WTERMSIG(_status) in (signal.SIGXCPU, signal.SIGKILL))
+        _data, _, _killed = _read_child(_pid, _r, _job["wall_s"], 1 << 20)
         _marks = []
         for _line in _data.decode("utf-8", "replace").splitlines():
             try:
@@ -289,6 +310,64 @@ def run_batch(sandbox_hook, path="batch.json"):
         _counts = next((m for m in _marks if isinstance(m, dict)), None)
         _OUT.write("\n" + MARK + json.dumps({"n": _n, "hits": _hits, "counts": _counts or {}, "timeout": _killed}) + "\n")
         _OUT.flush()
+
+
+# -- verified's Python: many answer-and-tests programs, a forked child each --
+
+def _report(pipe, what):
+    os.write(pipe, (json.dumps(what) + "\n").encode())
+
+
+def _child(source, pipe, sandbox_hook):
+    sandbox_hook()
+    sys.argv = ["main.py"]
+    try:
+        exec(compile(source, "main.py", "exec"), {"__name__": "__main__", "__file__": "main.py"})
+    except SystemExit as e:
+        code = e.code
+        _report(pipe, {"end": "early"} if code in (None, 0) else {"end": "raised", "type": "SystemExit", "line": None})
+        return
+    except BaseException as e:  # noqa: BLE001 - what the program raised is its result
+        line, tb = None, e.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == "main.py":
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        _report(pipe, {"end": "raised", "type": type(e).__name__[:80], "line": line})
+        return
+    _report(pipe, {"end": "ran"})
+
+
+def run_pairs(sandbox_hook, path="pairs.json"):
+    """Each program of the job in a forked child; one line per program on stdout: MARK + {"n", "end", "type",
+    "line"} with end = ran | early | raised | timeout | lost (the child died without a report)."""
+    with open(path, encoding="utf-8") as f:
+        job = json.load(f)
+    out = os.fdopen(os.dup(1), "w")
+    null = os.open(os.devnull, os.O_WRONLY)
+    for n, source in enumerate(job["programs"]):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _in_child(r, out, null, job["cpu_s"])
+                _child(source, w, sandbox_hook)
+            finally:
+                os._exit(0)
+        os.close(w)
+        data, status, killed = _read_child(pid, r, job["wall_s"], 1 << 16)
+        try:
+            report = json.loads(data.decode("utf-8", "replace").splitlines()[0])
+        except (ValueError, IndexError):
+            report = None
+        if killed:
+            report = {"end": "timeout"}
+        elif not isinstance(report, dict) or report.get("end") not in ("ran", "early", "raised"):
+            ended_well = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0  # os._exit(0) before its last line
+            report = {"end": "early" if ended_well else "lost"}
+        out.write("\n" + PAIRS_MARK + json.dumps({"n": n, "end": report["end"], "type": report.get("type"),
+                                            "line": report.get("line")}) + "\n")
+        out.flush()
 
 
 def program(call: str) -> str:
