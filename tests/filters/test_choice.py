@@ -272,3 +272,34 @@ def test_a_filter_run_without_verified_says_in_one_line_why_it_is_off(tmp_path, 
     on = write_config(tmp_path / "on.yaml", server, filters={"near_dup": off, "contamination": off,
                                                              "verified": {"enabled": True}})
     assert OFF not in cli("filter", run, "--config", on).output
+
+
+def test_tests_that_define_the_answer_again_check_the_answer_not_their_copy(tmp_path, server):
+    """A small tester writes the solution again before its asserts. In Python the later definition wins: the
+    tests checked their own right copy and a wrong answer passed. In C the answer no longer compiled and a right
+    answer was dropped. The tests' own definitions of the answer's names are taken out before they run."""
+    hcf = "int hcf(int x, int y) {\n    while (y) { int r = x % y; x = y; y = r; }\n    return x;\n}"
+    run = make_run(tmp_path, [[
+        {"id": "py-wrong", "instruction": "Subtract b from a.", "output": SUB_BUG},
+        {"id": "c-right", "instruction": "Highest common factor in C.", "output": f"```c\n{hcf}\n```"}]])
+    server.fault("text", match=TESTER + "Subtract", arg="```python\ndef sub(a, b):\n    return a - b\n\n"
+                                                         "assert sub(3, 1) == 2\n```", times=None)
+    server.fault("text", match=TESTER + "Highest", arg=f"```c\n#include <assert.h>\n{hcf}\nint main(void) {{ "
+                                                        "if (hcf(4, 2)) { assert(hcf(48, 18) == 6); } return 0; }\n```",
+                 times=None)
+    cfg = write_config(tmp_path / "cfg.yaml", server, filters={"verified": {}})
+    assert cli("filter", run, "--only", "verified", "--config", cfg).exit_code == 0
+    results = {r["id"]: r for r in rows(run / "filters" / "verified" / "results_0.jsonl")}
+    assert (results["py-wrong"]["passed"], results["py-wrong"]["error"]) == (
+        False, "AssertionError at: assert sub(3, 1) == 2")
+    assert (results["c-right"]["passed"], results["c-right"]["matrix"]) == (True, ["1"])
+
+
+def test_a_javascript_copy_of_the_answer_in_the_tests_is_taken_out_and_a_call_in_an_if_is_not():
+    from wizevol.filters.tester import without_answer
+
+    tests = ("function add(a, b) { if (a) { return a + b; } return b; }\nconst assert = require('assert');\n"
+             "if (add(1, 1) > 0) { assert.strictEqual(add(2, 3), 5); }\n")
+    out = without_answer(tests, "function add(a, b) { return a - b; }", "javascript")
+    assert out == "\nconst assert = require('assert');\nif (add(1, 1) > 0) { assert.strictEqual(add(2, 3), 5); }\n"
+    assert without_answer(tests, "function other() { return 1; }", "javascript") == tests

@@ -212,7 +212,7 @@ def _bash(answer: str, tests: str, mark: str) -> Program:
 
 
 _MAIN = re.compile(r"\bint\s+main\s*\(")
-_SKIP = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|//[^\n]*|/\*.*?\*/', re.S)  # literals, comments
+SKIP = _SKIP = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|//[^\n]*|/\*.*?\*/', re.S)  # literals, comments
 
 
 def _renamed_main(tests: str) -> str:

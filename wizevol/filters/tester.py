@@ -6,9 +6,10 @@ answer (a Python answer's signatures; another language's code), and what of its 
 from __future__ import annotations
 
 import ast
+import re
 
 from wizevol.filters.code_check import code_blocks
-from wizevol.filters.executors import language_of
+from wizevol.filters.executors import SKIP, language_of
 
 FORMS = {
     "python": "one ```python block of plain assert statements (no test framework, no imports of the solution)",
@@ -79,3 +80,54 @@ def tests_of(reply: str | None, lang: str) -> str | None:
     if lang == "sql":
         return code if "-- expected:" in code else None
     return code
+
+
+_C_DEF = r"^[^\n;{{}}()=]*\b{name}\s*\([^;{{}}]*\)\s*\{{"  # a definition's head: no `(` or `=` before the name
+_DEFINED = re.compile(r"\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*\{")
+_KEYWORDS = {"if", "for", "while", "switch", "catch", "main", "function", "return", "sizeof"}
+
+
+def without_answer(tests: str, answer: str, lang: str) -> str:
+    """The tests without their own definitions of what the answer defines. A small tester often writes the
+    solution again before its asserts: in Python and JavaScript the later definition wins, and the tests would
+    check their own copy, passing a wrong answer; in C and C++ the answer no longer compiles."""
+    if lang == "python":
+        return _without_python(tests, answer)
+    if lang not in ("c", "cpp", "javascript"):
+        return tests
+    for name in {n for n in _DEFINED.findall(answer) if n not in _KEYWORDS}:
+        head = re.search(_C_DEF.format(name=re.escape(name)), tests, re.M)
+        if head:
+            end = _block_end(tests, head.end() - 1)
+            tests = tests[:head.start()] + tests[end:]
+    return tests
+
+
+def _without_python(tests: str, answer: str) -> str:
+    try:
+        names = {n.name for n in ast.parse(answer).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                         ast.ClassDef))}
+        tree = ast.parse(tests)
+    except SyntaxError:
+        return tests
+    lines = tests.splitlines(keepends=True)
+    for node in reversed(tree.body):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in names:
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            del lines[start - 1:node.end_lineno]
+    return "".join(lines)
+
+
+def _block_end(text: str, i: int) -> int:
+    """Where the block whose `{` is at i ends (after its `}`), string literals and comments skipped."""
+    depth = 0
+    while i < len(text):
+        skip = SKIP.match(text, i)
+        if skip:
+            i = skip.end()
+            continue
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+        if depth == 0:
+            return i
+    return len(text)

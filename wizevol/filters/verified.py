@@ -35,7 +35,7 @@ from wizevol.record import Record, Verdict, drop
 
 OFF = ("verified: off (filters.verified.enabled: false): with the embedded 1.5B as tester, the answer it chose passed "
        "HumanEval's tests in 16 of 20 problems against the first answer's 13 (+0.15, 95% interval [0.00, +0.30]: "
-       "not yet beyond it), and it dropped 31 of 36 right C, C++ and JavaScript answers (docs/filters.md); "
+       "not yet beyond it), and it dropped 22 of 36 right C, C++ and JavaScript answers (docs/filters.md); "
        "filters.verified.enabled: true runs it")
 Ask = Callable[[list[tuple[str, str, Request]]], dict[str, str | None]]  # [(role, place, request)] -> place -> answer
 MARK = {"pass": "1", "fail": "0", "timeout": "t"}  # a matrix row as a string: one mark per test set
@@ -143,12 +143,13 @@ class Verified(Filter):
         """Every answer (with code) against every test set, on every core; Python in prepared processes, a share
         of the pairs each (run_python_pairs), the other languages a sandboxed run (and compile) per pair."""
         pairs = [(i, j) for i, code in enumerate(codes) if code for j in range(len(tests))]
+        own = {(i, j): tester.without_answer(tests[j], codes[i], lang) for i, j in pairs}  # its own copy goes
         if lang != "python":
-            jobs = [self.pool.submit(run_tests, lang, codes[i], tests[j], self.limits) for i, j in pairs]
+            jobs = [self.pool.submit(run_tests, lang, codes[i], own[(i, j)], self.limits) for i, j in pairs]
             return {k: f.result() for k, f in zip(pairs, jobs, strict=True)}
         share = -(-len(pairs) // self.workers) if pairs else 1
         chunks = [pairs[c:c + share] for c in range(0, len(pairs), share)]
-        jobs = [self.pool.submit(run_python_pairs, [f"{codes[i]}\n\n{tests[j]}" for i, j in chunk], self.limits)
+        jobs = [self.pool.submit(run_python_pairs, [f"{codes[i]}\n\n{own[(i, j)]}" for i, j in chunk], self.limits)
                 for chunk in chunks]
         return {k: o for chunk, f in zip(chunks, jobs, strict=True) for k, o in zip(chunk, f.result(), strict=True)}
 
