@@ -33,10 +33,10 @@ from wizevol.filters.sandbox import Limits
 from wizevol.prompts import PromptSet, Request
 from wizevol.record import Record, Verdict, drop
 
-OFF = ("verified: off (filters.verified.enabled: false): with the embedded 1.5B as tester, the answer it chose passed "
-       "HumanEval's tests in 16 of 20 problems against the first answer's 13 (+0.15, 95% interval [0.00, +0.30]: "
-       "not yet beyond it), and it dropped 22 of 36 right C, C++ and JavaScript answers (docs/filters.md); "
-       "filters.verified.enabled: true runs it")
+OFF = ("verified: off (filters.verified.enabled: false): with the embedded 1.5B as tester, the answer it chose "
+       "(5 answers x 5 test sets) passed HumanEval's tests in 16 of 20 problems against the first answer's 13 "
+       "(+0.15, 95% interval [0.00, +0.30]: not yet beyond it), and it dropped 22 of 36 right C, C++ and "
+       "JavaScript answers (docs/filters.md); filters.verified.enabled: true runs it")
 Ask = Callable[[list[tuple[str, str, Request]]], dict[str, str | None]]  # [(role, place, request)] -> place -> answer
 MARK = {"pass": "1", "fail": "0", "timeout": "t"}  # a matrix row as a string: one mark per test set
 
