@@ -141,9 +141,7 @@ def _reported(mark: dict, program: str) -> Outcome:
         return Outcome("timeout", "timeout")
     if end == "raised":
         kind = re.sub(r"[^A-Za-z0-9_.]", "", str(mark.get("type") or "")) or "an exception"  # a name, not words
-        lines, at = program.splitlines(), mark.get("line")
-        return Outcome("fail", f"{kind} at: {lines[at - 1].strip()}" if isinstance(at, int) and 0 < at <= len(lines)
-                       else kind)
+        return Outcome("fail", _at(kind, program, mark.get("line")))
     return Outcome("fail", EARLY if end == "early" else "the program ended without finishing its tests")
 
 
@@ -151,10 +149,13 @@ def _failing_line(result: ExecResult, program: str) -> str:
     """A Python failure's fixed-form line and, where the traceback points into the program, the program's line
     that failed (e.g. `AssertionError at: assert sub(3, 1) == 2`): wizevol's text, not what the program printed."""
     frames = re.findall(r'File "main.py", line (\d+)', result.stderr)
+    return _at(result.detail, program, int(frames[-1]) if frames else None)
+
+
+def _at(kind: str, program: str, line: int | None) -> str:
+    """`kind at: <the program's line>` where the line is one of the program's, else `kind`."""
     lines = program.splitlines()
-    if frames and 0 < int(frames[-1]) <= len(lines):
-        return f"{result.detail} at: {lines[int(frames[-1]) - 1].strip()}"
-    return result.detail
+    return f"{kind} at: {lines[line - 1].strip()}" if isinstance(line, int) and 0 < line <= len(lines) else kind
 
 
 def _ended(ran: ExecResult, mark: str) -> Outcome:
@@ -212,27 +213,34 @@ def _bash(answer: str, tests: str, mark: str) -> Program:
 
 
 _MAIN = re.compile(r"\bint\s+main\s*\(")
-SKIP = _SKIP = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|//[^\n]*|/\*.*?\*/', re.S)  # literals, comments
+_SKIP = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|//[^\n]*|/\*.*?\*/', re.S)  # literals, comments
+
+
+def block_end(text: str, i: int) -> int | None:
+    """Where the first brace block from i on ends (just after its closing `}`), string literals and comments
+    skipped; None when it never closes."""
+    depth, opened = 0, False
+    while i < len(text):
+        skip = _SKIP.match(text, i)
+        if skip:
+            i = skip.end()
+            continue
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        opened = opened or depth > 0
+        i += 1
+        if opened and depth == 0:
+            return i
+    return None
 
 
 def _renamed_main(tests: str) -> str:
     """The tests with `int main(` renamed, and `return 0;` before its closing brace: only main may flow off its
     end (for any other function C++ calls that undefined, and g++ -O1 acts on it)."""
     found = _MAIN.search(tests)
-    if not found:
+    end = block_end(tests, found.end()) if found else None
+    if end is None:  # no main, or no closing brace: it does not compile either way
         return tests
-    depth, i, opened = 0, found.end(), False
-    while i < len(tests):
-        skip = _SKIP.match(tests, i)
-        if skip:
-            i = skip.end()
-            continue
-        depth += {"{": 1, "}": -1}.get(tests[i], 0)
-        opened = opened or depth > 0
-        if opened and depth == 0:
-            return f"{tests[:found.start()]}int wizevol_tests_main({tests[found.end():i]} return 0; {tests[i:]}"
-        i += 1
-    return tests  # no closing brace: it does not compile either way
+    return f"{tests[:found.start()]}int wizevol_tests_main({tests[found.end():end - 1]} return 0; {tests[end - 1:]}"
 
 
 def _c_like(suffix: str, compiler: str, extra: list[str]) -> Callable[[str, str, str], Program]:

@@ -9,7 +9,7 @@ import ast
 import re
 
 from wizevol.filters.code_check import code_blocks
-from wizevol.filters.executors import SKIP, language_of
+from wizevol.filters.executors import block_end, language_of
 
 FORMS = {
     "python": "one ```python block of plain assert statements (no test framework, no imports of the solution)",
@@ -98,8 +98,8 @@ def without_answer(tests: str, answer: str, lang: str) -> str:
     for name in {n for n in _DEFINED.findall(answer) if n not in _KEYWORDS}:
         head = re.search(_C_DEF.format(name=re.escape(name)), tests, re.M)
         if head:
-            end = _block_end(tests, head.end() - 1)
-            tests = tests[:head.start()] + tests[end:]
+            end = block_end(tests, head.end() - 1)
+            tests = tests[:head.start()] + ("" if end is None else tests[end:])
     return tests
 
 
@@ -117,17 +117,3 @@ def _without_python(tests: str, answer: str) -> str:
             del lines[start - 1:node.end_lineno]
     return "".join(lines)
 
-
-def _block_end(text: str, i: int) -> int:
-    """Where the block whose `{` is at i ends (after its `}`), string literals and comments skipped."""
-    depth = 0
-    while i < len(text):
-        skip = SKIP.match(text, i)
-        if skip:
-            i = skip.end()
-            continue
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        i += 1
-        if depth == 0:
-            return i
-    return len(text)

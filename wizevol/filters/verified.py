@@ -143,7 +143,7 @@ class Verified(Filter):
         """Every answer (with code) against every test set, on every core; Python in prepared processes, a share
         of the pairs each (run_python_pairs), the other languages a sandboxed run (and compile) per pair."""
         pairs = [(i, j) for i, code in enumerate(codes) if code for j in range(len(tests))]
-        own = {(i, j): tester.without_answer(tests[j], codes[i], lang) for i, j in pairs}  # its own copy goes
+        own = {(i, j): tester.without_answer(tests[j], codes[i], lang) for i, j in pairs}  # tests minus their copy
         if lang != "python":
             jobs = [self.pool.submit(run_tests, lang, codes[i], own[(i, j)], self.limits) for i, j in pairs]
             return {k: f.result() for k, f in zip(pairs, jobs, strict=True)}
